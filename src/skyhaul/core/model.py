@@ -1,0 +1,187 @@
+"""Plain values shared across layers: what a user asks for, what the catalog holds,
+what a run reports. No behaviour beyond small derived properties."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from skyhaul.core.errorclass import ErrorClass
+from skyhaul.core.lifecycle import FileState
+
+DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpec:
+    """A remote file a user wants, as given by a manifest, a URL list or a source.
+
+    Parameters
+    ----------
+    url : str
+        Where to fetch it from.
+    path : str
+        Destination relative to the destination root (checked later for escapes).
+    size : int or None
+        Expected size in bytes, when known.
+    checksum : str or None
+        Expected checksum as ``algorithm:hex`` (sha256, md5, sha1 or adler32).
+    source : str
+        Name of the source that listed it (``cli`` for command-line URLs).
+    instrument, obs_start, obs_end, downlink_time, slot
+        Mission metadata (times are timezone-aware UTC).
+    """
+
+    url: str
+    path: str
+    size: int | None = None
+    checksum: str | None = None
+    source: str = "cli"
+    instrument: str | None = None
+    obs_start: datetime | None = None
+    obs_end: datetime | None = None
+    downlink_time: datetime | None = None
+    slot: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """One row of the catalog's files table."""
+
+    id: int
+    url: str
+    path: str
+    dest_root: str
+    state: FileState
+    size: int | None = None
+    checksum: str | None = None
+    """Expected checksum given by the user or the archive (``algorithm:hex``)."""
+    sha256: str | None = None
+    """sha256 computed while downloading (stored for every DOWNLOADED file)."""
+    validator: str | None = None
+    """Remote validator (strong ETag, else Last-Modified) of the bytes on disk."""
+    source: str = "cli"
+    attempts: int = 0
+    last_error: str | None = None
+    error_class: ErrorClass | None = None
+    next_attempt_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    bytes_done: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    downloaded_at: datetime | None = None
+    instrument: str | None = None
+    obs_start: datetime | None = None
+    obs_end: datetime | None = None
+    downlink_time: datetime | None = None
+    slot: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which files an operation applies to; ``None`` means no constraint."""
+
+    states: frozenset[FileState] | None = None
+    ids: tuple[int, ...] | None = None
+    source: str | None = None
+    instrument: str | None = None
+    url_prefix: str | None = None
+    obs_start: datetime | None = None
+    """With ``obs_end``: files whose observation interval overlaps [obs_start, obs_end)."""
+    obs_end: datetime | None = None
+    downlink_start: datetime | None = None
+    """With ``downlink_end``: files downlinked in [downlink_start, downlink_end)."""
+    downlink_end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StateTotals:
+    """Count and bytes (of known sizes) of the files in one state."""
+
+    count: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One try at one file (append-only)."""
+
+    file_id: int
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    """``downloaded``, ``failed``, ``abandoned``, ``released`` or ``expired``."""
+    bytes: int = 0
+    error_class: ErrorClass | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOptions:
+    """Knobs of a download run (the CLI options map one to one).
+
+    Parameters
+    ----------
+    concurrency : int
+        Most files in flight at once, over all hosts.
+    max_per_host : int
+        Ceiling of the adaptive concurrency window of each host (connections).
+    segment_size : int
+        Bytes per range request for large files.
+    max_attempts : int
+        Attempts per file before it is ABANDONED.
+    lease_seconds : float
+        How long a claim lasts without a heartbeat.
+    verify_tls : bool
+        Verify server certificates (on by default).
+    connect_timeout, read_timeout : float
+        Seconds before a connection or a silent read fails the attempt.
+    """
+
+    concurrency: int = 16
+    max_per_host: int = 16
+    segment_size: int = DEFAULT_SEGMENT_SIZE
+    max_attempts: int = 5
+    lease_seconds: float = 60.0
+    verify_tls: bool = True
+    connect_timeout: float = 30.0
+    read_timeout: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A file that did not end DOWNLOADED in a run."""
+
+    url: str
+    error_class: str
+    message: str
+    abandoned: bool = False
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a download run did; rendered as the CLI's summary and ``--json`` object."""
+
+    downloaded: int = 0
+    failed: int = 0
+    abandoned: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    failures: list[Failure] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        """Return the summary as a JSON-ready dict."""
+        return {
+            "downloaded": self.downloaded,
+            "failed": self.failed,
+            "abandoned": self.abandoned,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "interrupted": self.interrupted,
+            "failures": [
+                {"url": f.url, "error_class": f.error_class, "message": f.message}
+                for f in self.failures
+            ],
+        }

@@ -1,0 +1,159 @@
+"""One hierarchy for every error skyhaul raises.
+
+Rules:
+- Whether an error is retryable is decided by its type (its ``error_class``), never by
+  parsing messages.
+- The exit code a command line returns for an error lives on the error type.
+- Every error must pickle (errors cross process boundaries in distributed workers), so
+  each subclass keeps its constructor arguments in ``args`` order via ``__reduce__``.
+- Foreign errors (aiohttp, SQLAlchemy, OS) are mapped to these inside the adapter that
+  calls the foreign library.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from skyhaul.core.errorclass import ErrorClass
+
+
+class SkyhaulError(Exception):
+    """Base of every skyhaul error.
+
+    Parameters
+    ----------
+    message : str
+        One line saying what went wrong and where.
+    """
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message,), self.__dict__.copy())
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- errors a user causes: one line, exit code 2 -------------------------------------
+
+
+class UsageError(SkyhaulError):
+    """Bad input, options or configuration: the user can fix it. Exit code 2."""
+
+    exit_code = 2
+
+
+class ManifestError(UsageError):
+    """A manifest or URL list cannot be read; the message names the file and line."""
+
+
+class ConfigError(UsageError):
+    """A configuration value is missing or invalid."""
+
+
+class CatalogUnavailableError(UsageError):
+    """The catalog URL cannot be opened (unreachable server, bad URL, unwritable file)."""
+
+
+class PathEscapeError(UsageError):
+    """A destination path would land outside the destination root."""
+
+
+class IllegalTransitionError(SkyhaulError):
+    """A lifecycle transition that the transition table does not allow."""
+
+    def __init__(self, message: str, state: str = "", event: str = "") -> None:
+        super().__init__(message)
+        self.state = state
+        self.event = event
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.state, self.event), self.__dict__.copy())
+
+
+class InterruptedRun(SkyhaulError):
+    """The user interrupted the run (Ctrl-C, SIGTERM or a cancel event). Exit code 130."""
+
+    exit_code = 130
+
+
+# --- errors of one transfer attempt: classified for the retry policy -----------------
+
+
+class TransferError(SkyhaulError):
+    """One attempt at moving a file failed; ``error_class`` drives the retry decision.
+
+    Parameters
+    ----------
+    message : str
+        What happened, without secrets (URLs are redacted by the caller).
+    retry_after : float or None
+        Seconds the server asked us to wait (``Retry-After``), when it said so.
+    status : int or None
+        HTTP status code, when there was one.
+    """
+
+    error_class: ErrorClass = ErrorClass.SERVER
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.retry_after, self.status), self.__dict__.copy())
+
+
+class ConnectError(TransferError):
+    """The connection could not be opened or was reset."""
+
+    error_class = ErrorClass.CONNECT
+
+
+class ReadTimeoutError(TransferError):
+    """The server stopped sending within the read timeout."""
+
+    error_class = ErrorClass.READ_TIMEOUT
+
+
+class ThrottledError(TransferError):
+    """The server refused for load (429, or 503 with Retry-After)."""
+
+    error_class = ErrorClass.THROTTLED
+
+
+class ServerError(TransferError):
+    """The server failed (5xx)."""
+
+    error_class = ErrorClass.SERVER
+
+
+class ClientError(TransferError):
+    """The request can never succeed as made (403, 404, 410, ...)."""
+
+    error_class = ErrorClass.CLIENT
+
+
+class IntegrityError(TransferError):
+    """The bytes received do not match the expected size, checksum or ranges."""
+
+    error_class = ErrorClass.INTEGRITY
+
+
+class DiskError(TransferError):
+    """A local write failed (full disk, permissions)."""
+
+    error_class = ErrorClass.DISK
+
+
+class RemoteChangedError(TransferError):
+    """The remote file changed during a transfer (new validator or size): start again."""
+
+    error_class = ErrorClass.CHANGED
