@@ -157,3 +157,7 @@ class RemoteChangedError(TransferError):
     """The remote file changed during a transfer (new validator or size): start again."""
 
     error_class = ErrorClass.CHANGED
+
+
+class DiskFullError(UsageError):
+    """The destination has no space left: the run stops; every file stays resumable."""

@@ -1,0 +1,182 @@
+"""Files on local disk: where bytes land, and the only place that writes them.
+
+Rules:
+- Every destination is confined under its root: the relative path is checked by
+  ``core.paths.safe_relative_path`` and each directory on the way is created one level at
+  a time, refusing any symlink that leads outside the root (checked before anything is
+  created through it).
+- Bytes land in ``<final>.part``; ``promote`` fsyncs the part, renames it atomically over
+  the final name and fsyncs the directory. A file under its final name is complete and
+  verified because only ``promote`` ever writes a final name.
+- OS errors are mapped here: a full disk (ENOSPC, EDQUOT) is ``DiskFullError`` (the run
+  stops), any other write error is ``DiskError`` (the attempt fails).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from skyhaul.core.paths import safe_relative_path
+from skyhaul.errors import DiskError, DiskFullError, PathEscapeError
+
+PART_SUFFIX = ".part"
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def map_os_errors(where: Path | str) -> Iterator[None]:
+    """Translate OSError raised inside the block to skyhaul disk errors."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise DiskFullError(f"no space left on device writing {where}") from exc
+        raise DiskError(f"cannot write {where}: {exc.strerror or exc}") from exc
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+class DestinationRoot:
+    """A directory that every destination path must stay under.
+
+    Parameters
+    ----------
+    root : str or Path
+        The destination root; created if missing.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        with map_os_errors(root):
+            Path(root).mkdir(parents=True, exist_ok=True)
+        self.root = Path(os.path.realpath(root))
+
+    def final_path(self, relative: str) -> Path:
+        """Return the absolute final path for ``relative``, creating its directories.
+
+        Raises
+        ------
+        PathEscapeError
+            When the path, or a symlink on its way, leads outside the root.
+        """
+        parts = safe_relative_path(relative).parts
+        current = self.root
+        with map_os_errors(self.root / relative):
+            for name in parts[:-1]:
+                step = current / name
+                if step.is_symlink():
+                    real = os.path.realpath(step)
+                    if not _inside(real, str(self.root)):
+                        raise PathEscapeError(
+                            f"{relative}: directory {name!r} is a symlink leading outside "
+                            f"the destination root {self.root}"
+                        )
+                    step = Path(real)
+                elif not step.exists():
+                    step.mkdir(exist_ok=True)
+                if not step.is_dir():
+                    raise PathEscapeError(f"{relative}: {step} exists and is not a directory")
+                current = step
+        final = current / parts[-1]
+        if final.is_symlink():
+            raise PathEscapeError(f"{relative}: destination {final} is a symlink; refusing it")
+        return final
+
+
+class PartFile:
+    """The ``.part`` file a download writes into before it is promoted.
+
+    Parameters
+    ----------
+    final : Path
+        The final path (already confined by :class:`DestinationRoot`).
+    """
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        self.path = final.with_name(final.name + PART_SUFFIX)
+        self._fd = -1
+
+    @property
+    def is_open(self) -> bool:
+        """True while the part file is open."""
+        return self._fd >= 0
+
+    def existing_size(self) -> int:
+        """Return the size of a part file left by an earlier attempt (0 if none)."""
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def open(self, *, truncate: bool) -> None:
+        """Open (creating it) for reading and writing; ``truncate`` empties it first."""
+        if self.path.is_symlink():
+            raise PathEscapeError(f"{self.path} is a symlink; refusing to write through it")
+        flags = os.O_RDWR | os.O_CREAT | (os.O_TRUNC if truncate else 0)
+        with map_os_errors(self.path):
+            self._fd = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
+
+    def write_at(self, offset: int, data: bytes | memoryview) -> None:
+        """Write all of ``data`` at ``offset``."""
+        view = memoryview(data)
+        with map_os_errors(self.path):
+            while view:
+                written = os.pwrite(self._fd, view, offset)
+                view = view[written:]
+                offset += written
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        """Read up to ``size`` bytes at ``offset``."""
+        with map_os_errors(self.path):
+            return os.pread(self._fd, size, offset)
+
+    def truncate(self, size: int) -> None:
+        """Set the part file's length (0 to start again)."""
+        with map_os_errors(self.path):
+            os.ftruncate(self._fd, size)
+
+    def size(self) -> int:
+        """Current length of the open part file."""
+        with map_os_errors(self.path):
+            return os.fstat(self._fd).st_size
+
+    def sync(self) -> None:
+        """Flush written bytes to stable storage."""
+        with map_os_errors(self.path):
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Close the file descriptor (idempotent)."""
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
+    def promote(self) -> None:
+        """fsync, close, rename over the final name atomically, fsync the directory."""
+        with map_os_errors(self.final):
+            if self._fd >= 0:
+                os.fsync(self._fd)
+            self.close()
+            self.path.replace(self.final)
+            sync_directory(self.final.parent)
+
+    def discard(self) -> None:
+        """Close and delete the part file (after an integrity failure)."""
+        self.close()
+        with map_os_errors(self.path):
+            self.path.unlink(missing_ok=True)
+
+
+def sync_directory(directory: Path) -> None:
+    """fsync a directory so that a rename inside it is durable."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

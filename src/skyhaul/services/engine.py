@@ -1,0 +1,463 @@
+"""The download engine: claims files from the catalog and runs their transfers.
+
+Rules:
+- The catalog is the source of truth: files are claimed in batches by compare-and-set,
+  held under a lease renewed by a heartbeat while the run lives, and every outcome is a
+  lifecycle transition (DOWNLOADED, FAILED with its next attempt time, ABANDONED).
+- At most ``concurrency`` files are in flight; each request to a host also passes that
+  host's adaptive gate, so several large files share one polite window.
+- A failed attempt is classified by its error type and the retry policy decides: FAILED
+  with a backoff delay (the run waits for it) or ABANDONED. The run ends when nothing in
+  its selection is eligible now or later.
+- Cancellation (the ``cancel`` event) stops in-flight requests, makes their progress
+  durable and releases every held file back to DISCOVERED: all of it resumable.
+- A full disk stops the whole run (``DiskFullError``): other files would fail the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from skyhaul.adapters.http import HttpSettings, HttpTransport
+from skyhaul.adapters.storage import DestinationRoot, PartFile
+from skyhaul.adapters.transport import Transport
+from skyhaul.core.lifecycle import FileState
+from skyhaul.core.model import (
+    AttemptRecord,
+    Failure,
+    FileRecord,
+    RunSummary,
+    Selection,
+    TransferOptions,
+)
+from skyhaul.core.progress import ProgressBoard
+from skyhaul.core.redact import redact_url
+from skyhaul.core.retry import RetryPolicy
+from skyhaul.errors import ClientError, DiskFullError, PathEscapeError, TransferError
+from skyhaul.services.catalog_runner import CatalogRunner
+from skyhaul.services.hostgate import GateRegistry
+from skyhaul.services.transfer import Completed, FileTransfer, TransferRun
+
+log = logging.getLogger("skyhaul.engine")
+
+#: Completions are written to the catalog in batches of at most this many...
+COMPLETION_BATCH = 256
+#: ...or after this many seconds, whichever comes first.
+COMPLETION_DELAY = 0.05
+#: A run does not wait longer than this for a file's next attempt; it reports it failed.
+LONGEST_WAIT = timedelta(minutes=10)
+
+
+def new_owner() -> str:
+    """A lease owner id: host, process and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def utc_now() -> datetime:
+    """The wall clock, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Engine:
+    """One download run over a catalog selection.
+
+    Parameters
+    ----------
+    catalog : Catalog
+        The catalog to claim from and record into.
+    options : TransferOptions
+        Concurrency, segment size, attempts, leases, timeouts, TLS.
+    selection, request_id
+        Which files (``request_id`` is stamped by ``skyhaul get`` on the files it names).
+    board : ProgressBoard or None
+        Where progress goes (the CLI draws it).
+    cancel : asyncio.Event or None
+        Set it to stop the run; everything stays resumable.
+    transport : Transport or None
+        Defaults to the HTTP transport.
+    now : callable
+        Wall clock (timezone-aware UTC); injectable for tests.
+    """
+
+    catalog: Any
+    options: TransferOptions
+    selection: Selection | None = None
+    request_id: str | None = None
+    board: ProgressBoard | None = None
+    cancel: asyncio.Event | None = None
+    transport: Transport | None = None
+    now: Callable[[], datetime] = utc_now
+    owner: str = field(default_factory=new_owner)
+    random: Callable[[], float] = random.random
+
+    summary: RunSummary = field(default_factory=RunSummary)
+    _held: dict[int, FileRecord] = field(default_factory=dict)
+    _queue: deque[FileRecord] = field(default_factory=deque)
+    _active: dict[asyncio.Task[Completed], FileTransfer | FileRecord] = field(default_factory=dict)
+    _lost: set[int] = field(default_factory=set)
+    _completions: list[Completed] = field(default_factory=list)
+    _attempts: list[AttemptRecord] = field(default_factory=list)
+    _started: dict[int, datetime] = field(default_factory=dict)
+    _failures: dict[int, Failure] = field(default_factory=dict)
+    _roots: dict[str, DestinationRoot] = field(default_factory=dict)
+
+    async def run(self) -> RunSummary:
+        """Download every eligible file of the selection; return what happened."""
+        began = time.monotonic()
+        options = self.options
+        self._db = CatalogRunner(self.catalog)
+        owns_transport = self.transport is None
+        transport = self.transport or HttpTransport(
+            HttpSettings(
+                connect_timeout=options.connect_timeout,
+                read_timeout=options.read_timeout,
+                verify_tls=options.verify_tls,
+            )
+        )
+        loop = asyncio.get_running_loop()
+        self._gates = GateRegistry(options.max_per_host, loop.time)
+        self._policy = RetryPolicy(max_attempts=options.max_attempts)
+        self._run = TransferRun(
+            transport=transport,
+            options=options,
+            policy=self._policy,
+            catalog_call=self._db.call,
+            owner=self.owner,
+            board=self.board,
+            random=self.random,
+        )
+        cancel = self.cancel or asyncio.Event()
+        heartbeat = asyncio.ensure_future(self._heartbeat())
+        try:
+            await self._prepare()
+            await self._loop(cancel)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            await self._wind_down()
+            if owns_transport:
+                await transport.close()
+            self._db.close()
+            self.summary.seconds = time.monotonic() - began
+            self.summary.failures = list(self._failures.values())
+            self.summary.failed = sum(1 for f in self._failures.values() if not f.abandoned)
+        return self.summary
+
+    # --- the scheduling loop --------------------------------------------------------------
+
+    async def _prepare(self) -> None:
+        recovered = await self._db.call("recover_stale", now=self.now())
+        if recovered:
+            log.info("recovered %d files whose lease had expired", recovered)
+        if self.board is not None:
+            files, nbytes = await self._db.call(
+                "expected_totals", request_id=self.request_id, selection=self.selection
+            )
+            self.board.add_expected(files, nbytes)
+
+    async def _loop(self, cancel: asyncio.Event) -> None:
+        concurrency = max(1, self.options.concurrency)
+        cancelled = asyncio.ensure_future(cancel.wait())
+        try:
+            drained = False
+            while not cancel.is_set():
+                if not drained and len(self._held) < 2 * concurrency:
+                    drained = await self._claim(2 * concurrency - len(self._held))
+                while self._queue and len(self._active) < concurrency:
+                    self._start(self._queue.popleft())
+                if not self._active:
+                    if self._queue:
+                        continue
+                    if not await self._wait_for_due(cancelled):
+                        return
+                    drained = False
+                    continue
+                done, _ = await asyncio.wait(
+                    [*self._active, cancelled],
+                    timeout=COMPLETION_DELAY if self._completions else None,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                for task in done:
+                    if task is not cancelled:
+                        await self._settle(task)  # type: ignore[arg-type]
+                if len(self._completions) >= COMPLETION_BATCH or not done:
+                    await self._flush()
+                if drained and not self._queue and any(t is not cancelled for t in done):
+                    # Slots freed and failures may be due again: claim once more.
+                    drained = False
+            self.summary.interrupted = True
+        finally:
+            cancelled.cancel()
+
+    async def _claim(self, want: int) -> bool:
+        """Claim up to ``want`` files; return True when the selection has no more now."""
+        batch: list[FileRecord] = await self._db.call(
+            "claim_batch",
+            self.owner,
+            want,
+            now=self.now(),
+            lease_seconds=self.options.lease_seconds,
+            selection=self.selection,
+            request_id=self.request_id,
+        )
+        for record in batch:
+            self._held[record.id] = record
+            self._queue.append(record)
+        return len(batch) < want
+
+    async def _wait_for_due(self, cancelled: asyncio.Future[Any]) -> bool:
+        """Wait for the next failed file to become due; False when there is none."""
+        await self._flush()
+        due: datetime | None = await self._db.call(
+            "next_attempt_due", request_id=self.request_id, selection=self.selection
+        )
+        if due is None:
+            return False
+        delay = (due - self.now()).total_seconds()
+        if delay > LONGEST_WAIT.total_seconds():
+            log.warning("next retry is due at %s; not waiting for it", due.isoformat())
+            return False
+        if delay > 0:
+            log.info("waiting %.1f s for the next retry", delay)
+            await asyncio.wait([cancelled], timeout=delay)
+        return True
+
+    def _start(self, record: FileRecord) -> None:
+        self._started[record.id] = self.now()
+        try:
+            transfer = self._prepare_transfer(record)
+        except PathEscapeError as exc:
+            task = asyncio.ensure_future(_raise(ClientError(str(exc))))
+            self._active[task] = record
+            return
+        self._active[asyncio.ensure_future(transfer.execute())] = transfer
+
+    def _prepare_transfer(self, record: FileRecord) -> FileTransfer:
+        root = self._roots.get(record.dest_root)
+        if root is None:
+            root = self._roots[record.dest_root] = DestinationRoot(record.dest_root)
+        final = root.final_path(record.path)
+        gate = self._gates.for_url(record.url)
+        return FileTransfer(record=record, part=PartFile(final), gate=gate, run=self._run)
+
+    # --- outcomes -------------------------------------------------------------------------
+
+    async def _settle(self, task: asyncio.Task[Completed]) -> None:
+        holder = self._active.pop(task)
+        record = holder.record if isinstance(holder, FileTransfer) else holder
+        fetched = holder.fetched if isinstance(holder, FileTransfer) else 0
+        if record.id in self._lost or task.cancelled():
+            self._forget(record)
+            return
+        error = task.exception()
+        if error is None:
+            completed = task.result()
+            self._completions.append(completed)
+            self._note_attempt(record, "downloaded", completed.fetched)
+            self._failures.pop(record.id, None)
+            self.summary.downloaded += 1
+            self.summary.bytes += completed.size
+            if self.board is not None:
+                self.board.finish_file(str(record.id), True)
+            del self._held[record.id]
+            return
+        if isinstance(error, DiskFullError):
+            raise error
+        if not isinstance(error, TransferError):
+            log.error("%s: unexpected %s", record.path, type(error).__name__, exc_info=error)
+            error = TransferError(f"internal error: {type(error).__name__}: {error}")
+        await self._fail(record, error, fetched)
+
+    async def _fail(self, record: FileRecord, error: TransferError, fetched: int) -> None:
+        decision = self._policy.decide(
+            error.error_class, record.attempts, retry_after=error.retry_after, random=self.random
+        )
+        now = self.now()
+        state: FileState | None = await self._db.call(
+            "fail",
+            record.id,
+            self.owner,
+            now=now,
+            error_class=error.error_class.value,
+            message=error.message,
+            next_attempt_at=now + timedelta(seconds=decision.delay) if decision.retry else None,
+            permanent=not decision.retry,
+        )
+        abandoned = state is FileState.ABANDONED
+        outcome = "abandoned" if abandoned else "failed"
+        self._note_attempt(record, outcome, fetched, error)
+        self._failures[record.id] = Failure(
+            url=redact_url(record.url),
+            error_class=error.error_class.value,
+            message=error.message,
+            abandoned=abandoned,
+        )
+        if abandoned:
+            self.summary.abandoned += 1
+            log.warning("%s: abandoned: %s (%s)", record.path, error, decision.reason)
+        else:
+            log.info("%s: %s; retry in %.1f s", record.path, error, decision.delay)
+        if self.board is not None:
+            if abandoned:
+                self.board.finish_file(str(record.id), False)
+            else:
+                self.board.restart_file(str(record.id))
+        del self._held[record.id]
+
+    def _note_attempt(
+        self, record: FileRecord, outcome: str, fetched: int, error: TransferError | None = None
+    ) -> None:
+        self._attempts.append(
+            AttemptRecord(
+                file_id=record.id,
+                started_at=self._started.pop(record.id, self.now()),
+                finished_at=self.now(),
+                outcome=outcome,
+                bytes=fetched,
+                error_class=error.error_class if error else None,
+                message=error.message if error else None,
+            )
+        )
+
+    def _forget(self, record: FileRecord) -> None:
+        self._held.pop(record.id, None)
+        self._started.pop(record.id, None)
+
+    async def _flush(self) -> None:
+        """Write batched completions and attempt rows to the catalog."""
+        if self._completions:
+            from skyhaul.adapters.catalog import Completion
+
+            items = [
+                Completion(file_id=c.file_id, size=c.size, sha256=c.sha256, validator=c.validator)
+                for c in self._completions
+            ]
+            self._completions = []
+            promoted: set[int] = await self._db.call(
+                "complete_many", items, self.owner, now=self.now()
+            )
+            for item in items:
+                if item.file_id not in promoted:
+                    log.warning("file %d: lease lost before it could be recorded", item.file_id)
+        if self._attempts:
+            attempts, self._attempts = self._attempts, []
+            await self._db.call("record_attempts", attempts)
+
+    # --- heartbeat and shutdown -----------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        interval = max(0.2, self.options.lease_seconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            ids = list(self._held)
+            if not ids:
+                continue
+            progress = {
+                h.record.id: h.fetched for h in self._active.values() if isinstance(h, FileTransfer)
+            }
+            still: set[int] = await self._db.call(
+                "renew_leases",
+                self.owner,
+                ids,
+                now=self.now(),
+                lease_seconds=self.options.lease_seconds,
+                bytes_done=progress,
+            )
+            for lost in set(ids) - still:
+                log.warning("file %d: lease lost to another worker; stopping it", lost)
+                self._lost.add(lost)
+                for task, holder in self._active.items():
+                    record = holder.record if isinstance(holder, FileTransfer) else holder
+                    if record.id == lost:
+                        task.cancel()
+
+    async def _wind_down(self) -> None:
+        """Stop in-flight transfers, keep their progress, release what is held."""
+        for task in self._active:
+            task.cancel()
+        if self._active:
+            await asyncio.gather(*self._active, return_exceptions=True)
+        for task in list(self._active):
+            holder = self._active.pop(task)
+            record = holder.record if isinstance(holder, FileTransfer) else holder
+            if not task.cancelled() and task.exception() is None:
+                self._completions.append(task.result())
+                self.summary.downloaded += 1
+                self.summary.bytes += task.result().size
+                self._held.pop(record.id, None)
+            else:
+                fetched = holder.fetched if isinstance(holder, FileTransfer) else 0
+                if record.id in self._held:
+                    self._note_attempt(record, "released", fetched)
+        await self._flush()
+        release = [i for i in self._held if i not in self._lost]
+        if release:
+            await self._db.call("release", release, self.owner, now=self.now())
+        self._held.clear()
+
+
+async def _raise(error: BaseException) -> Completed:
+    raise error
+
+
+async def run_download(
+    catalog: Any,
+    options: TransferOptions,
+    *,
+    selection: Selection | None = None,
+    request_id: str | None = None,
+    board: ProgressBoard | None = None,
+    cancel: asyncio.Event | None = None,
+    transport: Transport | None = None,
+) -> RunSummary:
+    """Download every eligible file (new, or failed and due) of a selection.
+
+    Parameters
+    ----------
+    catalog : Catalog
+        The catalog to work from.
+    options : TransferOptions
+        Concurrency, segment size, attempts and timeouts.
+    selection : Selection or None
+        Which files; None for all.
+    request_id : str or None
+        Only the files a ``skyhaul get`` request named.
+    board : ProgressBoard or None
+        Receives progress.
+    cancel : asyncio.Event or None
+        Set to stop; files stay resumable and the summary says ``interrupted``.
+    transport : Transport or None
+        Defaults to HTTP(S).
+
+    Returns
+    -------
+    RunSummary
+        Counts, bytes, seconds and the failures.
+
+    Raises
+    ------
+    DiskFullError
+        The destination filled up; the run stopped with every file resumable.
+    """
+    engine = Engine(
+        catalog=catalog,
+        options=options,
+        selection=selection,
+        request_id=request_id,
+        board=board,
+        cancel=cancel,
+        transport=transport,
+    )
+    return await engine.run()

@@ -1,0 +1,109 @@
+"""Per-host gates: asyncio waiting around the pure ``HostController``.
+
+Rules:
+- The controller (core) decides; the gate only waits and reports. Every request to a host
+  passes ``acquire`` before it is sent and ``release`` exactly once after it ends.
+- ``release`` is synchronous so that it can run in ``finally`` blocks of cancelled tasks.
+- Every change of a host's window or rate is logged with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from skyhaul.core.ratecontrol import HostController
+from skyhaul.errors import TransferError
+
+log = logging.getLogger("skyhaul.engine")
+
+
+class HostGate:
+    """Admit requests to one host as its controller allows.
+
+    Parameters
+    ----------
+    controller : HostController
+        The pure decision maker for this host.
+    clock : callable
+        Monotonic seconds (the loop's clock in production).
+    """
+
+    def __init__(self, controller: HostController, clock: Callable[[], float]) -> None:
+        self.controller = controller
+        self.in_flight = 0
+        self._clock = clock
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def acquire(self) -> float:
+        """Wait until a request may start; return its start time."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = self._clock()
+            if self.controller.can_start(self.in_flight, now):
+                self.controller.on_start(now)
+                self.in_flight += 1
+                return now
+            delay = self.controller.earliest_start(now) - now
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait([waiter], timeout=delay if delay > 0 else None)
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                if not waiter.done():
+                    waiter.cancel()
+
+    def release(self, started_at: float, error: BaseException | None = None) -> None:
+        """Report the end of a request (``error`` None for success) and wake waiters."""
+        self.in_flight -= 1
+        now = self._clock()
+        if error is None:
+            change = self.controller.on_success(now, started_at)
+        elif isinstance(error, TransferError):
+            change = self.controller.on_failure(
+                error.error_class,
+                now=now,
+                started_at=started_at,
+                status=error.status,
+                retry_after=error.retry_after,
+            )
+        else:
+            change = None  # cancelled or local failure: says nothing about the host
+        if change is not None:
+            log.info("%s", change)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+class GateRegistry:
+    """One :class:`HostGate` per host, created on first use.
+
+    Parameters
+    ----------
+    max_per_host : int
+        Ceiling of every host's concurrency window.
+    clock : callable
+        Monotonic seconds.
+    """
+
+    def __init__(self, max_per_host: int, clock: Callable[[], float]) -> None:
+        self.max_per_host = max(1, max_per_host)
+        self._clock = clock
+        self._gates: dict[str, HostGate] = {}
+
+    def for_url(self, url: str) -> HostGate:
+        """Return the gate of ``url``'s host (``host:port``)."""
+        host = urlsplit(url).netloc.rpartition("@")[2].lower()
+        gate = self._gates.get(host)
+        if gate is None:
+            ceiling = self.max_per_host
+            start = min(ceiling, max(2, ceiling // 2))
+            controller = HostController(host, start=start, floor=1, ceiling=ceiling)
+            gate = self._gates[host] = HostGate(controller, self._clock)
+        return gate

@@ -1,0 +1,84 @@
+"""Destination confinement and part-file promotion on a real filesystem."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from skyhaul.adapters.storage import DestinationRoot, PartFile, map_os_errors
+from skyhaul.errors import DiskError, DiskFullError, PathEscapeError
+
+
+@pytest.mark.parametrize("bad", ["../x.fits", "a/../../x", "/etc/passwd", "", "a/\x00b"])
+def test_paths_escaping_the_root_are_refused(tmp_path: Path, bad: str) -> None:
+    root = DestinationRoot(tmp_path / "root")
+    with pytest.raises(PathEscapeError):
+        root.final_path(bad)
+    assert not (tmp_path / "x.fits").exists()
+
+
+def test_symlinked_directory_leading_outside_is_refused_before_creating(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = DestinationRoot(tmp_path / "root")
+    (root.root / "link").symlink_to(outside)
+    with pytest.raises(PathEscapeError, match="symlink"):
+        root.final_path("link/sub/file.fits")
+    assert not (outside / "sub").exists()
+
+
+def test_symlink_inside_the_root_is_followed(tmp_path: Path) -> None:
+    root = DestinationRoot(tmp_path / "root")
+    (root.root / "real").mkdir()
+    (root.root / "alias").symlink_to(root.root / "real")
+    assert root.final_path("alias/f.fits") == root.root / "real" / "f.fits"
+
+
+def test_final_name_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    root = DestinationRoot(tmp_path / "root")
+    (root.root / "f.fits").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(PathEscapeError):
+        root.final_path("f.fits")
+
+
+def test_nested_directories_are_created(tmp_path: Path) -> None:
+    root = DestinationRoot(tmp_path / "root")
+    final = root.final_path("raw/eui/20260101/a.fits")
+    assert final.parent.is_dir()
+    assert final == root.root / "raw" / "eui" / "20260101" / "a.fits"
+
+
+def test_part_file_is_promoted_atomically(tmp_path: Path) -> None:
+    final = DestinationRoot(tmp_path).final_path("f.bin")
+    part = PartFile(final)
+    part.open(truncate=True)
+    part.write_at(4, b"5678")
+    part.write_at(0, b"1234")
+    assert not final.exists()
+    part.promote()
+    assert final.read_bytes() == b"12345678"
+    assert not part.path.exists()
+
+
+def test_part_file_keeps_bytes_across_reopen(tmp_path: Path) -> None:
+    part = PartFile(tmp_path / "f.bin")
+    part.open(truncate=True)
+    part.write_at(0, b"abc")
+    part.close()
+    assert part.existing_size() == 3
+    part.open(truncate=False)
+    assert part.read_at(0, 3) == b"abc"
+    part.discard()
+    assert part.existing_size() == 0
+
+
+def test_full_disk_and_other_write_errors_are_mapped(tmp_path: Path) -> None:
+    with pytest.raises(DiskFullError, match="no space left"):
+        with map_os_errors(tmp_path / "x"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    with pytest.raises(DiskError, match="Permission denied"):
+        with map_os_errors(tmp_path / "x"):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES))
