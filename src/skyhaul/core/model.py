@@ -137,6 +137,10 @@ class TransferOptions:
         Verify server certificates (on by default).
     connect_timeout, read_timeout : float
         Seconds before a connection or a silent read fails the attempt.
+    retry_base_delay, retry_max_delay : float
+        Exponential backoff (full jitter) between attempts: the first delay is drawn
+        below ``retry_base_delay``, each later one below twice the previous bound, never
+        above ``retry_max_delay``.
     """
 
     concurrency: int = 16
@@ -147,6 +151,8 @@ class TransferOptions:
     verify_tls: bool = True
     connect_timeout: float = 30.0
     read_timeout: float = 60.0
+    retry_base_delay: float = 1.0
+    retry_max_delay: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)

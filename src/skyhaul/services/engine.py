@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from skyhaul.adapters.catalog import Completion
 from skyhaul.adapters.http import HttpSettings, HttpTransport
 from skyhaul.adapters.storage import DestinationRoot, PartFile
 from skyhaul.adapters.transport import Transport
@@ -128,7 +129,11 @@ class Engine:
         )
         loop = asyncio.get_running_loop()
         self._gates = GateRegistry(options.max_per_host, loop.time)
-        self._policy = RetryPolicy(max_attempts=options.max_attempts)
+        self._policy = RetryPolicy(
+            max_attempts=options.max_attempts,
+            base_delay=options.retry_base_delay,
+            max_delay=options.retry_max_delay,
+        )
         self._run = TransferRun(
             transport=transport,
             options=options,
@@ -338,8 +343,6 @@ class Engine:
     async def _flush(self) -> None:
         """Write batched completions and attempt rows to the catalog."""
         if self._completions:
-            from skyhaul.adapters.catalog import Completion
-
             items = [
                 Completion(file_id=c.file_id, size=c.size, sha256=c.sha256, validator=c.validator)
                 for c in self._completions
