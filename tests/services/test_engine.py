@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
+import subprocess
+import sys
 import tracemalloc
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -215,3 +219,24 @@ async def test_memory_stays_bounded_for_a_large_file(
     digest = hashlib.sha256(written[0].read_bytes())
     assert digest.hexdigest() == expected
     assert peak < 24 * MIB, f"peak traced memory {peak / MIB:.1f} MiB for a 48 MiB file"
+
+
+async def test_files_left_by_a_dead_local_process_are_taken_over(
+    sim: SimThread, catalog: Catalog, tmp_path: Path
+) -> None:
+    _register(catalog, specs_from(sim), tmp_path / "out")
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_owner = f"{socket.gethostname()}:{gone.stdout.strip()}:deadbeef"
+    # A lease far from expiry: only the dead-owner check can free these files.
+    claimed = catalog.claim_batch(dead_owner, 5, now=datetime.now(UTC), lease_seconds=3600)
+    assert len(claimed) == 5
+    summary = await run_download(catalog, FAST)
+    assert summary.downloaded == len(sim.files)
+    rows = {r.id: r for r in catalog.list_files()}
+    # Released, not failed: the dead run's interrupted attempt does not count.
+    assert all(rows[c.id].attempts == 1 for c in claimed)

@@ -65,6 +65,24 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def owner_is_dead_here(owner: str) -> bool:
+    """True when ``owner`` names a process of this host that no longer exists."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def utc_now() -> datetime:
     """The wall clock, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -163,6 +181,7 @@ class Engine:
     # --- the scheduling loop --------------------------------------------------------------
 
     async def _prepare(self) -> None:
+        await self._release_dead_local_owners()
         recovered = await self._db.call("recover_stale", now=self.now())
         if recovered:
             log.info("recovered %d files whose lease had expired", recovered)
@@ -171,6 +190,23 @@ class Engine:
                 "expected_totals", request_id=self.request_id, selection=self.selection
             )
             self.board.add_expected(files, nbytes)
+
+    async def _release_dead_local_owners(self) -> None:
+        """Release files held by processes of this host that no longer exist.
+
+        A killed run leaves its leases behind; waiting for them to expire would stall a
+        restart for a whole lease. Only this host's owners can be checked, so others wait
+        for ``recover_stale``.
+        """
+        downloading = Selection(states=frozenset({FileState.DOWNLOADING}))
+        rows: list[FileRecord] = await self._db.call("list_files", downloading)
+        by_owner: dict[str, list[int]] = {}
+        for row in rows:
+            if row.lease_owner and owner_is_dead_here(row.lease_owner):
+                by_owner.setdefault(row.lease_owner, []).append(row.id)
+        for owner, ids in by_owner.items():
+            released = await self._db.call("release", ids, owner, now=self.now())
+            log.info("released %d files left by %s, which is no longer running", released, owner)
 
     async def _loop(self, cancel: asyncio.Event) -> None:
         concurrency = max(1, self.options.concurrency)
