@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
-import subprocess
 import sys
 import tracemalloc
 from datetime import UTC, datetime
@@ -225,13 +224,9 @@ async def test_files_left_by_a_dead_local_process_are_taken_over(
     sim: SimThread, catalog: Catalog, tmp_path: Path
 ) -> None:
     _register(catalog, specs_from(sim), tmp_path / "out")
-    gone = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    dead_owner = f"{socket.gethostname()}:{gone.stdout.strip()}:deadbeef"
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await child.wait()
+    dead_owner = f"{socket.gethostname()}:{child.pid}:deadbeef"
     # A lease far from expiry: only the dead-owner check can free these files.
     claimed = catalog.claim_batch(dead_owner, 5, now=datetime.now(UTC), lease_seconds=3600)
     assert len(claimed) == 5
