@@ -7,7 +7,9 @@ never a corrupt DOWNLOADED file, never a promoted .part.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
+import logging
 import socket
 import sys
 import tracemalloc
@@ -235,3 +237,17 @@ async def test_files_left_by_a_dead_local_process_are_taken_over(
     rows = {r.id: r for r in catalog.list_files()}
     # Released, not failed: the dead run's interrupted attempt does not count.
     assert all(rows[c.id].attempts == 1 for c in claimed)
+
+
+async def test_unknown_sizes_with_large_probe_segments_hash_cleanly(
+    sim_root: Path, catalog: Catalog, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = ArchiveSpec.exact(3, 5 * MIB + 123, seed=41)
+    with SimThread(SimConfig(archive=spec, root=sim_root)) as server:
+        _register(catalog, specs_from(server, with_checksums=False), tmp_path / "out")
+        summary = await run_download(catalog, TransferOptions(segment_size=2 * MIB))
+        expected = {f.path: f.sha256 for f in server.files}
+    gc.collect()
+    assert summary.downloaded == 3
+    assert {r.path: r.sha256 for r in catalog.list_files()} == expected
+    assert not [r for r in caplog.records if r.name == "asyncio" and r.levelno >= logging.ERROR]

@@ -349,7 +349,7 @@ class Engine:
             self.summary.abandoned += 1
             log.warning("%s: abandoned: %s (%s)", record.path, error, decision.reason)
         else:
-            log.info("%s: %s; retry in %.1f s", record.path, error, decision.delay)
+            log.debug("%s: %s; retry in %.1f s", record.path, error, decision.delay)
         if self.board is not None:
             if abandoned:
                 self.board.finish_file(str(record.id), False)

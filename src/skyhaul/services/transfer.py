@@ -188,6 +188,7 @@ class FileTransfer:
         segment_size = self.run.options.segment_size
         done = await self._durable_ranges()
         self._checkpointer = Checkpointer(self, segment_size // 2)
+        self._hasher = None
         if not done:
             self.part.open(truncate=True)
             self.ledger = SegmentLedger([])
@@ -374,9 +375,10 @@ class FileTransfer:
 
     def _kick_hasher(self, *, final: bool) -> None:
         """Hash the contiguous prefix written so far, in a worker thread."""
+        if self._hasher is None or self.ledger is None:
+            return  # still probing: hashing starts once the size is known
         if self._hash_task is not None and not self._hash_task.done():
             return
-        assert self.ledger is not None
         prefix = self.ledger.contiguous_written()
         if prefix - self._hashed >= HASH_BLOCK or (final and prefix > self._hashed):
             self._hash_task = asyncio.ensure_future(asyncio.to_thread(self._hash_upto, prefix))
