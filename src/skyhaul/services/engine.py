@@ -351,10 +351,8 @@ class Engine:
         else:
             log.debug("%s: %s; retry in %.1f s", record.path, error, decision.delay)
         if self.board is not None:
-            if abandoned:
-                self.board.finish_file(str(record.id), False)
-            else:
-                self.board.restart_file(str(record.id))
+            # A retried file leaves the failed count again when it restarts.
+            self.board.finish_file(str(record.id), False)
         del self._held[record.id]
 
     def _note_attempt(

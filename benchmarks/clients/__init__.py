@@ -1,0 +1,1 @@
+"""Small download programs the harness runs as peers (``python -m benchmarks.clients.X``)."""

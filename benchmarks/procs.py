@@ -1,0 +1,170 @@
+"""Run a child process under a deadline and measure its wall and CPU time.
+
+Rules:
+- Every child runs in its own session, so a timeout ends it and everything it started
+  (SIGTERM to the group, then SIGKILL after a grace period).
+- CPU time is the child's user + system time from ``os.wait4``, which includes the
+  descendants it waited for; the harness's own CPU is never counted.
+- Output goes to files, never pipes: a chatty child cannot block on a full pipe while the
+  harness waits for it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Measurement", "capture", "last_line", "run_measured"]
+
+_GRACE_SECONDS = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One finished (or ended) child process.
+
+    Parameters
+    ----------
+    wall : float
+        Seconds from start to exit.
+    cpu : float
+        User + system seconds of the child and its waited-for descendants.
+    returncode : int
+        Exit code (negative: killed by that signal).
+    timed_out : bool
+        The deadline passed and the harness ended the child.
+    """
+
+    wall: float
+    cpu: float
+    returncode: int
+    timed_out: bool
+
+
+def run_measured(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    stdout: Path,
+    stderr: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Measurement:
+    """Run ``argv`` to completion (or the deadline) and measure it.
+
+    Parameters
+    ----------
+    argv : sequence of str
+        The command.
+    timeout : float
+        Seconds before the child's process group is terminated.
+    stdout, stderr : Path
+        Files that receive the child's output (truncated first).
+    cwd : Path, optional
+        Working directory of the child.
+    env : dict, optional
+        Environment of the child (default: the harness's).
+
+    Returns
+    -------
+    Measurement
+    """
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+        expired = threading.Event()
+        timer = threading.Timer(timeout, _end_group, args=(proc.pid, expired))
+        timer.daemon = True
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # Ctrl-C: the child has its own session and missed it
+            _end_group(proc.pid, None)
+            proc.wait()
+            raise
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    _end_group(proc.pid, None)  # stragglers the child left behind
+    return Measurement(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        returncode=proc.returncode,
+        timed_out=expired.is_set(),
+    )
+
+
+def capture(
+    argv: Sequence[str], *, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Run a short command; return its exit code and stdout + stderr (``127`` if missing).
+
+    Parameters
+    ----------
+    argv : sequence of str
+        The command.
+    timeout : float
+        Seconds before it is killed (then the exit code is ``124``).
+    env : dict, optional
+        Environment of the command (default: the harness's).
+
+    Returns
+    -------
+    tuple of (int, str)
+    """
+    try:
+        done = subprocess.run(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
+    except FileNotFoundError:
+        return 127, f"{argv[0]}: not found"
+    except subprocess.TimeoutExpired:
+        return 124, f"{argv[0]}: timed out after {timeout:.0f} s"
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def last_line(text: str) -> str:
+    """Return the last non-blank line of ``text`` (for one-line error reports)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "(no output)"
+
+
+def _end_group(pid: int, expired: threading.Event | None) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    if expired is not None:
+        expired.set()
+    deadline = time.monotonic() + _GRACE_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return

@@ -1,0 +1,226 @@
+"""Render the results as Markdown: printed at the end of a run and written to the README.
+
+Rules:
+- One section per scenario: a table (medians), the issue's figures next to ours, the
+  targets with the numbers compared, the exact commands, and any skyhaul run that failed.
+- ``write_readme`` keeps everything above the marker line untouched (hand-written text)
+  and replaces everything below it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.machine import Machine
+from benchmarks.results import ClientResult, ScenarioResult
+from benchmarks.tools import Tool
+
+__all__ = ["MARKER", "RunContext", "render", "write_readme"]
+
+MARKER = "<!-- results below are generated -->"
+
+_VERDICT = {"met": "✅ met", "missed": "❌ missed", "n/a": "➖ n/a"}
+_MiB = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """How and where the results were produced.
+
+    Parameters
+    ----------
+    command : str
+        The harness's command line.
+    date : str
+        When it ran (UTC).
+    quick : bool
+        Shrunk datasets (a smoke run).
+    repeat : int
+        Repetitions per client.
+    machine : Machine
+        The machine.
+    tools : dict
+        Every tool, available or not, by name.
+    installs : list of str
+        What the harness installed (or failed to).
+    load : tuple of str
+        Load averages before and after.
+    startup : str
+        skyhaul's start-up cost in words (empty: not measured).
+    """
+
+    command: str
+    date: str
+    quick: bool
+    repeat: int
+    machine: Machine
+    tools: dict[str, Tool]
+    installs: list[str]
+    load: tuple[str, str]
+    startup: str = ""
+
+
+def render(context: RunContext, scenarios: Sequence[ScenarioResult]) -> str:
+    """Return the whole generated Markdown (everything below the marker)."""
+    parts = [_header(context), *(_scenario(s) for s in scenarios), _method(context)]
+    return "\n\n".join(parts).rstrip() + "\n"
+
+
+def write_readme(path: Path, generated: str, default_intro: str) -> None:
+    """Replace what follows ``MARKER`` in ``path`` with ``generated``, keeping what precedes."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        text = default_intro
+    intro = text.split(MARKER, 1)[0].rstrip()
+    path.write_text(f"{intro}\n\n{MARKER}\n\n{generated}")
+
+
+def _header(context: RunContext) -> str:
+    mode = "quick smoke run (shrunk datasets)" if context.quick else "full size"
+    lines = [
+        "## Results",
+        "",
+        f"Generated {context.date} by `{context.command}`: {mode}, "
+        f"{context.repeat} repetition(s) per client, medians shown.",
+        f"Load average (1/5/15 min) before: {context.load[0]}, after: {context.load[1]}.",
+    ]
+    if context.quick:
+        lines.append("Quick runs use smaller datasets: compare them with the targets loosely.")
+    lines += ["", "### Machine", "", "| | |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for label, value in context.machine.lines()]
+    lines += ["", "### Tools", "", "| tool | version or why missing |", "|---|---|"]
+    for tool in context.tools.values():
+        shown = tool.version if tool.available else f"**unavailable**: {tool.version}"
+        lines.append(f"| {tool.name} | {_cell(shown)} |")
+    if context.startup:
+        lines += ["", f"skyhaul start-up alone (`skyhaul --help`, median): {context.startup}."]
+    if context.installs:
+        lines += ["", "Installed by the harness for this run:", ""]
+        lines += [f"- {note}" for note in context.installs]
+    return "\n".join(lines)
+
+
+def _scenario(result: ScenarioResult) -> str:
+    lines = [f"### ({result.key}) {result.title}", "", result.description, ""]
+    if result.clients:
+        lines += _table(result)
+    if result.extra:
+        lines += ["| figure | value |", "|---|---:|"]
+        lines += [f"| {key} | {_cell(_number(value))} |" for key, value in result.extra.items()]
+        lines.append("")
+    for tool, why in result.skipped.items():
+        lines.append(f"- skipped {tool}: {_cell(why)}")
+    if result.skipped:
+        lines.append("")
+    lines += ["Targets for skyhaul:", ""]
+    for check in result.targets:
+        lines.append(f"- {_VERDICT[check.verdict]}: {check.text} ({check.detail})")
+    lines += _commands(result.clients.values())
+    lines += _skyhaul_failures(result.clients.get("skyhaul"))
+    return "\n".join(lines).rstrip()
+
+
+def _table(result: ScenarioResult) -> list[str]:
+    large = result.file_size >= _MiB
+    limited = any(c.refused_share is not None for c in result.clients.values())
+    sky = result.clients.get("skyhaul")
+    head = ["tool", "wall s (range)", "CPU s", "files ok", "MiB/s" if large else "files/s"]
+    if limited:
+        head += ["requests", "refused"]
+    head += ["skyhaul ÷ tool (wall)", "exit codes", "issue's figure (full size)"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 2) + "---|"]
+    for tool, c in result.clients.items():
+        rate = c.files_per_second * result.file_size / _MiB if large else c.files_per_second
+        row = [
+            c.name,
+            _wall_cell(c),
+            f"{c.cpu:.2f}",
+            f"{c.files_ok}/{c.files_total}",
+            f"{rate:.0f}" if rate >= 10 else f"{rate:.1f}",
+        ]
+        if limited:
+            share = c.refused_share
+            row += [
+                "" if c.requests is None else f"{c.requests:.0f}",
+                "" if share is None else f"{100 * share:.0f}%",
+            ]
+        row += [
+            "" if sky is None else f"{sky.wall / c.wall:.2f}",
+            " ".join(str(code) for code in c.exit_codes),
+            result.references.get(tool, ""),
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
+def _wall_cell(client: ClientResult) -> str:
+    """Median wall seconds, with the range when there were several runs (noise shows)."""
+    walls = [r.measurement.wall for r in client.runs]
+    if len(walls) == 1:
+        return f"{client.wall:.2f}"
+    return f"{client.wall:.2f} ({min(walls):.2f}–{max(walls):.2f})"
+
+
+def _commands(clients: Iterable[ClientResult]) -> list[str]:
+    listed = list(clients)
+    if not listed:
+        return []
+    lines = ["", "<details><summary>Commands</summary>", "", "```"]
+    lines += [c.command for c in listed]
+    return [*lines, "```", "", "</details>"]
+
+
+def _skyhaul_failures(sky: ClientResult | None) -> list[str]:
+    if sky is None:
+        return []
+    bad = [r for r in sky.runs if not r.clean or r.files_ok < sky.files_total]
+    if not bad:
+        return []
+    lines = ["", f"skyhaul runs that did not finish cleanly ({len(bad)} of {len(sky.runs)}):"]
+    for run in bad:
+        m = run.measurement
+        status = "timed out" if m.timed_out else f"exit code {m.returncode}"
+        lines += ["", f"- repetition {run.repetition + 1}: {status}, {run.files_ok} files ok"]
+        if run.summary:
+            keys = ("downloaded", "failed", "abandoned", "bytes", "seconds", "failures")
+            shown = {k: run.summary[k] for k in keys if k in run.summary}
+            lines.append(f"  - summary: `{_cell(str(shown))[:1500]}`")
+        if run.stderr_tail:
+            lines += ["", "  ```", *(f"  {line}" for line in run.stderr_tail.splitlines()), "  ```"]
+    return lines
+
+
+def _method(context: RunContext) -> str:
+    return "\n".join(
+        [
+            "### How it was measured",
+            "",
+            "- One nginx (one worker, sendfile, keep-alive) on 127.0.0.1 serves files from "
+            "`/dev/shm`; every client writes to `/dev/shm`, so no disk is involved.",
+            "- Clients alternate within each repetition (A B C, A B C, ...); output "
+            "directories and skyhaul's SQLite catalog are emptied before every run.",
+            "- Wall time is from start to exit of the client's process; CPU time is its user "
+            "+ system time (including children it waited for), from `wait4`.",
+            '- "files ok" is the worst repetition: files present with the right size and '
+            "sha256, checked after each run, outside the timing. Only skyhaul verifies "
+            "checksums during the run (scenario a).",
+            "- The Python peers (parfive, the aiohttp loop) and skyhaul pay their interpreter's "
+            "start-up and imports inside the timing, as a user does.",
+            "- (d) counts requests and 429s from nginx's access log of the limited location.",
+        ]
+    )
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,246 @@
+"""``make bench``: skyhaul and its peers against one loopback nginx, writing to /dev/shm.
+
+Scenarios (see ``scenarios.py``): (a) 4 large files with sha256, (b) 2,000 small files,
+(c) claim and status on a 1,000,000-row catalog (``bench_catalog.py``), (d) 300 tiny files
+from a rate-limited server. Prints one Markdown table per scenario and writes them, with the
+machine and tool versions, below the marker line of ``benchmarks/README.md``.
+
+Usage: ``python -m benchmarks.run [--quick] [--repeat N] [--only a,b,c,d] [--tools ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shlex
+import shutil
+import statistics
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.catalog_runs import run_catalog_scenario
+from benchmarks.install import Installer
+from benchmarks.machine import describe_machine, load_average
+from benchmarks.procs import run_measured
+from benchmarks.report import RunContext, render, write_readme
+from benchmarks.results import ScenarioResult
+from benchmarks.scenarios import TransferScenario, catalog_scenario, transfer_scenarios
+from benchmarks.servers import NginxServer
+from benchmarks.tools import REPO, Tool, find_tools
+from benchmarks.transfer_runs import run_transfer_scenario
+
+__all__ = ["main"]
+
+SCENARIOS = ("a", "b", "c", "d")
+README = REPO / "benchmarks" / "README.md"
+_SHM = Path("/dev/shm")
+
+_INTRO = """\
+# Benchmarks
+
+`make bench` (or `.venv/bin/python -m benchmarks.run`) runs skyhaul and the peers found on
+the machine (curl, wget, aria2c, parfive, a bare aiohttp loop) against one nginx on
+loopback, writing to `/dev/shm`, and rewrites the results below the marker line.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the selected scenarios, print the tables, update the README; return 0."""
+    args = _parser().parse_args(argv)
+    selected = _selection(args.only)
+    repeat = args.repeat if args.repeat is not None else (1 if args.quick else 3)
+    load_before = load_average()
+    installer = Installer(allowed=not args.no_install, say=_say)
+    tools = _restrict(find_tools(installer), args.tools)
+    work = args.workdir or _default_workdir()
+    root, runs = work / "srv", work / "runs"
+    _say(f"work directory {work} (server root {root})")
+    results: list[ScenarioResult] = []
+    try:
+        transfers = [s for s in transfer_scenarios(quick=args.quick) if s.key in selected]
+        by_key = {r.key: r for r in _run_transfers(transfers, tools, root, runs, repeat)}
+        if "c" in selected:
+            by_key["c"] = run_catalog_scenario(
+                catalog_scenario(quick=args.quick),
+                work=runs / "c",
+                url=args.catalog_url,
+                skyhaul=tools["skyhaul"],
+                wait=args.wait_catalog,
+                say=_say,
+            )
+        results = [by_key[key] for key in SCENARIOS if key in by_key]
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
+        if not args.keep_data:
+            shutil.rmtree(root, ignore_errors=True)
+            _remove_if_empty(work)
+    startup = _startup(tools["skyhaul"])
+    context = RunContext(
+        command=" ".join(["python -m benchmarks.run", shlex.join(argv or sys.argv[1:])]).strip(),
+        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        quick=args.quick,
+        repeat=repeat,
+        machine=describe_machine(),
+        tools=tools,
+        installs=installer.notes,
+        load=(load_before, load_average()),
+        startup=startup,
+    )
+    generated = render(context, results)
+    print("\n" + generated)
+    if args.readme is not None:
+        write_readme(args.readme, generated, _INTRO)
+        _say(f"wrote {args.readme}")
+    return 0
+
+
+def _run_transfers(
+    scenarios: list[TransferScenario],
+    tools: dict[str, Tool],
+    root: Path,
+    runs: Path,
+    repeat: int,
+) -> list[ScenarioResult]:
+    if not scenarios:
+        return []
+    nginx = tools["nginx"]
+    if nginx.path is None:
+        return [_unserved(s, f"no server: nginx {nginx.version}") for s in scenarios]
+    with NginxServer(nginx.path, root) as server:
+        _say(f"nginx serving {root} at {server.base_url}")
+        return [
+            run_transfer_scenario(
+                scenario,
+                tools=tools,
+                server=server,
+                root=root,
+                work=runs / scenario.key,
+                repeat=repeat,
+                say=_say,
+            )
+            for scenario in scenarios
+        ]
+
+
+def _startup(skyhaul: Tool, runs: int = 3) -> str:
+    """skyhaul's start-up cost (``skyhaul --help``): it is inside every timed run."""
+    if skyhaul.path is None:
+        return ""
+    with tempfile.TemporaryDirectory(prefix="skyhaul-bench-") as scratch:
+        out, err = Path(scratch) / "out", Path(scratch) / "err"
+        measured = [
+            run_measured([skyhaul.path, "--help"], timeout=60, stdout=out, stderr=err)
+            for _ in range(runs)
+        ]
+    wall = statistics.median(m.wall for m in measured)
+    cpu = statistics.median(m.cpu for m in measured)
+    return f"{wall:.2f} s wall, {cpu:.2f} s CPU"
+
+
+def _unserved(scenario: TransferScenario, why: str) -> ScenarioResult:
+    result = ScenarioResult(scenario.key, scenario.title, scenario.description)
+    result.skipped["all clients"] = why
+    result.targets = scenario.targets(scenario, {})
+    return result
+
+
+def _restrict(tools: dict[str, Tool], only: str | None) -> dict[str, Tool]:
+    if only is None:
+        return tools
+    wanted = {name.strip() for name in only.split(",") if name.strip()}
+    unknown = wanted - set(tools)
+    if unknown:
+        raise SystemExit(f"--tools: unknown tool(s) {sorted(unknown)}; use {', '.join(tools)}")
+    wanted.add("nginx")
+    return {
+        name: tool if name in wanted else Tool(name, None, "not selected (--tools)")
+        for name, tool in tools.items()
+    }
+
+
+def _selection(only: str | None) -> set[str]:
+    if only is None:
+        return set(SCENARIOS)
+    chosen = {key.strip().lower() for key in only.split(",") if key.strip()}
+    unknown = chosen - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"--only: unknown scenario(s) {sorted(unknown)}; use a, b, c, d")
+    return chosen
+
+
+def _default_workdir() -> Path:
+    if _SHM.is_dir():
+        return _SHM / "skyhaul-bench"
+    _say("no /dev/shm: using a temporary directory, disk noise may show in the numbers")
+    return Path(tempfile.gettempdir()) / "skyhaul-bench"
+
+
+def _remove_if_empty(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty, or already gone
+        directory.rmdir()
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="Benchmark skyhaul against curl, wget, aria2c and parfive on loopback.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small datasets, 1 repetition: a smoke run"
+    )
+    parser.add_argument(
+        "--repeat", type=_positive, metavar="N", help="repetitions per client (default 3, quick 1)"
+    )
+    parser.add_argument("--only", metavar="KEYS", help="scenarios to run, e.g. a,b,d")
+    parser.add_argument(
+        "--tools",
+        metavar="NAMES",
+        help="clients to run, e.g. skyhaul,curl,aria2c (default: every available one)",
+    )
+    parser.add_argument(
+        "--no-install", action="store_true", help="never install missing tools (apt, pip)"
+    )
+    parser.add_argument(
+        "--wait-catalog",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="wait up to S seconds for benchmarks/bench_catalog.py to appear",
+    )
+    parser.add_argument(
+        "--catalog-url",
+        metavar="URL",
+        help="catalog for scenario (c) (default: a fresh SQLite file in the work directory)",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="where data and outputs go (default /dev/shm/skyhaul-bench)"
+    )
+    parser.add_argument(
+        "--keep-data", action="store_true", help="keep the generated files for the next run"
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
+        "--readme", type=Path, default=README, help=f"file to update (default {README})"
+    )
+    output.add_argument(
+        "--no-readme", dest="readme", action="store_const", const=None, help="only print"
+    )
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

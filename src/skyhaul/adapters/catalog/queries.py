@@ -1,0 +1,161 @@
+"""Reading the catalog: files, counts, progress totals. No writes here.
+
+Rules:
+- Counts that the per-state totals can answer (no selection, or states only) come from
+  the totals table; anything else is one indexed query on files.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from skyhaul.adapters.catalog.records import RECORD_COLUMNS, error_class, to_record
+from skyhaul.adapters.catalog.schema import attempts as attempts_table
+from skyhaul.adapters.catalog.schema import files
+from skyhaul.adapters.catalog.schema import segments as segments_table
+from skyhaul.adapters.catalog.selection import selection_clauses, state_values
+from skyhaul.adapters.catalog.totals import read_totals
+from skyhaul.core.lifecycle import TERMINAL_STATES, FileState
+from skyhaul.core.model import AttemptRecord, FileRecord, Selection
+from skyhaul.errors import UsageError
+
+#: Columns ``list_files`` can order by (``-name`` for descending); ties go by id.
+ORDERABLE = frozenset(
+    {
+        "id",
+        "url",
+        "path",
+        "state",
+        "size",
+        "attempts",
+        "created_at",
+        "updated_at",
+        "downloaded_at",
+        "next_attempt_at",
+        "instrument",
+        "obs_start",
+        "downlink_time",
+    }
+)
+
+_TO_DOWNLOAD = frozenset(FileState) - TERMINAL_STATES
+
+
+def get(c: Connection, file_id: int) -> FileRecord | None:
+    """Return one file, or None."""
+    row = c.execute(select(*RECORD_COLUMNS).where(files.c.id == file_id)).first()
+    return None if row is None else to_record(row)
+
+
+def list_files(
+    c: Connection, selection: Selection | None, *, limit: int | None, offset: int, order: str
+) -> list[FileRecord]:
+    """Return the selected files in ``order``."""
+    name = order.removeprefix("-")
+    if name not in ORDERABLE:
+        raise UsageError(
+            f"cannot order files by {order!r}; choose one of {', '.join(sorted(ORDERABLE))}"
+        )
+    column = files.c[name]
+    descending = order.startswith("-")
+    keys = [column.desc() if descending else column.asc()]
+    if name != "id":
+        keys.append(files.c.id.desc() if descending else files.c.id.asc())
+    query = (
+        select(*RECORD_COLUMNS)
+        .where(*selection_clauses(selection))
+        .order_by(*keys)
+        .limit(limit)
+        .offset(offset or None)
+    )
+    return [to_record(row) for row in c.execute(query)]
+
+
+def count_files(c: Connection, selection: Selection | None) -> int:
+    """Return how many files are selected."""
+    if _states_only(selection):
+        states = set(FileState) if selection is None else selection.states
+        assert states is not None
+        totals = read_totals(c)
+        return sum(totals[state][0] for state in states)
+    count = c.scalar(select(func.count()).select_from(files).where(*selection_clauses(selection)))
+    return int(count or 0)
+
+
+def expected_totals(
+    c: Connection, *, request_id: str | None, selection: Selection | None
+) -> tuple[int, int | None]:
+    """Return (files, bytes or None) of the selected files still to download."""
+    wanted = set(_TO_DOWNLOAD)
+    if selection is not None and selection.states is not None:
+        wanted &= selection.states
+    if request_id is None and _states_only(selection):
+        totals = read_totals(c)
+        count = sum(totals[state][0] for state in wanted)
+        nbytes = sum(totals[state][1] for state in wanted)
+        unsized = sum(totals[state][2] for state in wanted)
+        return count, None if unsized else nbytes
+    if not wanted:
+        return 0, 0
+    row = c.execute(
+        select(func.count(), func.coalesce(func.sum(files.c.size), 0), func.count(files.c.size))
+        .where(*selection_clauses(selection, request_id=request_id))
+        .where(files.c.state.in_(state_values(wanted)))
+    ).one()
+    count, nbytes, sized = (int(value) for value in row)
+    return count, nbytes if sized == count else None
+
+
+def next_attempt_due(
+    c: Connection, *, request_id: str | None, selection: Selection | None
+) -> datetime | None:
+    """Return the earliest ``next_attempt_at`` among the selected FAILED files."""
+    states = None if selection is None else selection.states
+    if states is not None and FileState.FAILED not in states:
+        return None
+    due: datetime | None = c.scalar(
+        select(func.min(files.c.next_attempt_at))
+        .where(files.c.state == FileState.FAILED.value)
+        .where(*selection_clauses(selection, request_id=request_id))
+    )
+    return due
+
+
+def attempts(c: Connection, file_id: int) -> list[AttemptRecord]:
+    """Return the attempts at one file, oldest first."""
+    query = (
+        select(attempts_table)
+        .where(attempts_table.c.file_id == file_id)
+        .order_by(attempts_table.c.id)
+    )
+    return [
+        AttemptRecord(
+            file_id=row.file_id,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            outcome=row.outcome,
+            bytes=row.bytes,
+            error_class=error_class(row.error_class),
+            message=row.message,
+        )
+        for row in c.execute(query)
+    ]
+
+
+def segments(c: Connection, file_id: int) -> list[tuple[int, int]]:
+    """Return the durable ranges of a file, in order."""
+    query = (
+        select(segments_table.c.start, segments_table.c.end)
+        .where(segments_table.c.file_id == file_id)
+        .order_by(segments_table.c.start)
+    )
+    return [(int(start), int(end)) for start, end in c.execute(query)]
+
+
+def _states_only(selection: Selection | None) -> bool:
+    if selection is None:
+        return True
+    return selection == Selection(states=selection.states)

@@ -1,0 +1,51 @@
+"""Rows of the files table as :class:`~skyhaul.core.model.FileRecord` values."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Column
+
+from skyhaul.adapters.catalog.schema import files
+from skyhaul.core.errorclass import ErrorClass
+from skyhaul.core.lifecycle import FileState
+from skyhaul.core.model import FileRecord
+
+T = TypeVar("T")
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(FileRecord))
+
+#: The files columns a FileRecord is made of, in field order.
+RECORD_COLUMNS: list[Column[Any]] = [files.c[name] for name in _FIELDS]
+
+_ERROR_CLASSES = {e.value: e for e in ErrorClass}
+
+#: Rows per statement when a list of ids or values becomes bound parameters
+#: (SQLite allows 32,766 per statement, PostgreSQL 65,535).
+CHUNK = 2_000
+
+
+_STATE = _FIELDS.index("state")
+_ERROR_CLASS = _FIELDS.index("error_class")
+
+
+def to_record(row: Any) -> FileRecord:
+    """Build a FileRecord from a row of exactly :data:`RECORD_COLUMNS`, in that order."""
+    values = list(row)
+    values[_STATE] = FileState(values[_STATE])
+    values[_ERROR_CLASS] = error_class(values[_ERROR_CLASS])
+    return FileRecord(*values)
+
+
+def error_class(value: str | None) -> Any:
+    """Return the ErrorClass stored as ``value``; classes outside it (``lease_expired``)
+    stay text."""
+    return None if value is None else _ERROR_CLASSES.get(value, value)
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """Yield consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,360 @@
+"""Registering wanted files: bulk, idempotent by URL.
+
+Rules:
+- The URL is a file's identity. A known URL keeps its row, its destination and its state.
+- A known file whose expected size or checksum differs from the one given now has changed
+  remotely: ``remote_changed`` is applied where the lifecycle allows it and what was
+  learned about the old bytes (sha256, validator, bytes done, segments, attempts, errors)
+  is forgotten. A file being downloaded right now is left to its lease holder; the next
+  registration after it settles sees the difference again.
+- Unknown values (size, checksum, mission metadata) are filled in from the new spec; that
+  is new information, not a change.
+- A destination path names one file: a path already used under the same destination root
+  by another URL is refused, naming both URLs.
+- Rows are read and written in chunks of bound parameters, inserted with one multi-row
+  statement per chunk; the whole registration is one transaction.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from skyhaul.adapters.catalog.records import chunks
+from skyhaul.adapters.catalog.schema import files, segments
+from skyhaul.adapters.catalog.totals import TotalsDelta
+from skyhaul.adapters.catalog.types import datetime_binder
+from skyhaul.core.lifecycle import TRANSITIONS, FileEvent, FileState, next_state
+from skyhaul.core.model import FileSpec
+from skyhaul.core.redact import redact_url
+from skyhaul.errors import UsageError
+
+#: Values a new spec may fill in when the stored row does not know them.
+FILLABLE = ("size", "checksum", "instrument", "obs_start", "obs_end", "downlink_time", "slot")
+
+#: FileSpec fields stored as they are.
+_FROM_SPEC = (
+    "url",
+    "path",
+    "source",
+    "size",
+    "checksum",
+    "instrument",
+    "obs_start",
+    "obs_end",
+    "downlink_time",
+    "slot",
+)
+
+#: What a remote change makes us forget about the bytes we had.
+FORGET_BYTES = {
+    "sha256": None,
+    "validator": None,
+    "bytes_done": 0,
+    "attempts": 0,
+    "next_attempt_at": None,
+    "last_error": None,
+    "error_class": None,
+    "downloaded_at": None,
+}
+
+# Of a known row we need its size and checksum, and only whether the others are unknown
+# (testing IS NULL in SQL spares parsing a datetime per row).
+_KNOWN_COLUMNS = (
+    files.c.id,
+    files.c.url,
+    files.c.state,
+    files.c.size,
+    files.c.checksum,
+    *(files.c[name].is_(None) for name in FILLABLE),
+)
+_spec_fillables = operator.attrgetter(*FILLABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterResult:
+    """What a registration did, counted in distinct URLs."""
+
+    new: int = 0
+    """Rows created."""
+    known: int = 0
+    """URLs already in the catalog, unchanged (possibly with unknown values filled in)."""
+    changed: int = 0
+    """URLs already in the catalog whose size or checksum changed (their bytes are stale)."""
+
+
+def register_specs(
+    connection: Connection,
+    specs: Sequence[FileSpec],
+    dest_root: str,
+    *,
+    now: datetime,
+    request_id: str | None,
+    delta: TotalsDelta,
+) -> RegisterResult:
+    """Register ``specs`` under ``dest_root`` (see the module rules). Inside a write transaction."""
+    unique = _unique_by_url(specs)
+    paths_taken: dict[str, str] = {}
+    new = known = changed = 0
+    for chunk in chunks(list(unique.values())):
+        rows = connection.execute(
+            select(*_KNOWN_COLUMNS)
+            .where(files.c.url.in_([spec.url for spec in chunk]))
+            .order_by(files.c.id)
+            .with_for_update()
+        ).all()
+        by_url = {row.url: row for row in rows}
+        fresh = [spec for spec in chunk if spec.url not in by_url]
+        _check_paths(connection, fresh, dest_root, paths_taken)
+        inserted, raced = _insert(connection, fresh, dest_root, now, request_id, delta)
+        new += inserted
+        known += raced
+        updates, changed_ids = _known_updates(rows, unique, now, delta)
+        changed += len(changed_ids)
+        known += len(rows) - len(changed_ids)
+        _apply_updates(connection, updates)
+        if changed_ids:
+            connection.execute(delete(segments).where(segments.c.file_id.in_(changed_ids)))
+        if request_id is not None and rows:
+            connection.execute(
+                update(files)
+                .where(files.c.id.in_([row.id for row in rows]))
+                .values(request_id=request_id)
+            )
+    return RegisterResult(new=new, known=known, changed=changed)
+
+
+def _unique_by_url(specs: Sequence[FileSpec]) -> dict[str, FileSpec]:
+    unique: dict[str, FileSpec] = {}
+    for spec in specs:
+        first = unique.setdefault(spec.url, spec)
+        if first.path != spec.path:
+            raise UsageError(
+                f"{redact_url(spec.url)} is listed twice, for {first.path!r} and {spec.path!r}"
+            )
+    return unique
+
+
+def _check_paths(
+    connection: Connection, fresh: Sequence[FileSpec], dest_root: str, taken: dict[str, str]
+) -> None:
+    for spec in fresh:
+        other = taken.setdefault(spec.path, spec.url)
+        if other != spec.url:
+            raise _path_conflict(spec, dest_root, other)
+    if not fresh:
+        return
+    holders = connection.execute(
+        select(files.c.path, files.c.url).where(
+            files.c.dest_root == dest_root, files.c.path.in_([spec.path for spec in fresh])
+        )
+    ).all()
+    if holders:
+        holder = holders[0]
+        spec = next(spec for spec in fresh if spec.path == holder.path)
+        raise _path_conflict(spec, dest_root, holder.url)
+
+
+def _path_conflict(spec: FileSpec, dest_root: str, other_url: str) -> UsageError:
+    return UsageError(
+        f"path {spec.path!r} under {dest_root} is already used by {redact_url(other_url)};"
+        f" cannot also use it for {redact_url(spec.url)}"
+    )
+
+
+_INSERTED = (
+    "url",
+    "path",
+    "dest_root",
+    "source",
+    "request_id",
+    "size",
+    "checksum",
+    "state",
+    "attempts",
+    "bytes_done",
+    "created_at",
+    "updated_at",
+    "instrument",
+    "obs_start",
+    "obs_end",
+    "downlink_time",
+    "slot",
+)
+
+
+def _insert(
+    connection: Connection,
+    fresh: Sequence[FileSpec],
+    dest_root: str,
+    now: datetime,
+    request_id: str | None,
+    delta: TotalsDelta,
+) -> tuple[int, int]:
+    """Insert new rows; return (inserted, inserted meanwhile by a concurrent registration).
+
+    The fast path hands the rows straight to the driver's executemany (SQLAlchemy's
+    per-row processing costs more than SQLite's inserting). If any row was skipped, a
+    concurrent registration got there first: that chunk is redone row-exactly.
+    """
+    if not fresh:
+        return 0, 0
+    dialect = connection.dialect
+    binder = datetime_binder(dialect)
+    stamp = binder(now)
+    state = FileState.DISCOVERED.value
+    rows = [
+        (
+            *(spec.url, spec.path, dest_root, spec.source, request_id, spec.size),
+            *(spec.checksum, state, 0, 0, stamp, stamp, spec.instrument),
+            *(binder(spec.obs_start), binder(spec.obs_end), binder(spec.downlink_time)),
+            spec.slot,
+        )
+        for spec in fresh
+    ]
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {files.name} ({', '.join(_INSERTED)}) "
+        f"VALUES ({', '.join([marker] * len(_INSERTED))}) ON CONFLICT DO NOTHING"
+    )
+    with connection.begin_nested() as savepoint:
+        inserted = connection.exec_driver_sql(sql, rows).rowcount
+        if inserted != len(fresh):
+            savepoint.rollback()
+    if inserted == len(fresh):
+        for spec in fresh:
+            delta.add(state, spec.size)
+        return len(fresh), 0
+    return _insert_exactly(connection, fresh, dest_root, now, request_id, delta)
+
+
+def _insert_exactly(
+    connection: Connection,
+    fresh: Sequence[FileSpec],
+    dest_root: str,
+    now: datetime,
+    request_id: str | None,
+    delta: TotalsDelta,
+) -> tuple[int, int]:
+    """Insert row by row knowing which rows were ours (the slow path of :func:`_insert`)."""
+    insert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(files).on_conflict_do_nothing().returning(files.c.url)
+    values = [
+        {
+            **{name: getattr(spec, name) for name in _FROM_SPEC},
+            "dest_root": dest_root,
+            "request_id": request_id,
+            "state": FileState.DISCOVERED.value,
+            "attempts": 0,
+            "bytes_done": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for spec in fresh
+    ]
+    inserted = {row.url for row in connection.execute(statement, values)}
+    for spec in fresh:
+        if spec.url in inserted:
+            delta.add(FileState.DISCOVERED.value, spec.size)
+    skipped = [spec for spec in fresh if spec.url not in inserted]
+    # Someone else inserted the same URL (fine) or took the path (not fine) meanwhile.
+    present = set(
+        connection.scalars(
+            select(files.c.url).where(files.c.url.in_([spec.url for spec in skipped]))
+        )
+    )
+    for spec in skipped:
+        if spec.url not in present:
+            holder = connection.scalar(
+                select(files.c.url).where(files.c.dest_root == dest_root, files.c.path == spec.path)
+            )
+            raise _path_conflict(spec, dest_root, holder or "another URL")
+    if request_id is not None and present:
+        connection.execute(
+            update(files).where(files.c.url.in_(present)).values(request_id=request_id)
+        )
+    return len(inserted), len(present)
+
+
+def _known_updates(
+    rows: Sequence[Any], unique: dict[str, FileSpec], now: datetime, delta: TotalsDelta
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """Return the updates for known rows (each with ``_id`` and ``_state``) and changed ids."""
+    updates: list[dict[str, Any]] = []
+    changed_ids: list[int] = []
+    for row in rows:
+        state = FileState(row.state)
+        if state is FileState.DOWNLOADING:
+            continue  # its lease holder owns it (see the module rules)
+        spec = unique[row.url]
+        unknown = row[5:]  # one "IS NULL" per FILLABLE name
+        fills = {
+            name: value
+            for name, value, missing in zip(FILLABLE, _spec_fillables(spec), unknown, strict=True)
+            if missing and value is not None
+        }
+        if _changed(row, spec):
+            size = spec.size if spec.size is not None else row.size
+            target = (
+                next_state(state, FileEvent.REMOTE_CHANGED)
+                if (state, FileEvent.REMOTE_CHANGED) in TRANSITIONS
+                else state
+            )
+            values = {
+                **fills,
+                **FORGET_BYTES,
+                "size": size,
+                "checksum": spec.checksum or row.checksum,
+                "state": target.value,
+            }
+            delta.add(state.value, row.size, -1)
+            delta.add(target.value, size)
+            changed_ids.append(row.id)
+        elif fills:
+            values = dict(fills)
+            delta.resize(state.value, row.size, fills.get("size", row.size))
+        else:
+            continue
+        updates.append({**values, "updated_at": now, "_id": row.id, "_state": state.value})
+    return updates, changed_ids
+
+
+def _changed(row: Any, spec: FileSpec) -> bool:
+    if spec.size is not None and row.size is not None and spec.size != row.size:
+        return True
+    if spec.checksum is None or row.checksum is None:
+        return False
+    return same_checksum(spec.checksum, row.checksum) is False
+
+
+def same_checksum(a: str, b: str) -> bool | None:
+    """Compare two ``algorithm:hex`` checksums; None when the algorithms differ."""
+    algo_a, _, hex_a = a.strip().lower().rpartition(":")
+    algo_b, _, hex_b = b.strip().lower().rpartition(":")
+    if algo_a != algo_b:
+        return None
+    return hex_a == hex_b
+
+
+def _apply_updates(connection: Connection, updates: list[dict[str, Any]]) -> None:
+    """Run the row updates, one executemany per set of columns (compare-and-set on state)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for values in updates:
+        columns = tuple(sorted(k for k in values if not k.startswith("_")))
+        groups.setdefault(columns, []).append(
+            {("v_" + k if not k.startswith("_") else k): v for k, v in values.items()}
+        )
+    for columns, params in groups.items():
+        statement = (
+            update(files)
+            .where(files.c.id == bindparam("_id"), files.c.state == bindparam("_state"))
+            .values({name: bindparam("v_" + name) for name in columns})
+        )
+        connection.execute(statement, params)

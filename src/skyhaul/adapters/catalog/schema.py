@@ -1,0 +1,161 @@
+"""The catalog's tables (SQLAlchemy Core) and the indices its queries rely on.
+
+This is the schema the code expects; ``migrations/`` builds it in a database. A test
+compares the two, so a change here without a migration (or the reverse) fails.
+
+Indices and the query each one serves:
+
+- ``ix_files_claim`` (state, next_attempt_at, id): ``claim_batch`` (due files of one
+  state, oldest first) and every per-state compare-and-set update.
+- ``ix_files_lease`` (state, lease_expires_at): ``recover_stale`` (expired DOWNLOADING).
+- ``ix_files_instrument_obs`` (instrument, obs_start, obs_end): observation windows
+  (a range on ``obs_start``; the end is tested inside the index).
+- ``ix_files_instrument_downlink``: downlink-window selections.
+- ``ix_files_slot``, ``ix_files_request_id``, ``ix_files_downloaded_at``: the selections
+  by slot, by ``get`` request, and "what arrived since".
+
+Indices on values many files lack (leases, mission metadata, request, download time) are
+partial, over the rows that have one: files without the value cost nothing to index or
+to update, and a query testing the column (``slot = ?``) still uses them.
+
+``state_totals`` holds per-state counts and bytes, changed in the same transaction as the
+files they count, so a status summary reads a handful of rows instead of the files table.
+Each state has one row per *shard*: on PostgreSQL concurrent writers spread their updates
+over a few rows instead of queueing on one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from skyhaul.adapters.catalog.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+#: 64-bit ids; on SQLite an INTEGER PRIMARY KEY is the rowid (BIGINT would not be).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("dest_root", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("request_id", Text),
+    Column("size", BigInteger),
+    Column("checksum", Text),
+    Column("sha256", String(64)),
+    Column("validator", Text),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("error_class", String(32)),
+    Column("next_attempt_at", UTCDateTime),
+    Column("lease_owner", Text),
+    Column("lease_expires_at", UTCDateTime),
+    Column("bytes_done", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("downloaded_at", UTCDateTime),
+    Column("instrument", Text),
+    Column("obs_start", UTCDateTime),
+    Column("obs_end", UTCDateTime),
+    Column("downlink_time", UTCDateTime),
+    Column("slot", Text),
+    UniqueConstraint("url"),
+    UniqueConstraint("dest_root", "path"),
+)
+
+Index("ix_files_claim", files.c.state, files.c.next_attempt_at, files.c.id)
+
+
+def _partial(name: str, *columns: Column[Any], when: Column[Any]) -> Index:
+    """An index of the rows where ``when`` is known (a test on the column implies it)."""
+    condition = when.is_not(None)
+    return Index(name, *columns, sqlite_where=condition, postgresql_where=condition)
+
+
+_partial("ix_files_lease", files.c.state, files.c.lease_expires_at, when=files.c.lease_expires_at)
+_partial(
+    "ix_files_instrument_obs",
+    files.c.instrument,
+    files.c.obs_start,
+    files.c.obs_end,
+    when=files.c.instrument,
+)
+_partial(
+    "ix_files_instrument_downlink",
+    files.c.instrument,
+    files.c.downlink_time,
+    when=files.c.downlink_time,
+)
+_partial("ix_files_slot", files.c.slot, when=files.c.slot)
+_partial("ix_files_request_id", files.c.request_id, when=files.c.request_id)
+_partial("ix_files_downloaded_at", files.c.downloaded_at, when=files.c.downloaded_at)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("file_id", Id, ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column("start", BigInteger, primary_key=True, autoincrement=False),
+    Column("end", BigInteger, nullable=False),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("file_id", Id, ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("error_class", String(32)),
+    Column("message", Text),
+)
+
+Index("ix_attempts_file_id", attempts.c.file_id)
+
+state_totals = Table(
+    "state_totals",
+    metadata,
+    Column("state", String(16), primary_key=True),
+    Column("shard", SmallInteger, primary_key=True, autoincrement=False),
+    Column("count", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("unsized", BigInteger, nullable=False),
+)
+"""Per state (and shard): files, bytes of known sizes, and files of unknown size."""
+
+slots = Table(
+    "slots",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("start", UTCDateTime, nullable=False),
+    Column("end", UTCDateTime, nullable=False),
+    Column("station", Text),
+)

@@ -1,0 +1,56 @@
+"""A :class:`~skyhaul.core.model.Selection` as SQL conditions on the files table.
+
+Rules:
+- Every field of a selection is applied in SQL; ``None`` adds no condition.
+- Observation windows are half-open, ``[obs_start, obs_end)``. A file overlaps the window
+  when it starts before the window ends and it ends after the window starts; a file with
+  no ``obs_end`` is an instant, inside when ``obs_start`` is in the window. Files with no
+  observation time never match an observation window.
+- Downlink windows are half-open: ``downlink_start <= downlink_time < downlink_end``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, or_
+
+from skyhaul.adapters.catalog.schema import files
+from skyhaul.core.lifecycle import FileState
+from skyhaul.core.model import Selection
+
+
+def selection_clauses(
+    selection: Selection | None, *, request_id: str | None = None
+) -> list[ColumnElement[bool]]:
+    """Return the conditions a file must meet to be in ``selection`` (and in ``request_id``)."""
+    c = files.c
+    clauses: list[ColumnElement[bool]] = []
+    if request_id is not None:
+        clauses.append(c.request_id == request_id)
+    if selection is None:
+        return clauses
+    if selection.states is not None:
+        clauses.append(c.state.in_(state_values(selection.states)))
+    if selection.ids is not None:
+        clauses.append(c.id.in_(selection.ids))
+    if selection.source is not None:
+        clauses.append(c.source == selection.source)
+    if selection.instrument is not None:
+        clauses.append(c.instrument == selection.instrument)
+    if selection.url_prefix is not None:
+        clauses.append(c.url.startswith(selection.url_prefix, autoescape=True))
+    if selection.obs_start is not None or selection.obs_end is not None:
+        clauses.append(c.obs_start.is_not(None))
+    if selection.obs_end is not None:
+        clauses.append(c.obs_start < selection.obs_end)
+    if selection.obs_start is not None:
+        clauses.append(or_(c.obs_start >= selection.obs_start, c.obs_end > selection.obs_start))
+    if selection.downlink_start is not None:
+        clauses.append(c.downlink_time >= selection.downlink_start)
+    if selection.downlink_end is not None:
+        clauses.append(c.downlink_time < selection.downlink_end)
+    return clauses
+
+
+def state_values(states: frozenset[FileState] | set[FileState]) -> list[str]:
+    """Return the stored values of ``states``, sorted (stable SQL, stable plans)."""
+    return sorted(state.value for state in states)

@@ -1,0 +1,464 @@
+"""The catalog: every file skyhaul wants, where it stands, and who holds it.
+
+Rules:
+- The catalog persists states but never decides them: each state change is a
+  compare-and-set update whose target comes from ``core.lifecycle`` (see
+  :mod:`.transitions`). A change that lost its race returns False, None or a smaller
+  count; it never raises.
+- Every call is one transaction and is safe from any thread. Time is always passed in
+  (``now``, timezone-aware); the catalog never reads a clock.
+- Per-state totals change in the same transaction as the files (see :mod:`.totals`), so
+  :meth:`Catalog.status_summary` never scans the files table.
+- SQLAlchemy never shows through: errors are skyhaul errors (see :mod:`.database`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+from sqlalchemy import case, delete, insert
+from sqlalchemy.engine import Connection
+
+from skyhaul.adapters.catalog import leases, queries, transfers
+from skyhaul.adapters.catalog.database import Database, create_catalog_engine, unavailable
+from skyhaul.adapters.catalog.migrate import ensure_schema
+from skyhaul.adapters.catalog.records import chunks
+from skyhaul.adapters.catalog.register import FORGET_BYTES, RegisterResult, register_specs
+from skyhaul.adapters.catalog.schema import attempts, files, segments
+from skyhaul.adapters.catalog.selection import selection_clauses
+from skyhaul.adapters.catalog.totals import (
+    TotalsDelta,
+    as_state_totals,
+    read_totals,
+    rebuild,
+    recount,
+)
+from skyhaul.adapters.catalog.transfers import Completion
+from skyhaul.adapters.catalog.transitions import transition
+from skyhaul.adapters.catalog.urls import catalog_url
+from skyhaul.core.lifecycle import FileEvent, FileState, sources_of
+from skyhaul.core.model import AttemptRecord, FileRecord, FileSpec, Selection, StateTotals
+from skyhaul.core.redact import redact_url
+from skyhaul.errors import IllegalTransitionError, SkyhaulError
+
+T = TypeVar("T")
+
+#: Shards of the totals rows per state (PostgreSQL; SQLite has one writer at a time).
+POSTGRES_TOTALS_SHARDS = 8
+
+_NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _operator_values(event: FileEvent, now: datetime) -> dict[str, Any]:
+    """Columns an operator event sets besides the state (None: not an operator event)."""
+    if event in (FileEvent.RETRY, FileEvent.UNIGNORE):
+        return {"attempts": 0, "next_attempt_at": None, "updated_at": now}
+    if event is FileEvent.IGNORE:
+        return {"next_attempt_at": None, "updated_at": now}
+    if event is FileEvent.REMOTE_CHANGED:
+        return {**FORGET_BYTES, "updated_at": now}
+    raise IllegalTransitionError(
+        f"{event.value} is not an operator event (use retry, ignore, unignore or remote_changed)",
+        event=event.value,
+    )
+
+
+class Catalog:
+    """The file catalog on SQLite or PostgreSQL. Create with :func:`open_catalog`.
+
+    Parameters
+    ----------
+    database : Database
+        The engine and transaction runners (schema already at head).
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self.url: str = database.url
+        shards = POSTGRES_TOTALS_SHARDS if database.dialect == "postgresql" else 1
+        self._shards = itertools.cycle(range(shards))
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every connection. The catalog cannot be used afterwards."""
+        self._db.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Catalog({redact_url(self.url)!r})"
+
+    def _change(self, work: Callable[[Connection, TotalsDelta], T]) -> T:
+        """Run ``work`` in a write transaction and apply its totals delta before commit."""
+
+        def run(connection: Connection) -> T:
+            delta = TotalsDelta()
+            result = work(connection, delta)
+            delta.apply(connection, next(self._shards))
+            return result
+
+        return self._db.write(run)
+
+    # --- registering ---------------------------------------------------------------------
+
+    def register(
+        self,
+        specs: Sequence[FileSpec],
+        dest_root: str,
+        *,
+        now: datetime,
+        request_id: str | None = None,
+    ) -> RegisterResult:
+        """Add wanted files; idempotent by URL (see :mod:`.register` for the rules).
+
+        Parameters
+        ----------
+        specs : sequence of FileSpec
+            The files; a URL listed twice counts once.
+        dest_root : str
+            Destination root the paths are relative to (for new files).
+        now : datetime
+            Creation time of new rows.
+        request_id : str, optional
+            Stamped on every row named (new and known), so a run can download exactly them.
+
+        Raises
+        ------
+        UsageError
+            When a path under ``dest_root`` is already used by another URL (the message
+            names both), or one URL is listed with two paths. Nothing is registered then.
+        """
+        return self._change(
+            lambda c, delta: register_specs(
+                c, specs, dest_root, now=now, request_id=request_id, delta=delta
+            )
+        )
+
+    # --- leases --------------------------------------------------------------------------
+
+    def claim_batch(
+        self,
+        owner: str,
+        limit: int,
+        *,
+        now: datetime,
+        lease_seconds: float,
+        selection: Selection | None = None,
+        request_id: str | None = None,
+    ) -> list[FileRecord]:
+        """Claim up to ``limit`` due files for ``owner`` (DOWNLOADING, leased, attempts+1).
+
+        Due files are DISCOVERED ones and FAILED ones whose ``next_attempt_at`` has come.
+        Returns the claimed records ordered by id; never a file another claimer got.
+        """
+        if limit <= 0:
+            return []
+        where = selection_clauses(selection, request_id=request_id)
+        return self._change(
+            lambda c, delta: leases.claim(
+                c, owner, limit, now=now, lease_seconds=lease_seconds, where=where, delta=delta
+            )
+        )
+
+    def renew_leases(
+        self,
+        owner: str,
+        file_ids: Sequence[int],
+        *,
+        now: datetime,
+        lease_seconds: float,
+        bytes_done: Mapping[int, int] | None = None,
+    ) -> set[int]:
+        """Extend ``owner``'s leases to ``now + lease_seconds``; return the ids still held.
+
+        An id is held while its file is DOWNLOADING under ``owner`` (even if the lease ran
+        out, as long as nobody recovered it). ``bytes_done`` updates progress of held files.
+        """
+        if not file_ids:
+            return set()
+        return self._db.write(
+            lambda c: leases.renew(
+                c, owner, file_ids, now=now, lease_seconds=lease_seconds, bytes_done=bytes_done
+            )
+        )
+
+    def recover_stale(self, *, now: datetime, instrument: str | None = None) -> int:
+        """Fail DOWNLOADING files whose lease expired before ``now`` (due again at ``now``).
+
+        Each gets ``error_class`` ``lease_expired`` and an attempt row with outcome
+        ``expired``. A lease renewed past ``now`` is left alone. Returns how many.
+        """
+        return self._change(
+            lambda c, delta: leases.recover_stale(c, now=now, instrument=instrument, delta=delta)
+        )
+
+    def release(self, file_ids: Sequence[int], owner: str, *, now: datetime) -> int:
+        """Give files back after a cancelled run: DISCOVERED again, segments kept.
+
+        The interrupted attempt does not count (``attempts`` goes back down by one).
+        Returns how many of ``file_ids`` ``owner`` still held and released.
+        """
+        values = {
+            **_NO_LEASE,
+            "attempts": case((files.c.attempts > 0, files.c.attempts - 1), else_=0),
+            "next_attempt_at": None,
+            "updated_at": now,
+        }
+
+        def work(c: Connection, delta: TotalsDelta) -> int:
+            released = 0
+            for chunk in chunks(sorted(set(file_ids))):
+                where = [files.c.id.in_(chunk), files.c.lease_owner == owner]
+                released += len(transition(c, FileEvent.RELEASE, where, values, delta, by_id=True))
+            return released
+
+        return self._change(work) if file_ids else 0
+
+    # --- one transfer --------------------------------------------------------------------
+
+    def set_validator(
+        self, file_id: int, owner: str, *, validator: str | None, size: int | None
+    ) -> bool:
+        """Record the remote validator (and size, when known) learned at first response.
+
+        Returns False when ``owner`` no longer holds the file (nothing is changed).
+        """
+        return self._change(
+            lambda c, delta: transfers.set_validator(c, file_id, owner, validator, size, delta)
+        )
+
+    def segments(self, file_id: int) -> list[tuple[int, int]]:
+        """Return the durable byte ranges ``[start, end)`` of an in-flight file, in order."""
+        return self._db.read(lambda c: queries.segments(c, file_id))
+
+    def add_segment(self, file_id: int, start: int, end: int) -> None:
+        """Record ``[start, end)`` as durable (call only after the bytes are fsynced)."""
+        self.add_segments(file_id, [(start, end)])
+
+    def add_segments(self, file_id: int, ranges: Sequence[tuple[int, int]]) -> None:
+        """Record several durable ranges of one file at once; touching ranges are merged.
+
+        Raises
+        ------
+        ValueError
+            For an empty or negative range.
+        UsageError
+            When there is no file ``file_id``.
+        """
+        if ranges:
+            self._db.write(lambda c: transfers.add_segments(c, file_id, ranges))
+
+    def reset_segments(self, file_id: int) -> None:
+        """Forget every durable range of a file (its part file starts again from byte 0)."""
+        self._db.write(lambda c: c.execute(delete(segments).where(segments.c.file_id == file_id)))
+
+    def complete(
+        self,
+        file_id: int,
+        owner: str,
+        *,
+        now: datetime,
+        size: int,
+        sha256: str,
+        validator: str | None,
+    ) -> bool:
+        """Record a verified, promoted file as DOWNLOADED; False if the lease was lost."""
+        item = Completion(file_id=file_id, size=size, sha256=sha256, validator=validator)
+        return file_id in self.complete_many([item], owner, now=now)
+
+    def complete_many(self, items: Sequence[Completion], owner: str, *, now: datetime) -> set[int]:
+        """Record many completions in one transaction; return the ids promoted.
+
+        A file ``owner`` no longer holds is skipped (its id is not returned).
+        """
+        if not items:
+            return set()
+        return self._change(lambda c, delta: transfers.complete_many(c, items, owner, now, delta))
+
+    def fail(
+        self,
+        file_id: int,
+        owner: str,
+        *,
+        now: datetime,
+        error_class: str,
+        message: str,
+        next_attempt_at: datetime | None,
+        permanent: bool,
+    ) -> FileState | None:
+        """Record a failed attempt: FAILED (due at ``next_attempt_at``, default ``now``)
+        or, when ``permanent``, ABANDONED. Returns the new state; None if the lease was lost.
+        """
+        event = FileEvent.FAIL_PERMANENT if permanent else FileEvent.FAIL_RETRYABLE
+        values = {
+            **_NO_LEASE,
+            "error_class": error_class,
+            "last_error": message,
+            "next_attempt_at": None if permanent else (next_attempt_at or now),
+            "updated_at": now,
+        }
+        where = [files.c.id == file_id, files.c.lease_owner == owner]
+        rows = self._change(lambda c, delta: transition(c, event, where, values, delta, by_id=True))
+        return FileState(rows[0].state) if rows else None
+
+    def record_attempts(self, attempt_records: Sequence[AttemptRecord]) -> None:
+        """Append attempt rows (one per try, written in one batch)."""
+        if not attempt_records:
+            return
+        rows = [
+            {
+                "file_id": a.file_id,
+                "started_at": a.started_at,
+                "finished_at": a.finished_at,
+                "outcome": a.outcome,
+                "bytes": a.bytes,
+                "error_class": None if a.error_class is None else str(a.error_class),
+                "message": a.message,
+            }
+            for a in attempt_records
+        ]
+        self._db.write(lambda c: c.execute(insert(attempts), rows))
+
+    # --- operators -----------------------------------------------------------------------
+
+    def apply_event(self, event: FileEvent, selection: Selection, *, now: datetime) -> int:
+        """Apply an operator event to every selected file in a state it is legal from.
+
+        ``retry`` (FAILED, ABANDONED -> DISCOVERED, attempts reset), ``ignore``,
+        ``unignore`` (attempts reset) and ``remote_changed`` (forget the bytes we had).
+        Files in other states are left alone. Returns how many changed.
+
+        Raises
+        ------
+        IllegalTransitionError
+            For events only the engine may apply (claim, promote, fail_*, ...).
+        """
+        values = _operator_values(event, now)
+        sources = sources_of(event)
+        if selection.states is not None:
+            sources = sources & selection.states
+        where = selection_clauses(selection)
+
+        def work(c: Connection, delta: TotalsDelta) -> int:
+            rows = transition(
+                c, event, where, values, delta, sources=sources, by_id=selection.ids is not None
+            )
+            if event is FileEvent.REMOTE_CHANGED:
+                for chunk in chunks([row.id for row in rows]):
+                    c.execute(delete(segments).where(segments.c.file_id.in_(chunk)))
+            return len(rows)
+
+        return self._change(work) if sources else 0
+
+    def rebuild_totals(self) -> None:
+        """Recount the per-state totals from the files table (repair; scans the table)."""
+        self._db.write(rebuild)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def status_summary(self) -> dict[FileState, StateTotals]:
+        """Return count and bytes (of known sizes) per state, every state present.
+
+        Reads the totals table only: as fast on a million files as on ten.
+        """
+        return as_state_totals(self._db.read(read_totals))
+
+    def recount_totals(self) -> dict[FileState, StateTotals]:
+        """Return the same as :meth:`status_summary`, counted from the files table (slow)."""
+        return as_state_totals(self._db.read(recount))
+
+    def attempts(self, file_id: int) -> list[AttemptRecord]:
+        """Return the attempts at one file, oldest first."""
+        return self._db.read(lambda c: queries.attempts(c, file_id))
+
+    def get(self, file_id: int) -> FileRecord | None:
+        """Return one file, or None."""
+        return self._db.read(lambda c: queries.get(c, file_id))
+
+    def list_files(
+        self,
+        selection: Selection | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        order: str = "id",
+    ) -> list[FileRecord]:
+        """Return the selected files, ordered by ``order`` (a column, ``-column`` descending).
+
+        Raises
+        ------
+        UsageError
+            For a column files cannot be ordered by.
+        """
+        return self._db.read(
+            lambda c: queries.list_files(c, selection, limit=limit, offset=offset, order=order)
+        )
+
+    def count_files(self, selection: Selection | None = None) -> int:
+        """Return how many files are selected (from the totals when only states are given)."""
+        return self._db.read(lambda c: queries.count_files(c, selection))
+
+    def expected_totals(
+        self, *, request_id: str | None = None, selection: Selection | None = None
+    ) -> tuple[int, int | None]:
+        """Return files and bytes still to download (not DOWNLOADED, ABANDONED or IGNORED).
+
+        Bytes are None when any of those files has an unknown size.
+        """
+        return self._db.read(
+            lambda c: queries.expected_totals(c, request_id=request_id, selection=selection)
+        )
+
+    def next_attempt_due(
+        self, *, request_id: str | None = None, selection: Selection | None = None
+    ) -> datetime | None:
+        """Return the earliest ``next_attempt_at`` of the selected FAILED files (None: none)."""
+        return self._db.read(
+            lambda c: queries.next_attempt_due(c, request_id=request_id, selection=selection)
+        )
+
+
+def open_catalog(url: str | None = None, *, migrate: bool = True) -> Catalog:
+    """Open (and create or migrate, as needed) the catalog at ``url``.
+
+    Parameters
+    ----------
+    url : str or None
+        A database URL or SQLite path; None for ``$SKYHAUL_CATALOG`` or the default
+        (see :func:`~skyhaul.adapters.catalog.urls.catalog_url`).
+    migrate : bool
+        Bring the schema to the current version (fast when it already is).
+
+    Raises
+    ------
+    CatalogUnavailableError
+        When the catalog cannot be opened, with one line naming the redacted URL and why.
+    """
+    url = catalog_url(url)
+    try:
+        engine = create_catalog_engine(url)
+    except SkyhaulError:
+        raise
+    except Exception as error:
+        raise unavailable(error, url) from error
+    try:
+        if migrate:
+            ensure_schema(engine)
+    except Exception as error:
+        engine.dispose()
+        raise unavailable(error, url) from error
+    return Catalog(Database(engine, url))

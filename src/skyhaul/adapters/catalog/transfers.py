@@ -1,0 +1,145 @@
+"""Writes the lease holder makes during one transfer: validator, segments, completion.
+
+Rules:
+- Each write checks that the caller still holds the file (DOWNLOADING under its name);
+  a caller that lost its lease changes nothing and is told so.
+- Segments are recorded only once their bytes are on disk; touching and overlapping ranges
+  are stored merged, so a file's map stays a handful of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from skyhaul.adapters.catalog.records import chunks
+from skyhaul.adapters.catalog.schema import files, segments
+from skyhaul.adapters.catalog.totals import TotalsDelta
+from skyhaul.core.lifecycle import FileEvent, FileState, next_state, sources_of
+from skyhaul.core.ranges import ByteRange, merge_ranges
+
+_NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A file verified and promoted to its final name, to be recorded as DOWNLOADED."""
+
+    file_id: int
+    size: int
+    sha256: str
+    validator: str | None = None
+
+
+def add_segments(c: Connection, file_id: int, ranges: Sequence[tuple[int, int]]) -> None:
+    """Merge ``ranges`` into the stored segments of ``file_id``."""
+    new = [ByteRange(start, end) for start, end in ranges]
+    stored = [
+        ByteRange(row.start, row.end)
+        for row in c.execute(
+            select(segments.c.start, segments.c.end).where(segments.c.file_id == file_id)
+        )
+    ]
+    merged = merge_ranges([*stored, *new])
+    if merged == sorted(stored):
+        return
+    c.execute(delete(segments).where(segments.c.file_id == file_id))
+    c.execute(
+        insert(segments),
+        [{"file_id": file_id, "start": r.start, "end": r.end} for r in merged],
+    )
+
+
+def set_validator(
+    c: Connection,
+    file_id: int,
+    owner: str,
+    validator: str | None,
+    size: int | None,
+    delta: TotalsDelta,
+) -> bool:
+    """Set the validator (and size) of a file ``owner`` holds; False if it does not."""
+    held = [files.c.id == file_id, files.c.lease_owner == owner]
+    held.append(files.c.state == FileState.DOWNLOADING.value)
+    old = c.execute(select(files.c.size).where(*held).with_for_update()).first()
+    if old is None:
+        return False
+    values: dict[str, Any] = {"validator": validator}
+    if size is not None:
+        values["size"] = size
+        delta.resize(FileState.DOWNLOADING.value, old.size, size)
+    c.execute(update(files).where(*held).values(values))
+    return True
+
+
+def complete_many(
+    c: Connection, items: Sequence[Completion], owner: str, now: datetime, delta: TotalsDelta
+) -> set[int]:
+    """Promote the files ``owner`` still holds to the state ``promote`` leads to."""
+    by_id = {item.file_id: item for item in items}
+    sources = sources_of(FileEvent.PROMOTE)
+    held: list[Any] = []
+    for chunk in chunks(sorted(by_id)):
+        held.extend(
+            c.execute(
+                select(files.c.id, files.c.state, files.c.size)
+                .where(
+                    files.c.id.in_(chunk),
+                    files.c.state.in_([s.value for s in sources]),
+                    files.c.lease_owner == owner,
+                )
+                .order_by(files.c.id)
+                .with_for_update()
+            ).all()
+        )
+    if not held:
+        return set()
+    params = []
+    for row in held:
+        item = by_id[row.id]
+        source = FileState(row.state)
+        target = next_state(source, FileEvent.PROMOTE)
+        delta.add(source.value, row.size, -1)
+        delta.add(target.value, item.size)
+        params.append(
+            {
+                "_id": row.id,
+                "_source": source.value,
+                "v_state": target.value,
+                "v_size": item.size,
+                "v_sha256": item.sha256,
+                "v_validator": item.validator,
+            }
+        )
+    where: list[ColumnElement[bool]] = [
+        files.c.id == bindparam("_id"),
+        files.c.state == bindparam("_source"),
+        files.c.lease_owner == owner,
+    ]
+    c.execute(
+        update(files)
+        .where(*where)
+        .values(
+            state=bindparam("v_state"),
+            size=bindparam("v_size"),
+            sha256=bindparam("v_sha256"),
+            validator=bindparam("v_validator"),
+            bytes_done=bindparam("v_size"),
+            downloaded_at=now,
+            updated_at=now,
+            next_attempt_at=None,
+            last_error=None,
+            error_class=None,
+            **_NO_LEASE,
+        ),
+        params,
+    )
+    promoted = {row.id for row in held}
+    for chunk in chunks(sorted(promoted)):
+        c.execute(delete(segments).where(segments.c.file_id.in_(chunk)))
+    return promoted

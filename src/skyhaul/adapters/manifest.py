@@ -1,0 +1,323 @@
+"""Read the files a user asks for: a URL list, a CSV manifest or a JSON manifest.
+
+Rules:
+- The whole input is validated before anything is returned, so a caller never registers
+  half a manifest. The first problem raises ``ManifestError`` (or ``PathEscapeError``) with
+  one line: ``<file>:<line>: <what is wrong>`` (JSON: ``<file>: item <n>: ...``).
+- Format: by extension (``.csv``, ``.json``), else sniffed: ``[``/``{`` is JSON, a first
+  row naming a ``url`` column is CSV, anything else is a URL list (one URL per line, blank
+  lines and ``#`` comments skipped).
+- Columns: ``url`` (required, http or https), ``path`` (relative destination, default from
+  the URL, confined to the destination root), ``size`` (bytes), ``checksum``
+  (``algorithm:hex``), and mission columns ``instrument``, ``obs_start``, ``obs_end``,
+  ``downlink_time`` (ISO 8601, UTC), ``slot``. Unknown columns are ignored with a warning.
+- Two rows naming one destination path with different URLs are an error; exact repeats
+  are dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from os import PathLike
+from pathlib import Path
+
+from skyhaul.core.integrity import parse_checksum
+from skyhaul.core.model import FileSpec
+from skyhaul.core.paths import path_from_url, safe_relative_path
+from skyhaul.core.redact import redact_url
+from skyhaul.core.timeparse import parse_utc
+from skyhaul.errors import ManifestError, PathEscapeError
+
+__all__ = ["MANIFEST_COLUMNS", "read_specs", "specs_from_urls"]
+
+logger = logging.getLogger(__name__)
+
+#: Columns a CSV or JSON manifest may carry (``url`` is required).
+MANIFEST_COLUMNS = (
+    "url",
+    "path",
+    "size",
+    "checksum",
+    "instrument",
+    "obs_start",
+    "obs_end",
+    "downlink_time",
+    "slot",
+)
+_TIME_COLUMNS = ("obs_start", "obs_end", "downlink_time")
+_HTTP_URL = re.compile(r"https?://[^/?#\s]+\S*\Z", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s")
+
+Row = Mapping[str, object]
+
+
+def read_specs(path: str | PathLike[str], *, source: str = "manifest") -> list[FileSpec]:
+    """Read and validate every file listed in a URL list or a CSV/JSON manifest.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The list or manifest; its name (as given) prefixes every error message.
+    source : str
+        Source name recorded on every spec.
+
+    Returns
+    -------
+    list of FileSpec
+        In file order, exact repeats dropped; never empty.
+
+    Raises
+    ------
+    ManifestError
+        The file is missing or unreadable, or a row is malformed (``file:line: ...``).
+    PathEscapeError
+        A destination path would land outside the destination root.
+    """
+    name = str(path)
+    text = _read_text(Path(path), name)
+    kind = _detect_kind(Path(path).suffix.lower(), text)
+    collector = _Collector(source)
+    if kind == "json":
+        for where, row in _json_rows(text, name):
+            collector.add_row(row, where)
+    elif kind == "csv":
+        for where, row in _csv_rows(text, name):
+            collector.add_row(row, where)
+    else:
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            url = line.strip()
+            if url and not url.startswith("#"):
+                collector.add_url(url, f"{name}:{lineno}")
+    if not collector.specs:
+        raise ManifestError(f"{name}: no files listed")
+    return collector.specs
+
+
+def specs_from_urls(urls: Iterable[str], *, source: str = "cli") -> list[FileSpec]:
+    """Validate URLs given on the command line, each saved under its default path.
+
+    Parameters
+    ----------
+    urls : iterable of str
+        http or https URLs.
+    source : str
+        Source name recorded on every spec.
+
+    Returns
+    -------
+    list of FileSpec
+        In the order given, exact repeats dropped (possibly empty).
+
+    Raises
+    ------
+    ManifestError
+        A URL is not http(s), or two URLs would be saved under one path.
+    """
+    collector = _Collector(source)
+    for index, url in enumerate(urls, start=1):
+        collector.add_url(url.strip(), f"URL argument {index}")
+    return collector.specs
+
+
+# --- input formats ------------------------------------------------------------------
+
+
+def _read_text(path: Path, name: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ManifestError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ManifestError(f"{name}: is a directory, not a manifest") from None
+    except UnicodeDecodeError:
+        raise ManifestError(f"{name}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ManifestError(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
+def _detect_kind(suffix: str, text: str) -> str:
+    if suffix in (".csv", ".json"):
+        return suffix[1:]
+    head = text.lstrip()
+    if head.startswith(("[", "{")):
+        return "json"
+    for line in head.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            cells = next(csv.reader([stripped]), [])
+            return "csv" if "url" in {c.strip().lower() for c in cells} else "urls"
+    return "urls"
+
+
+def _csv_rows(text: str, name: str) -> Iterator[tuple[str, Row]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None
+    for cells in reader:
+        if not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
+            continue
+        where = f"{name}:{reader.line_num}"
+        if header is None:
+            header = [c.strip().lower() for c in cells]
+            _check_header(header, where)
+            continue
+        if len(cells) > len(header):
+            raise ManifestError(
+                f"{where}: {len(cells)} fields but the header has {len(header)} columns"
+            )
+        yield where, dict(zip(header, cells, strict=False))
+
+
+def _check_header(header: list[str], where: str) -> None:
+    if "url" not in header:
+        found = ", ".join(h for h in header if h) or "nothing"
+        raise ManifestError(f"{where}: the header has no 'url' column (found: {found})")
+    repeated = sorted({h for h in header if h and header.count(h) > 1})
+    if repeated:
+        raise ManifestError(f"{where}: column {repeated[0]!r} appears twice in the header")
+    _warn_unknown(header, where)
+
+
+def _warn_unknown(columns: Iterable[str], where: str) -> None:
+    unknown = sorted({c for c in columns if c and c not in MANIFEST_COLUMNS})
+    if unknown:
+        logger.warning("%s: ignoring unknown columns: %s", where, ", ".join(unknown))
+
+
+def _json_rows(text: str, name: str) -> Iterator[tuple[str, Row]]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{name}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    items = document.get("files") if isinstance(document, dict) else document
+    if not isinstance(items, list):
+        raise ManifestError(f"{name}: expected a JSON list of files (or {{'files': [...]}})")
+    unknown: set[str] = set()
+    for index, item in enumerate(items, start=1):
+        where = f"{name}: item {index}"
+        if isinstance(item, str):
+            item = {"url": item}
+        if not isinstance(item, dict):
+            raise ManifestError(f"{where}: expected an object with a 'url', got {_kind(item)}")
+        unknown.update(k for k in item if k not in MANIFEST_COLUMNS)
+        yield where, item
+    _warn_unknown(unknown, name)
+
+
+# --- validation ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Collector:
+    """Validates rows into specs, dropping repeats and refusing path conflicts."""
+
+    source: str
+    specs: list[FileSpec] = field(default_factory=list)
+    _by_path: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def add_url(self, url: str, where: str) -> None:
+        self.add_row({"url": url}, where)
+
+    def add_row(self, row: Row, where: str) -> None:
+        url = _text(row, "url", where)
+        if url is None:
+            raise ManifestError(f"{where}: no url")
+        _check_url(url, where)
+        raw_path = _text(row, "path", where) or path_from_url(url)
+        try:
+            path = str(safe_relative_path(raw_path))
+        except PathEscapeError as exc:
+            raise PathEscapeError(f"{where}: {exc.message}") from None
+        seen = self._by_path.get(path)
+        if seen is not None:
+            if seen[0] == url:
+                return
+            raise ManifestError(
+                f"{where}: path {path!r} is also the destination of {seen[1]} "
+                f"({redact_url(seen[0])})"
+            )
+        self._by_path[path] = (url, where)
+        obs_start, obs_end, downlink = (_time(row, c, where) for c in _TIME_COLUMNS)
+        if obs_start is not None and obs_end is not None and obs_end < obs_start:
+            raise ManifestError(
+                f"{where}: obs_end {obs_end.isoformat()} is before "
+                f"obs_start {obs_start.isoformat()}"
+            )
+        self.specs.append(
+            FileSpec(
+                url=url,
+                path=path,
+                size=_size(row, where),
+                checksum=_checksum(row, where),
+                source=self.source,
+                instrument=_text(row, "instrument", where),
+                obs_start=obs_start,
+                obs_end=obs_end,
+                downlink_time=downlink,
+                slot=_text(row, "slot", where),
+            )
+        )
+
+
+def _check_url(url: str, where: str) -> None:
+    if _HTTP_URL.match(url) is None:
+        if _WHITESPACE.search(url) is not None:
+            raise ManifestError(f"{where}: URL {redact_url(url)!r} contains whitespace")
+        raise ManifestError(f"{where}: {redact_url(url)!r} is not an http(s) URL")
+
+
+def _text(row: Row, column: str, where: str) -> str | None:
+    value = row.get(column)
+    if type(value) is str:  # the common case, fast
+        return value.strip() or None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ManifestError(f"{where}: {column} must be text, got {_kind(value)}")
+    text = str(value).strip()
+    return text or None
+
+
+def _size(row: Row, where: str) -> int | None:
+    value = row.get("size")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    text = value.strip() if isinstance(value, str) else value
+    if text is None or text == "":
+        return None
+    if isinstance(text, str) and text.isascii() and text.isdecimal():
+        return int(text)
+    raise ManifestError(f"{where}: size {text!r} is not a whole number of bytes")
+
+
+def _checksum(row: Row, where: str) -> str | None:
+    text = _text(row, "checksum", where)
+    if text is None:
+        return None
+    try:
+        checksum = parse_checksum(text)
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
+    return str(checksum)
+
+
+def _time(row: Row, column: str, where: str) -> datetime | None:
+    text = _text(row, column, where)
+    if text is None:
+        return None
+    try:
+        return parse_utc(text)
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {column} {exc}") from None
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", bool: "true/false"}.get(
+        type(value), type(value).__name__
+    )

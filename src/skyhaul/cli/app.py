@@ -1,0 +1,58 @@
+"""The ``skyhaul`` command line: one typer app composed of one module per command group.
+
+Rules:
+- Commands only parse input, call the catalog or a service, and render; errors become
+  one line and an exit code in ``SkyhaulGroup`` (0 done, 1 some files failed,
+  2 usage/input/configuration, 130 interrupted).
+- ``sim`` (the archive simulator) is imported only when named: its imports are heavy.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import typer
+
+from skyhaul.cli.download import download
+from skyhaul.cli.get import get
+from skyhaul.cli.group import SkyhaulGroup
+from skyhaul.cli.ls import ls
+from skyhaul.cli.ops import ignore, recover_stale, retry, unignore
+from skyhaul.cli.signals import terminate_as_interrupt
+from skyhaul.cli.status import status
+
+__all__ = ["app", "main"]
+
+
+class _Skyhaul(SkyhaulGroup):
+    lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {"sim": ("skyhaul.cli.sim_cmd", "sim")}
+
+
+app = typer.Typer(
+    cls=_Skyhaul,
+    name="skyhaul",
+    help="Download science data files from remote archives: resumable, verified, polite.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+app.command("get")(get)
+app.command("download")(download)
+app.command("status")(status)
+app.command("ls")(ls)
+app.command("recover-stale")(recover_stale)
+app.command("retry")(retry)
+app.command("ignore")(ignore)
+app.command("unignore")(unignore)
+
+
+def main() -> None:
+    """Run the command line (the ``skyhaul`` console script)."""
+    terminate_as_interrupt()
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""``skyhaul get``: register the files a user names, then download exactly those.
+
+Rules:
+- Every input (URL arguments and the ``-i`` list) is read and validated before the
+  catalog is touched, so bad input registers nothing.
+- One request id (uuid4 hex) tags every named file, new or already known; the engine then
+  downloads exactly the files of that request that are not done yet.
+- The destination root is stored absolute.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from skyhaul.adapters.manifest import read_specs, specs_from_urls
+from skyhaul.cli.common import catalog_location, opened_catalog, start
+from skyhaul.cli.options import (
+    CommonOptions,
+    build_common,
+    build_progress,
+    build_transfer,
+    with_options,
+)
+from skyhaul.cli.transfer import download_and_report
+from skyhaul.core.model import FileSpec, TransferOptions
+from skyhaul.errors import UsageError
+
+__all__ = ["get"]
+
+logger = logging.getLogger("skyhaul.cli")
+
+
+@with_options(common=build_common, transfer=build_transfer, progress=build_progress)
+def get(
+    urls: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[URL]...", help="http(s) URLs to download.", show_default=False),
+    ] = None,
+    input_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--input-file",
+            "-i",
+            metavar="LIST",
+            help="A URL list (one per line) or a CSV/JSON manifest "
+            "(url, path, size, checksum, instrument, obs_start, obs_end, downlink_time, slot).",
+            show_default=False,
+        ),
+    ] = None,
+    directory: Annotated[
+        Path,
+        typer.Option(
+            "--dir", "-d", metavar="DIR", help="Destination root.", show_default="current directory"
+        ),
+    ] = Path(),
+    *,
+    common: CommonOptions,
+    transfer: TransferOptions,
+    progress: bool,
+) -> None:
+    """Register URLs (or a manifest) in the catalog and download them."""
+    term = start(common)
+    specs = _named_specs(urls or [], input_file)
+    dest_root = _destination(directory)
+    request_id = uuid.uuid4().hex
+    with opened_catalog(common) as catalog:
+        result = catalog.register(
+            specs, str(dest_root), now=datetime.now(UTC), request_id=request_id
+        )
+        logger.info(
+            "%d files named: %d new, %d already known, %d changed",
+            len(specs),
+            result.new,
+            result.known,
+            result.changed,
+        )
+        code = download_and_report(
+            term,
+            catalog,
+            transfer,
+            show_progress=progress,
+            catalog_at=catalog_location(common),
+            files_at=str(dest_root),
+            request_id=request_id,
+        )
+    raise typer.Exit(code)
+
+
+def _named_specs(urls: list[str], input_file: Path | None) -> list[FileSpec]:
+    specs = specs_from_urls(urls)
+    if input_file is not None:
+        specs += read_specs(input_file)
+    if not specs:
+        raise UsageError("nothing to get: give one or more URLs, or -i LIST")
+    return specs
+
+
+def _destination(directory: Path) -> Path:
+    root = directory.expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{directory}: not a directory")
+    root.mkdir(parents=True, exist_ok=True)
+    return root

@@ -1,0 +1,113 @@
+"""``skyhaul ls``: list the catalog's files, filtered, as a table or a JSON list.
+
+Rules:
+- URLs are always shown redacted (tokens and passwords never reach a terminal or a pipe).
+- At most ``--limit`` files (100 by default, 0 for all) in id order; when more match,
+  a note on stderr says how many.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from skyhaul.cli.common import opened_catalog, start
+from skyhaul.cli.options import CommonOptions, build_common, build_selection, with_options
+from skyhaul.core.lifecycle import FileState
+from skyhaul.core.model import FileRecord, Selection
+from skyhaul.core.redact import redact_url
+from skyhaul.core.units import format_size
+
+__all__ = ["ls", "record_document"]
+
+DEFAULT_LIMIT = 100
+
+
+@with_options(selection=build_selection, common=build_common)
+def ls(
+    state: Annotated[
+        list[FileState] | None,
+        typer.Option(
+            "--state",
+            "-s",
+            case_sensitive=False,
+            help="Only files in this state (repeat for several).",
+            rich_help_panel="Filters",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=0, metavar="N", help="Most files to list (0: all).")
+    ] = DEFAULT_LIMIT,
+    *,
+    selection: Selection,
+    common: CommonOptions,
+) -> None:
+    """List the catalog's files: id, state, size, path, URL, attempts, last error."""
+    term = start(common)
+    if state:
+        selection = dataclasses.replace(selection, states=frozenset(state))
+    # No filter at all is "every file"; say so plainly to the catalog.
+    wanted = None if selection == Selection() else selection
+    with opened_catalog(common) as catalog:
+        records = catalog.list_files(wanted, limit=limit or None)
+        matching = catalog.count_files(wanted) if len(records) == limit else len(records)
+    if term.json:
+        term.emit_json([record_document(r) for r in records])
+    else:
+        term.out.print(_table(records))
+    if matching > len(records):
+        term.err.print(
+            f"showing {len(records):,} of {matching:,} files (--limit 0 lists all)",
+            style="dim",
+            highlight=False,
+        )
+
+
+def record_document(record: FileRecord) -> dict[str, object]:
+    """Return one catalog file as a JSON-ready dict (URL redacted, times in ISO 8601)."""
+    document: dict[str, object] = {}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, Enum):
+            value = value.value
+        document[f.name] = value
+    document["url"] = redact_url(record.url)
+    return document
+
+
+def _table(records: list[FileRecord]) -> Table:
+    table = Table(show_edge=False, pad_edge=False, expand=True)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("path", overflow="fold", ratio=3)
+    table.add_column("url", overflow="ellipsis", no_wrap=True, ratio=2)
+    table.add_column("tries", justify="right", no_wrap=True)
+    table.add_column("last error", overflow="ellipsis", no_wrap=True, ratio=2)
+    for r in records:
+        table.add_row(
+            str(r.id),
+            r.state.value,
+            "" if r.size is None else format_size(r.size),
+            Text(r.path),
+            Text(redact_url(r.url)),
+            str(r.attempts),
+            Text(_last_error(r)),
+        )
+    return table
+
+
+def _last_error(record: FileRecord) -> str:
+    if not record.last_error:
+        return ""
+    prefix = f"{record.error_class.value}: " if record.error_class else ""
+    return prefix + record.last_error

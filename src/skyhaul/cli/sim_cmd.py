@@ -1,0 +1,284 @@
+"""``skyhaul sim``: serve a simulated archive on loopback until SIGINT or SIGTERM.
+
+Rules:
+- The first line on stdout is exactly ``skyhaul-sim serving <base URL> (<N> files,
+  <X> MiB)``, flushed at once, so a parent process can read the URL; ``--url-file``
+  also writes the URL to a file (atomically, so a poller never reads half of it).
+  Anything else goes to stderr.
+- Knob values are read by :mod:`skyhaul.sim.knobs`, the same parsers the JSON control
+  plane uses; a bad value is one line on stderr and exit code 2.
+- SIGINT and SIGTERM stop the server cleanly: exit code 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from skyhaul.errors import ConfigError
+from skyhaul.sim import knobs
+from skyhaul.sim.archive import ArchiveSpec, FileKind, profile
+from skyhaul.sim.cache import write_text_atomically
+from skyhaul.sim.config import SimConfig
+from skyhaul.sim.faults import FaultConfig
+from skyhaul.sim.server import start_server
+
+__all__ = ["sim"]
+
+_FAULTS = "Faults (all off by default)"
+
+
+def sim(
+    host: Annotated[str, typer.Option(help="Address to listen on.", metavar="HOST")] = "127.0.0.1",
+    port: Annotated[
+        str, typer.Option(help="Port to listen on; 0 picks a free one.", metavar="PORT")
+    ] = "0",
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Cache directory for the files (default: skyhaul-sim-USER in TMPDIR).",
+            metavar="DIR",
+        ),
+    ] = None,
+    profile_name: Annotated[
+        str,
+        typer.Option(
+            "--profile", help="Archive: demo, small, bench-large or bench-many.", metavar="NAME"
+        ),
+    ] = "demo",
+    files: Annotated[
+        str | None,
+        typer.Option(help="Serve N files of --size bytes instead of a profile.", metavar="N"),
+    ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(help="Size of each file with --files (e.g. 64KiB, 256MiB).", metavar="SIZE"),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="fits (sizes rounded to 2880-byte blocks) or blob (exact sizes);"
+            " default: the profile's, or blob with --files.",
+            metavar="KIND",
+        ),
+    ] = None,
+    seed: Annotated[
+        str, typer.Option(help="Seed of the archive and of the faults.", metavar="N")
+    ] = "0",
+    url_file: Annotated[
+        Path | None, typer.Option(help="Also write the base URL to this file.", metavar="FILE")
+    ] = None,
+    latency: Annotated[
+        str | None,
+        typer.Option(
+            help="Delay before each answer (0.2, 200ms).",
+            metavar="SECONDS",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = None,
+    bandwidth: Annotated[
+        str | None,
+        typer.Option(
+            help="Bytes/s per connection (2MiB).", metavar="SIZE", rich_help_panel=_FAULTS
+        ),
+    ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            help="Requests/s admitted, then 429 (10, 10r/s).",
+            metavar="RATE",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = None,
+    burst: Annotated[
+        str | None,
+        typer.Option(
+            help="Extra requests admitted back to back.", metavar="N", rich_help_panel=_FAULTS
+        ),
+    ] = None,
+    retry_after: Annotated[
+        str | None,
+        typer.Option(
+            help="Retry-After seconds sent with 429.", metavar="SECONDS", rich_help_panel=_FAULTS
+        ),
+    ] = None,
+    p503: Annotated[
+        str | None,
+        typer.Option(help="Probability of a 503 (0.1, 10%).", metavar="P", rich_help_panel=_FAULTS),
+    ] = None,
+    retry_after_503: Annotated[
+        str | None,
+        typer.Option(
+            help="Retry-After seconds sent with 503.", metavar="SECONDS", rich_help_panel=_FAULTS
+        ),
+    ] = None,
+    drop_after: Annotated[
+        str | None,
+        typer.Option(
+            help="Close connections after this many body bytes.",
+            metavar="SIZE",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = None,
+    p_drop: Annotated[
+        str | None,
+        typer.Option(
+            help="Probability --drop-after strikes (default 1).",
+            metavar="P",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = None,
+    corrupt: Annotated[
+        str | None,
+        typer.Option(
+            help="Probability a body has bytes flipped.", metavar="P", rich_help_panel=_FAULTS
+        ),
+    ] = None,
+    ignore_range: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-range", help="Ignore Range: always 200, full body.", rich_help_panel=_FAULTS
+        ),
+    ] = False,
+    change_every: Annotated[
+        str | None,
+        typer.Option(
+            help="New file content after every N requests.", metavar="N", rich_help_panel=_FAULTS
+        ),
+    ] = None,
+    p_change: Annotated[
+        str | None,
+        typer.Option(
+            help="Probability a request brings new content.", metavar="P", rich_help_panel=_FAULTS
+        ),
+    ] = None,
+    fail_path: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="This archive path always fails (repeatable).",
+            metavar="PATH=STATUS",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = None,
+    no_digest: Annotated[
+        bool,
+        typer.Option("--no-digest", help="Leave out Repr-Digest headers.", rich_help_panel=_FAULTS),
+    ] = False,
+    faults_on_api: Annotated[
+        bool,
+        typer.Option("--faults-on-api", help="Fault /api/ requests too.", rich_help_panel=_FAULTS),
+    ] = False,
+) -> None:
+    """Serve a simulated science archive (FITS files, listings, fault knobs) over HTTP."""
+    fault_values: dict[str, object] = {
+        "--latency": latency,
+        "--bandwidth": bandwidth,
+        "--rate-limit": rate_limit,
+        "--burst": burst,
+        "--retry-after": retry_after,
+        "--p503": p503,
+        "--retry-after-503": retry_after_503,
+        "--drop-after": drop_after,
+        "--p-drop": p_drop,
+        "--corrupt": corrupt,
+        "--change-every": change_every,
+        "--p-change": p_change,
+        "--fail-path": fail_path or None,
+        "--ignore-range": ignore_range,
+        "--no-digest": no_digest,
+        "--faults-on-api": faults_on_api,
+    }
+    try:
+        seed_value = knobs.parse_count("--seed", seed)
+        port_value = knobs.parse_count("--port", port)
+        if port_value > 65535:
+            raise ConfigError(f"--port: must be at most 65535, got {port!r}")
+        chosen = {name: value for name, value in fault_values.items() if value is not None}
+        faults = FaultConfig.from_mapping({**chosen, "seed": seed_value})
+        archive = _archive_spec(profile_name, files, size, kind, seed_value)
+    except ConfigError as exc:
+        _fail(str(exc))
+    config = SimConfig(archive=archive, root=root, faults=faults)
+    try:
+        asyncio.run(_serve(config, host, port_value, url_file))
+    except OSError as exc:  # port taken, cache or URL file not writable
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror if exc.filename else exc}")
+
+
+def _archive_spec(
+    name: str, files: str | None, size: str | None, kind_name: str | None, seed: int
+) -> ArchiveSpec:
+    kind = _parse_kind(kind_name)
+    if files is None and size is None:
+        spec = profile(name, seed)
+        return spec if kind is None else dataclasses.replace(spec, kind=kind)
+    if files is None or size is None:
+        raise ConfigError("--files and --size go together")
+    count = knobs.parse_count("--files", files, minimum=1)
+    nbytes = knobs.parse_size("--size", size)
+    if nbytes < 1:
+        raise ConfigError(f"--size: must be at least one byte, got {size!r}")
+    return ArchiveSpec.exact(count, nbytes, kind=kind or "blob", seed=seed)
+
+
+def _parse_kind(kind: str | None) -> FileKind | None:
+    if kind is None:
+        return None
+    if kind == "fits":
+        return "fits"
+    if kind == "blob":
+        return "blob"
+    raise ConfigError(f"--kind: must be fits or blob, got {kind!r}")
+
+
+async def _serve(config: SimConfig, host: str, port: int, url_file: Path | None) -> None:
+    stop = asyncio.Event()
+    restore = _stop_on_signals(stop)
+    try:
+        typer.echo(
+            f"skyhaul-sim: preparing {config.archive.count} files in {config.cache_root}",
+            err=True,
+        )
+        running = await start_server(config, host, port)
+        try:
+            mib = running.archive.total_size / 2**20
+            count = len(running.archive.files)
+            if url_file is not None:  # first, so it exists once the line is read
+                write_text_atomically(url_file, running.base_url + "\n")
+            line = f"skyhaul-sim serving {running.base_url} ({count} files, {mib:.1f} MiB)"
+            print(line, flush=True)
+            await stop.wait()
+        finally:
+            await running.close()
+    finally:
+        restore()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
+    """Make SIGINT and SIGTERM set ``stop``; return what undoes it."""
+    loop = asyncio.get_running_loop()
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        loop.add_signal_handler(sig, stop.set)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+    return restore
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"skyhaul: error: {message}", err=True)
+    raise typer.Exit(2)

@@ -1,0 +1,245 @@
+"""Live progress of a run, as data: the CLI bars, the web page and the JSON API draw it.
+
+Rules:
+- The board only counts; it never draws. ``snapshot()`` returns an immutable value.
+- The clock is injected (``time.monotonic`` in production, a fake in tests).
+- ``advance`` is the hot path (one call per network chunk): O(1) amortised, and memory
+  stays bounded however many chunks arrive, because throughput is kept in time buckets
+  of ``BUCKET_SECONDS`` over a sliding window, not as one sample per chunk.
+- Byte totals count what is on disk: a resumed file starts with its bytes done, a file
+  whose server ignored a range (``restart_file``) gives its bytes back, and a failed file
+  keeps them (its ``.part`` survives for the next attempt).
+- ``files_failed`` counts files whose latest outcome is a failure: starting such a file
+  again takes it out of the count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+BUCKET_SECONDS = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class FileProgress:
+    """Progress of one file in flight.
+
+    Parameters
+    ----------
+    key : str
+        Identifier the engine uses for the file (unique within the board).
+    name : str
+        What to show (usually the relative destination path).
+    total : int or None
+        Size in bytes, when known.
+    done : int
+        Bytes on disk so far.
+    speed : float
+        Bytes per second over the sliding window.
+    """
+
+    key: str
+    name: str
+    total: int | None
+    done: int
+    speed: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressSnapshot:
+    """The whole run at one instant.
+
+    Parameters
+    ----------
+    files_total, files_done, files_failed : int
+        Files expected, finished successfully, and failed (latest outcome).
+    bytes_total : int or None
+        Bytes expected; ``None`` when some expected size is unknown.
+    bytes_done : int
+        Bytes on disk.
+    speed : float
+        Bytes per second over the sliding window.
+    eta : float or None
+        Seconds left at the current speed; ``None`` when unknown (no total or no speed).
+    elapsed : float
+        Seconds since the board was created.
+    active : tuple of FileProgress
+        Files in flight, most recently active first, at most ``max_active`` of them.
+    """
+
+    files_total: int
+    files_done: int
+    files_failed: int
+    bytes_total: int | None
+    bytes_done: int
+    speed: float
+    eta: float | None
+    elapsed: float
+    active: tuple[FileProgress, ...]
+
+
+class _Throughput:
+    """Bytes per second over a sliding window, kept as a bounded deque of time buckets."""
+
+    __slots__ = ("_buckets", "_nbuckets", "_origin", "_sum", "_window")
+
+    def __init__(self, window: float, origin: float) -> None:
+        self._window = window
+        self._nbuckets = max(1, math.ceil(window / BUCKET_SECONDS))
+        self._buckets: deque[list[int]] = deque()  # [bucket index, bytes]
+        self._sum = 0
+        self._origin = origin
+
+    def _expire(self, index: int) -> None:
+        oldest = index - self._nbuckets
+        while self._buckets and self._buckets[0][0] <= oldest:
+            self._sum -= self._buckets.popleft()[1]
+
+    def add(self, now: float, nbytes: int) -> None:
+        index = math.floor(now / BUCKET_SECONDS)
+        if self._buckets and self._buckets[-1][0] == index:
+            self._buckets[-1][1] += nbytes
+        else:
+            self._buckets.append([index, nbytes])
+            self._expire(index)
+        self._sum += nbytes
+
+    def rate(self, now: float) -> float:
+        index = math.floor(now / BUCKET_SECONDS)
+        self._expire(index)
+        # The kept buckets cover whole buckets plus the current partial one; early on they
+        # only cover the time since the origin, so the first seconds are not underestimated.
+        covered = (self._nbuckets - 1) * BUCKET_SECONDS + (now - index * BUCKET_SECONDS)
+        span = min(covered, now - self._origin)
+        return self._sum / max(span, BUCKET_SECONDS)
+
+
+class _ActiveFile:
+    __slots__ = ("done", "last_active", "meter", "name", "total")
+
+    def __init__(self, name: str, total: int | None, done: int, now: float, window: float) -> None:
+        self.name = name
+        self.total = total
+        self.done = done
+        self.meter = _Throughput(window, now)
+        self.last_active = now
+
+
+class ProgressBoard:
+    """Counts files and bytes of a run and measures its speed.
+
+    Parameters
+    ----------
+    clock : callable
+        Returns the current time in seconds (monotonic).
+    window : float
+        Seconds of history behind speeds and the ETA.
+    max_active : int
+        Most files listed in ``ProgressSnapshot.active``.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float], *, window: float = 5.0, max_active: int = 10
+    ) -> None:
+        if window <= 0:
+            raise ValueError(f"window must be > 0, got {window}")
+        self._clock = clock
+        self._window = window
+        self._max_active = max_active
+        self._started = clock()
+        self._meter = _Throughput(window, self._started)
+        self._files_total = 0
+        self._bytes_total: int | None = 0
+        self._bytes_done = 0
+        self._active: dict[str, _ActiveFile] = {}
+        self._credited: dict[str, int] = {}  # bytes counted in _bytes_done, per file
+        self._outcome: dict[str, bool] = {}  # latest outcome of finished files
+        self._files_done = 0
+        self._files_failed = 0
+
+    def add_expected(self, files: int, bytes: int | None) -> None:
+        """Announce ``files`` more files of ``bytes`` bytes (``None``: sizes unknown)."""
+        self._files_total += files
+        if bytes is None or self._bytes_total is None:
+            self._bytes_total = None
+        else:
+            self._bytes_total += bytes
+
+    def start_file(self, key: str, name: str, total: int | None, done: int = 0) -> None:
+        """A file is in flight; ``done`` bytes of it are already on disk (resume)."""
+        now = self._clock()
+        self._bytes_done += done - self._credited.get(key, 0)
+        self._credited[key] = done
+        previous = self._outcome.pop(key, None)
+        if previous is True:
+            self._files_done -= 1
+        elif previous is False:
+            self._files_failed -= 1
+        self._active[key] = _ActiveFile(name, total, done, now, self._window)
+
+    def advance(self, key: str, nbytes: int) -> None:
+        """``nbytes`` more bytes of file ``key`` are on disk (called per chunk)."""
+        now = self._clock()
+        file = self._active[key]
+        file.done += nbytes
+        file.last_active = now
+        file.meter.add(now, nbytes)
+        self._credited[key] += nbytes
+        self._bytes_done += nbytes
+        self._meter.add(now, nbytes)
+
+    def restart_file(self, key: str) -> None:
+        """File ``key`` starts again from byte 0 (the server ignored a range request)."""
+        file = self._active[key]
+        self._bytes_done -= file.done
+        self._credited[key] = 0
+        file.done = 0
+        file.last_active = self._clock()
+
+    def finish_file(self, key: str, ok: bool) -> None:
+        """File ``key`` is no longer in flight: downloaded (``ok``) or failed."""
+        self._active.pop(key, None)
+        previous = self._outcome.get(key)
+        if previous is not None:  # finished twice without a new start: count once
+            if previous is ok:
+                return
+            if previous:
+                self._files_done -= 1
+            else:
+                self._files_failed -= 1
+        self._outcome[key] = ok
+        if ok:
+            self._files_done += 1
+        else:
+            self._files_failed += 1
+
+    def snapshot(self) -> ProgressSnapshot:
+        """Return the run's progress now."""
+        now = self._clock()
+        speed = self._meter.rate(now)
+        eta: float | None = None
+        if self._bytes_total is not None:
+            remaining = max(0, self._bytes_total - self._bytes_done)
+            if remaining == 0:
+                eta = 0.0
+            elif speed > 0:
+                eta = remaining / speed
+        recent = sorted(self._active.items(), key=lambda item: item[1].last_active, reverse=True)
+        active = tuple(
+            FileProgress(key, f.name, f.total, f.done, f.meter.rate(now))
+            for key, f in recent[: self._max_active]
+        )
+        return ProgressSnapshot(
+            files_total=self._files_total,
+            files_done=self._files_done,
+            files_failed=self._files_failed,
+            bytes_total=self._bytes_total,
+            bytes_done=self._bytes_done,
+            speed=speed,
+            eta=eta,
+            elapsed=now - self._started,
+            active=active,
+        )

@@ -1,0 +1,172 @@
+"""Retry decisions: a policy is a value, a decision is data, the caller sleeps.
+
+Rules:
+- ``RetryPolicy.decide`` looks at the class of the failure and the attempts made so far
+  (including the one that just failed) and returns a ``RetryDecision``; it never sleeps
+  and never reads a clock. Randomness for jitter is passed in.
+- Permanent classes (by default CLIENT: 403, 404, 410) are never retried; otherwise a file
+  gets at most ``max_attempts`` attempts.
+- Waits use exponential backoff with full jitter (AWS architecture blog, "Exponential
+  Backoff And Jitter"): ``random() * min(cap, base * 2 ** (attempt - 1))``.
+- A server's ``Retry-After`` is a floor, never shortened by jitter; a remote file that
+  changed is fetched again at once, from byte 0.
+- ``reason`` is shown to users, so it is a short sentence without jargon.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from skyhaul.core.errorclass import ErrorClass
+from skyhaul.core.units import format_duration
+
+_MAX_EXPONENT = 62  # 2**62 seconds is beyond any cap; avoids float overflow for huge attempts
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    """What to do after a failed attempt.
+
+    Parameters
+    ----------
+    retry : bool
+        Whether to try again.
+    delay : float
+        Seconds to wait before the next attempt (0 when not retrying).
+    reason : str
+        Why, in words a user can read (``"server error; retry 2 of 5 in 1.3s"``).
+    """
+
+    retry: bool
+    delay: float
+    reason: str
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float, random: Callable[[], float]) -> float:
+    """Return a full-jitter backoff delay for the given attempt number.
+
+    Parameters
+    ----------
+    attempt : int
+        Attempts made so far, ``>= 1`` (1 after the first failure).
+    base : float
+        Delay ceiling after the first failure, in seconds.
+    cap : float
+        Largest delay ceiling, in seconds.
+    random : callable
+        Returns a float in ``[0, 1)`` (``random.random`` in production).
+
+    Returns
+    -------
+    float
+        ``random() * min(cap, base * 2 ** (attempt - 1))``.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt must be >= 1, got {attempt}")
+    ceiling = min(cap, base * 2.0 ** min(attempt - 1, _MAX_EXPONENT))
+    return random() * ceiling
+
+
+def _attempts_text(n: int) -> str:
+    return f"{n} attempt" if n == 1 else f"{n} attempts"
+
+
+_CLASS_TEXT = {
+    ErrorClass.CONNECT: "connection failed",
+    ErrorClass.READ_TIMEOUT: "read timed out",
+    ErrorClass.THROTTLED: "throttled by the server",
+    ErrorClass.SERVER: "server error",
+    ErrorClass.CLIENT: "client error",
+    ErrorClass.INTEGRITY: "integrity check failed",
+    ErrorClass.DISK: "disk error",
+    ErrorClass.CHANGED: "remote file changed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a failed transfer is tried again.
+
+    Parameters
+    ----------
+    max_attempts : int
+        Attempts per file, the first one included (``>= 1``).
+    base_delay : float
+        Backoff ceiling after the first failure, in seconds.
+    max_delay : float
+        Largest backoff ceiling, in seconds (a longer ``Retry-After`` is still honoured).
+    permanent : frozenset of ErrorClass
+        Classes that are never retried.
+    """
+
+    max_attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 300.0
+    permanent: frozenset[ErrorClass] = frozenset({ErrorClass.CLIENT})
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        if not (0 <= self.base_delay <= self.max_delay) or math.isnan(self.max_delay):
+            raise ValueError(
+                f"need 0 <= base_delay <= max_delay, got {self.base_delay} and {self.max_delay}"
+            )
+
+    def with_max_attempts(self, n: int) -> RetryPolicy:
+        """Return a copy of this policy allowing ``n`` attempts per file."""
+        return dataclasses.replace(self, max_attempts=n)
+
+    def with_permanent(self, *classes: ErrorClass) -> RetryPolicy:
+        """Return a copy of this policy that also never retries ``classes``."""
+        return dataclasses.replace(self, permanent=self.permanent | frozenset(classes))
+
+    def decide(
+        self,
+        error_class: ErrorClass,
+        attempts: int,
+        *,
+        retry_after: float | None = None,
+        random: Callable[[], float],
+    ) -> RetryDecision:
+        """Decide whether and when to try again after a failed attempt.
+
+        Parameters
+        ----------
+        error_class : ErrorClass
+            Why the attempt failed.
+        attempts : int
+            Attempts made so far, including the one that just failed (``>= 1``).
+        retry_after : float or None
+            Seconds the server asked us to wait, if it did (honoured for THROTTLED).
+        random : callable
+            Returns a float in ``[0, 1)``, used for jitter.
+
+        Returns
+        -------
+        RetryDecision
+            ``retry`` False for permanent classes and once ``attempts`` reaches
+            ``max_attempts``; otherwise the delay before the next attempt.
+        """
+        what = _CLASS_TEXT.get(error_class, str(error_class))
+        if error_class in self.permanent:
+            kind = error_class.value.replace("_", " ")
+            return RetryDecision(False, 0.0, f"permanent {kind} error")
+        if attempts >= self.max_attempts:
+            return RetryDecision(False, 0.0, f"{what}; {_attempts_text(attempts)} exhausted")
+        next_try = f"retry {attempts + 1} of {self.max_attempts}"
+        if error_class is ErrorClass.CHANGED:
+            return RetryDecision(True, 0.0, f"{what}; {next_try} from byte 0 now")
+        delay = backoff_delay(attempts, base=self.base_delay, cap=self.max_delay, random=random)
+        if error_class is ErrorClass.THROTTLED and retry_after is not None:
+            asked = max(0.0, retry_after)
+            delay = min(max(asked, delay), max(self.max_delay, asked))
+            return RetryDecision(
+                True,
+                delay,
+                f"{what} (Retry-After {format_duration(asked)});"
+                f" {next_try} in {format_duration(delay)}",
+            )
+        return RetryDecision(True, delay, f"{what}; {next_try} in {format_duration(delay)}")

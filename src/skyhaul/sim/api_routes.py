@@ -1,0 +1,164 @@
+"""The catalogue (``/api/...``) and the control plane (``/_sim/...``) of the simulator.
+
+Rules:
+- ``GET /api/files``, ``/api/manifest.json``, ``/api/manifest.csv`` take the filters of
+  :class:`skyhaul.sim.listing.ListingFilter` (``instrument``, ``slot``, ``start``,
+  ``end``, ``by``); ``GET /api/slots`` takes ``start`` and ``end``. A bad filter: 400.
+  URLs in listings are absolute, built from the request's own origin.
+- ``/_sim/`` is for tests and operators: ``GET /_sim/stats``, ``POST /_sim/reset-stats``,
+  ``GET``/``POST /_sim/faults`` (a JSON object of knobs merged into the current ones, or
+  into the defaults with ``"reset": true``; a bad knob: 400), and ``POST /_sim/change``
+  with ``{"path": ...}`` to give a file new content now. It is never faulted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from skyhaul.errors import ConfigError
+from skyhaul.sim.appstate import SIM_STATE, file_url, json_error, refusal_for
+from skyhaul.sim.faults import FaultConfig
+from skyhaul.sim.listing import (
+    FilterError,
+    ListedFile,
+    ListingFilter,
+    manifest_csv,
+    parse_window,
+    slots_json,
+)
+
+ROUTES = web.RouteTableDef()
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+async def _api_refusal(request: web.Request) -> web.Response | None:
+    state = request.app[SIM_STATE]
+    if not state.engine.config.faults_on_api:
+        return None
+    return await refusal_for(state, request.path)
+
+
+def _catalogue(render: Callable[[list[ListedFile]], web.Response]) -> Handler:
+    """A handler that lists the files the query selects and renders them."""
+
+    async def handler(request: web.Request) -> web.Response:
+        refused = await _api_refusal(request)
+        if refused is not None:
+            return refused
+        try:
+            selection = ListingFilter.from_query(request.query)
+        except FilterError as exc:
+            return json_error(400, str(exc))
+        state = request.app[SIM_STATE]
+        return render(state.listing(str(request.url.origin()), selection))
+
+    return handler
+
+
+ROUTES.get("/api/files")(
+    _catalogue(lambda listing: web.json_response([e.to_json() for e in listing]))
+)
+ROUTES.get("/api/manifest.json")(
+    _catalogue(lambda listing: web.json_response([e.manifest_row() for e in listing]))
+)
+ROUTES.get("/api/manifest.csv")(
+    _catalogue(lambda listing: web.Response(text=manifest_csv(listing), content_type="text/csv"))
+)
+
+
+@ROUTES.get("/api/slots")
+async def _api_slots(request: web.Request) -> web.Response:
+    refused = await _api_refusal(request)
+    if refused is not None:
+        return refused
+    try:
+        start, end = parse_window(request.query)
+    except FilterError as exc:
+        return json_error(400, str(exc))
+    slots = request.app[SIM_STATE].store.archive.slots
+    return web.json_response(slots_json(slots, start, end))
+
+
+@ROUTES.get("/")
+async def _index(request: web.Request) -> web.Response:
+    archive = request.app[SIM_STATE].store.archive
+    return web.json_response(
+        {
+            "service": "skyhaul-sim",
+            "files": len(archive.files),
+            "bytes": archive.total_size,
+            "kind": archive.spec.kind,
+            "seed": archive.spec.seed,
+            "endpoints": [
+                "/files/<path>",
+                "/api/files",
+                "/api/manifest.csv",
+                "/api/manifest.json",
+                "/api/slots",
+                "/_sim/stats",
+                "/_sim/reset-stats",
+                "/_sim/faults",
+                "/_sim/change",
+            ],
+        }
+    )
+
+
+@ROUTES.get("/_sim/stats")
+async def _sim_stats(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SIM_STATE].stats.snapshot().to_json())
+
+
+@ROUTES.post("/_sim/reset-stats")
+async def _sim_reset_stats(request: web.Request) -> web.Response:
+    stats = request.app[SIM_STATE].stats
+    stats.reset()
+    return web.json_response(stats.snapshot().to_json())
+
+
+@ROUTES.get("/_sim/faults")
+async def _sim_faults(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SIM_STATE].engine.config.to_json())
+
+
+@ROUTES.post("/_sim/faults")
+async def _sim_set_faults(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    body = await _json_object(request)
+    if isinstance(body, web.Response):
+        return body
+    base = FaultConfig() if body.pop("reset", False) is True else state.engine.config
+    try:
+        faults = FaultConfig.from_mapping(body, base=base)
+    except ConfigError as exc:
+        return json_error(400, str(exc))
+    state.configure(faults)
+    return web.json_response(faults.to_json())
+
+
+@ROUTES.post("/_sim/change")
+async def _sim_change(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    body = await _json_object(request)
+    if isinstance(body, web.Response):
+        return body
+    path = str(body.get("path", ""))
+    try:
+        version = await state.change_file(path)
+    except KeyError:
+        return json_error(404, f"no such file: {path}")
+    url = file_url(str(request.url.origin()), path)
+    return web.json_response(ListedFile(url, version).to_json())
+
+
+async def _json_object(request: web.Request) -> dict[str, object] | web.Response:
+    try:
+        body = json.loads(await request.text() or "{}")
+    except ValueError as exc:
+        return json_error(400, f"body is not JSON: {exc}")
+    if not isinstance(body, dict):
+        return json_error(400, "body must be a JSON object")
+    return body

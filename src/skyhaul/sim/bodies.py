@@ -1,0 +1,187 @@
+"""Sending a file's bytes: ``sendfile`` on the clean path, chunked streaming with faults.
+
+Rules:
+- A clean body (no knob touches it) goes out with ``loop.sendfile`` (the kernel copies
+  page cache to socket), falling back to chunked reads only where the transport cannot.
+- A mangled body is read in chunks off the event loop and written one chunk at a time:
+  paced by a :class:`skyhaul.sim.throttle.Pacer`, with bytes inverted at the planned
+  offsets, and cut short at ``drop_after`` by closing the connection (after the bytes
+  already written are flushed), so the client sees fewer bytes than Content-Length.
+- A client going away mid-body is normal: the error is swallowed and the bytes already
+  handed over are counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+
+from skyhaul.sim._range import ByteSpan
+from skyhaul.sim.decisions import BodyPlan
+from skyhaul.sim.throttle import Pacer
+
+_CHUNK = 256 * 1024
+_PACED_CHUNK_MAX = 64 * 1024
+_PACED_CHUNK_MIN = 1024
+
+OnSent = Callable[[int], None]
+"""Called with the number of body bytes handed to the connection."""
+
+
+class SendfileResponse(web.StreamResponse):
+    """A response whose body is ``span`` of the file at ``disk_path``, sent by ``sendfile``.
+
+    Parameters
+    ----------
+    disk_path : Path
+        The file.
+    span : ByteSpan
+        The bytes to send.
+    status : int
+        200 or 206.
+    headers : dict of str to str
+        Response headers; Content-Length is set from ``span``.
+    on_sent : callable
+        Told how many body bytes went out.
+    """
+
+    def __init__(
+        self,
+        disk_path: Path,
+        span: ByteSpan,
+        *,
+        status: int,
+        headers: dict[str, str],
+        on_sent: OnSent,
+    ) -> None:
+        super().__init__(status=status, headers=headers)
+        self.content_length = span.length
+        self._disk_path = disk_path
+        self._span = span
+        self._on_sent = on_sent
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        """Send the headers, then the body with ``sendfile``."""
+        if self.prepared:
+            return await super().prepare(request)
+        writer = await super().prepare(request)
+        if request.method == "HEAD" or self._span.length == 0:
+            return writer
+        loop = asyncio.get_running_loop()
+        source = await loop.run_in_executor(None, self._disk_path.open, "rb")
+        try:
+            transport = request.transport
+            if transport is None:
+                raise ConnectionResetError("connection lost before the body")
+            try:
+                await loop.sendfile(transport, source, self._span.start, self._span.length)
+                self._on_sent(self._span.length)
+            except NotImplementedError:
+                await _copy_chunks(self, source, self._span, self._on_sent)
+        finally:
+            await loop.run_in_executor(None, source.close)
+        await self.write_eof()
+        return writer
+
+
+async def send_mangled(
+    request: web.Request,
+    response: web.StreamResponse,
+    disk_path: Path,
+    span: ByteSpan,
+    plan: BodyPlan,
+    on_sent: OnSent,
+) -> web.StreamResponse:
+    """Send ``span`` of a file through ``response`` as ``plan`` says, and return it.
+
+    Parameters
+    ----------
+    request : aiohttp.web.Request
+        The request being answered.
+    response : aiohttp.web.StreamResponse
+        The response, not yet prepared, with status and headers set.
+    disk_path : Path
+        The file.
+    span : ByteSpan
+        The bytes the response announces.
+    plan : BodyPlan
+        Pacing, corruption and drop point.
+    on_sent : callable
+        Told how many body bytes went out, chunk by chunk.
+
+    Returns
+    -------
+    aiohttp.web.StreamResponse
+        The response, finished (or with its connection closed).
+    """
+    response.content_length = span.length
+    loop = asyncio.get_running_loop()
+    limit = span.length if plan.drop_after is None else min(plan.drop_after, span.length)
+    chunk_size = _CHUNK
+    pacer = None
+    if plan.bandwidth is not None:
+        chunk_size = max(_PACED_CHUNK_MIN, min(_PACED_CHUNK_MAX, plan.bandwidth // 10))
+        pacer = Pacer(plan.bandwidth, loop.time())
+    try:
+        await response.prepare(request)
+        fd = await loop.run_in_executor(None, os.open, disk_path, os.O_RDONLY)
+        try:
+            sent = 0
+            while sent < limit:
+                n = min(chunk_size, limit - sent)
+                chunk = await loop.run_in_executor(None, os.pread, fd, n, span.start + sent)
+                if not chunk:
+                    raise OSError(f"{disk_path} shrank while being sent")
+                chunk = _invert(chunk, sent, plan.corrupt_at)
+                if pacer is not None:
+                    await asyncio.sleep(pacer.delay(len(chunk), loop.time()))
+                await response.write(chunk)
+                on_sent(len(chunk))
+                sent += len(chunk)
+        finally:
+            os.close(fd)
+        if limit < span.length:
+            _close_connection(request)
+            return response
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the client went away
+    return response
+
+
+def _invert(chunk: bytes, offset: int, corrupt_at: tuple[int, ...]) -> bytes:
+    hits = [at - offset for at in corrupt_at if offset <= at < offset + len(chunk)]
+    if not hits:
+        return chunk
+    mangled = bytearray(chunk)
+    for at in hits:
+        mangled[at] ^= 0xFF
+    return bytes(mangled)
+
+
+def _close_connection(request: web.Request) -> None:
+    # close() (not abort()) flushes what was written, then closes: a truncated body.
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+
+
+async def _copy_chunks(
+    response: web.StreamResponse, source: BinaryIO, span: ByteSpan, on_sent: OnSent
+) -> None:
+    loop = asyncio.get_running_loop()
+    sent = 0
+    while sent < span.length:
+        n = min(_CHUNK, span.length - sent)
+        chunk = await loop.run_in_executor(None, os.pread, source.fileno(), n, span.start + sent)
+        if not chunk:
+            raise OSError(f"file shrank while being sent at offset {span.start + sent}")
+        await response.write(chunk)
+        on_sent(len(chunk))
+        sent += len(chunk)

@@ -1,0 +1,141 @@
+"""Counters of what the simulator served, readable from any thread.
+
+Rules:
+- Every request to ``/files/`` and ``/api/`` is counted; the control plane (``/_sim/``)
+  is not, so polling the counters does not change them.
+- Body bytes are counted as they are handed to the connection (for ``sendfile``, the
+  whole range once it is sent), per archive path for files and per URL path otherwise.
+- Updates and snapshots take one lock: the server's loop writes while test threads read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    """The counters at one moment.
+
+    Parameters
+    ----------
+    requests : int
+        Requests received.
+    by_status : dict of int to int
+        Responses per status code.
+    by_method : dict of str to int
+        Requests per HTTP method.
+    bytes_sent : int
+        Body bytes sent in all.
+    bytes_by_path : dict of str to int
+        Body bytes sent per archive path (files) or URL path (API).
+    rate_limited : int
+        Requests refused with 429.
+    ranged : int
+        Requests that carried a ``Range`` header.
+    dropped : int
+        Responses whose connection was closed mid-body on purpose.
+    corrupted : int
+        Responses whose body had bytes flipped on purpose.
+    changed : int
+        Times a file got new content (a new generation).
+    """
+
+    requests: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+    by_method: dict[str, int] = field(default_factory=dict)
+    bytes_sent: int = 0
+    bytes_by_path: dict[str, int] = field(default_factory=dict)
+    rate_limited: int = 0
+    ranged: int = 0
+    dropped: int = 0
+    corrupted: int = 0
+    changed: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        """Return the counters as a JSON-ready mapping (status codes as strings)."""
+        return {
+            "requests": self.requests,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "by_method": dict(sorted(self.by_method.items())),
+            "bytes_sent": self.bytes_sent,
+            "bytes_by_path": dict(sorted(self.bytes_by_path.items())),
+            "rate_limited": self.rate_limited,
+            "ranged": self.ranged,
+            "dropped": self.dropped,
+            "corrupted": self.corrupted,
+            "changed": self.changed,
+        }
+
+
+class SimStats:
+    """Live counters of a running simulator; :meth:`snapshot` reads them all at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._requests = 0
+        self._by_status: Counter[int] = Counter()
+        self._by_method: Counter[str] = Counter()
+        self._bytes_by_path: Counter[str] = Counter()
+        self._ranged = 0
+        self._events: Counter[str] = Counter()
+
+    def reset(self) -> None:
+        """Set every counter back to zero."""
+        with self._lock:
+            self._reset()
+
+    def record_request(self, method: str, ranged: bool) -> None:
+        """Count a request as it arrives."""
+        with self._lock:
+            self._requests += 1
+            self._by_method[method] += 1
+            self._ranged += ranged
+
+    def record_status(self, status: int) -> None:
+        """Count a response's status code."""
+        with self._lock:
+            self._by_status[status] += 1
+
+    def record_bytes(self, path: str, nbytes: int) -> None:
+        """Count body bytes handed to a connection."""
+        with self._lock:
+            self._bytes_by_path[path] += nbytes
+
+    def record_event(self, event: str) -> None:
+        """Count a deliberate fault: ``"dropped"``, ``"corrupted"`` or ``"changed"``."""
+        with self._lock:
+            self._events[event] += 1
+
+    def snapshot(self) -> StatsSnapshot:
+        """Return a consistent copy of every counter."""
+        with self._lock:
+            return StatsSnapshot(
+                requests=self._requests,
+                by_status=dict(self._by_status),
+                by_method=dict(self._by_method),
+                bytes_sent=sum(self._bytes_by_path.values()),
+                bytes_by_path=dict(self._bytes_by_path),
+                rate_limited=self._by_status[429],
+                ranged=self._ranged,
+                dropped=self._events["dropped"],
+                corrupted=self._events["corrupted"],
+                changed=self._events["changed"],
+            )
+
+    @property
+    def requests(self) -> int:
+        """Requests received so far."""
+        with self._lock:
+            return self._requests
+
+    @property
+    def bytes_sent(self) -> int:
+        """Body bytes sent so far."""
+        with self._lock:
+            return sum(self._bytes_by_path.values())

@@ -1,0 +1,148 @@
+"""Registering files: bulk, idempotent by URL, changes detected, path conflicts refused."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from skyhaul.adapters.catalog import Catalog, RegisterResult
+from skyhaul.core.lifecycle import FileEvent, FileState
+from skyhaul.core.model import FileSpec, Selection, StateTotals
+from skyhaul.errors import UsageError
+
+
+def _by_url(catalog: Catalog) -> dict[str, object]:
+    return {record.url: record for record in catalog.list_files()}
+
+
+def test_register_is_idempotent_by_url(catalog: Catalog, specs, now, at) -> None:
+    wanted = specs(5)
+    assert catalog.register(wanted, "/data", now=now) == RegisterResult(new=5, known=0)
+    again = catalog.register(wanted, "/elsewhere", now=at(60))
+    assert again == RegisterResult(new=0, known=5, changed=0)
+    records = catalog.list_files()
+    assert [r.url for r in records] == [s.url for s in wanted]
+    assert {r.dest_root for r in records} == {"/data"}  # a known URL keeps its row
+    assert {r.created_at for r in records} == {now}
+    assert all(r.state is FileState.DISCOVERED and r.attempts == 0 for r in records)
+    summary = catalog.status_summary()
+    assert summary[FileState.DISCOVERED] == StateTotals(count=5, bytes=sum(range(1, 6)))
+
+
+def test_duplicate_urls_in_one_call_count_once(catalog: Catalog, specs, now) -> None:
+    wanted = specs(3)
+    assert catalog.register([*wanted, wanted[0]], "/d", now=now).new == 3
+    with pytest.raises(UsageError, match="listed twice"):
+        catalog.register([wanted[1], replace(wanted[1], path="other")], "/d", now=now)
+
+
+def test_changed_size_resets_what_was_learned(catalog: Catalog, specs, now, at) -> None:
+    catalog.register(specs(3), "/d", now=now)
+    [first, second] = catalog.claim_batch("w", 2, now=now, lease_seconds=60)
+    catalog.add_segment(first.id, 0, 1)
+    assert catalog.complete(first.id, "w", now=now, size=1, sha256="a" * 64, validator='"v1"')
+    assert (
+        catalog.fail(
+            second.id,
+            "w",
+            now=now,
+            error_class="server",
+            message="503",
+            next_attempt_at=at(30),
+            permanent=True,
+        )
+        is FileState.ABANDONED
+    )
+    changed = [replace(s, size=s.size + 100) for s in specs(3)]
+    result = catalog.register(changed, "/d", now=at(60))
+    assert result == RegisterResult(new=0, known=0, changed=3)
+    for record in catalog.list_files():
+        assert record.state is FileState.DISCOVERED
+        assert record.sha256 is None and record.validator is None
+        assert record.bytes_done == 0 and record.attempts == 0
+        assert record.downloaded_at is None and record.last_error is None
+        assert record.updated_at == at(60)
+    assert catalog.segments(first.id) == []
+    assert catalog.status_summary() == catalog.recount_totals()
+    assert catalog.status_summary()[FileState.DISCOVERED].bytes == 1 + 2 + 3 + 300
+
+
+def test_changed_checksum_is_detected_per_algorithm(catalog: Catalog, now) -> None:
+    spec = FileSpec(url="https://a.example/x", path="x", checksum="sha256:AB")
+    catalog.register([spec], "/d", now=now)
+    same = replace(spec, checksum="SHA256:ab")
+    other_algorithm = replace(spec, checksum="md5:ff")
+    assert catalog.register([same], "/d", now=now).known == 1
+    assert catalog.register([other_algorithm], "/d", now=now).known == 1
+    assert catalog.register([replace(spec, checksum="sha256:cd")], "/d", now=now).changed == 1
+    [record] = catalog.list_files()
+    assert record.checksum == "sha256:cd"
+
+
+def test_ignored_file_changes_but_stays_ignored(catalog: Catalog, specs, now) -> None:
+    catalog.register(specs(1), "/d", now=now)
+    assert catalog.apply_event(FileEvent.IGNORE, Selection(), now=now) == 1
+    [spec] = specs(1)
+    assert catalog.register([replace(spec, size=999)], "/d", now=now).changed == 1
+    [record] = catalog.list_files()
+    assert record.state is FileState.IGNORED and record.size == 999
+    assert catalog.status_summary() == catalog.recount_totals()
+
+
+def test_file_in_flight_is_left_to_its_lease_holder(catalog: Catalog, specs, now) -> None:
+    catalog.register(specs(1), "/d", now=now)
+    [held] = catalog.claim_batch("w", 1, now=now, lease_seconds=60)
+    [spec] = specs(1)
+    assert catalog.register([replace(spec, size=999)], "/d", now=now).known == 1
+    assert catalog.get(held.id) == held
+
+
+def test_unknown_values_are_filled_in(catalog: Catalog, specs, now, at) -> None:
+    catalog.register(specs(2, sized=False), "/d", now=now)
+    assert catalog.expected_totals() == (2, None)
+    richer = [replace(s, instrument="EUV", checksum="sha256:00") for s in specs(2)]
+    assert catalog.register(richer, "/d", now=at(1)) == RegisterResult(known=2)
+    for record, spec in zip(catalog.list_files(), richer, strict=True):
+        assert (record.size, record.instrument, record.checksum) == (spec.size, "EUV", "sha256:00")
+    assert catalog.expected_totals() == (2, 1 + 2)
+    assert catalog.status_summary() == catalog.recount_totals()
+
+
+def test_path_taken_by_another_url_is_refused(catalog: Catalog, specs, now) -> None:
+    [spec] = specs(1)
+    catalog.register([spec], "/d", now=now)
+    intruder = FileSpec(url="https://mirror.example/other", path=spec.path)
+    with pytest.raises(UsageError) as caught:
+        catalog.register([*specs(3, start=10), intruder], "/d", now=now)
+    message = str(caught.value)
+    assert spec.url in message and intruder.url in message and "\n" not in message
+    assert catalog.count_files() == 1  # nothing of the failed call was kept
+    # The same path under another root is another file.
+    assert catalog.register([intruder], "/other-root", now=now).new == 1
+
+
+def test_path_conflict_within_one_call(catalog: Catalog, now) -> None:
+    a = FileSpec(url="https://a.example/1", path="same")
+    b = FileSpec(url="https://b.example/2", path="same")
+    with pytest.raises(UsageError, match=re.escape("already used by https://a.example/1")):
+        catalog.register([a, b], "/d", now=now)
+
+
+def test_request_id_is_stamped_on_new_and_known(catalog: Catalog, specs, now) -> None:
+    catalog.register(specs(3), "/d", now=now, request_id="first")
+    catalog.register(specs(2, start=2), "/d", now=now, request_id="second")
+    # File 2 was named by both; the later request owns it now.
+    assert catalog.expected_totals(request_id="first") == (2, 1 + 2)
+    assert catalog.expected_totals(request_id="second") == (2, 3 + 4)
+    claimed = catalog.claim_batch("w", 10, now=now, lease_seconds=60, request_id="second")
+    assert [r.url for r in claimed] == [s.url for s in specs(2, start=2)]
+
+
+def test_large_registration_in_chunks(catalog: Catalog, specs, now) -> None:
+    wanted = specs(5_000)
+    assert catalog.register(wanted, "/d", now=now, request_id="big").new == 5_000
+    assert catalog.register(wanted, "/d", now=now).known == 5_000
+    assert catalog.count_files() == 5_000
+    assert catalog.expected_totals(request_id="big") == (5_000, sum(range(1, 5_001)))

@@ -1,0 +1,296 @@
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from skyhaul.adapters.manifest import read_specs, specs_from_urls
+from skyhaul.core.model import FileSpec
+from skyhaul.errors import ManifestError, PathEscapeError, UsageError
+
+SHA = "ab" * 32
+HEADER = "url,path,size,checksum,instrument,obs_start,obs_end,downlink_time,slot"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def csv_manifest(tmp_path: Path, *rows: str, name: str = "manifest.csv") -> Path:
+    return write(tmp_path, name, "\n".join([HEADER, *rows]) + "\n")
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(UsageError) as excinfo:
+        read_specs(path)
+    message = str(excinfo.value)
+    assert "\n" not in message
+    return message
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def test_csv_row_becomes_a_full_spec(tmp_path: Path) -> None:
+    path = csv_manifest(
+        tmp_path,
+        f"https://arch.example/a/x.fits,aia/x.fits,1024,SHA256:{SHA.upper()},AIA,"
+        "2024-03-01T00:00:00Z,2024-03-01T01:01:00+01:00,2024-061T12:00,pass-7",
+    )
+    [spec] = read_specs(path)
+    assert spec == FileSpec(
+        url="https://arch.example/a/x.fits",
+        path="aia/x.fits",
+        size=1024,
+        checksum=f"sha256:{SHA}",
+        source="manifest",
+        instrument="AIA",
+        obs_start=datetime(2024, 3, 1, tzinfo=UTC),
+        obs_end=datetime(2024, 3, 1, 0, 1, tzinfo=UTC),
+        downlink_time=datetime(2024, 3, 1, 12, 0, tzinfo=UTC),
+        slot="pass-7",
+    )
+
+
+def test_optional_columns_may_be_empty_or_absent(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.csv", "URL , Size\nhttps://h.example/d/f.fits?x=1,\n")
+    [spec] = read_specs(path, source="archive")
+    assert spec == FileSpec(url="https://h.example/d/f.fits?x=1", path="f.fits", source="archive")
+
+
+def test_paths_are_normalised(tmp_path: Path) -> None:
+    path = csv_manifest(tmp_path, r"https://h.example/f,a//./b\c.fits,,,,,,,")
+    assert read_specs(path)[0].path == "a/b/c.fits"
+
+
+def test_url_list_skips_blank_lines_and_comments(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "urls.txt",
+        "# wanted files\n\nhttps://h.example/a.fits\n   \n  http://h.example/b/c.fits  \n",
+    )
+    specs = read_specs(path)
+    assert [(s.url, s.path) for s in specs] == [
+        ("https://h.example/a.fits", "a.fits"),
+        ("http://h.example/b/c.fits", "c.fits"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [{"url": "https://h.example/a.fits", "size": 5, "checksum": f"md5:{'0' * 32}"}],
+        {
+            "files": [
+                {"url": "https://h.example/a.fits", "size": "5", "checksum": f"md5:{'0' * 32}"}
+            ]
+        },
+    ],
+)
+def test_json_list_or_files_object(tmp_path: Path, document: object) -> None:
+    path = write(tmp_path, "m.json", json.dumps(document))
+    assert read_specs(path) == [
+        FileSpec(
+            url="https://h.example/a.fits",
+            path="a.fits",
+            size=5,
+            checksum=f"md5:{'0' * 32}",
+            source="manifest",
+        )
+    ]
+
+
+def test_json_list_of_urls(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.json", '["https://h.example/a", "https://h.example/b"]')
+    assert [s.path for s in read_specs(path)] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "paths"),
+    [
+        ('[{"url": "https://h.example/a"}]', ["a"]),
+        ("url,path\nhttps://h.example/a,z/a\n", ["z/a"]),
+        ("# list\nhttps://h.example/a\n", ["a"]),
+    ],
+)
+def test_format_is_sniffed_without_a_known_extension(
+    tmp_path: Path, text: str, paths: list[str]
+) -> None:
+    assert [s.path for s in read_specs(write(tmp_path, "wanted.lst", text))] == paths
+
+
+def test_exact_repeats_are_dropped(tmp_path: Path) -> None:
+    path = write(tmp_path, "u.txt", "https://h.example/a\nhttps://h.example/a\n")
+    assert len(read_specs(path)) == 1
+
+
+def test_unknown_columns_are_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write(tmp_path, "m.csv", "url,comment\nhttps://h.example/a,nice\n")
+    with caplog.at_level(logging.WARNING):
+        assert len(read_specs(path)) == 1
+    assert "ignoring unknown columns: comment" in caplog.text
+
+
+def test_quoted_multiline_fields_keep_line_numbers(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "m.csv",
+        'url,instrument\nhttps://h.example/a,"two\nlines"\nhttps://h.example/b,x\n',
+    )
+    assert [s.instrument for s in read_specs(path)] == ["two\nlines", "x"]
+    bad = write(tmp_path, "n.csv", 'url,instrument\nhttps://h.example/a,"two\nlines"\nftp://b,x\n')
+    assert error_of(bad).startswith(f"{bad}:4: ")
+
+
+def test_specs_from_urls() -> None:
+    specs = specs_from_urls(["https://h.example/a/x.fits", " https://h.example/y "])
+    assert [(s.path, s.source) for s in specs] == [("x.fits", "cli"), ("y", "cli")]
+    assert specs_from_urls([]) == []
+    with pytest.raises(ManifestError, match=r"^URL argument 2: 'file:///etc/passwd' is not"):
+        specs_from_urls(["https://h.example/a", "file:///etc/passwd"])
+
+
+def test_hundred_thousand_rows_parse_quickly(tmp_path: Path) -> None:
+    rows = [
+        f"https://h.example/d/{i}.fits,d/{i % 100}/{i}.fits,{i},sha256:{SHA},AIA,"
+        f"2024-03-01T00:00:00Z,2024-03-01T00:01:00Z,2024-03-01T02:00:00Z,s{i % 7}"
+        for i in range(100_000)
+    ]
+    path = csv_manifest(tmp_path, *rows)
+    began = time.perf_counter()
+    specs = read_specs(path)
+    elapsed = time.perf_counter() - began
+    assert len(specs) == 100_000
+    assert elapsed < 5.0  # about 1.8 s on a slow 2-core machine
+
+
+# --- refusing bad input, one line with the place ----------------------------------------
+
+
+def test_bad_size_names_file_and_line(tmp_path: Path) -> None:
+    rows = [f"https://h.example/{i},,{i},,,,,," for i in range(15)]
+    path = csv_manifest(tmp_path, *rows, "https://h.example/x,,abc,,,,,,")
+    assert error_of(path) == f"{path}:17: size 'abc' is not a whole number of bytes"
+
+
+@pytest.mark.parametrize("size", ["-1", "1.5", "8MiB", "1e3"])
+def test_sizes_are_whole_numbers_of_bytes(tmp_path: Path, size: str) -> None:
+    path = csv_manifest(tmp_path, f"https://h.example/x,,{size},,,,,,")
+    assert error_of(path) == f"{path}:2: size {size!r} is not a whole number of bytes"
+
+
+@pytest.mark.parametrize(
+    "checksum", ["sha256:xyz", "crc32:0000", f"sha256{SHA}", f"md5:{SHA}", "sha256:"]
+)
+def test_bad_checksum(tmp_path: Path, checksum: str) -> None:
+    path = csv_manifest(tmp_path, f"https://h.example/x,,,{checksum},,,,,")
+    message = error_of(path)
+    assert message.startswith(f"{path}:2: invalid checksum")
+
+
+@pytest.mark.parametrize("dest", ["../x", "/etc/x", "a/../../x", r"..\x", "C:/x"])
+def test_path_escaping_the_root(tmp_path: Path, dest: str) -> None:
+    path = csv_manifest(
+        tmp_path, "https://h.example/ok,,,,,,,,", f"https://h.example/x,{dest},,,,,,,"
+    )
+    with pytest.raises(PathEscapeError) as excinfo:
+        read_specs(path)
+    assert str(excinfo.value).startswith(f"{path}:3: unsafe destination path")
+
+
+@pytest.mark.parametrize("column", ["obs_start", "obs_end", "downlink_time"])
+def test_bad_date_in_a_mission_column(tmp_path: Path, column: str) -> None:
+    values = {"obs_start": "", "obs_end": "", "downlink_time": ""} | {column: "yesterday"}
+    path = csv_manifest(
+        tmp_path,
+        f"https://h.example/x,,,,,{values['obs_start']},{values['obs_end']},"
+        f"{values['downlink_time']},",
+    )
+    assert error_of(path).startswith(f"{path}:2: {column} 'yesterday' is not an ISO 8601")
+
+
+def test_observation_must_not_end_before_it_starts(tmp_path: Path) -> None:
+    path = csv_manifest(tmp_path, "https://h.example/x,,,,,2024-03-02,2024-03-01,,")
+    assert "obs_end 2024-03-01T00:00:00+00:00 is before obs_start" in error_of(path)
+
+
+@pytest.mark.parametrize("url", ["ftp://h.example/x", "h.example/x", "https://", "s3://b/k"])
+def test_url_must_be_http(tmp_path: Path, url: str) -> None:
+    path = write(tmp_path, "urls.txt", f"https://h.example/ok\n\n{url}\n")
+    assert error_of(path) == f"{path}:3: {url!r} is not an http(s) URL"
+
+
+def test_url_secrets_are_redacted_in_errors(tmp_path: Path) -> None:
+    path = write(tmp_path, "urls.txt", "ftp://me:hunter2@h.example/x\n")
+    message = error_of(path)
+    assert "hunter2" not in message
+    assert "REDACTED" in message
+
+
+def test_two_urls_for_one_path(tmp_path: Path) -> None:
+    path = write(tmp_path, "urls.txt", "https://h.example/a/f.fits\nhttps://h.example/b/f.fits\n")
+    assert error_of(path) == (
+        f"{path}:2: path 'f.fits' is also the destination of {path}:1 (https://h.example/a/f.fits)"
+    )
+
+
+def test_missing_url(tmp_path: Path) -> None:
+    path = csv_manifest(tmp_path, ",x,1,,,,,,")
+    assert error_of(path) == f"{path}:2: no url"
+
+
+def test_header_without_url_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.csv", "link,path\nhttps://h.example/a,a\n")
+    assert error_of(path) == f"{path}:1: the header has no 'url' column (found: link, path)"
+
+
+def test_row_with_too_many_fields(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.csv", "url,path\nhttps://h.example/a,a,extra\n")
+    assert error_of(path) == f"{path}:2: 3 fields but the header has 2 columns"
+
+
+def test_missing_and_unreadable_files(tmp_path: Path) -> None:
+    assert error_of(tmp_path / "nope.csv") == f"{tmp_path / 'nope.csv'}: no such file"
+    assert error_of(tmp_path) == f"{tmp_path}: is a directory, not a manifest"
+    binary = tmp_path / "b.csv"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    assert error_of(binary) == f"{binary}: not a UTF-8 text file"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("empty.txt", ""),
+        ("comments.txt", "# nothing yet\n\n"),
+        ("header.csv", HEADER + "\n"),
+        ("empty.json", "[]"),
+    ],
+)
+def test_empty_list(tmp_path: Path, name: str, text: str) -> None:
+    path = write(tmp_path, name, text)
+    assert error_of(path) == f"{path}: no files listed"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[{"url": "https://h.example/a"},\n {"url": ', ":2: not valid JSON"),
+        ('{"items": []}', ": expected a JSON list of files"),
+        ('[{"url": "https://h.example/a"}, 7]', ": item 2: expected an object with a 'url'"),
+        ('[{"url": "https://h.example/a", "size": -3}]', ": item 1: size -3 is not a whole"),
+        ('[{"url": "https://h.example/a", "size": true}]', ": item 1: size True is not a whole"),
+        ('[{"url": ["https://h.example/a"]}]', ": item 1: url must be text, got a list"),
+        ('[{"url": "https://h.example/a", "path": "../a"}]', ": item 1: unsafe destination"),
+    ],
+)
+def test_bad_json(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, "m.json", text)
+    assert error_of(path).startswith(f"{path}{expected}")

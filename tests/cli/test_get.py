@@ -1,0 +1,170 @@
+"""``skyhaul get`` against a real simulator and a real SQLite catalog."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from typer.testing import Result
+
+from skyhaul.adapters.catalog import Catalog
+from skyhaul.core.model import FileSpec
+from skyhaul.sim import SimThread
+
+Invoke = Callable[..., Result]
+States = Callable[[], dict[str, int]]
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+SUMMARY_KEYS = {"downloaded", "failed", "abandoned", "bytes", "seconds", "interrupted", "failures"}
+
+
+def rows_of(manifest: Path) -> list[dict[str, str]]:
+    with manifest.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_get_a_manifest_downloads_every_file_verified(
+    skyhaul: Invoke, manifest: Path, tmp_path: Path, states: States
+) -> None:
+    result = skyhaul("get", "-i", str(manifest), "-d", "files")
+    assert result.exit_code == 0, result.output
+    rows = rows_of(manifest)
+    for row in rows:
+        data = (tmp_path / "files" / row["path"]).read_bytes()
+        assert len(data) == int(row["size"])
+        assert "sha256:" + hashlib.sha256(data).hexdigest() == row["checksum"]
+    assert not list((tmp_path / "files").rglob("*.part"))
+    assert states() == {"DOWNLOADED": len(rows)}
+    total = sum(int(row["size"]) for row in rows)
+    assert re.search(rf"^{len(rows)} downloaded, 0 failed, 0 abandoned — ", result.stdout, re.M)
+    assert f"Files:   {tmp_path / 'files'}" in result.stdout
+    assert f"Catalog: {tmp_path / 'catalog.db'}" in result.stdout
+    assert result.stdout.count("\n") == 3  # the summary line, files, catalog
+    assert str(total) not in result.stderr  # logs are short; nothing dumped
+
+
+def test_json_mode_prints_one_summary_object_and_nothing_else(
+    skyhaul: Invoke, manifest: Path
+) -> None:
+    result = skyhaul("get", "-i", str(manifest), "-d", "files", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert set(summary) == SUMMARY_KEYS
+    rows = rows_of(manifest)
+    assert summary["downloaded"] == len(rows)
+    assert summary["bytes"] == sum(int(row["size"]) for row in rows)
+    assert (summary["failed"], summary["abandoned"], summary["failures"]) == (0, 0, [])
+    assert summary["interrupted"] is False
+    assert isinstance(summary["seconds"], float)
+
+
+def test_second_get_downloads_nothing_and_exits_0(
+    skyhaul: Invoke, manifest: Path, states: States
+) -> None:
+    assert skyhaul("get", "-i", str(manifest), "-d", "files").exit_code == 0
+    again = skyhaul("get", "-i", str(manifest), "-d", "files", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["downloaded"] == 0
+    assert "0 new, 24 already known, 0 changed" in again.stderr
+    assert states() == {"DOWNLOADED": 24}
+
+
+def test_get_downloads_exactly_the_files_it_names(
+    skyhaul: Invoke, sim: SimThread, tmp_path: Path, catalog: Catalog, states: States
+) -> None:
+    first, second = (f.url for f in sim.files[:2])
+    catalog.register(
+        [FileSpec(url=second, path="second.fits")], str(tmp_path / "elsewhere"), now=NOW
+    )
+    result = skyhaul("get", first, "-d", "one", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["downloaded"] == 1
+    assert (tmp_path / "one" / first.rsplit("/", 1)[1]).is_file()
+    assert states() == {"DOWNLOADED": 1, "DISCOVERED": 1}
+    # Named again, a file registered before and not yet done is downloaded where it was meant.
+    again = skyhaul("get", second, "-d", "two", "--json")
+    assert json.loads(again.stdout)["downloaded"] == 1
+    assert (tmp_path / "elsewhere" / "second.fits").is_file()
+    assert states() == {"DOWNLOADED": 2}
+
+
+def test_bare_urls_land_under_their_names_in_the_current_directory(
+    skyhaul: Invoke, sim: SimThread, tmp_path: Path
+) -> None:
+    urls = [f.url for f in sim.files[:2]]
+    result = skyhaul("get", *urls)
+    assert result.exit_code == 0, result.output
+    for url in urls:
+        assert (tmp_path / url.rsplit("/", 1)[1]).is_file()
+
+
+def test_a_file_that_cannot_be_had_gives_exit_1_and_its_failure(
+    skyhaul: Invoke, sim: SimThread, manifest: Path, states: States
+) -> None:
+    missing = sim.files[5]
+    sim.set_faults(fail_paths={missing.path: 404})
+    result = skyhaul("get", "-i", str(manifest), "-d", "files", "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert (summary["downloaded"], summary["failed"], summary["abandoned"]) == (23, 0, 1)
+    [failure] = summary["failures"]
+    assert failure["url"] == missing.url
+    assert failure["error_class"] == "client"
+    assert "404" in failure["message"]
+    assert states() == {"DOWNLOADED": 23, "ABANDONED": 1}
+
+
+def test_human_summary_lists_failures_redacted(
+    skyhaul: Invoke, sim: SimThread, tmp_path: Path
+) -> None:
+    target = sim.files[0]
+    sim.set_faults(fail_paths={target.path: 410})
+    url = target.url + "?token=s3cr3t"
+    result = skyhaul("get", url, "-d", "files", "--max-attempts", "1")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("0 downloaded, 0 failed, 1 abandoned — ")
+    assert lines[1].split() == [
+        "abandoned",
+        "client",
+        f"{target.url}?token=REDACTED:",
+        *lines[1].split()[3:],
+    ]
+    assert "s3cr3t" not in result.output
+
+
+def test_transfer_options_are_accepted(skyhaul: Invoke, manifest: Path) -> None:
+    result = skyhaul(
+        "get",
+        "-i",
+        str(manifest),
+        "-d",
+        "files",
+        "-j",
+        "2",
+        "--max-per-host",
+        "2",
+        "--segment-size",
+        "64KiB",
+        "--max-attempts",
+        "3",
+        "--insecure",
+        "--no-progress",
+        "-v",
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_get_as_a_subprocess_keeps_stdout_for_json(
+    skyhaul_process: Callable[..., subprocess.CompletedProcess[str]], manifest: Path
+) -> None:
+    done = skyhaul_process("get", "-i", str(manifest), "-d", "files", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["downloaded"] == 24
+    assert "━" not in done.stderr  # no progress bars: not a terminal

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from skyhaul.core.timeparse import parse_utc
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-03-01", datetime(2024, 3, 1, tzinfo=UTC)),
+        ("2024-03-01T12:30:00Z", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)),
+        ("2024-03-01t12:30:00z", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)),
+        ("2024-03-01T12:30:00", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)),
+        ("2024-03-01 12:30", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)),
+        ("  2024-03-01T12:30:00Z  ", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)),
+        ("2024-03-01T13:30:00+01:00", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)),
+        ("2024-03-01T07:30:00-0500", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)),
+        ("20240301T123000Z", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)),
+        ("2024-03-01T12:30:00.250Z", datetime(2024, 3, 1, 12, 30, 0, 250000, tzinfo=UTC)),
+        ("2024-061", datetime(2024, 3, 1, tzinfo=UTC)),
+        ("2024-061T12:30:00Z", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)),
+        ("2024-03-01T24:00:00Z", datetime(2024, 3, 2, tzinfo=UTC)),
+        ("2024-12-31T24:00", datetime(2025, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_parses_iso_8601_into_aware_utc(text: str, expected: datetime) -> None:
+    parsed = parse_utc(text)
+    assert parsed == expected
+    assert parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "yesterday",
+        "2024-13-01",
+        "2024-02-30",
+        "03/01/2024",
+        "12:30",
+        "2024-03-01T25:00",
+        "2024-367",
+        "2023-366",
+        "2024-000",
+        "2024-03-01T12:30:00+25:00",
+    ],
+)
+def test_rejects_anything_else_with_one_line_quoting_the_input(text: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        parse_utc(text)
+    message = str(excinfo.value)
+    assert repr(text) in message
+    assert "\n" not in message
+    assert "ISO 8601" in message
