@@ -55,6 +55,8 @@ class DestinationRoot:
         with map_os_errors(root):
             Path(root).mkdir(parents=True, exist_ok=True)
         self.root = Path(os.path.realpath(root))
+        # Directories already walked and checked (thousands of files share a few).
+        self._checked: dict[tuple[str, ...], Path] = {}
 
     def final_path(self, relative: str) -> Path:
         """Return the absolute final path for ``relative``, creating its directories.
@@ -65,6 +67,9 @@ class DestinationRoot:
             When the path, or a symlink on its way, leads outside the root.
         """
         parts = safe_relative_path(relative).parts
+        known = self._checked.get(parts[:-1])
+        if known is not None:
+            return self._final(known, parts[-1])
         current = self.root
         with map_os_errors(self.root / relative):
             for name in parts[:-1]:
@@ -82,9 +87,14 @@ class DestinationRoot:
                 if not step.is_dir():
                     raise PathEscapeError(f"{relative}: {step} exists and is not a directory")
                 current = step
-        final = current / parts[-1]
+        self._checked[parts[:-1]] = current
+        return self._final(current, parts[-1])
+
+    @staticmethod
+    def _final(directory: Path, name: str) -> Path:
+        final = directory / name
         if final.is_symlink():
-            raise PathEscapeError(f"{relative}: destination {final} is a symlink; refusing it")
+            raise PathEscapeError(f"destination {final} is a symlink; refusing it")
         return final
 
 

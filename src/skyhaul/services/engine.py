@@ -56,6 +56,8 @@ log = logging.getLogger("skyhaul.engine")
 COMPLETION_BATCH = 256
 #: ...or after this many seconds, whichever comes first.
 COMPLETION_DELAY = 0.05
+#: Files claimed ahead of free slots, at least.
+CLAIM_AHEAD = 64
 #: A run does not wait longer than this for a file's next attempt; it reports it failed.
 LONGEST_WAIT = timedelta(minutes=10)
 
@@ -131,6 +133,7 @@ class Engine:
     _started: dict[int, datetime] = field(default_factory=dict)
     _failures: dict[int, Failure] = field(default_factory=dict)
     _roots: dict[str, DestinationRoot] = field(default_factory=dict)
+    _retry_due: datetime | None = None
 
     async def run(self) -> RunSummary:
         """Download every eligible file of the selection; return what happened."""
@@ -210,12 +213,17 @@ class Engine:
 
     async def _loop(self, cancel: asyncio.Event) -> None:
         concurrency = max(1, self.options.concurrency)
+        # Claim ahead of the slots (fewer catalog round trips), but not so far ahead that
+        # other workers sharing the catalog find nothing left to claim.
+        ahead = max(2 * concurrency, CLAIM_AHEAD)
         cancelled = asyncio.ensure_future(cancel.wait())
         try:
             drained = False
             while not cancel.is_set():
-                if not drained and len(self._held) < 2 * concurrency:
-                    drained = await self._claim(2 * concurrency - len(self._held))
+                if self._retry_due is not None and self.now() >= self._retry_due:
+                    drained, self._retry_due = False, None
+                if not drained and len(self._queue) < concurrency:
+                    drained = await self._claim(ahead - len(self._held))
                 while self._queue and len(self._active) < concurrency:
                     self._start(self._queue.popleft())
                 if not self._active:
@@ -223,7 +231,7 @@ class Engine:
                         continue
                     if not await self._wait_for_due(cancelled):
                         return
-                    drained = False
+                    drained, self._retry_due = False, None
                     continue
                 done, _ = await asyncio.wait(
                     [*self._active, cancelled],
@@ -235,15 +243,14 @@ class Engine:
                         await self._settle(task)  # type: ignore[arg-type]
                 if len(self._completions) >= COMPLETION_BATCH or not done:
                     await self._flush()
-                if drained and not self._queue and any(t is not cancelled for t in done):
-                    # Slots freed and failures may be due again: claim once more.
-                    drained = False
             self.summary.interrupted = True
         finally:
             cancelled.cancel()
 
     async def _claim(self, want: int) -> bool:
         """Claim up to ``want`` files; return True when the selection has no more now."""
+        if want <= 0:
+            return False
         batch: list[FileRecord] = await self._db.call(
             "claim_batch",
             self.owner,
@@ -326,6 +333,9 @@ class Engine:
             error.error_class, record.attempts, retry_after=error.retry_after, random=self.random
         )
         now = self.now()
+        if decision.retry:
+            due = now + timedelta(seconds=decision.delay)
+            self._retry_due = due if self._retry_due is None else min(self._retry_due, due)
         state: FileState | None = await self._db.call(
             "fail",
             record.id,

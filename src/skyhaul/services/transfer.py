@@ -170,8 +170,7 @@ class FileTransfer:
         self._learn(body.info, body.info.size)
         self._hasher = self._new_hasher()
         self._hashed = 0
-        self.part.truncate(0)
-        self._start_progress(0)
+        self._start_progress(0)  # the part file was opened empty for this answer
         position = 0
         async for chunk in body.chunks():
             self.part.write_at(position, chunk)
