@@ -160,8 +160,9 @@ class HttpBody:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Yield the body as it arrives; errors are mapped to skyhaul errors."""
+        # iter_chunks hands over the buffers as received; iter_any would join them (a copy).
         with map_client_errors(self.url):
-            async for chunk in self.response.content.iter_any():
+            async for chunk, _ in self.response.content.iter_chunks():
                 yield chunk
 
 

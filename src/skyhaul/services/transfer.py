@@ -38,7 +38,7 @@ from skyhaul.errors import (
     RemoteChangedError,
     TransferError,
 )
-from skyhaul.services.checkpoint import Checkpointer, SegmentLedger
+from skyhaul.services.checkpoint import Checkpointer, SegmentLedger, Slot
 from skyhaul.services.hostgate import HostGate
 
 log = logging.getLogger("skyhaul.engine")
@@ -46,6 +46,10 @@ log = logging.getLogger("skyhaul.engine")
 HASH_BLOCK = 4 << 20
 #: Bytes between two checks for background checkpoints and hashing.
 POKE_EVERY = 1 << 20
+#: Received buffers are gathered up to this size and written with one system call.
+WRITE_BATCH = 1 << 20
+#: Smaller writes are done inline: a thread hop would cost more than the copy.
+INLINE_WRITE = 256 << 10
 #: Transient classes a segment retries within its attempt; others fail the attempt.
 _SEGMENT_FATAL = ("client", "integrity", "changed", "disk")
 
@@ -60,6 +64,24 @@ class Completed:
     validator: str | None
     fetched: int
     """Bytes received over the network in this attempt."""
+
+
+class WriteBatch:
+    """Received buffers waiting to be written together."""
+
+    def __init__(self) -> None:
+        self.buffers: list[bytes] = []
+        self.size = 0
+
+    def add(self, chunk: bytes) -> None:
+        """Keep ``chunk`` for the next write."""
+        self.buffers.append(chunk)
+        self.size += len(chunk)
+
+    def take(self) -> list[bytes]:
+        """Hand over the kept buffers and start empty."""
+        buffers, self.buffers, self.size = self.buffers, [], 0
+        return buffers
 
 
 class RangeIgnored(Exception):
@@ -166,19 +188,43 @@ class FileTransfer:
             self.gate.release(started, error)
 
     async def _stream_whole(self, body: Body) -> None:
-        """Write a whole-file answer from byte 0, hashing inline."""
+        """Write a whole-file answer from byte 0, hashing in order as batches are written."""
         self._learn(body.info, body.info.size)
-        self._hasher = self._new_hasher()
+        hasher = self._hasher = self._new_hasher()
         self._hashed = 0
         self._start_progress(0)  # the part file was opened empty for this answer
-        position = 0
+        batch = WriteBatch()
         async for chunk in body.chunks():
-            self.part.write_at(position, chunk)
-            self._hasher.update(chunk)
-            position += len(chunk)
+            batch.add(chunk)
             self._advance(len(chunk))
-        self._hashed = position
-        self._check_length(position)
+            if batch.size >= WRITE_BATCH:
+                self._hashed = await self._write(batch.take(), self._hashed, hasher)
+        self._hashed = await self._write(batch.take(), self._hashed, hasher)
+        self._check_length(self._hashed)
+
+    async def _write(
+        self, buffers: list[bytes], offset: int, hasher: MultiHasher | None = None
+    ) -> int:
+        """Write ``buffers`` at ``offset`` (and hash them); return the offset after them.
+
+        Large batches go to a worker thread, where the copy into the page cache (and the
+        hashing) run beside the event loop; small ones are cheaper inline.
+        """
+        size = sum(len(b) for b in buffers)
+        if not size:
+            return offset
+
+        def work() -> None:
+            self.part.write_many_at(offset, buffers)
+            if hasher is not None:
+                for buffer in buffers:
+                    hasher.update(buffer)
+
+        if size >= INLINE_WRITE:
+            await asyncio.to_thread(work)
+        else:
+            work()
+        return offset + size
 
     # --- several range requests ------------------------------------------------------
 
@@ -249,6 +295,7 @@ class FileTransfer:
         failures = 0
         while position < end:
             wanted = ByteRange(position, end)
+            slot: Slot | None = None
             started = await self.gate.acquire()
             error: BaseException | None = None
             try:
@@ -260,7 +307,9 @@ class FileTransfer:
                         return True
                     end = self._accept_range(body, wanted, probe=probe)
                     probe = False
-                    position = await self._stream_range(body, position, end)
+                    slot = self.ledger.open_slot(position)
+                    await self._stream_range(body, slot, end)
+                    position = slot.written
             except TransferError as exc:
                 error = exc
                 failures += 1
@@ -271,6 +320,8 @@ class FileTransfer:
                 )
                 if not decision.retry:
                     raise
+                if slot is not None:
+                    position = slot.written  # resume after the bytes already written
                 log.debug("%s: %s; resuming range at %d", self.record.path, exc, position)
                 self.gate.release(started, error)
                 started = -1.0
@@ -284,28 +335,29 @@ class FileTransfer:
                     self.gate.release(started, error)
         return False
 
-    async def _stream_range(self, body: Body, position: int, end: int) -> int:
-        """Write a 206 body from ``position``; return the position reached."""
-        assert self.ledger is not None
-        slot = self.ledger.open_slot(position)
+    async def _stream_range(self, body: Body, slot: Slot, end: int) -> None:
+        """Write a 206 body into ``slot`` up to ``end``; ``slot.written`` tracks the bytes."""
+        received = slot.written
+        batch = WriteBatch()
         since_poke = 0
         async for chunk in body.chunks():
             size = len(chunk)
-            if position + size > end:
+            if received + size > end:
                 raise IntegrityError(f"server sent more than the range ending at {end}")
-            self.part.write_at(position, chunk)
-            position += size
-            slot.written = position
+            batch.add(chunk)
+            received += size
             self._advance(size)
-            since_poke += size
-            if since_poke >= POKE_EVERY:
-                since_poke = 0
-                if self._checkpointer is not None:
-                    self._checkpointer.poke()
-                self._kick_hasher(final=False)
-        if position < end:
-            raise ConnectError(f"body cut short at byte {position} of a range ending at {end}")
-        return position
+            if batch.size >= WRITE_BATCH:
+                since_poke += batch.size
+                slot.written = await self._write(batch.take(), slot.written)
+                if since_poke >= POKE_EVERY:
+                    since_poke = 0
+                    if self._checkpointer is not None:
+                        self._checkpointer.poke()
+                    self._kick_hasher(final=False)
+        slot.written = await self._write(batch.take(), slot.written)
+        if received < end:
+            raise ConnectError(f"body cut short at byte {received} of a range ending at {end}")
 
     def _accept_range(self, body: Body, wanted: ByteRange, *, probe: bool) -> int:
         """Check a 206 answer against what was asked; return where its bytes end."""
