@@ -63,9 +63,10 @@ SELECT 'https://archive.example/bench/' || {i} || '.fits',
        CASE WHEN {i} % 100 < 60 THEN 1000 + {i} % 5000 ELSE 0 END,
        {created}, {created},
        CASE WHEN {i} % 100 < 60 THEN {created} END,
-       CASE WHEN {i} % 100 < 60 THEN 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' END,
+       CASE WHEN {i} % 100 < 60 THEN '{sha256}' END,
        'I' || ({i} % 8)
 """
+_EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 _SQLITE_FILL = (
     f"INSERT INTO files ({_COLUMNS}) "
     "WITH RECURSIVE seq(i) AS (SELECT :first UNION ALL SELECT i + 1 FROM seq WHERE i < :last) "
@@ -74,6 +75,7 @@ _SQLITE_FILL = (
         due="'2024-12-31 23:00:00.000000'",
         later="'2025-01-01 01:00:00.000000'",
         created="'2024-12-01 00:00:00.000000'",
+        sha256=_EMPTY_SHA256,
     )
     + " FROM seq"
 )
@@ -84,6 +86,7 @@ _POSTGRES_FILL = (
         due="timestamptz '2024-12-31 23:00:00+00'",
         later="timestamptz '2025-01-01 01:00:00+00'",
         created="timestamptz '2024-12-01 00:00:00+00'",
+        sha256=_EMPTY_SHA256,
     )
     + " FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS s(i)"
 )

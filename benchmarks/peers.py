@@ -115,33 +115,24 @@ def aria2c(*flags: str) -> Client:
 
 def parfive(max_conn: int = 16) -> Client:
     """parfive's ``Downloader(max_conn=...)`` in a child Python (``clients/parfive_get``)."""
-
-    def argv(program: str, job: Job) -> list[str]:
-        return [
-            program,
-            "-m",
-            "benchmarks.clients.parfive_get",
-            str(job.offered.url_list),
-            str(job.out_dir),
-            f"--max-conn={max_conn}",
-        ]
-
-    return Client(f"parfive ({max_conn} conn)", "parfive", argv)
+    return _python_client(
+        f"parfive ({max_conn} conn)", "parfive", "parfive_get", f"--max-conn={max_conn}"
+    )
 
 
 def aiohttp_loop() -> Client:
     """A bare aiohttp loop, all files at once (``clients/aiohttp_get``)."""
+    return _python_client("aiohttp loop", "aiohttp", "aiohttp_get")
 
-    def argv(program: str, job: Job) -> list[str]:
-        return [
-            program,
-            "-m",
-            "benchmarks.clients.aiohttp_get",
-            str(job.offered.url_list),
-            str(job.out_dir),
-        ]
 
-    return Client("aiohttp loop", "aiohttp", argv)
+def _python_client(name: str, tool: str, program_module: str, *flags: str) -> Client:
+    """A program of ``benchmarks/clients`` taking ``LIST DIR [flags]``, run by the interpreter."""
+
+    def argv(python: str, job: Job) -> list[str]:
+        module = f"benchmarks.clients.{program_module}"
+        return [python, "-m", module, str(job.offered.url_list), str(job.out_dir), *flags]
+
+    return Client(name, tool, argv)
 
 
 def skyhaul(concurrency: int = 16) -> Client:

@@ -64,7 +64,7 @@ class RunContext:
 
 def render(context: RunContext, scenarios: Sequence[ScenarioResult]) -> str:
     """Return the whole generated Markdown (everything below the marker)."""
-    parts = [_header(context), *(_scenario(s) for s in scenarios), _method(context)]
+    parts = [_header(context), *(_scenario(s) for s in scenarios), _method()]
     return "\n\n".join(parts).rstrip() + "\n"
 
 
@@ -107,6 +107,7 @@ def _scenario(result: ScenarioResult) -> str:
     lines = [f"### ({result.key}) {result.title}", "", result.description, ""]
     if result.clients:
         lines += _table(result)
+        lines += _skyhaul_own_account(result.clients.get("skyhaul"))
     if result.extra:
         lines += ["| figure | value |", "|---|---:|"]
         lines += [f"| {key} | {_cell(_number(value))} |" for key, value in result.extra.items()]
@@ -156,6 +157,23 @@ def _table(result: ScenarioResult) -> list[str]:
     return [*lines, ""]
 
 
+_SUMMARY_KEYS = ("downloaded", "failed", "abandoned", "bytes", "seconds")
+
+
+def _skyhaul_own_account(sky: ClientResult | None) -> list[str]:
+    """skyhaul's own ``--json`` figures: its ``seconds`` against the wall shows start-up."""
+    if sky is None:
+        return []
+    shown = []
+    for run in sky.runs:
+        if run.summary:
+            figures = ", ".join(f"{k} {run.summary[k]}" for k in _SUMMARY_KEYS if k in run.summary)
+            shown.append(f"{figures} (wall {run.measurement.wall:.2f} s)")
+    if not shown:
+        return ["skyhaul printed no `--json` summary.", ""]
+    return ["skyhaul's own `--json` summary per run: " + "; ".join(shown) + ".", ""]
+
+
 def _wall_cell(client: ClientResult) -> str:
     """Median wall seconds, with the range when there were several runs (noise shows)."""
     walls = [r.measurement.wall for r in client.runs]
@@ -185,7 +203,7 @@ def _skyhaul_failures(sky: ClientResult | None) -> list[str]:
         status = "timed out" if m.timed_out else f"exit code {m.returncode}"
         lines += ["", f"- repetition {run.repetition + 1}: {status}, {run.files_ok} files ok"]
         if run.summary:
-            keys = ("downloaded", "failed", "abandoned", "bytes", "seconds", "failures")
+            keys = (*_SUMMARY_KEYS, "failures")
             shown = {k: run.summary[k] for k in keys if k in run.summary}
             lines.append(f"  - summary: `{_cell(str(shown))[:1500]}`")
         if run.stderr_tail:
@@ -193,7 +211,7 @@ def _skyhaul_failures(sky: ClientResult | None) -> list[str]:
     return lines
 
 
-def _method(context: RunContext) -> str:
+def _method() -> str:
     return "\n".join(
         [
             "### How it was measured",

@@ -24,3 +24,5 @@ class ErrorClass(StrEnum):
     """Local write failure."""
     CHANGED = "changed"
     """The remote file changed under us: restart from byte 0."""
+    LEASE_EXPIRED = "lease_expired"
+    """The worker holding the file stopped renewing its lease (died or hung)."""

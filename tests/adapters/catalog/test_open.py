@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -55,7 +57,7 @@ def test_concurrent_first_opens_migrate_once(db_url: str) -> None:
         barrier.wait()
         try:
             open_catalog(db_url).close()
-        except BaseException as error:  # noqa: BLE001 - collected for the assertion
+        except BaseException as error:  # collected for the assertion below
             errors.append(error)
 
     threads = [threading.Thread(target=open_and_close) for _ in range(3)]
@@ -150,3 +152,18 @@ def test_in_memory_catalog_works_across_threads(specs, now) -> None:
         for thread in threads:
             thread.join()
         assert sorted(got) == list(range(1, 51))
+
+
+def test_opening_a_current_catalog_does_not_load_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/catalog.db"
+    open_catalog(url).close()
+    probe = (
+        "import sys\n"
+        "from skyhaul.adapters.catalog import open_catalog\n"
+        f"open_catalog({url!r}).close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"

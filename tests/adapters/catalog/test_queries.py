@@ -153,3 +153,12 @@ def test_naive_datetimes_are_refused(catalog: Catalog, specs) -> None:
     with pytest.raises(ValueError, match="naive datetime"):
         catalog.register(specs(1), "/d", now=datetime(2024, 1, 1))
     assert catalog.count_files() == 0
+
+
+def test_an_empty_selection_counts_every_file(catalog: Catalog) -> None:
+    catalog.register(
+        [FileSpec(url=f"https://a.example/{i}", path=f"{i}.fits") for i in range(3)],
+        "/data",
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert catalog.count_files(Selection()) == catalog.count_files(None) == 3

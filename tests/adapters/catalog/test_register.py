@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import replace
 
 import pytest
 
-from skyhaul.adapters.catalog import Catalog, RegisterResult
+from skyhaul.adapters.catalog import Catalog, RegisterResult, open_catalog
 from skyhaul.core.lifecycle import FileEvent, FileState
 from skyhaul.core.model import FileSpec, Selection, StateTotals
 from skyhaul.errors import UsageError
@@ -146,3 +147,29 @@ def test_large_registration_in_chunks(catalog: Catalog, specs, now) -> None:
     assert catalog.register(wanted, "/d", now=now).known == 5_000
     assert catalog.count_files() == 5_000
     assert catalog.expected_totals(request_id="big") == (5_000, sum(range(1, 5_001)))
+
+
+def test_concurrent_registrations_of_the_same_files(db_url: str, specs, now) -> None:
+    catalogs = [open_catalog(db_url) for _ in range(3)]
+    results: list[RegisterResult] = []
+    barrier = threading.Barrier(len(catalogs))
+
+    def register(catalog: Catalog) -> None:
+        barrier.wait()
+        results.append(catalog.register(specs(400), "/d", now=now, request_id="r"))
+
+    threads = [threading.Thread(target=register, args=(c,)) for c in catalogs]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(r.new for r in results)[-1] >= 1
+        assert sum(r.new for r in results) == 400
+        assert all(r.new + r.known == 400 and r.changed == 0 for r in results)
+        assert catalogs[0].count_files() == 400
+        assert catalogs[0].status_summary() == catalogs[0].recount_totals()
+        assert catalogs[0].expected_totals(request_id="r")[0] == 400
+    finally:
+        for catalog in catalogs:
+            catalog.close()

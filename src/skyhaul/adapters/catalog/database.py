@@ -39,7 +39,8 @@ PG_CONNECT_TIMEOUT_S = 10
 #: Attempts at a PostgreSQL transaction that keeps losing deadlocks or serialization races.
 MAX_TRIES = 5
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
-_READONLY = "skyhaul_readonly"
+#: Execution option of a connection whose transactions only read (SQLite: BEGIN DEFERRED).
+READONLY = "skyhaul_readonly"
 
 
 def parse_url(url: str) -> URL:
@@ -125,7 +126,7 @@ def _use_wal(cursor: Any) -> None:
 
 
 def _on_sqlite_begin(connection: Connection) -> None:
-    readonly = connection.get_execution_options().get(_READONLY, False)
+    readonly = connection.get_execution_options().get(READONLY, False)
     connection.exec_driver_sql("BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE")
 
 
@@ -221,7 +222,7 @@ class Database:
         """Run ``work`` in a read-only transaction (a consistent snapshot on SQLite)."""
         try:
             with self._my_turn(), self.engine.connect() as connection:
-                connection.execution_options(**{_READONLY: True})
+                connection.execution_options(**{READONLY: True})
                 with connection.begin():
                     return work(connection)
         except sa_exc.SQLAlchemyError as error:

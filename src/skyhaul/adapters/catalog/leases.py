@@ -26,11 +26,12 @@ from skyhaul.adapters.catalog.records import RECORD_COLUMNS, chunks, to_record
 from skyhaul.adapters.catalog.schema import attempts, files
 from skyhaul.adapters.catalog.totals import TotalsDelta
 from skyhaul.adapters.catalog.transitions import transition, unindexed
+from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.lifecycle import FileEvent, FileState, sources_of
 from skyhaul.core.model import FileRecord
 
 #: ``error_class`` of a file whose lease expired (and of the attempt recorded for it).
-LEASE_EXPIRED = "lease_expired"
+LEASE_EXPIRED = ErrorClass.LEASE_EXPIRED.value
 
 _HELD = FileState.DOWNLOADING.value
 

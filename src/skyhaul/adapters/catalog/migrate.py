@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
+from skyhaul.adapters.catalog.database import READONLY
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -39,7 +41,7 @@ def current_version(connection: Connection) -> str | None:
 def ensure_schema(engine: Engine) -> bool:
     """Migrate the database to ``HEAD`` unless it is there; return True if it migrated."""
     with engine.connect() as connection:
-        connection.execution_options(skyhaul_readonly=True)
+        connection.execution_options(**{READONLY: True})
         with connection.begin():
             if current_version(connection) == HEAD:
                 return False

@@ -77,8 +77,10 @@ def list_files(
 def count_files(c: Connection, selection: Selection | None) -> int:
     """Return how many files are selected."""
     if _states_only(selection):
-        states = set(FileState) if selection is None else selection.states
-        assert states is not None
+        # An empty Selection (every field None) selects every state, like None.
+        states = (
+            set(FileState) if selection is None or selection.states is None else selection.states
+        )
         totals = read_totals(c)
         return sum(totals[state][0] for state in states)
     count = c.scalar(select(func.count()).select_from(files).where(*selection_clauses(selection)))
@@ -117,9 +119,11 @@ def next_attempt_due(
     if states is not None and FileState.FAILED not in states:
         return None
     due: datetime | None = c.scalar(
-        select(func.min(files.c.next_attempt_at))
-        .where(files.c.state == FileState.FAILED.value)
+        select(files.c.next_attempt_at)
+        .where(files.c.state == FileState.FAILED.value, files.c.next_attempt_at.is_not(None))
         .where(*selection_clauses(selection, request_id=request_id))
+        .order_by(files.c.next_attempt_at)
+        .limit(1)
     )
     return due
 

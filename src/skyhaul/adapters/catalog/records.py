@@ -40,8 +40,8 @@ def to_record(row: Any) -> FileRecord:
 
 
 def error_class(value: str | None) -> Any:
-    """Return the ErrorClass stored as ``value``; classes outside it (``lease_expired``)
-    stay text."""
+    """Return the ErrorClass stored as ``value`` (text the enum does not know stays text,
+    so a newer writer's class never breaks an older reader)."""
     return None if value is None else _ERROR_CLASSES.get(value, value)
 
 

@@ -11,8 +11,8 @@ Rules:
   is new information, not a change.
 - A destination path names one file: a path already used under the same destination root
   by another URL is refused, naming both URLs.
-- Rows are read and written in chunks of bound parameters, inserted with one multi-row
-  statement per chunk; the whole registration is one transaction.
+- Rows are read and written in chunks of bound parameters, new rows handed to the driver
+  in bulk; the whole registration is one transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from skyhaul.adapters.catalog.records import chunks
@@ -38,20 +37,6 @@ from skyhaul.errors import UsageError
 
 #: Values a new spec may fill in when the stored row does not know them.
 FILLABLE = ("size", "checksum", "instrument", "obs_start", "obs_end", "downlink_time", "slot")
-
-#: FileSpec fields stored as they are.
-_FROM_SPEC = (
-    "url",
-    "path",
-    "source",
-    "size",
-    "checksum",
-    "instrument",
-    "obs_start",
-    "obs_end",
-    "downlink_time",
-    "slot",
-)
 
 #: What a remote change makes us forget about the bytes we had.
 FORGET_BYTES = {
@@ -75,6 +60,7 @@ _KNOWN_COLUMNS = (
     files.c.checksum,
     *(files.c[name].is_(None) for name in FILLABLE),
 )
+_FIRST_UNKNOWN = len(_KNOWN_COLUMNS) - len(FILLABLE)
 _spec_fillables = operator.attrgetter(*FILLABLE)
 
 
@@ -112,7 +98,7 @@ def register_specs(
         ).all()
         by_url = {row.url: row for row in rows}
         fresh = [spec for spec in chunk if spec.url not in by_url]
-        _check_paths(connection, fresh, dest_root, paths_taken)
+        _check_batch_paths(fresh, dest_root, paths_taken)
         inserted, raced = _insert(connection, fresh, dest_root, now, request_id, delta)
         new += inserted
         known += raced
@@ -142,24 +128,12 @@ def _unique_by_url(specs: Sequence[FileSpec]) -> dict[str, FileSpec]:
     return unique
 
 
-def _check_paths(
-    connection: Connection, fresh: Sequence[FileSpec], dest_root: str, taken: dict[str, str]
-) -> None:
+def _check_batch_paths(fresh: Sequence[FileSpec], dest_root: str, taken: dict[str, str]) -> None:
+    """Refuse two new URLs for one path in this call (paths in the table: see _insert)."""
     for spec in fresh:
         other = taken.setdefault(spec.path, spec.url)
         if other != spec.url:
             raise _path_conflict(spec, dest_root, other)
-    if not fresh:
-        return
-    holders = connection.execute(
-        select(files.c.path, files.c.url).where(
-            files.c.dest_root == dest_root, files.c.path.in_([spec.path for spec in fresh])
-        )
-    ).all()
-    if holders:
-        holder = holders[0]
-        spec = next(spec for spec in fresh if spec.path == holder.path)
-        raise _path_conflict(spec, dest_root, holder.url)
 
 
 def _path_conflict(spec: FileSpec, dest_root: str, other_url: str) -> UsageError:
@@ -169,6 +143,7 @@ def _path_conflict(spec: FileSpec, dest_root: str, other_url: str) -> UsageError
     )
 
 
+#: Columns of a new row, in the order of the rows handed to the driver.
 _INSERTED = (
     "url",
     "path",
@@ -188,6 +163,11 @@ _INSERTED = (
     "downlink_time",
     "slot",
 )
+_INSERT = f"INSERT INTO {files.name} ({', '.join(_INSERTED)}) "
+_SKIP_CONFLICTS = " ON CONFLICT DO NOTHING"
+
+#: Rows per INSERT on PostgreSQL (one array parameter per column).
+_PAGE = 5_000
 
 
 def _insert(
@@ -200,14 +180,14 @@ def _insert(
 ) -> tuple[int, int]:
     """Insert new rows; return (inserted, inserted meanwhile by a concurrent registration).
 
-    The fast path hands the rows straight to the driver's executemany (SQLAlchemy's
-    per-row processing costs more than SQLite's inserting). If any row was skipped, a
-    concurrent registration got there first: that chunk is redone row-exactly.
+    Rows go straight to the driver in bulk (SQLAlchemy's per-row processing would cost
+    more than the inserting). A row the unique indices turn away means its URL was
+    registered concurrently or its path is taken, which is cheaper and safer to learn
+    this way than by asking first: then the chunk is redone row by row, to tell which.
     """
     if not fresh:
         return 0, 0
-    dialect = connection.dialect
-    binder = datetime_binder(dialect)
+    binder = datetime_binder(connection.dialect)
     stamp = binder(now)
     state = FileState.DISCOVERED.value
     rows = [
@@ -219,68 +199,65 @@ def _insert(
         )
         for spec in fresh
     ]
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {files.name} ({', '.join(_INSERTED)}) "
-        f"VALUES ({', '.join([marker] * len(_INSERTED))}) ON CONFLICT DO NOTHING"
-    )
     with connection.begin_nested() as savepoint:
-        inserted = connection.exec_driver_sql(sql, rows).rowcount
-        if inserted != len(fresh):
+        inserted = _insert_all(connection, rows)
+        if inserted != len(rows):
             savepoint.rollback()
-    if inserted == len(fresh):
+    if inserted == len(rows):
         for spec in fresh:
             delta.add(state, spec.size)
-        return len(fresh), 0
-    return _insert_exactly(connection, fresh, dest_root, now, request_id, delta)
+        return len(rows), 0
+    return _insert_one_by_one(connection, fresh, rows, dest_root, request_id, delta)
 
 
-def _insert_exactly(
+def _insert_all(connection: Connection, rows: list[tuple[Any, ...]]) -> int:
+    """Insert driver-ready rows, skipping conflicts; return how many were inserted.
+
+    SQLite runs an executemany in C, in process. PostgreSQL gets one array per column and
+    unnests them: one statement and a handful of parameters per page.
+    """
+    dialect = connection.dialect
+    if dialect.paramstyle == "qmark":
+        values = "VALUES (" + ", ".join(["?"] * len(_INSERTED)) + ")"
+        return int(connection.exec_driver_sql(_INSERT + values + _SKIP_CONFLICTS, rows).rowcount)
+    arrays = ", ".join(f"%s::{files.c[name].type.compile(dialect)}[]" for name in _INSERTED)
+    sql = f"{_INSERT}SELECT * FROM unnest({arrays}){_SKIP_CONFLICTS}"
+    inserted = 0
+    for page in chunks(rows, _PAGE):
+        columns = tuple(list(column) for column in zip(*page, strict=True))
+        inserted += connection.exec_driver_sql(sql, columns).rowcount
+    return inserted
+
+
+def _insert_one_by_one(
     connection: Connection,
     fresh: Sequence[FileSpec],
+    rows: list[tuple[Any, ...]],
     dest_root: str,
-    now: datetime,
     request_id: str | None,
     delta: TotalsDelta,
 ) -> tuple[int, int]:
-    """Insert row by row knowing which rows were ours (the slow path of :func:`_insert`)."""
-    insert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(files).on_conflict_do_nothing().returning(files.c.url)
-    values = [
-        {
-            **{name: getattr(spec, name) for name in _FROM_SPEC},
-            "dest_root": dest_root,
-            "request_id": request_id,
-            "state": FileState.DISCOVERED.value,
-            "attempts": 0,
-            "bytes_done": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for spec in fresh
-    ]
-    inserted = {row.url for row in connection.execute(statement, values)}
-    for spec in fresh:
-        if spec.url in inserted:
+    """The slow path of :func:`_insert`: raise for a taken path, count concurrent inserts."""
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    sql = f"{_INSERT}VALUES ({', '.join([marker] * len(_INSERTED))}){_SKIP_CONFLICTS}"
+    inserted = raced = 0
+    for spec, row in zip(fresh, rows, strict=True):
+        if connection.exec_driver_sql(sql, row).rowcount:
+            inserted += 1
             delta.add(FileState.DISCOVERED.value, spec.size)
-    skipped = [spec for spec in fresh if spec.url not in inserted]
-    # Someone else inserted the same URL (fine) or took the path (not fine) meanwhile.
-    present = set(
-        connection.scalars(
-            select(files.c.url).where(files.c.url.in_([spec.url for spec in skipped]))
-        )
-    )
-    for spec in skipped:
-        if spec.url not in present:
+            continue
+        # Someone else registered the same URL (fine) or took the path (not fine).
+        if connection.scalar(select(files.c.id).where(files.c.url == spec.url)) is None:
             holder = connection.scalar(
                 select(files.c.url).where(files.c.dest_root == dest_root, files.c.path == spec.path)
             )
             raise _path_conflict(spec, dest_root, holder or "another URL")
-    if request_id is not None and present:
-        connection.execute(
-            update(files).where(files.c.url.in_(present)).values(request_id=request_id)
-        )
-    return len(inserted), len(present)
+        raced += 1
+        if request_id is not None:
+            connection.execute(
+                update(files).where(files.c.url == spec.url).values(request_id=request_id)
+            )
+    return inserted, raced
 
 
 def _known_updates(
@@ -294,7 +271,7 @@ def _known_updates(
         if state is FileState.DOWNLOADING:
             continue  # its lease holder owns it (see the module rules)
         spec = unique[row.url]
-        unknown = row[5:]  # one "IS NULL" per FILLABLE name
+        unknown = row[_FIRST_UNKNOWN:]  # one "IS NULL" per FILLABLE name
         fills = {
             name: value
             for name, value, missing in zip(FILLABLE, _spec_fillables(spec), unknown, strict=True)

@@ -38,7 +38,7 @@ from skyhaul.adapters.catalog.totals import (
     recount,
 )
 from skyhaul.adapters.catalog.transfers import Completion
-from skyhaul.adapters.catalog.transitions import transition
+from skyhaul.adapters.catalog.transitions import NO_LEASE, transition
 from skyhaul.adapters.catalog.urls import catalog_url
 from skyhaul.core.lifecycle import FileEvent, FileState, sources_of
 from skyhaul.core.model import AttemptRecord, FileRecord, FileSpec, Selection, StateTotals
@@ -50,11 +50,9 @@ T = TypeVar("T")
 #: Shards of the totals rows per state (PostgreSQL; SQLite has one writer at a time).
 POSTGRES_TOTALS_SHARDS = 8
 
-_NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
-
 
 def _operator_values(event: FileEvent, now: datetime) -> dict[str, Any]:
-    """Columns an operator event sets besides the state (None: not an operator event)."""
+    """Columns an operator event sets besides the state; raises for engine-only events."""
     if event in (FileEvent.RETRY, FileEvent.UNIGNORE):
         return {"attempts": 0, "next_attempt_at": None, "updated_at": now}
     if event is FileEvent.IGNORE:
@@ -213,7 +211,7 @@ class Catalog:
         Returns how many of ``file_ids`` ``owner`` still held and released.
         """
         values = {
-            **_NO_LEASE,
+            **NO_LEASE,
             "attempts": case((files.c.attempts > 0, files.c.attempts - 1), else_=0),
             "next_attempt_at": None,
             "updated_at": now,
@@ -305,7 +303,7 @@ class Catalog:
         """
         event = FileEvent.FAIL_PERMANENT if permanent else FileEvent.FAIL_RETRYABLE
         values = {
-            **_NO_LEASE,
+            **NO_LEASE,
             "error_class": error_class,
             "last_error": message,
             "next_attempt_at": None if permanent else (next_attempt_at or now),

@@ -20,10 +20,10 @@ from sqlalchemy.engine import Connection
 from skyhaul.adapters.catalog.records import chunks
 from skyhaul.adapters.catalog.schema import files, segments
 from skyhaul.adapters.catalog.totals import TotalsDelta
+from skyhaul.adapters.catalog.transitions import NO_LEASE, unindexed
 from skyhaul.core.lifecycle import FileEvent, FileState, next_state, sources_of
 from skyhaul.core.ranges import ByteRange, merge_ranges
-
-_NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
+from skyhaul.errors import UsageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,9 @@ class Completion:
 def add_segments(c: Connection, file_id: int, ranges: Sequence[tuple[int, int]]) -> None:
     """Merge ``ranges`` into the stored segments of ``file_id``."""
     new = [ByteRange(start, end) for start, end in ranges]
+    # Lock the file so that two writers of one file's map take turns (PostgreSQL).
+    if c.scalar(select(files.c.id).where(files.c.id == file_id).with_for_update()) is None:
+        raise UsageError(f"no file {file_id} in the catalog")
     stored = [
         ByteRange(row.start, row.end)
         for row in c.execute(
@@ -64,8 +67,11 @@ def set_validator(
     delta: TotalsDelta,
 ) -> bool:
     """Set the validator (and size) of a file ``owner`` holds; False if it does not."""
-    held = [files.c.id == file_id, files.c.lease_owner == owner]
-    held.append(files.c.state == FileState.DOWNLOADING.value)
+    held = [
+        files.c.id == file_id,
+        files.c.lease_owner == owner,
+        files.c.state == FileState.DOWNLOADING.value,
+    ]
     old = c.execute(select(files.c.size).where(*held).with_for_update()).first()
     if old is None:
         return False
@@ -90,7 +96,7 @@ def complete_many(
                 select(files.c.id, files.c.state, files.c.size)
                 .where(
                     files.c.id.in_(chunk),
-                    files.c.state.in_([s.value for s in sources]),
+                    unindexed(files.c.state).in_([s.value for s in sources]),
                     files.c.lease_owner == owner,
                 )
                 .order_by(files.c.id)
@@ -135,7 +141,7 @@ def complete_many(
             next_attempt_at=None,
             last_error=None,
             error_class=None,
-            **_NO_LEASE,
+            **NO_LEASE,
         ),
         params,
     )

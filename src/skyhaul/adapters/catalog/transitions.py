@@ -30,6 +30,9 @@ from skyhaul.core.lifecycle import FileEvent, FileState, next_state, sources_of
 
 _BASE_KEYS = ("id", "size", "state")
 
+#: Values that end a lease (every transition out of DOWNLOADING sets them).
+NO_LEASE = {"lease_owner": None, "lease_expires_at": None}
+
 
 class unindexed(FunctionElement[str]):
     """A text column SQLite must not pick an index for (``+column``; plain elsewhere)."""
