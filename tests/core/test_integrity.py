@@ -129,7 +129,11 @@ def test_multihasher_rejects_unknown_extra() -> None:
 @pytest.mark.parametrize(
     ("expected", "digests", "result"),
     [
-        (Checksum("md5", DIGESTS["md5"]), {"sha256": DIGESTS["sha256"], "md5": DIGESTS["md5"]}, True),
+        (
+            Checksum("md5", DIGESTS["md5"]),
+            {"sha256": DIGESTS["sha256"], "md5": DIGESTS["md5"]},
+            True,
+        ),
         (Checksum("md5", DIGESTS["md5"]), {"md5": DIGESTS["md5"].upper()}, True),
         (Checksum("md5", "0" * 32), {"md5": DIGESTS["md5"]}, False),
         (Checksum("sha256", DIGESTS["sha256"]), {"sha256": DIGESTS["sha256"]}, True),

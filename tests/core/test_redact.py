@@ -37,11 +37,17 @@ from skyhaul.core.redact import REDACTED, is_sensitive_parameter, redact_text, r
         ),
         # case-insensitive names, common tokens and keys
         ("https://h/f?TOKEN=t1&n=1", f"https://h/f?TOKEN={REDACTED}&n=1"),
-        ("https://h/f?access_token=t&api_key=k", f"https://h/f?access_token={REDACTED}&api_key={REDACTED}"),
+        (
+            "https://h/f?access_token=t&api_key=k",
+            f"https://h/f?access_token={REDACTED}&api_key={REDACTED}",
+        ),
         ("https://h/f?apikey=k;sig=s", f"https://h/f?apikey={REDACTED};sig={REDACTED}"),
         ("https://h/f?key=k&password=p", f"https://h/f?key={REDACTED}&password={REDACTED}"),
         # suffix rule: anything ending in token/secret/signature/_key
-        ("https://h/f?my_token=a&client_secret=b", f"https://h/f?my_token={REDACTED}&client_secret={REDACTED}"),
+        (
+            "https://h/f?my_token=a&client_secret=b",
+            f"https://h/f?my_token={REDACTED}&client_secret={REDACTED}",
+        ),
         ("https://h/f?private_key=a", f"https://h/f?private_key={REDACTED}"),
         # secrets in the fragment (OAuth implicit flow)
         ("https://h/cb#access_token=abc&state=1", f"https://h/cb#access_token={REDACTED}&state=1"),

@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from skyhaul.core.units import format_duration, format_size, parse_duration, parse_size
+from skyhaul.core.units import (
+    format_duration,
+    format_seconds,
+    format_size,
+    parse_duration,
+    parse_size,
+)
 
 KIB, MIB, GIB = 1024, 1024**2, 1024**3
 
@@ -102,7 +108,9 @@ def test_parse_duration_rejects(text: str) -> None:
     ("seconds", "expected"),
     [
         (0, "0.0s"),
+        (2.0, "2.0s"),
         (4.25, "4.2s"),
+        (0.5, "0.5s"),
         (9.99, "10s"),
         (42, "42s"),
         (59.6, "1m00s"),
@@ -122,3 +130,11 @@ def test_format_duration(seconds: float, expected: str) -> None:
 @pytest.mark.parametrize("seconds", [0.0, 7.5, 42.0, 65.0, 3599.0])
 def test_format_duration_reads_back(seconds: float) -> None:
     assert parse_duration(format_duration(seconds)) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [(2.0, "2s"), (0, "0s"), (120, "120s"), (2.5, "2.5s"), (0.25, "0.2s"), (math.inf, "--")],
+)
+def test_format_seconds(seconds: float, expected: str) -> None:
+    assert format_seconds(seconds) == expected

@@ -130,7 +130,7 @@ def new_hasher(algorithm: str) -> Hasher:
     if algorithm == "adler32":
         return _Adler32()
     if algorithm in _HEX_LENGTHS:
-        return hashlib.new(algorithm)
+        return hashlib.new(algorithm, usedforsecurity=False)  # checksums, not security
     raise ValueError(
         f"unsupported checksum algorithm {algorithm!r}"
         f" (supported: {', '.join(SUPPORTED_ALGORITHMS)})"

@@ -84,10 +84,9 @@ class ProgressSnapshot:
 class _Throughput:
     """Bytes per second over a sliding window, kept as a bounded deque of time buckets."""
 
-    __slots__ = ("_buckets", "_nbuckets", "_origin", "_sum", "_window")
+    __slots__ = ("_buckets", "_nbuckets", "_origin", "_sum")
 
     def __init__(self, window: float, origin: float) -> None:
-        self._window = window
         self._nbuckets = max(1, math.ceil(window / BUCKET_SECONDS))
         self._buckets: deque[list[int]] = deque()  # [bucket index, bytes]
         self._sum = 0

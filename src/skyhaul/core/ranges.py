@@ -59,7 +59,7 @@ def merge_ranges(ranges: Iterable[ByteRange]) -> list[ByteRange]:
 
 
 def missing_ranges(size: int, done: Sequence[ByteRange]) -> list[ByteRange]:
-    """Return the parts of ``[0, size)`` not covered by ``done`` (ranges past ``size`` are clipped)."""
+    """Return the parts of ``[0, size)`` not covered by ``done`` (which may run past ``size``)."""
     if size < 0:
         raise ValueError(f"invalid size {size}")
     missing: list[ByteRange] = []
@@ -75,9 +75,7 @@ def missing_ranges(size: int, done: Sequence[ByteRange]) -> list[ByteRange]:
     return missing
 
 
-def plan_segments(
-    size: int, segment_size: int, done: Sequence[ByteRange] = ()
-) -> list[ByteRange]:
+def plan_segments(size: int, segment_size: int, done: Sequence[ByteRange] = ()) -> list[ByteRange]:
     """Split what is missing of a file into segments to request.
 
     Parameters
@@ -226,8 +224,9 @@ def if_range_value(etag: str | None, last_modified: str | None) -> str | None:
     Weak ETags (``W/"..."``) are never used: RFC 9110 forbids them in ``If-Range``,
     because a weak match does not promise identical bytes.
     """
-    if etag and etag.strip() and not etag.strip()[:2].upper() == "W/":
-        return etag.strip()
+    strong = etag.strip() if etag else ""
+    if strong and strong[:2].upper() != "W/":
+        return strong
     if last_modified and last_modified.strip():
         return last_modified.strip()
     return None

@@ -1,25 +1,32 @@
 """Per-host adaptive concurrency and request pacing (AIMD, like TCP and FTS3's optimizer).
 
 Rules:
-- The controller is pure: the engine tells it when requests start, succeed and fail, with
-  the time, and asks it whether another request may start. It never sleeps.
-- Concurrency window: +1 after each full window of successes (``increase_after``), up
-  to ``ceiling``; halved, not below ``floor``, on congestion: THROTTLED (429, 503 with
+- Pure: the engine tells the controller when requests start, succeed and fail, with the
+  time, and asks whether another request may start. It never sleeps or reads a clock.
+- Concurrency window: +1 after each full window of successes (``increase_after``), up to
+  ``ceiling``; halved, not below ``floor``, on congestion: THROTTLED (429, 503 with
   Retry-After), SERVER with status 503, READ_TIMEOUT and CONNECT. Other failures (404,
   integrity, disk) say nothing about load and change nothing.
 - One decrease per congestion epoch: a failure of a request that started before the last
-  decrease is an echo of the same congestion (16 concurrent 429s are one signal, not 16).
+  decrease echoes the same congestion (16 concurrent 429s are one signal, not 16).
 - ``Retry-After`` pauses the whole host until ``now + retry_after``.
-- Pacing: a concurrency window cannot keep fast responses under a request rate (nginx
-  ``limit_req`` answers 429 or 503 without Retry-After), so a throttle without Retry-After
-  starts pacing. The rate is set just under the rate the server recently accepted
-  (successes per second over the last ``SAMPLE_COUNT`` successes within
-  ``SAMPLE_SECONDS``), else halved; never below ``rate_floor``. After the first throttle,
-  while the accepted rate is still unknown, the rate doubles every ``SLOW_START_STEP``
-  seconds without throttling (slow start); afterwards it grows by
-  ``max(PROBE_MIN, PROBE_GAIN * rate)`` every ``PROBE_STEP`` seconds (probing). The rate
-  grows only while pacing is what holds requests back.
-- Every change is returned as a ``WindowChange`` with a reason, for the log; no change
+- Pacing, because a window cannot keep fast responses under a request rate (nginx
+  ``limit_req`` refuses with 429 or 503 and no Retry-After): a throttle without
+  Retry-After paces requests ``1 / rate`` apart. The rate then moves through phases:
+
+  * SEARCH, after the first throttle: the unpaced burst emptied the server's bucket, so
+    the rate starts from a guess and doubles every clean ``SEARCH_STEP``.
+  * REFINE, after the search overshoots: back to the last rate that went through (or
+    just under the measured accepted rate if higher), then x``REFINE_FACTOR`` per step.
+  * PROBE, after that: ``RESET_MARGIN`` x the accepted rate (successes per second over
+    the last ``SAMPLE_COUNT`` successes within ``SAMPLE_SECONDS``; half the rate when
+    too few to tell), then ``+max(PROBE_MIN, PROBE_GAIN * rate)`` per clean
+    ``PROBE_STEP``. Every later throttle resets it the same way.
+
+  The rate never goes below ``rate_floor`` and only grows while pacing is what holds
+  requests back. The constants were tuned with the token-bucket simulation in
+  ``tests/core/test_ratecontrol.py``.
+- Every change is returned as a ``WindowChange`` with its reason, for the log; no change
   returns ``None``.
 """
 
@@ -28,33 +35,40 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from enum import Enum
 
 from skyhaul.core.errorclass import ErrorClass
-from skyhaul.core.units import format_duration
+from skyhaul.core.units import format_duration, format_seconds
 
 SAMPLE_SECONDS = 2.0
 """Successes older than this do not count towards the accepted rate."""
 SAMPLE_COUNT = 20
-"""The accepted rate is measured over at most this many recent successes, so it follows a
-rate that has just ramped up instead of averaging the ramp."""
-RELIABLE_SECONDS = 1.0
-"""Fewer than ``SAMPLE_COUNT`` successes are trusted only when they span this long."""
+"""The accepted rate uses at most this many recent successes, so that it follows a rate
+that has just ramped up instead of averaging the ramp."""
+RELIABLE_COUNT = 10
+RELIABLE_SECONDS = 0.5
+"""The accepted rate is trusted from ``RELIABLE_COUNT`` successes, or fewer spanning
+``RELIABLE_SECONDS``."""
 RESET_MARGIN = 0.9
-MEASURE_OFFSET = 0
-ANCHOR = 0
-ANCHOR_SPAN = 0
-SS_MIN_SUCCESSES = 1
-UNRELIABLE_FACTOR = 0.5
-"""After a throttle, pace at this fraction of the accepted rate, so the server's bucket
-refills a little before probing starts again."""
-FIRST_GUESS_SECONDS = 1.0
-SLOW_START_STEP = 0.1
+"""After a throttle, pace at this fraction of the accepted rate, so that the server's
+bucket refills a little before probing starts again."""
+FIRST_GUESS_SECONDS = 0.1
+"""First rate: the successes of the unpaced burst as if they took this long."""
+SEARCH_STEP = 0.1
+"""Seconds without a throttle (and at least one success) per doubling or refine step."""
+REFINE_FACTOR = 1.25
 PROBE_STEP = 1.0
 PROBE_GAIN = 0.05
-PROBE_MIN = 0.5
+PROBE_MIN = 0.02
 _BINDING_SLOTS = 1.5  # starts closer than this many slots apart mean pacing holds them back
 
 _CONGESTION = frozenset({ErrorClass.THROTTLED, ErrorClass.READ_TIMEOUT, ErrorClass.CONNECT})
+
+
+class _Phase(Enum):
+    SEARCH = "search"
+    REFINE = "refine"
+    PROBE = "probe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,24 +100,22 @@ class WindowChange:
     @property
     def is_decrease(self) -> bool:
         """Whether the host was slowed down (smaller window, lower rate or a pause)."""
-        slower_rate = self.new_rate is not None and (
+        slower = self.new_rate is not None and (
             self.old_rate is None or self.new_rate < self.old_rate
         )
-        return self.new_window < self.old_window or slower_rate or self.pause is not None
+        return self.new_window < self.old_window or slower or self.pause is not None
 
     def __str__(self) -> str:
         parts: list[str] = []
         if self.new_window != self.old_window or self.new_rate == self.old_rate:
             parts.append(f"window {self.old_window} -> {self.new_window}")
         if self.new_rate != self.old_rate:
-            parts.append(f"rate {_rate_text(self.old_rate)} -> {_rate_text(self.new_rate)}")
+            old = "unpaced" if self.old_rate is None else f"{self.old_rate:.1f}"
+            new = "unpaced" if self.new_rate is None else f"{self.new_rate:.1f}/s"
+            parts.append(f"rate {old} -> {new}")
         if self.pause is not None:
-            parts.append(f"paused {format_duration(self.pause)}")
+            parts.append(f"paused {format_seconds(self.pause)}")
         return f"{self.host}: {', '.join(parts)} ({self.reason})"
-
-
-def _rate_text(rate: float | None) -> str:
-    return "unpaced" if rate is None else f"{rate:.1f}/s"
 
 
 def _failure_text(error_class: ErrorClass, status: int | None) -> str:
@@ -128,12 +140,22 @@ class HostController:
     floor : int
         Smallest window (``1 <= floor <= start``).
     ceiling : int
-        Largest window, the hard cap per host.
+        Largest window: the hard cap per host.
     increase_after : int or None
         Successes needed per +1; ``None`` means the current window (one full window of
         successes, like TCP congestion avoidance).
     rate_floor : float
         Slowest pacing, in requests per second.
+
+    Attributes
+    ----------
+    window : int
+        Requests that may be in flight at once now.
+    rate : float or None
+        Requests per second the host is paced at; ``None`` while unpaced (until the
+        first throttle without Retry-After).
+    paused_until : float
+        Time before which no request may start (``Retry-After``); ``-inf`` when none.
     """
 
     def __init__(
@@ -147,7 +169,9 @@ class HostController:
         rate_floor: float = 0.5,
     ) -> None:
         if not 1 <= floor <= start <= ceiling:
-            raise ValueError(f"need 1 <= floor <= start <= ceiling, got {floor}, {start}, {ceiling}")
+            raise ValueError(
+                f"need 1 <= floor <= start <= ceiling, got {floor}, {start}, {ceiling}"
+            )
         if increase_after is not None and increase_after < 1:
             raise ValueError(f"increase_after must be >= 1, got {increase_after}")
         if not rate_floor > 0:
@@ -159,17 +183,16 @@ class HostController:
         self.increase_after = increase_after
         self.rate_floor = rate_floor
         self.rate: float | None = None
-        """Requests per second the host is paced at; ``None`` while unpaced."""
         self.paused_until = -math.inf
-        self._successes = 0
+        self._successes = 0  # since the window last changed
         self._last_decrease = -math.inf
         self._last_start = -math.inf
-        self._binding = False
-        self._slow_start = False
+        self._binding = False  # the last start waited for its paced slot
+        self._phase = _Phase.PROBE
         self._rate_changed_at = -math.inf
-        self._samples: deque[float] = deque(maxlen=SAMPLE_COUNT)
-        self._anchor = -math.inf
-        self._since_change = 0
+        self._since_rate_change = 0  # successes
+        self._samples: deque[float] = deque(maxlen=SAMPLE_COUNT)  # success times
+        self._paced_since = -math.inf
 
     # --- asking ------------------------------------------------------------------------
 
@@ -188,22 +211,20 @@ class HostController:
         return in_flight < self.window and self.earliest_start(now) <= now
 
     def accepted_rate(self, now: float) -> float | None:
-        """Successes per second the host recently accepted; ``None`` if too few to tell."""
-        start = now - SAMPLE_SECONDS
-        if ANCHOR:
-            start = max(start, self._anchor)
-        recent = [t for t in self._samples if t > start]
-        if not recent:
+        """Return the successes per second the host recently accepted, if known.
+
+        Measured over the last ``SAMPLE_COUNT`` successes within ``SAMPLE_SECONDS``, as
+        ``n - 1`` intervals over the time from the first of them to ``now``; ``None``
+        until there are ``RELIABLE_COUNT`` of them or they span ``RELIABLE_SECONDS``.
+        Successes before pacing started are not counted: they were the server's burst.
+        """
+        recent = [t for t in self._samples if t > now - SAMPLE_SECONDS]
+        if len(recent) < 2:
             return None
-        if len(recent) >= SAMPLE_COUNT:
-            span = now - recent[0]
-            n = len(recent) - MEASURE_OFFSET
-        else:
-            span = now - start if ANCHOR_SPAN else now - recent[0]
-            n = len(recent) - (0 if ANCHOR_SPAN else MEASURE_OFFSET)
-        if span <= 0 or (len(recent) < SAMPLE_COUNT and span < RELIABLE_SECONDS):
+        span = now - recent[0]
+        if span <= 0 or (len(recent) < RELIABLE_COUNT and span < RELIABLE_SECONDS):
             return None
-        return n / span
+        return (len(recent) - 1) / span
 
     # --- telling -----------------------------------------------------------------------
 
@@ -215,27 +236,21 @@ class HostController:
 
     def on_success(self, now: float, started_at: float) -> WindowChange | None:
         """A request that started at ``started_at`` succeeded at ``now``."""
-        self._samples.append(now)
-        self._since_change += 1
+        if started_at >= self._paced_since:
+            self._samples.append(now)
+        self._since_rate_change += 1
+        self._successes += 1
         old_window, old_rate = self.window, self.rate
         reasons: list[str] = []
-        self._successes += 1
         needed = self.increase_after or self.window
         if self._successes >= needed and self.window < self.ceiling:
             self.window += 1
             self._successes = 0
             reasons.append(f"{needed} successes")
         if self.rate is not None and self._binding:
-            step = SLOW_START_STEP if self._slow_start else PROBE_STEP
-            clean = now - self._rate_changed_at
-            if clean >= step and (not self._slow_start or self._since_change >= SS_MIN_SUCCESSES):
-                if self._slow_start:
-                    self.rate *= 2
-                else:
-                    self.rate += max(PROBE_MIN, PROBE_GAIN * self.rate)
-                self._rate_changed_at = now
-                self._since_change = 0
-                reasons.append(f"no throttling for {format_duration(clean)}")
+            raised = self._raise_rate(now, self.rate)
+            if raised:
+                reasons.append(raised)
         if not reasons:
             return None
         return WindowChange(
@@ -260,7 +275,7 @@ class HostController:
         now, started_at : float
             When it failed and when it started (for the one-decrease-per-epoch rule).
         status : int or None
-            HTTP status, when there was one (503 counts as congestion).
+            HTTP status, when there was one (a SERVER 503 counts as congestion).
         retry_after : float or None
             Seconds the server asked us to wait: the host pauses that long.
         """
@@ -275,40 +290,63 @@ class HostController:
         if retry_after is not None and retry_after > 0:
             pause = retry_after
             self.paused_until = max(self.paused_until, now + retry_after)
-            reason += f", Retry-After {format_duration(retry_after)}"
+            reason += f", Retry-After {format_seconds(retry_after)}"
         if started_at >= self._last_decrease:
             self.window = max(self.floor, self.window // 2)
             self._successes = 0
             self._last_decrease = now
             if throttle and retry_after is None:
-                self._slow_down(now)
+                self.rate = max(self.rate_floor, self._paced_rate(now))
+                self._rate_changed_at = now
+                self._since_rate_change = 0
         if pause is None and (self.window, self.rate) == (old_window, old_rate):
             return None
-        return WindowChange(
-            self.host, old_window, self.window, reason, old_rate, self.rate, pause
-        )
+        return WindowChange(self.host, old_window, self.window, reason, old_rate, self.rate, pause)
 
-    def _slow_down(self, now: float) -> None:
-        """Pace just under the accepted rate after a throttle without Retry-After."""
-        measured = self.accepted_rate(now)
-        old = self.rate
-        if measured is None:
-            if self.rate is None:
-                # First throttle and no measurement (the first burst was refused): start
-                # from what got through in the last seconds, then double (slow start).
-                recent = sum(1 for t in self._samples if t > now - SAMPLE_SECONDS)
-                new_rate = recent / FIRST_GUESS_SECONDS
-                self._slow_start = True
-            else:
-                # Too little data to measure: halve, and keep doubling afterwards if we
-                # were still searching (right after a refused burst the server's bucket is
-                # empty, so an early refusal says little about its rate).
-                new_rate = self.rate * (0.5 if self._slow_start else UNRELIABLE_FACTOR)
+    # --- pacing ------------------------------------------------------------------------
+
+    def _raise_rate(self, now: float, rate: float) -> str | None:
+        """Raise the rate after a clean step, as the phase allows; return the reason."""
+        clean = now - self._rate_changed_at
+        if self._phase is _Phase.PROBE:
+            if clean < PROBE_STEP:
+                return None
+            self.rate = rate + max(PROBE_MIN, PROBE_GAIN * rate)
         else:
-            new_rate = RESET_MARGIN * min(measured, self.rate or measured)
-            self._slow_start = False
-        self.rate = max(self.rate_floor, new_rate)
+            if clean < SEARCH_STEP or self._since_rate_change == 0:
+                return None
+            self.rate = rate * (2.0 if self._phase is _Phase.SEARCH else REFINE_FACTOR)
         self._rate_changed_at = now
-        self._since_change = 0
-        if ANCHOR == 2 or (ANCHOR == 1 and old is None):
-            self._anchor = now
+        self._since_rate_change = 0
+        return f"no throttling for {format_duration(clean)}"
+
+    def _paced_rate(self, now: float) -> float:
+        """Return the rate to pace at after a throttle without Retry-After (moves phase)."""
+        rate = self.rate
+        if rate is None:
+            recent = sum(1 for t in self._samples if t > now - SAMPLE_SECONDS)
+            # The burst says how deep the server's bucket is, not its rate: from now on
+            # only requests started while paced count.
+            self._samples.clear()
+            self._paced_since = now
+            self._phase = _Phase.SEARCH
+            return max(1, recent) / FIRST_GUESS_SECONDS
+        if self._phase is _Phase.SEARCH and not self._samples:
+            # Refused before any paced request got through: the server's bucket is still
+            # empty from the burst, which says little about its rate. Keep searching.
+            return rate / 2
+        measured = self.accepted_rate(now)
+        if self._phase is _Phase.SEARCH:
+            # The previous doubling went through: the limit is about half of this or more.
+            self._phase = _Phase.REFINE
+            if measured is None:
+                return rate / 2
+            return max(rate / 2, RESET_MARGIN * min(measured, rate))
+        if self._phase is _Phase.REFINE and measured is None:
+            # Not enough data yet, but the step before this one went through.
+            self._phase = _Phase.PROBE
+            return RESET_MARGIN * rate / REFINE_FACTOR
+        self._phase = _Phase.PROBE
+        if measured is None:
+            return rate / 2
+        return RESET_MARGIN * min(measured, rate)

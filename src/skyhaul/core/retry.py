@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from skyhaul.core.errorclass import ErrorClass
-from skyhaul.core.units import format_duration
+from skyhaul.core.units import format_duration, format_seconds
 
 _MAX_EXPONENT = 62  # 2**62 seconds is beyond any cap; avoids float overflow for huge attempts
 
@@ -166,7 +166,7 @@ class RetryPolicy:
             return RetryDecision(
                 True,
                 delay,
-                f"{what} (Retry-After {format_duration(asked)});"
+                f"{what} (Retry-After {format_seconds(asked)});"
                 f" {next_try} in {format_duration(delay)}",
             )
         return RetryDecision(True, delay, f"{what}; {next_try} in {format_duration(delay)}")

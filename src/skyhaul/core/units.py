@@ -28,9 +28,9 @@ def _size_multiplier(unit: str) -> int | None:
     if power == 0:
         return None
     if rest in ("", "i", "ib"):
-        return 1024**power
+        return 1 << (10 * power)
     if rest == "b":
-        return 1000**power
+        return int(1000**power)
     return None
 
 
@@ -58,7 +58,9 @@ def parse_size(text: str) -> int:
     match = _SIZE_RE.fullmatch(text)
     multiplier = _size_multiplier(match.group(2)) if match else None
     if match is None or multiplier is None:
-        raise ValueError(f"invalid size {text!r}: expected a number with a unit like 8MiB, 8M or 8MB")
+        raise ValueError(
+            f"invalid size {text!r}: expected a number with a unit like 8MiB, 8M or 8MB"
+        )
     try:
         value = Decimal(match.group(1)) * multiplier
     except InvalidOperation:  # pragma: no cover - the regex admits only decimal digits
@@ -74,14 +76,13 @@ def format_size(n: int) -> str:
         return "-" + format_size(-n)
     if n < 1024:
         return f"{n} B"
-    value = float(n)
-    unit = _BINARY_UNITS[0]
-    for unit in _BINARY_UNITS:
+    value = n / 1024
+    index = 0
+    # Compare the rounded value: 1023.96 KiB must read "1.0 MiB", not "1024.0 KiB".
+    while round(value, 1) >= 1024 and index < len(_BINARY_UNITS) - 1:
         value /= 1024
-        # Compare the rounded value: 1023.96 KiB must read "1.0 MiB", not "1024.0 KiB".
-        if round(value, 1) < 1024:
-            break
-    return f"{value:.1f} {unit}"
+        index += 1
+    return f"{value:.1f} {_BINARY_UNITS[index]}"
 
 
 _DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h|d|w)?", re.IGNORECASE)
@@ -127,7 +128,7 @@ def parse_duration(text: str) -> float:
 def format_duration(seconds: float) -> str:
     """Format seconds for people: ``4.2s``, ``42s``, ``1m05s``, ``2h03m``, ``3d04h``.
 
-    Under 10 s one decimal is kept; above that the value is rounded to whole seconds,
+    Under 10 s one decimal is kept; above, whole seconds are shown,
     and from an hour on the smallest unit is dropped. Non-finite values give ``--``.
     """
     if not math.isfinite(seconds):
@@ -147,3 +148,16 @@ def format_duration(seconds: float) -> str:
         return f"{hours}h{minutes:02d}m"
     days, hours = divmod(hours, 24)
     return f"{days}d{hours:02d}h"
+
+
+def format_seconds(seconds: float) -> str:
+    """Format a number of seconds as given, e.g. by a ``Retry-After`` header: ``2s``, ``2.5s``.
+
+    Whole numbers lose their decimal point; others keep one decimal. For elapsed times
+    and ETAs use ``format_duration``.
+    """
+    if not math.isfinite(seconds):
+        return "--"
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{seconds:.1f}s"

@@ -75,15 +75,7 @@ class HostGate:
             change = None  # cancelled or local failure: says nothing about the host
         if change is not None:
             # Slowing down matters to an operator; speeding up is routine.
-            slower = (
-                change.new_window < change.old_window
-                or change.pause is not None
-                or (
-                    change.new_rate is not None
-                    and (change.old_rate is None or change.new_rate < change.old_rate)
-                )
-            )
-            log.log(logging.INFO if slower else logging.DEBUG, "%s", change)
+            log.log(logging.INFO if change.is_decrease else logging.DEBUG, "%s", change)
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():

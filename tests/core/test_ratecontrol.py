@@ -1,0 +1,419 @@
+"""The per-host controller: AIMD window, Retry-After pauses, and request-rate pacing.
+
+The pacing is proved against a discrete-event simulation of an nginx ``limit_req`` server
+(``rate=R burst=5 nodelay``: refuses with 429 and no Retry-After once the client goes
+faster than R) and a client of 16 workers that obeys the controller. No clock, no sleep.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import pytest
+
+from skyhaul.core.errorclass import ErrorClass
+from skyhaul.core.ratecontrol import HostController, WindowChange
+
+HOST = "archive.example"
+
+
+def throttle(
+    c: HostController,
+    *,
+    now: float,
+    started_at: float,
+    retry_after: float | None = None,
+) -> WindowChange | None:
+    return c.on_failure(
+        ErrorClass.THROTTLED, now=now, started_at=started_at, status=429, retry_after=retry_after
+    )
+
+
+def succeed(c: HostController, times: int, *, now: float = 0.0) -> list[WindowChange]:
+    changes = []
+    for _ in range(times):
+        change = c.on_success(now, now)
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+# --- the concurrency window ------------------------------------------------------------
+
+
+def test_starts_at_start_and_allows_that_many_in_flight() -> None:
+    c = HostController(HOST, start=4)
+    assert c.window == 4
+    assert c.rate is None
+    assert [c.can_start(n, 0.0) for n in range(6)] == [True, True, True, True, False, False]
+
+
+def test_window_grows_by_one_per_full_window_of_successes_up_to_ceiling() -> None:
+    c = HostController(HOST, start=4, ceiling=8)
+    windows = []
+    for _ in range(100):
+        c.on_success(1.0, 0.5)
+        windows.append(c.window)
+    # 4 successes -> 5, 5 more -> 6, 6 more -> 7, 7 more -> 8, then capped
+    assert windows[3] == 5 and windows[2] == 4
+    assert windows[8] == 6 and windows[7] == 5
+    assert windows[14] == 7
+    assert windows[21] == 8
+    assert max(windows) == 8 and windows[-1] == 8
+
+
+def test_increase_after_fixes_the_successes_per_step() -> None:
+    c = HostController(HOST, start=2, ceiling=10, increase_after=3)
+    changes = succeed(c, 9)
+    assert [(ch.old_window, ch.new_window) for ch in changes] == [(2, 3), (3, 4), (4, 5)]
+    assert all(ch.reason == "3 successes" for ch in changes)
+
+
+def test_a_burst_of_concurrent_429s_halves_the_window_once() -> None:
+    c = HostController(HOST, start=16, ceiling=16)
+    changes = [throttle(c, now=1.0 + i * 0.01, started_at=0.5) for i in range(16)]
+    assert c.window == 8
+    assert changes[0] is not None
+    assert (changes[0].old_window, changes[0].new_window) == (16, 8)
+    # the 15 others started before the decrease: echoes of the same congestion
+    assert all(ch is None or ch.new_window == ch.old_window for ch in changes[1:]), (
+        "only one decrease per epoch"
+    )
+
+
+def test_a_failure_of_a_request_started_after_the_decrease_decreases_again() -> None:
+    c = HostController(HOST, start=16, ceiling=16)
+    throttle(c, now=1.0, started_at=0.5)
+    throttle(c, now=2.0, started_at=1.5)
+    assert c.window == 4
+
+
+@pytest.mark.parametrize(("start", "floor"), [(16, 1), (8, 3), (5, 5), (2, 1)])
+def test_window_never_goes_below_floor(start: int, floor: int) -> None:
+    c = HostController(HOST, start=start, floor=floor, ceiling=16)
+    for i in range(20):
+        c.on_failure(ErrorClass.READ_TIMEOUT, now=float(i + 1), started_at=float(i) + 0.5)
+        assert c.window >= floor
+    assert c.window == floor
+
+
+def test_window_grows_back_to_ceiling_after_a_collapse() -> None:
+    c = HostController(HOST, start=8, floor=1, ceiling=12)
+    for i in range(5):
+        throttle(c, now=float(i + 1), started_at=float(i) + 0.5)
+    assert c.window == 1
+    succeed(c, 200, now=10.0)
+    assert c.window == 12
+
+
+@pytest.mark.parametrize(
+    ("error_class", "status", "halves"),
+    [
+        (ErrorClass.THROTTLED, 429, True),
+        (ErrorClass.THROTTLED, 503, True),
+        (ErrorClass.SERVER, 503, True),
+        (ErrorClass.READ_TIMEOUT, None, True),
+        (ErrorClass.CONNECT, None, True),
+        (ErrorClass.SERVER, 500, False),
+        (ErrorClass.SERVER, None, False),
+        (ErrorClass.CLIENT, 404, False),
+        (ErrorClass.CLIENT, 403, False),
+        (ErrorClass.INTEGRITY, None, False),
+        (ErrorClass.DISK, None, False),
+        (ErrorClass.CHANGED, None, False),
+    ],
+)
+def test_which_failures_shrink_the_window(
+    error_class: ErrorClass, status: int | None, halves: bool
+) -> None:
+    c = HostController(HOST, start=8)
+    change = c.on_failure(error_class, now=1.0, started_at=0.5, status=status)
+    assert c.window == (4 if halves else 8)
+    assert (change is not None) is halves
+
+
+@pytest.mark.parametrize(
+    ("error_class", "status", "reason"),
+    [
+        (ErrorClass.THROTTLED, 429, "429"),
+        (ErrorClass.SERVER, 503, "503"),
+        (ErrorClass.THROTTLED, None, "throttled"),
+        (ErrorClass.READ_TIMEOUT, None, "read timeout"),
+        (ErrorClass.CONNECT, None, "connection failed"),
+    ],
+)
+def test_timeouts_and_resets_shrink_the_window_but_do_not_pace(
+    error_class: ErrorClass, status: int | None, reason: str
+) -> None:
+    c = HostController(HOST, start=8)
+    change = c.on_failure(error_class, now=1.0, started_at=0.5, status=status)
+    assert change is not None
+    assert change.reason == reason
+    paces = error_class is ErrorClass.THROTTLED or status == 503
+    assert (c.rate is not None) is paces
+
+
+# --- Retry-After -----------------------------------------------------------------------
+
+
+def test_retry_after_pauses_the_host() -> None:
+    c = HostController(HOST, start=8)
+    change = throttle(c, now=10.0, started_at=9.0, retry_after=2.0)
+    assert change is not None
+    assert str(change) == "archive.example: window 8 -> 4, paused 2s (429, Retry-After 2s)"
+    assert change.pause == 2.0
+    assert change.is_decrease
+    assert c.rate is None, "a server that says how long to wait is obeyed, not paced"
+    assert not c.can_start(0, 10.0)
+    assert not c.can_start(0, 11.999)
+    assert c.earliest_start(10.5) == 12.0
+    assert c.can_start(0, 12.0)
+
+
+def test_a_shorter_retry_after_does_not_shorten_a_pause() -> None:
+    c = HostController(HOST, start=8)
+    throttle(c, now=10.0, started_at=9.0, retry_after=30.0)
+    change = throttle(c, now=10.5, started_at=9.0, retry_after=1.0)
+    assert change is not None and change.pause == 1.0
+    assert c.window == 4, "same epoch: no second decrease"
+    assert c.earliest_start(11.0) == 40.0
+
+
+def test_retry_after_at_the_floor_is_still_reported() -> None:
+    c = HostController(HOST, start=1, floor=1)
+    change = throttle(c, now=1.0, started_at=0.5, retry_after=5.0)
+    assert change is not None
+    assert (change.old_window, change.new_window) == (1, 1)
+    assert str(change) == "archive.example: window 1 -> 1, paused 5s (429, Retry-After 5s)"
+
+
+# --- pacing ----------------------------------------------------------------------------
+
+
+def test_throttle_without_retry_after_starts_pacing() -> None:
+    c = HostController(HOST, start=8)
+    for _ in range(6):
+        c.on_start(0.0)
+        c.on_success(0.0, 0.0)
+    change = throttle(c, now=0.0, started_at=0.0)
+    assert change is not None
+    assert change.old_rate is None and change.new_rate is not None
+    assert "rate unpaced ->" in str(change)
+    rate = c.rate
+    assert rate is not None and rate > 0
+    c.on_start(1.0)
+    assert not c.can_start(0, 1.0)
+    assert c.earliest_start(1.0) == pytest.approx(1.0 + 1.0 / rate)
+    assert c.can_start(0, 1.0 + 1.0 / rate)
+
+
+def test_pacing_settles_just_under_the_measured_accepted_rate() -> None:
+    c = HostController(HOST, start=16, ceiling=16)
+    throttle(c, now=0.0, started_at=0.0)  # first throttle: search phase
+    c.on_start(0.05)
+    c.on_success(0.05, 0.05)
+    throttle(c, now=0.06, started_at=0.06)  # overshoot: refine phase
+    # now the server accepts exactly 40 requests per second for two seconds
+    t = 0.1
+    while t < 2.1:
+        c.on_start(t)
+        c.on_success(t, t)
+        t += 0.025
+    assert c.accepted_rate(t) == pytest.approx(40.0, rel=0.05)
+    old = c.rate
+    change = throttle(c, now=t, started_at=t)
+    assert change is not None and change.old_rate == old
+    assert c.rate == pytest.approx(0.9 * 40.0, rel=0.05)
+
+
+def test_rate_never_drops_below_rate_floor() -> None:
+    c = HostController(HOST, start=4, rate_floor=0.5)
+    for i in range(30):
+        throttle(c, now=float(i), started_at=float(i))
+        assert c.rate is not None and c.rate >= 0.5
+    assert c.rate == 0.5
+
+
+def test_rate_probes_upwards_only_while_pacing_holds_requests_back() -> None:
+    c = HostController(HOST, start=16, ceiling=16)
+    throttle(c, now=0.0, started_at=0.0)
+    rate = c.rate
+    assert rate is not None
+    # a client starting one request every 10 s is not held back by any pacing
+    for i in range(1, 20):
+        c.on_start(10.0 * i)
+        assert c.on_success(10.0 * i + 0.1, 10.0 * i) is None or c.rate == rate
+    assert c.rate == rate
+
+
+def test_paced_rate_grows_without_throttling() -> None:
+    c = HostController(HOST, start=16, ceiling=16)
+    throttle(c, now=0.0, started_at=0.0)
+    first = c.rate
+    assert first is not None
+    t, changes = 0.0, []
+    for _ in range(40):
+        t = c.earliest_start(t)
+        c.on_start(t)
+        change = c.on_success(t, t)
+        if change is not None and change.new_rate != change.old_rate:
+            changes.append(change)
+    assert c.rate is not None and c.rate > 8 * first, "no throttling: the search doubles"
+    assert all("no throttling for" in ch.reason for ch in changes)
+    assert all(ch.new_rate is not None and ch.old_rate is not None for ch in changes)
+    assert all(ch.new_rate > ch.old_rate for ch in changes)  # type: ignore[operator]
+
+
+# --- WindowChange ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "text", "decrease"),
+    [
+        (
+            WindowChange(HOST, 8, 4, "429, Retry-After 2s"),
+            "archive.example: window 8 -> 4 (429, Retry-After 2s)",
+            True,
+        ),
+        (
+            WindowChange(HOST, 4, 5, "4 successes"),
+            "archive.example: window 4 -> 5 (4 successes)",
+            False,
+        ),
+        (
+            WindowChange(HOST, 8, 4, "429", 40.0, 20.5),
+            "archive.example: window 8 -> 4, rate 40.0 -> 20.5/s (429)",
+            True,
+        ),
+        (
+            WindowChange(HOST, 6, 6, "no throttling for 1.0s", 20.0, 21.0),
+            "archive.example: rate 20.0 -> 21.0/s (no throttling for 1.0s)",
+            False,
+        ),
+        (
+            WindowChange(HOST, 6, 3, "429", None, 12.0),
+            "archive.example: window 6 -> 3, rate unpaced -> 12.0/s (429)",
+            True,
+        ),
+    ],
+)
+def test_window_change_text(change: WindowChange, text: str, decrease: bool) -> None:
+    assert str(change) == text
+    assert change.is_decrease is decrease
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"start": 4, "floor": 0},
+        {"start": 4, "floor": 5},
+        {"start": 20, "ceiling": 16},
+        {"increase_after": 0},
+        {"rate_floor": 0.0},
+    ],
+)
+def test_constructor_refuses_inconsistent_limits(kwargs: dict[str, int | float]) -> None:
+    with pytest.raises(ValueError):
+        HostController(HOST, **kwargs)  # type: ignore[arg-type]
+
+
+# --- the simulation: nginx limit_req against 16 obedient workers -----------------------
+
+
+class NginxLimitReq:
+    """nginx ``limit_req rate=R burst=B nodelay``, as in ngx_http_limit_req_module.c.
+
+    ``excess`` (in requests) drains at ``rate`` per second; a request adds one; above
+    ``burst`` it is refused (and changes nothing). The first request is always accepted.
+    """
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.excess = 0.0
+        self.last: float | None = None
+
+    def accept(self, now: float) -> bool:
+        if self.last is None:
+            self.last = now
+            return True
+        excess = max(0.0, self.excess - self.rate * (now - self.last) + 1.0)
+        if excess > self.burst + 1e-9:
+            return False
+        self.excess, self.last = excess, now
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class SimResult:
+    seconds: float
+    refused: int
+    changes: tuple[WindowChange, ...]
+
+
+def simulate(
+    rate: float, requests: int, *, burst: int = 5, latency: float = 0.0, workers: int = 16
+) -> SimResult:
+    """Fetch ``requests`` files through the controller; refused ones go back in the queue."""
+    server = NginxLimitReq(rate, burst)
+    ctl = HostController(HOST, start=4, ceiling=16)
+    now, pending, done, refused = 0.0, requests, 0, 0
+    in_flight: list[tuple[float, float, bool]] = []  # (finishes, started, accepted)
+    changes: list[WindowChange] = []
+    for _ in range(100 * requests):
+        # start everything the controller allows now
+        while pending and len(in_flight) < workers and ctl.can_start(len(in_flight), now):
+            ctl.on_start(now)
+            pending -= 1
+            heapq.heappush(in_flight, (now + latency, now, server.accept(now)))
+            if latency == 0:
+                break  # an instant answer must be seen before the next start
+        # move the clock to the next event: an answer, or the next allowed start
+        events = [in_flight[0][0]] if in_flight else []
+        if pending and len(in_flight) < min(workers, ctl.window):
+            events.append(ctl.earliest_start(now))
+        now = max(now, min(events))
+        while in_flight and in_flight[0][0] <= now:
+            finished, started, accepted = heapq.heappop(in_flight)
+            if accepted:
+                done += 1
+                change = ctl.on_success(finished, started)
+            else:
+                refused += 1
+                pending += 1
+                change = throttle(ctl, now=finished, started_at=started)
+            if change is not None:
+                changes.append(change)
+        if done == requests:
+            return SimResult(now, refused, tuple(changes))
+    raise AssertionError("simulation did not finish")
+
+
+@pytest.mark.parametrize("latency", [0.0, 0.01])
+@pytest.mark.parametrize("requests", [300, 1000, 2000])
+@pytest.mark.parametrize("rate", [5.0, 20.0, 100.0])
+def test_pacing_keeps_under_an_nginx_rate_limit(rate: float, requests: int, latency: float) -> None:
+    result = simulate(rate, requests, burst=5, latency=latency)
+    ideal = (requests - 5) / rate
+    assert result.seconds <= 1.2 * ideal, f"{result.seconds:.2f}s vs ideal {ideal:.2f}s"
+    assert result.refused <= 0.10 * requests, f"{result.refused} of {requests} refused"
+    assert any(ch.new_rate is not None for ch in result.changes), "pacing was used"
+
+
+def test_simulated_server_refuses_an_unpaced_client() -> None:
+    # Guard for the test above: without pacing the same server refuses a lot.
+    server = NginxLimitReq(20.0, 5)
+    t, refused = 0.0, 0
+    for _ in range(1000):
+        refused += not server.accept(t)
+        t += 0.01  # 100 requests per second
+    assert refused > 700
+
+
+def test_simulation_reports_every_decrease_with_a_reason() -> None:
+    result = simulate(20.0, 300)
+    decreases = [ch for ch in result.changes if ch.is_decrease]
+    assert decreases
+    assert all(ch.reason == "429" for ch in decreases)
+    assert all(str(ch).startswith("archive.example: ") for ch in result.changes)
