@@ -19,21 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+# The simulator serves exactly the manifest format that ``skyhaul get -i`` reads.
+from skyhaul.adapters.manifest import MANIFEST_COLUMNS as MANIFEST_COLUMNS
 from skyhaul.sim.archive import Slot
 from skyhaul.sim.cache import FileVersion
-
-MANIFEST_COLUMNS = (
-    "url",
-    "path",
-    "size",
-    "checksum",
-    "instrument",
-    "obs_start",
-    "obs_end",
-    "downlink_time",
-    "slot",
-)
-"""Columns of ``/api/manifest.csv`` and keys of ``/api/manifest.json``, in order."""
 
 
 class FilterError(ValueError):
