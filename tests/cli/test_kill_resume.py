@@ -80,6 +80,7 @@ def test_sigkill_halfway_then_resume(tmp_path: Path) -> None:
         data = (tmp_path / "out" / f.path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == f.sha256
     assert not list((tmp_path / "out").rglob("*.part"))
+    print(f"sent twice: {sent_twice} bytes, {in_flight} files in flight")
     assert sent_twice <= in_flight * SEGMENT, (
         f"{sent_twice} bytes sent twice for {in_flight} files in flight"
     )

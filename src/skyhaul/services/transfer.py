@@ -44,9 +44,11 @@ from skyhaul.services.hostgate import HostGate
 log = logging.getLogger("skyhaul.engine")
 
 HASH_BLOCK = 4 << 20
-#: Bytes between two checks for background checkpoints and hashing.
+#: Bytes between two checks for background checkpoints and hashing (at most).
 POKE_EVERY = 1 << 20
-#: Received buffers are gathered up to this size and written with one system call.
+#: Received buffers are gathered up to this size and written with one system call (at
+#: most: both shrink with small segments, so that what a hard kill loses stays within
+#: about one segment per file).
 WRITE_BATCH = 1 << 20
 #: Smaller writes are done inline: a thread hop would cost more than the copy.
 INLINE_WRITE = 256 << 10
@@ -133,9 +135,14 @@ class FileTransfer:
     _hashed: int = 0
     _hash_task: asyncio.Task[None] | None = None
     _checkpointer: Checkpointer | None = None
+    _write_batch: int = WRITE_BATCH
+    _poke_every: int = POKE_EVERY
 
     def __post_init__(self) -> None:
         self.key = str(self.record.id)
+        segment_size = self.run.options.segment_size
+        self._write_batch = max(16 << 10, min(WRITE_BATCH, segment_size // 8))
+        self._poke_every = max(self._write_batch, min(POKE_EVERY, segment_size // 4))
         if self.record.checksum:
             self.expected = parse_checksum(self.record.checksum)
         self.validator = self.record.validator
@@ -197,7 +204,7 @@ class FileTransfer:
         async for chunk in body.chunks():
             batch.add(chunk)
             self._advance(len(chunk))
-            if batch.size >= WRITE_BATCH:
+            if batch.size >= self._write_batch:
                 self._hashed = await self._write(batch.take(), self._hashed, hasher)
         self._hashed = await self._write(batch.take(), self._hashed, hasher)
         self._check_length(self._hashed)
@@ -347,10 +354,10 @@ class FileTransfer:
             batch.add(chunk)
             received += size
             self._advance(size)
-            if batch.size >= WRITE_BATCH:
+            if batch.size >= self._write_batch:
                 since_poke += batch.size
                 slot.written = await self._write(batch.take(), slot.written)
-                if since_poke >= POKE_EVERY:
+                if since_poke >= self._poke_every:
                     since_poke = 0
                     if self._checkpointer is not None:
                         self._checkpointer.poke()
