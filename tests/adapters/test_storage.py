@@ -82,3 +82,24 @@ def test_full_disk_and_other_write_errors_are_mapped(tmp_path: Path) -> None:
     with pytest.raises(DiskError, match="Permission denied"):
         with map_os_errors(tmp_path / "x"):
             raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+
+
+async def test_promoter_promotes_a_batch_and_reports_errors_per_file(tmp_path: Path) -> None:
+    import asyncio
+
+    from skyhaul.adapters.storage import Promoter
+
+    root = DestinationRoot(tmp_path)
+    parts = []
+    for i in range(5):
+        part = PartFile(root.final_path(f"d{i % 2}/f{i}.bin"))
+        part.open(truncate=True)
+        part.write_at(0, bytes([i]) * 10)
+        parts.append(part)
+    parts[3].path.unlink()  # its rename must fail alone
+    promoter = Promoter()
+    results = await asyncio.gather(*(promoter.promote(p) for p in parts), return_exceptions=True)
+    assert [r is None for r in results] == [True, True, True, False, True]
+    assert isinstance(results[3], DiskError)
+    for i in (0, 1, 2, 4):
+        assert (tmp_path / f"d{i % 2}" / f"f{i}.bin").read_bytes() == bytes([i]) * 10

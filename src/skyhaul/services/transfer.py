@@ -23,9 +23,9 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from skyhaul.adapters.storage import PartFile
+from skyhaul.adapters.storage import PartFile, Promoter
 from skyhaul.adapters.transport import Body, RemoteInfo, Transport
 from skyhaul.core.integrity import Checksum, MultiHasher, matches, parse_checksum
 from skyhaul.core.model import FileRecord, TransferOptions
@@ -100,6 +100,7 @@ class TransferRun:
     catalog_call: Callable[..., Awaitable[object]]
     owner: str
     board: ProgressBoard | None = None
+    promoter: Promoter = field(default_factory=Promoter)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     random: Callable[[], float] = random.random
 
@@ -309,7 +310,9 @@ class FileTransfer:
                 async with self.run.transport.open(
                     self.record.url, wanted, None if probe else self.validator
                 ) as body:
-                    if probe and not body.partial:
+                    if probe and (not body.partial or _covers_whole_file(body)):
+                        # The answer is the whole file (a 200, or a 206 for all of it):
+                        # stream it as one, without a segment map.
                         await self._stream_whole(body)
                         return True
                     end = self._accept_range(body, wanted, probe=probe)
@@ -478,7 +481,7 @@ class FileTransfer:
                 raise IntegrityError(
                     f"checksum mismatch: expected {expected}, got {expected.algorithm}:{got}"
                 )
-        await asyncio.to_thread(self.part.promote)
+        await self.run.promoter.promote(self.part)
         return Completed(
             file_id=self.record.id,
             size=self.size,
@@ -501,3 +504,14 @@ class FileTransfer:
         self.fetched += nbytes
         if self.run.board is not None:
             self.run.board.advance(self.key, nbytes)
+
+
+def _covers_whole_file(body: Body) -> bool:
+    """True for a 206 whose Content-Range is the whole file (bytes 0 to the end)."""
+    content_range = body.content_range
+    return (
+        content_range is not None
+        and content_range.start == 0
+        and content_range.total is not None
+        and content_range.end == content_range.total
+    )
