@@ -106,6 +106,19 @@ async def test_whole_body_and_validators(server: str) -> None:
         await transport.close()
 
 
+async def test_stat_reports_size_and_validators_without_the_body(server: str) -> None:
+    transport = HttpTransport()
+    try:
+        info = await transport.stat(f"{server}/file")
+        assert info.size == len(BODY)
+        assert info.validator == '"v1"'
+        assert info.accepts_ranges
+        with pytest.raises(ClientError):
+            await transport.stat(f"{server}/status/404")
+    finally:
+        await transport.close()
+
+
 async def test_range_answer_reports_content_range(server: str) -> None:
     transport = HttpTransport()
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from skyhaul.adapters.storage import DestinationRoot, PartFile, map_os_errors
+from skyhaul.adapters.storage import DestinationRoot, PartFile, map_os_errors, promote_all
 from skyhaul.errors import DiskError, DiskFullError, PathEscapeError
 
 
@@ -58,7 +58,7 @@ def test_part_file_is_promoted_atomically(tmp_path: Path) -> None:
     part.write_at(4, b"5678")
     part.write_at(0, b"1234")
     assert not final.exists()
-    part.promote()
+    assert promote_all([part]) == [None]
     assert final.read_bytes() == b"12345678"
     assert not part.path.exists()
 

@@ -5,9 +5,9 @@ Rules:
   ``core.paths.safe_relative_path`` and each directory on the way is created one level at
   a time, refusing any symlink that leads outside the root (checked before anything is
   created through it).
-- Bytes land in ``<final>.part``; ``promote`` fsyncs the part, renames it atomically over
-  the final name and fsyncs the directory. A file under its final name is complete and
-  verified because only ``promote`` ever writes a final name.
+- Bytes land in ``<final>.part``; ``promote_all`` (through ``Promoter``) fsyncs each part,
+  renames it atomically over the final name and fsyncs the directory. A file under its
+  final name is complete and verified because nothing else ever writes a final name.
 - OS errors are mapped here: a full disk (ENOSPC, EDQUOT) is ``DiskFullError`` (the run
   stops), any other write error is ``DiskError`` (the attempt fails).
 """
@@ -181,12 +181,6 @@ class PartFile:
             fd, self._fd = self._fd, -1
             os.close(fd)
 
-    def promote(self) -> None:
-        """fsync, close, rename over the final name atomically, fsync the directory."""
-        with map_os_errors(self.final):
-            self.sync_and_rename()
-            sync_directory(self.final.parent)
-
     def sync_and_rename(self) -> None:
         """fsync, close and rename over the final name (the directory is not synced)."""
         if self._fd >= 0:
@@ -223,7 +217,7 @@ class Promoter:
         self._worker: asyncio.Task[None] | None = None
 
     async def promote(self, part: PartFile) -> None:
-        """Promote ``part`` (see :meth:`PartFile.promote`); raise its disk error, if any."""
+        """Promote ``part`` (see :func:`promote_all`); raise its disk error, if any."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((part, done))
         if self._worker is None or self._worker.done():

@@ -126,7 +126,8 @@ class Engine:
     summary: RunSummary = field(default_factory=RunSummary)
     _held: dict[int, FileRecord] = field(default_factory=dict)
     _queue: deque[FileRecord] = field(default_factory=deque)
-    _active: dict[asyncio.Task[Completed], FileTransfer | FileRecord] = field(default_factory=dict)
+    _active: dict[asyncio.Task[Completed], FileRecord] = field(default_factory=dict)
+    _transfers: dict[int, FileTransfer] = field(default_factory=dict)
     _lost: set[int] = field(default_factory=set)
     _completions: list[Completed] = field(default_factory=list)
     _attempts: list[AttemptRecord] = field(default_factory=list)
@@ -287,10 +288,10 @@ class Engine:
         try:
             transfer = self._prepare_transfer(record)
         except PathEscapeError as exc:
-            task = asyncio.ensure_future(_raise(ClientError(str(exc))))
-            self._active[task] = record
+            self._active[asyncio.ensure_future(_raise(ClientError(str(exc))))] = record
             return
-        self._active[asyncio.ensure_future(transfer.execute())] = transfer
+        self._transfers[record.id] = transfer
+        self._active[asyncio.ensure_future(transfer.execute())] = record
 
     def _prepare_transfer(self, record: FileRecord) -> FileTransfer:
         root = self._roots.get(record.dest_root)
@@ -303,9 +304,9 @@ class Engine:
     # --- outcomes -------------------------------------------------------------------------
 
     async def _settle(self, task: asyncio.Task[Completed]) -> None:
-        holder = self._active.pop(task)
-        record = holder.record if isinstance(holder, FileTransfer) else holder
-        fetched = holder.fetched if isinstance(holder, FileTransfer) else 0
+        record = self._active.pop(task)
+        transfer = self._transfers.pop(record.id, None)
+        fetched = transfer.fetched if transfer is not None else 0
         if record.id in self._lost or task.cancelled():
             self._forget(record)
             return
@@ -411,9 +412,7 @@ class Engine:
             ids = list(self._held)
             if not ids:
                 continue
-            progress = {
-                h.record.id: h.fetched for h in self._active.values() if isinstance(h, FileTransfer)
-            }
+            progress = {i: t.fetched for i, t in self._transfers.items()}
             still: set[int] = await self._db.call(
                 "renew_leases",
                 self.owner,
@@ -425,8 +424,7 @@ class Engine:
             for lost in set(ids) - still:
                 log.warning("file %d: lease lost to another worker; stopping it", lost)
                 self._lost.add(lost)
-                for task, holder in self._active.items():
-                    record = holder.record if isinstance(holder, FileTransfer) else holder
+                for task, record in self._active.items():
                     if record.id == lost:
                         task.cancel()
 
@@ -437,17 +435,13 @@ class Engine:
         if self._active:
             await asyncio.gather(*self._active, return_exceptions=True)
         for task in list(self._active):
-            holder = self._active.pop(task)
-            record = holder.record if isinstance(holder, FileTransfer) else holder
-            if not task.cancelled() and task.exception() is None:
-                self._completions.append(task.result())
-                self.summary.downloaded += 1
-                self.summary.bytes += task.result().size
-                self._held.pop(record.id, None)
-            else:
-                fetched = holder.fetched if isinstance(holder, FileTransfer) else 0
-                if record.id in self._held:
-                    self._note_attempt(record, "released", fetched)
+            if not task.cancelled() and not isinstance(task.exception(), DiskFullError):
+                await self._settle(task)  # finished before the cancel reached it
+                continue
+            record = self._active.pop(task)
+            transfer = self._transfers.pop(record.id, None)
+            if record.id in self._held:
+                self._note_attempt(record, "released", transfer.fetched if transfer else 0)
         await self._flush()
         release = [i for i in self._held if i not in self._lost]
         if release:
