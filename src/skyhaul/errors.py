@@ -39,6 +39,14 @@ class SkyhaulError(Exception):
         return self.message
 
 
+class SourceError(SkyhaulError):
+    """A source's listing could not be read (unreachable, server error, bad page).
+
+    The message names the source and the page (redacted). Exit code 1: the archive,
+    not the user, is at fault; the next cycle may succeed.
+    """
+
+
 # --- errors a user causes: one line, exit code 2 -------------------------------------
 
 
@@ -54,6 +62,10 @@ class ManifestError(UsageError):
 
 class ConfigError(UsageError):
     """A configuration value is missing or invalid."""
+
+
+class SourceAuthError(UsageError):
+    """An archive refused the source's credentials (401/403 on a listing)."""
 
 
 class CatalogUnavailableError(UsageError):

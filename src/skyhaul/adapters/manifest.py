@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from os import PathLike
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from skyhaul.core.integrity import parse_checksum
 from skyhaul.core.model import FileSpec
@@ -35,7 +35,7 @@ from skyhaul.core.redact import redact_url
 from skyhaul.core.timeparse import parse_utc
 from skyhaul.errors import ManifestError, PathEscapeError
 
-__all__ = ["MANIFEST_COLUMNS", "read_specs", "specs_from_urls"]
+__all__ = ["MANIFEST_COLUMNS", "parse_specs", "read_specs", "specs_from_urls"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +81,17 @@ def read_specs(path: str | PathLike[str], *, source: str = "manifest") -> list[F
         A destination path would land outside the destination root.
     """
     name = str(path)
-    text = _read_text(Path(path), name)
-    kind = _detect_kind(Path(path).suffix.lower(), text)
+    return parse_specs(_read_text(Path(path), name), name, source=source)
+
+
+def parse_specs(text: str, name: str, *, source: str = "manifest") -> list[FileSpec]:
+    """Validate the text of a URL list or manifest (see :func:`read_specs`).
+
+    ``name`` (a file name or a redacted URL) prefixes error messages, and its extension,
+    if any, decides the format before sniffing does.
+    """
+    suffix = PurePosixPath(name.split("?", 1)[0]).suffix.lower()
+    kind = _detect_kind(suffix, text)
     collector = _Collector(source)
     if kind == "json":
         for where, row in _json_rows(text, name):

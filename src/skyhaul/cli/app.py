@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import typer
 
+from skyhaul.cli.discover import discover
 from skyhaul.cli.download import download
 from skyhaul.cli.get import get
 from skyhaul.cli.group import SkyhaulGroup
@@ -25,7 +26,10 @@ __all__ = ["app", "main"]
 
 
 class _Skyhaul(SkyhaulGroup):
-    lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {"sim": ("skyhaul.cli.sim_cmd", "sim")}
+    lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {
+        "sim": ("skyhaul.cli.sim_cmd", "sim"),
+        "watch": ("skyhaul.cli.watch", "watch"),
+    }
 
 
 app = typer.Typer(
@@ -39,6 +43,7 @@ app = typer.Typer(
 )
 
 app.command("get")(get)
+app.command("discover")(discover)
 app.command("download")(download)
 app.command("status")(status)
 app.command("ls")(ls)

@@ -1,11 +1,17 @@
-"""``skyhaul download``: download the eligible files already in the catalog.
+"""``skyhaul download``: download the eligible files already in the catalog, or, with a
+configured ``--source`` and a window, the whole flow: list the source for the window,
+register, then download the eligible files of the selection.
 
 Rules:
 - Eligible is the engine's call (DISCOVERED, or FAILED whose retry is due); the filters
   only narrow which files it considers.
+- ``--source NAME`` discovers first when NAME is a configured source and the selection has
+  a window (``--start/--end`` or ``--slots``); ``--no-discover`` makes it a plain filter.
 """
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
@@ -18,6 +24,7 @@ from skyhaul.cli.options import (
     build_transfer,
     with_options,
 )
+from skyhaul.cli.sources import ConfigOption, build_config, listing_query, open_source
 from skyhaul.cli.transfer import download_and_report
 from skyhaul.core.model import Selection, TransferOptions
 
@@ -29,16 +36,34 @@ __all__ = ["download"]
     common=build_common,
     transfer=build_transfer,
     progress=build_progress,
+    config=build_config,
 )
 def download(
+    no_discover: Annotated[
+        bool,
+        typer.Option(
+            "--no-discover",
+            help="With --source: do not list the source first, only download what is known.",
+            rich_help_panel="Filters",
+        ),
+    ] = False,
     *,
     selection: Selection,
     common: CommonOptions,
     transfer: TransferOptions,
     progress: bool,
+    config: ConfigOption,
 ) -> None:
     """Download the files in the catalog that are due (new, or failed and due again)."""
     term = start(common)
+    discovery = None
+    if selection.source is not None and not no_discover and _has_window(selection):
+        loaded = config.load()
+        if selection.source in loaded.sources:
+            from skyhaul.services.acquire import Discovery
+
+            source, entry = open_source(loaded, selection.source, verify_tls=transfer.verify_tls)
+            discovery = Discovery(source, listing_query(selection), str(entry.dest))
     with opened_catalog(common) as catalog:
         code = download_and_report(
             term,
@@ -47,5 +72,18 @@ def download(
             show_progress=progress,
             catalog_at=catalog_location(common),
             selection=selection,
+            discovery=discovery,
         )
     raise typer.Exit(code)
+
+
+def _has_window(selection: Selection) -> bool:
+    return selection.downlink_windows is not None or any(
+        value is not None
+        for value in (
+            selection.obs_start,
+            selection.obs_end,
+            selection.downlink_start,
+            selection.downlink_end,
+        )
+    )

@@ -18,7 +18,13 @@ from rich.table import Table
 from rich.text import Text
 
 from skyhaul.cli.common import opened_catalog, start
-from skyhaul.cli.options import CommonOptions, build_common, build_selection, with_options
+from skyhaul.cli.options import (
+    CommonOptions,
+    build_common,
+    build_selection,
+    parse_between,
+    with_options,
+)
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileRecord, Selection
 from skyhaul.core.redact import redact_url
@@ -45,6 +51,19 @@ def ls(
     limit: Annotated[
         int, typer.Option(min=0, metavar="N", help="Most files to list (0: all).")
     ] = DEFAULT_LIMIT,
+    downloaded_between: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            metavar="START END",
+            help="Only files downloaded in [START, END) (UTC; a date END includes that day).",
+            rich_help_panel="Filters",
+            show_default=False,
+        ),
+    ] = None,
+    order: Annotated[
+        str,
+        typer.Option(metavar="COLUMN", help="Order by this column (-column: descending)."),
+    ] = "id",
     *,
     selection: Selection,
     common: CommonOptions,
@@ -53,10 +72,15 @@ def ls(
     term = start(common)
     if state:
         selection = dataclasses.replace(selection, states=frozenset(state))
+    between = parse_between(downloaded_between)
+    if between is not None:
+        selection = dataclasses.replace(
+            selection, downloaded_start=between[0], downloaded_end=between[1]
+        )
     # No filter at all is "every file"; say so plainly to the catalog.
     wanted = None if selection == Selection() else selection
     with opened_catalog(common) as catalog:
-        records = catalog.list_files(wanted, limit=limit or None)
+        records = catalog.list_files(wanted, limit=limit or None, order=order)
         matching = catalog.count_files(wanted) if len(records) == limit else len(records)
     if term.json:
         term.emit_json([record_document(r) for r in records])

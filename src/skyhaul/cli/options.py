@@ -11,24 +11,34 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from skyhaul.core.model import Selection, TransferOptions
-from skyhaul.core.units import parse_size
+from skyhaul.core.timeparse import parse_utc
+from skyhaul.core.units import parse_duration, parse_size
+from skyhaul.core.window import TimeWindow
 
 __all__ = [
     "CommonOptions",
+    "TimeBasis",
     "build_common",
     "build_progress",
     "build_selection",
     "build_transfer",
+    "duration_option",
+    "parse_between",
     "with_options",
+    "with_window",
 ]
 
 R = TypeVar("R")
@@ -152,9 +162,123 @@ def build_selection(
             metavar="PREFIX", help="Only files whose URL starts so.", rich_help_panel=_FILTERS
         ),
     ] = None,
+    by: Annotated[
+        TimeBasis | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Which time --start/--end apply to [default: observation].",
+            rich_help_panel=_FILTERS,
+            show_default=False,
+        ),
+    ] = None,
+    window_start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            metavar="TIME",
+            help="Window start (UTC; ISO 8601 or a date).",
+            rich_help_panel=_FILTERS,
+        ),
+    ] = None,
+    window_end: Annotated[
+        str | None,
+        typer.Option(
+            "--end",
+            metavar="TIME",
+            help="Window end, exclusive (a date alone includes that whole day).",
+            rich_help_panel=_FILTERS,
+        ),
+    ] = None,
+    slots: Annotated[
+        Path | None,
+        typer.Option(
+            "--slots",
+            metavar="FILE",
+            help="Files downlinked within these passes (CSV or JSON: slot, start, end, station).",
+            rich_help_panel=_FILTERS,
+            show_default=False,
+        ),
+    ] = None,
 ) -> Selection:
     """Build a ``Selection`` from the filter options (``None``: no constraint)."""
-    return Selection(instrument=instrument, source=source, url_prefix=url_prefix)
+    selection = Selection(instrument=instrument, source=source, url_prefix=url_prefix)
+    return with_window(selection, by=by, start=window_start, end=window_end, slots=slots)
+
+
+class TimeBasis(StrEnum):
+    """Which time of a file a window applies to."""
+
+    observation = "observation"
+    downlink = "downlink"
+
+
+def with_window(
+    selection: Selection,
+    *,
+    by: TimeBasis | None,
+    start: str | None,
+    end: str | None,
+    slots: Path | None,
+) -> Selection:
+    """Add a time window (``--by/--start/--end``) or a pass schedule (``--slots``).
+
+    Raises
+    ------
+    typer.BadParameter
+        A time cannot be read, the end is before the start, ``--by`` without a window,
+        or ``--slots`` together with ``--start``/``--end``.
+    """
+    if slots is not None:
+        if start is not None or end is not None or by is TimeBasis.observation:
+            raise typer.BadParameter(
+                "--slots selects by downlink time; it does not combine with --start/--end",
+                param_hint="--slots",
+            )
+        from skyhaul.adapters.schedule import read_slots
+
+        windows = tuple((s.start, s.end) for s in read_slots(slots))
+        return dataclasses.replace(selection, downlink_windows=windows)
+    if start is None and end is None:
+        if by is not None:
+            raise typer.BadParameter("give --start and/or --end with --by", param_hint="--by")
+        return selection
+    first = _time_option(start, "--start") if start is not None else None
+    last = _end_option(end) if end is not None else None
+    if first is not None and last is not None and last < first:
+        raise typer.BadParameter(
+            f"end {end} is before start {start}; give the start first", param_hint="--end"
+        )
+    if by is TimeBasis.downlink:
+        return dataclasses.replace(selection, downlink_start=first, downlink_end=last)
+    return dataclasses.replace(selection, obs_start=first, obs_end=last)
+
+
+def _time_option(text: str, name: str) -> datetime:
+    try:
+        return parse_utc(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=name) from None
+
+
+def _end_option(text: str) -> datetime:
+    """An end time; a date alone means the end of that day (the whole day is included)."""
+    try:
+        return TimeWindow.parse(text, text).end
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--end") from None
+
+
+def parse_between(values: tuple[str, str] | None) -> tuple[datetime, datetime] | None:
+    """Read a ``T1 T2`` pair of options as a window (``--downloaded-between``)."""
+    if values is None:
+        return None
+    first = _time_option(values[0], "--downloaded-between")
+    last = _end_option(values[1])
+    if last < first:
+        raise typer.BadParameter(
+            f"end {values[1]} is before start {values[0]}", param_hint="--downloaded-between"
+        )
+    return first, last
 
 
 # --- how to transfer ------------------------------------------------------------------
@@ -220,6 +344,16 @@ def build_transfer(
             rich_help_panel=_TRANSFER,
         ),
     ] = False,
+    lease: Annotated[
+        float,
+        typer.Option(
+            parser=duration_option,
+            metavar="DURATION",
+            help="Lease on a file being downloaded, renewed while it lives (30s, 2m, ...).",
+            show_default=f"{_DEFAULTS.lease_seconds:g}s",
+            rich_help_panel=_TRANSFER,
+        ),
+    ] = _DEFAULTS.lease_seconds,
 ) -> TransferOptions:
     """Build the ``TransferOptions`` of a download run."""
     return TransferOptions(
@@ -228,7 +362,19 @@ def build_transfer(
         segment_size=segment_size,
         max_attempts=max_attempts,
         verify_tls=not insecure,
+        lease_seconds=lease,
     )
+
+
+def duration_option(text: str | float) -> float:
+    """Parse a duration option (``5m``, ``30s``, ``1h30m``, or seconds); more than 0."""
+    try:
+        seconds = parse_duration(str(text))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if seconds <= 0:
+        raise typer.BadParameter(f"{text!r} must be more than 0 seconds")
+    return seconds
 
 
 def build_progress(

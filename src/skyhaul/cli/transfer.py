@@ -14,6 +14,7 @@ import asyncio
 import logging
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.cli.common import Terminal
@@ -21,6 +22,9 @@ from skyhaul.cli.render import live_progress, summary_lines
 from skyhaul.cli.signals import EXIT_INTERRUPTED, run_cancellable
 from skyhaul.core.model import RunSummary, Selection, TransferOptions
 from skyhaul.core.progress import ProgressBoard
+
+if TYPE_CHECKING:
+    from skyhaul.services.acquire import AcquireResult, Discovery
 
 __all__ = ["download_and_report", "exit_code"]
 
@@ -37,6 +41,7 @@ def download_and_report(
     files_at: str | None = None,
     selection: Selection | None = None,
     request_id: str | None = None,
+    discovery: Discovery | None = None,
 ) -> int:
     """Download the eligible files, show progress, print the summary; return the exit code.
 
@@ -54,6 +59,8 @@ def download_and_report(
         Where the catalog and the files are, for the summary.
     selection, request_id
         Which files (passed to the engine as is).
+    discovery : Discovery or None
+        List a source and register its files first (``download --source``).
 
     Returns
     -------
@@ -61,7 +68,7 @@ def download_and_report(
         The command's exit code.
     """
     # Imported here: the engine pulls in aiohttp, which status, ls and the rest never need.
-    from skyhaul.services.engine import run_download
+    from skyhaul.services.acquire import acquire
 
     live = show_progress and sys.stdout.isatty() and term.err.is_terminal
     board = ProgressBoard(time.monotonic) if live else None  # nobody else reads it
@@ -72,23 +79,30 @@ def download_and_report(
             signal_name,
         )
 
-    async def job(cancel: asyncio.Event) -> RunSummary:
-        download = run_download(
+    async def job(cancel: asyncio.Event) -> AcquireResult:
+        work = acquire(
             catalog,
             options,
-            selection=selection,
-            request_id=request_id,
-            board=board,
+            selection or Selection(),
+            discovery=discovery,
             cancel=cancel,
+            board=board,
+            request_id=request_id,
+            on_discovered=lambda found: term.err.print(found.line(), highlight=False),
         )
-        if board is None:
-            return await download
-        async with live_progress(board, term.err):
-            return await download
+        try:
+            if board is None:
+                return await work
+            async with live_progress(board, term.err):
+                return await work
+        finally:
+            if discovery is not None:
+                await discovery.source.aclose()
 
-    summary = run_cancellable(job, on_cancel=notice)
+    result = run_cancellable(job, on_cancel=notice)
+    summary = result.summary
     if term.json:
-        term.emit_json(summary.as_json())
+        term.emit_json(result.as_json())
     else:
         for line in summary_lines(summary, files_at=files_at, catalog_at=catalog_at):
             term.out.print(line, highlight=False)

@@ -30,6 +30,9 @@ class FileSpec:
         Name of the source that listed it (``cli`` for command-line URLs).
     instrument, obs_start, obs_end, downlink_time, slot
         Mission metadata (times are timezone-aware UTC).
+    version : str or None
+        What the listing says identifies this content (an ETag, a modification time):
+        when it differs from the one seen before, the remote file changed.
     """
 
     url: str
@@ -42,6 +45,7 @@ class FileSpec:
     obs_end: datetime | None = None
     downlink_time: datetime | None = None
     slot: str | None = None
+    version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,28 @@ class FileRecord:
     obs_end: datetime | None = None
     downlink_time: datetime | None = None
     slot: str | None = None
+    remote_version: str | None = None
+    """What the source listed as the content's version (see ``FileSpec.version``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A ground-station pass: the window in which files are downlinked.
+
+    Parameters
+    ----------
+    name : str
+        The slot id.
+    start, end : datetime
+        The pass, ``[start, end)``, timezone-aware UTC.
+    station : str or None
+        Ground station code.
+    """
+
+    name: str
+    start: datetime
+    end: datetime
+    station: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +119,11 @@ class Selection:
     downlink_start: datetime | None = None
     """With ``downlink_end``: files downlinked in [downlink_start, downlink_end)."""
     downlink_end: datetime | None = None
+    downlink_windows: tuple[tuple[datetime, datetime], ...] | None = None
+    """Files downlinked inside any of these ``[start, end)`` windows (ground-station passes)."""
+    downloaded_start: datetime | None = None
+    """With ``downloaded_end``: files that became DOWNLOADED in [start, end)."""
+    downloaded_end: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 Rules:
 - The URL is a file's identity. A known URL keeps its row, its destination and its state.
-- A known file whose expected size or checksum differs from the one given now has changed
+- A known file whose expected size, checksum or listed version (``FileSpec.version``, an
+  ETag or modification time a source saw) differs from the one given now has changed
   remotely: ``remote_changed`` is applied where the lifecycle allows it and what was
   learned about the old bytes (sha256, validator, bytes done, segments, attempts, errors)
   is forgotten. A file being downloaded right now is left to its lease holder; the next
@@ -36,7 +37,16 @@ from skyhaul.core.redact import redact_url
 from skyhaul.errors import UsageError
 
 #: Values a new spec may fill in when the stored row does not know them.
-FILLABLE = ("size", "checksum", "instrument", "obs_start", "obs_end", "downlink_time", "slot")
+FILLABLE = (
+    "size",
+    "checksum",
+    "instrument",
+    "obs_start",
+    "obs_end",
+    "downlink_time",
+    "slot",
+    "remote_version",
+)
 
 #: What a remote change makes us forget about the bytes we had.
 FORGET_BYTES = {
@@ -58,10 +68,12 @@ _KNOWN_COLUMNS = (
     files.c.state,
     files.c.size,
     files.c.checksum,
+    files.c.remote_version,
     *(files.c[name].is_(None) for name in FILLABLE),
 )
 _FIRST_UNKNOWN = len(_KNOWN_COLUMNS) - len(FILLABLE)
-_spec_fillables = operator.attrgetter(*FILLABLE)
+# FileSpec.version is stored as remote_version.
+_spec_fillables = operator.attrgetter(*FILLABLE[:-1], "version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +174,7 @@ _INSERTED = (
     "obs_end",
     "downlink_time",
     "slot",
+    "remote_version",
 )
 _INSERT = f"INSERT INTO {files.name} ({', '.join(_INSERTED)}) "
 _SKIP_CONFLICTS = " ON CONFLICT DO NOTHING"
@@ -196,6 +209,7 @@ def _insert(
             *(spec.checksum, state, 0, 0, stamp, stamp, spec.instrument),
             *(binder(spec.obs_start), binder(spec.obs_end), binder(spec.downlink_time)),
             spec.slot,
+            spec.version,
         )
         for spec in fresh
     ]
@@ -289,6 +303,7 @@ def _known_updates(
                 **FORGET_BYTES,
                 "size": size,
                 "checksum": spec.checksum or row.checksum,
+                "remote_version": spec.version or row.remote_version,
                 "state": target.value,
             }
             delta.add(state.value, row.size, -1)
@@ -305,6 +320,9 @@ def _known_updates(
 
 def _changed(row: Any, spec: FileSpec) -> bool:
     if spec.size is not None and row.size is not None and spec.size != row.size:
+        return True
+    known_versions = spec.version is not None and row.remote_version is not None
+    if known_versions and spec.version != row.remote_version:
         return True
     if spec.checksum is None or row.checksum is None:
         return False

@@ -11,6 +11,7 @@ Indices and the query each one serves:
 - ``ix_files_instrument_obs`` (instrument, obs_start, obs_end): observation windows
   (a range on ``obs_start``; the end is tested inside the index).
 - ``ix_files_instrument_downlink``: downlink-window selections.
+- ``ix_files_obs``, ``ix_files_downlink``: the same windows over all instruments.
 - ``ix_files_slot``, ``ix_files_request_id``, ``ix_files_downloaded_at``: the selections
   by slot, by ``get`` request, and "what arrived since".
 
@@ -86,6 +87,7 @@ files = Table(
     Column("obs_end", UTCDateTime),
     Column("downlink_time", UTCDateTime),
     Column("slot", Text),
+    Column("remote_version", Text),
     UniqueConstraint("url"),
     UniqueConstraint("dest_root", "path"),
 )
@@ -113,6 +115,8 @@ _partial(
     files.c.downlink_time,
     when=files.c.downlink_time,
 )
+_partial("ix_files_obs", files.c.obs_start, files.c.obs_end, when=files.c.obs_start)
+_partial("ix_files_downlink", files.c.downlink_time, when=files.c.downlink_time)
 _partial("ix_files_slot", files.c.slot, when=files.c.slot)
 _partial("ix_files_request_id", files.c.request_id, when=files.c.request_id)
 _partial("ix_files_downloaded_at", files.c.downloaded_at, when=files.c.downloaded_at)

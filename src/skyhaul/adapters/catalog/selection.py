@@ -6,12 +6,14 @@ Rules:
   when it starts before the window ends and it ends after the window starts; a file with
   no ``obs_end`` is an instant, inside when ``obs_start`` is in the window. Files with no
   observation time never match an observation window.
-- Downlink windows are half-open: ``downlink_start <= downlink_time < downlink_end``.
+- Downlink windows are half-open: ``downlink_start <= downlink_time < downlink_end``; a
+  list of windows (a pass schedule) selects files inside any of them, an empty list none.
+- "Downloaded between" is half-open on ``downloaded_at``.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, and_, false, or_
 
 from skyhaul.adapters.catalog.schema import files
 from skyhaul.core.lifecycle import FileState
@@ -48,6 +50,20 @@ def selection_clauses(
         clauses.append(c.downlink_time >= selection.downlink_start)
     if selection.downlink_end is not None:
         clauses.append(c.downlink_time < selection.downlink_end)
+    if selection.downlink_windows is not None:
+        clauses.append(
+            or_(
+                false(),
+                *(
+                    and_(c.downlink_time >= start, c.downlink_time < end)
+                    for start, end in selection.downlink_windows
+                ),
+            )
+        )
+    if selection.downloaded_start is not None:
+        clauses.append(c.downloaded_at >= selection.downloaded_start)
+    if selection.downloaded_end is not None:
+        clauses.append(c.downloaded_at < selection.downloaded_end)
     return clauses
 
 

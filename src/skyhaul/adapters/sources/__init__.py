@@ -1,0 +1,61 @@
+"""Sources: what lists remote files for a time window (see :mod:`.base`).
+
+Each type lives in its own module, imported only when a source of that type is built.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+
+from skyhaul.adapters.config import SourceConfig
+from skyhaul.adapters.sources.base import (
+    ListingQuery,
+    Source,
+    SourceContext,
+    SourceFactory,
+    TimeBasis,
+)
+from skyhaul.errors import ConfigError
+
+__all__ = [
+    "SOURCE_TYPES",
+    "ListingQuery",
+    "Source",
+    "SourceContext",
+    "TimeBasis",
+    "build_source",
+]
+
+#: Source type to ``(module, factory)``.
+SOURCE_TYPES: Mapping[str, tuple[str, str]] = {
+    "sim": ("skyhaul.adapters.sources.sim", "sim_source"),
+    "http-index": ("skyhaul.adapters.sources.http_index", "http_index_source"),
+    "manifest": ("skyhaul.adapters.sources.manifest", "manifest_source"),
+}
+
+
+def build_source(
+    config: SourceConfig, *, verify_tls: bool = True, environ: Mapping[str, str] | None = None
+) -> Source:
+    """Build the source a ``[sources.<name>]`` table describes.
+
+    Raises
+    ------
+    ConfigError
+        Unknown type, unknown or invalid option, missing credentials.
+    """
+    entry = SOURCE_TYPES.get(config.type)
+    if entry is None:
+        known = ", ".join(sorted(SOURCE_TYPES))
+        raise ConfigError(f"{config.where}: unknown type {config.type!r} (known: {known})")
+    module_name, factory_name = entry
+    factory: SourceFactory = getattr(importlib.import_module(module_name), factory_name)
+    context = SourceContext(
+        name=config.name,
+        base_dir=config.base_dir,
+        verify_tls=verify_tls,
+        environ=environ,
+        where=config.where,
+    )
+    return factory(config.options, context)

@@ -1,0 +1,97 @@
+"""Time windows: the half-open UTC intervals that selections and listings take.
+
+Rules:
+- A window is ``[start, end)``, both timezone-aware UTC; ``end`` before ``start`` is an
+  error (``ValueError`` with a one-line message), ``end == start`` is an empty window.
+- ``days()`` names the UTC dates a window touches, the unit archives are laid out by.
+- Pure: standard library only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from skyhaul.core.timeparse import parse_utc
+
+__all__ = ["TimeWindow"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A half-open UTC interval ``[start, end)``.
+
+    Parameters
+    ----------
+    start, end : datetime
+        Timezone-aware bounds; ``end`` must not be before ``start``.
+    """
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("window bounds must be timezone-aware (UTC)")
+        if self.end < self.start:
+            raise ValueError(
+                f"end {_iso(self.end)} is before start {_iso(self.start)}; give the start first"
+            )
+
+    @classmethod
+    def parse(cls, start: str, end: str) -> TimeWindow:
+        """Read a window from two user-typed times (see :func:`parse_utc`).
+
+        A date alone as ``end`` means the *whole* day: ``--end 2024-03-02`` includes
+        March 2nd. A date-time ``end`` is exclusive.
+
+        Raises
+        ------
+        ValueError
+            When a time cannot be read or the end is before the start.
+        """
+        first = parse_utc(start)
+        last = parse_utc(end)
+        if _is_date_only(end):
+            last += timedelta(days=1)
+        return cls(first, last)
+
+    def days(self) -> Iterator[date]:
+        """Yield each UTC date the window touches (an empty window touches none)."""
+        if self.end <= self.start:
+            return
+        day = self.start.astimezone(UTC).date()
+        last = (self.end.astimezone(UTC) - timedelta(microseconds=1)).date()
+        while day <= last:
+            yield day
+            day += timedelta(days=1)
+
+    def contains(self, moment: datetime) -> bool:
+        """Whether ``moment`` is inside ``[start, end)``."""
+        return self.start <= moment < self.end
+
+    def overlaps(self, start: datetime, end: datetime | None) -> bool:
+        """Whether an interval ``[start, end)`` (an instant when ``end`` is None) overlaps."""
+        if end is None or end <= start:
+            return self.contains(start)
+        return start < self.end and end > self.start
+
+    @staticmethod
+    def day(day: date) -> TimeWindow:
+        """The window of one whole UTC day."""
+        midnight = datetime.combine(day, time(), tzinfo=UTC)
+        return TimeWindow(midnight, midnight + timedelta(days=1))
+
+    def __str__(self) -> str:
+        return f"[{_iso(self.start)}, {_iso(self.end)})"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _is_date_only(text: str) -> bool:
+    """Whether ``text`` names a day without a time (``2024-03-01``, ``2024-061``)."""
+    stripped = text.strip()
+    return "T" not in stripped.upper() and " " not in stripped and ":" not in stripped

@@ -1,0 +1,115 @@
+"""Acquire: the whole flow of one cycle, as the FITS download service does it per slot range.
+
+1. recover stale files (expired leases only: the engine does it first thing);
+2. with a source, fetch its metadata for the window and register it (discovery);
+3. keep the eligible files of the selection (new, and failed ones whose retry is due);
+4. download them in parallel; report what happened.
+
+Rules:
+- Discovery failing stops the cycle before any download (``SourceError``): the caller
+  decides whether to retry later (``watch`` does) or report (``download`` does).
+- Cancellation (the event) stops discovery and downloads; files stay resumable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from skyhaul.adapters.sources import ListingQuery, Source
+from skyhaul.core.model import RunSummary, Selection, TransferOptions
+from skyhaul.core.progress import ProgressBoard
+from skyhaul.services import engine
+from skyhaul.services.discovery import DiscoveryResult, discover
+
+__all__ = ["AcquireResult", "Discovery", "acquire", "until_cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What to discover before downloading.
+
+    Parameters
+    ----------
+    source : Source
+        The source to list.
+    query : ListingQuery
+        Window, instrument, time basis.
+    dest_root : str
+        Where the source's new files go.
+    """
+
+    source: Source
+    query: ListingQuery
+    dest_root: str
+
+
+@dataclass(frozen=True, slots=True)
+class AcquireResult:
+    """The outcome of one cycle."""
+
+    discovery: DiscoveryResult | None
+    summary: RunSummary
+
+    def as_json(self) -> dict[str, object]:
+        """JSON-ready form."""
+        body: dict[str, object] = dict(self.summary.as_json())
+        if self.discovery is not None:
+            body["discovery"] = self.discovery.as_json()
+        return body
+
+
+async def acquire(
+    catalog: Any,
+    options: TransferOptions,
+    selection: Selection,
+    *,
+    discovery: Discovery | None = None,
+    cancel: asyncio.Event | None = None,
+    board: ProgressBoard | None = None,
+    request_id: str | None = None,
+    on_discovered: Callable[[DiscoveryResult], None] | None = None,
+) -> AcquireResult:
+    """Discover (optionally), then download the eligible files of ``selection``.
+
+    With ``discovery``, the selection is narrowed to the source's files and
+    ``on_discovered`` hears the counts before downloads start. The caller owns (and
+    closes) the source.
+
+    Raises
+    ------
+    SourceError, SourceAuthError
+        The listing failed; nothing was downloaded.
+    """
+    cancel = cancel or asyncio.Event()
+    found: DiscoveryResult | None = None
+    if discovery is not None:
+        found = await until_cancelled(
+            discover(catalog, discovery.source, discovery.query, discovery.dest_root), cancel
+        )
+        if found is None:
+            return AcquireResult(None, RunSummary(interrupted=True))
+        if on_discovered is not None:
+            on_discovered(found)
+        selection = replace(selection, source=discovery.source.name)
+    summary = await engine.run_download(
+        catalog, options, selection=selection, request_id=request_id, board=board, cancel=cancel
+    )
+    return AcquireResult(found, summary)
+
+
+async def until_cancelled(work: Any, cancel: asyncio.Event) -> Any:
+    """Await ``work`` unless ``cancel`` is set first (then cancel it and return None)."""
+    task = asyncio.ensure_future(work)
+    stop = asyncio.ensure_future(cancel.wait())
+    try:
+        await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return None
