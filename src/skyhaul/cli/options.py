@@ -244,10 +244,11 @@ def with_window(
         return selection
     first = _time_option(start, "--start") if start is not None else None
     last = _end_option(end) if end is not None else None
-    if first is not None and last is not None and last < first:
-        raise typer.BadParameter(
-            f"end {end} is before start {start}; give the start first", param_hint="--end"
-        )
+    if start is not None and end is not None:
+        try:
+            TimeWindow.parse(start, end)  # as typed, the end must not come first
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--end") from None
     if by is TimeBasis.downlink:
         return dataclasses.replace(selection, downlink_start=first, downlink_end=last)
     return dataclasses.replace(selection, obs_start=first, obs_end=last)
@@ -272,13 +273,11 @@ def parse_between(values: tuple[str, str] | None) -> tuple[datetime, datetime] |
     """Read a ``T1 T2`` pair of options as a window (``--downloaded-between``)."""
     if values is None:
         return None
-    first = _time_option(values[0], "--downloaded-between")
-    last = _end_option(values[1])
-    if last < first:
-        raise typer.BadParameter(
-            f"end {values[1]} is before start {values[0]}", param_hint="--downloaded-between"
-        )
-    return first, last
+    try:
+        window = TimeWindow.parse(*values)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--downloaded-between") from None
+    return window.start, window.end
 
 
 # --- how to transfer ------------------------------------------------------------------

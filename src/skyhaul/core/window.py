@@ -53,6 +53,8 @@ class TimeWindow:
         """
         first = parse_utc(start)
         last = parse_utc(end)
+        if last < first:  # as typed: "--start 2024-03-02 --end 2024-03-01" is backwards
+            return cls(first, last)  # raises
         if _is_date_only(end):
             last += timedelta(days=1)
         return cls(first, last)

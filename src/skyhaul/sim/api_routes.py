@@ -7,8 +7,10 @@ Rules:
   URLs in listings are absolute, built from the request's own origin.
 - ``/_sim/`` is for tests and operators: ``GET /_sim/stats``, ``POST /_sim/reset-stats``,
   ``GET``/``POST /_sim/faults`` (a JSON object of knobs merged into the current ones, or
-  into the defaults with ``"reset": true``; a bad knob: 400), and ``POST /_sim/change``
-  with ``{"path": ...}`` to give a file new content now. It is never faulted.
+  into the defaults with ``"reset": true``; a bad knob: 400), ``POST /_sim/change``
+  with ``{"path": ...}`` to give a file new content now, and ``POST /_sim/publish`` with
+  ``{"until": TIME}`` (or null) to list only files downlinked by then, as if the archive's
+  clock stood there. It is never faulted.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from skyhaul.sim.listing import (
     FilterError,
     ListedFile,
     ListingFilter,
+    iso_z,
     manifest_csv,
     parse_window,
     slots_json,
@@ -102,6 +105,7 @@ async def _index(request: web.Request) -> web.Response:
                 "/_sim/reset-stats",
                 "/_sim/faults",
                 "/_sim/change",
+                "/_sim/publish",
             ],
         }
     )
@@ -137,6 +141,21 @@ async def _sim_set_faults(request: web.Request) -> web.Response:
         return json_error(400, str(exc))
     state.configure(faults)
     return web.json_response(faults.to_json())
+
+
+@ROUTES.post("/_sim/publish")
+async def _sim_publish(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    body = await _json_object(request)
+    if isinstance(body, web.Response):
+        return body
+    until = body.get("until")
+    try:
+        state.published_until = parse_window({"start": str(until)})[0] if until else None
+    except FilterError as exc:
+        return json_error(400, str(exc).replace("start", "until", 1))
+    shown = None if state.published_until is None else iso_z(state.published_until)
+    return web.json_response({"until": shown})
 
 
 @ROUTES.post("/_sim/change")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import quote
 
 from aiohttp import web
@@ -41,13 +42,18 @@ class SimState:
     store: FileStore
     engine: FaultEngine
     stats: SimStats
+    published_until: datetime | None = None
+    """The archive's "now": listings show only files downlinked by then (None: all).
+    Moving it forward makes files appear, as new passes bring them down."""
 
     def listing(self, origin: str, selection: ListingFilter | None = None) -> list[ListedFile]:
         """List the current versions, with URLs under ``origin`` (``http://host:port``)."""
+        until = self.published_until
         return [
             ListedFile(file_url(origin, v.file.path), v)
             for v in self.store.versions()
-            if selection is None or selection.accepts(v)
+            if (selection is None or selection.accepts(v))
+            and (until is None or v.file.downlink_time <= until)
         ]
 
     async def change_file(self, path: str) -> FileVersion:

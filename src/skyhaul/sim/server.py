@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from types import TracebackType
 
 from aiohttp import web
@@ -116,6 +117,11 @@ class RunningSim:
         """
         version = await self._state.change_file(path)
         return ListedFile(self.url_for(path), version)
+
+    def publish_until(self, moment: datetime | None) -> None:
+        """List only the files downlinked by ``moment`` (None: every file); see
+        :attr:`SimState.published_until`. Call on the server's event loop."""
+        self._state.published_until = moment
 
     async def close(self) -> None:
         """Stop serving and close every connection."""

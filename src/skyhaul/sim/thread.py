@@ -14,6 +14,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -132,6 +133,10 @@ class SimThread:
     def set_faults(self, faults: FaultConfig | None = None, /, **changes: object) -> FaultConfig:
         """Put new fault knobs in force; see :meth:`RunningSim.set_faults`."""
         return self._on_loop(lambda: self.sim.set_faults(faults, **changes))
+
+    def publish_until(self, moment: datetime | None) -> None:
+        """List only the files downlinked by ``moment``; see :meth:`RunningSim.publish_until`."""
+        self._on_loop(lambda: self.sim.publish_until(moment))
 
     def change_file(self, path: str) -> ListedFile:
         """Give a file new content now; see :meth:`RunningSim.change_file`."""

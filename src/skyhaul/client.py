@@ -1,0 +1,347 @@
+"""``skyhaul.Client``: the synchronous Python API, the FITS download service's interface.
+
+Rules:
+- Every method blocks until done and returns plain values; underneath runs the async
+  engine. Called where an event loop already runs (Jupyter, an async app), the work runs
+  on a private loop in a worker thread, so the call still just works.
+- ``cancel_event`` is anything with ``is_set()`` (a ``threading.Event``): once set,
+  queued files are not started and in-flight ones stop within a fraction of a second,
+  their progress kept; the method returns what was downloaded until then.
+- ``download_files_by_*`` do the seed's whole flow: recover stale files, list the source
+  for the window (when a source is configured or named), keep the eligible files (new,
+  and failed ones whose retry is due), download them in parallel, and return how many
+  were downloaded. Details of the last run are in :attr:`Client.last_result`.
+- Times are ``datetime`` (naive = UTC) or ISO 8601 text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+from skyhaul.adapters.catalog import Catalog, catalog_url, open_catalog
+from skyhaul.adapters.config import SkyhaulConfig, load_config
+from skyhaul.adapters.sources import ListingQuery, TimeBasis, build_source
+from skyhaul.core.lifecycle import FileState
+from skyhaul.core.model import FileRecord, Selection, Slot, TransferOptions
+from skyhaul.core.timeparse import parse_utc
+from skyhaul.core.window import TimeWindow
+from skyhaul.errors import UsageError
+
+__all__ = ["CancelEvent", "Client"]
+
+T = TypeVar("T")
+
+#: How often a ``cancel_event`` is looked at, in seconds.
+CANCEL_POLL = 0.05
+
+TimeLike = datetime | str
+
+
+class CancelEvent(Protocol):
+    """Anything that can say it was set (``threading.Event``)."""
+
+    def is_set(self) -> bool:
+        """Whether to stop."""
+        ...
+
+
+class Client:
+    """Acquire files into a catalog, synchronously.
+
+    Parameters
+    ----------
+    catalog : str or None
+        Catalog URL (``sqlite:///skyhaul.db`` by default, or ``$SKYHAUL_CATALOG``).
+    config : str, path-like or None
+        Configuration file with ``[sources.<name>]`` (default ``$SKYHAUL_CONFIG`` or
+        ``./skyhaul.toml`` when present).
+    source : str or None
+        Source the download methods list; default: the configuration's only source, if
+        it has exactly one (with none, they download what the catalog already knows).
+    options : TransferOptions or None
+        Concurrency, segment size, attempts, leases, TLS.
+
+    Examples
+    --------
+    >>> with Client(config="skyhaul.toml") as client:  # doctest: +SKIP
+    ...     client.download_files_by_observation("EUI", "2024-03-01", "2024-03-02")
+    42
+    """
+
+    def __init__(
+        self,
+        catalog: str | None = None,
+        config: str | os.PathLike[str] | None = None,
+        *,
+        source: str | None = None,
+        options: TransferOptions | None = None,
+    ) -> None:
+        self.config: SkyhaulConfig = load_config(config)
+        if source is not None:
+            self.config.source(source)  # fail now, not at the first download
+        self.source = source
+        self.options = options or TransferOptions()
+        self.catalog: Catalog = open_catalog(catalog_url(catalog))
+        self.last_result: Any = None
+        """The :class:`~skyhaul.services.acquire.AcquireResult` of the last download."""
+
+    # --- the seed's API --------------------------------------------------------------------
+
+    def download_files_by_observation(
+        self,
+        instrument: str | None,
+        start: TimeLike,
+        end: TimeLike,
+        cancel_event: CancelEvent | None = None,
+        *,
+        source: str | None = None,
+    ) -> int:
+        """Download the instrument's files whose observation overlaps ``[start, end)``.
+
+        Returns
+        -------
+        int
+            Files downloaded successfully by this call.
+        """
+        window = _window(start, end)
+        selection = Selection(instrument=instrument, obs_start=window.start, obs_end=window.end)
+        query = ListingQuery(window, instrument=instrument, by="observation")
+        return self._acquire(selection, query, cancel_event, source)
+
+    def download_files_by_downlink(
+        self,
+        instrument: str | None,
+        start: TimeLike,
+        end: TimeLike,
+        cancel_event: CancelEvent | None = None,
+        *,
+        source: str | None = None,
+    ) -> int:
+        """Download the instrument's files downlinked in ``[start, end)``; return how many."""
+        window = _window(start, end)
+        selection = Selection(
+            instrument=instrument, downlink_start=window.start, downlink_end=window.end
+        )
+        query = ListingQuery(window, instrument=instrument, by="downlink")
+        return self._acquire(selection, query, cancel_event, source)
+
+    def download_files_by_slots(
+        self,
+        instrument: str | None,
+        slots: Iterable[Any],
+        cancel_event: CancelEvent | None = None,
+        *,
+        source: str | None = None,
+    ) -> int:
+        """Download the instrument's files downlinked within the given passes.
+
+        Parameters
+        ----------
+        slots : iterable
+            :class:`~skyhaul.core.model.Slot` values, or anything with ``start`` and
+            ``end`` (attributes or keys), or ``(start, end)`` pairs.
+
+        Returns
+        -------
+        int
+            Files downloaded successfully by this call (0 for no slots).
+        """
+        windows = tuple(_slot_window(slot) for slot in slots)
+        if not windows:
+            return 0
+        selection = Selection(instrument=instrument, downlink_windows=windows)
+        span = TimeWindow(min(w[0] for w in windows), max(w[1] for w in windows))
+        query = ListingQuery(span, instrument=instrument, by="downlink")
+        return self._acquire(selection, query, cancel_event, source)
+
+    def get_downloaded_files_by_time(
+        self, instrument: str | None, start: TimeLike, end: TimeLike
+    ) -> list[FileRecord]:
+        """Return the instrument's files that became DOWNLOADED in ``[start, end)``."""
+        window = _window(start, end)
+        selection = Selection(
+            states=frozenset({FileState.DOWNLOADED}),
+            instrument=instrument,
+            downloaded_start=window.start,
+            downloaded_end=window.end,
+        )
+        return self.catalog.list_files(selection, order="downloaded_at")
+
+    def recover_stale_files(
+        self, now: TimeLike | None = None, instrument: str | None = None
+    ) -> int:
+        """Fail the DOWNLOADING files whose lease expired before ``now``; return how many.
+
+        A live download renews its lease while bytes flow, so it is never taken away
+        however long it runs.
+        """
+        moment = datetime.now(UTC) if now is None else _time(now)
+        return self.catalog.recover_stale(now=moment, instrument=instrument)
+
+    # --- more -------------------------------------------------------------------------------
+
+    def discover(
+        self,
+        source: str,
+        start: TimeLike,
+        end: TimeLike,
+        instrument: str | None = None,
+        by: TimeBasis = "observation",
+    ) -> Any:
+        """List ``source`` for ``[start, end)`` and register its files.
+
+        Returns
+        -------
+        DiscoveryResult
+            Counts: listed, new, known, changed.
+        """
+        from skyhaul.services.discovery import discover
+
+        entry = self.config.source(source)
+        query = ListingQuery(_window(start, end), instrument=instrument, by=by)
+
+        async def work(cancel: asyncio.Event) -> Any:
+            built = build_source(entry, verify_tls=self.options.verify_tls)
+            try:
+                return await discover(self.catalog, built, query, str(entry.dest))
+            finally:
+                await built.aclose()
+
+        return _run(work, None)
+
+    def close(self) -> None:
+        """Close the catalog."""
+        self.catalog.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _source_name(self, explicit: str | None) -> str | None:
+        name = explicit or self.source
+        if name is not None:
+            return name
+        if len(self.config.sources) == 1:
+            return next(iter(self.config.sources))
+        return None
+
+    def _acquire(
+        self,
+        selection: Selection,
+        query: ListingQuery,
+        cancel_event: CancelEvent | None,
+        source: str | None,
+    ) -> int:
+        from skyhaul.services.acquire import Discovery, acquire
+
+        name = self._source_name(source)
+        entry = None if name is None else self.config.source(name)
+        if name is not None:
+            selection = replace(selection, source=name)
+
+        async def work(cancel: asyncio.Event) -> Any:
+            discovery = None
+            if entry is not None:
+                built = build_source(entry, verify_tls=self.options.verify_tls)
+                discovery = Discovery(built, query, str(entry.dest))
+            try:
+                return await acquire(
+                    self.catalog, self.options, selection, discovery=discovery, cancel=cancel
+                )
+            finally:
+                if discovery is not None:
+                    await discovery.source.aclose()
+
+        self.last_result = _run(work, cancel_event)
+        return int(self.last_result.summary.downloaded)
+
+
+def _run(
+    make: Callable[[asyncio.Event], Coroutine[Any, Any, T]], cancel_event: CancelEvent | None
+) -> T:
+    """Run ``make(cancel)`` to completion from synchronous code, loop or no loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_with_cancel(make, cancel_event))
+    # A loop runs in this thread (Jupyter): it cannot be re-entered, so use our own.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skyhaul-client") as pool:
+        return pool.submit(asyncio.run, _with_cancel(make, cancel_event)).result()
+
+
+async def _with_cancel(
+    make: Callable[[asyncio.Event], Coroutine[Any, Any, T]], cancel_event: CancelEvent | None
+) -> T:
+    cancel = asyncio.Event()
+    watcher = None
+    if cancel_event is not None:
+        watcher = asyncio.ensure_future(_watch(cancel_event, cancel))
+    try:
+        return await make(cancel)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+
+
+async def _watch(external: CancelEvent, cancel: asyncio.Event) -> None:
+    """Set ``cancel`` once ``external`` is set (it may be set from any thread).
+
+    Polled: a ``threading.Event`` has no awaitable form, and waiting for it in a thread
+    would leave that thread blocked forever when nobody ever sets it.
+    """
+    while not external.is_set():  # noqa: ASYNC110
+        await asyncio.sleep(CANCEL_POLL)
+    cancel.set()
+
+
+def _time(value: TimeLike) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return parse_utc(value)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _window(start: TimeLike, end: TimeLike) -> TimeWindow:
+    if isinstance(start, str) and isinstance(end, str):
+        try:
+            return TimeWindow.parse(start, end)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    try:
+        return TimeWindow(_time(start), _time(end))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _slot_window(slot: Any) -> tuple[datetime, datetime]:
+    if isinstance(slot, Slot):
+        return _window(slot.start, slot.end).start, _window(slot.start, slot.end).end
+    if isinstance(slot, tuple) and len(slot) == 2:
+        start, end = slot
+    elif isinstance(slot, dict):
+        start, end = slot.get("start"), slot.get("end")
+    else:
+        start, end = getattr(slot, "start", None), getattr(slot, "end", None)
+    if start is None or end is None:
+        raise UsageError(f"a slot needs a start and an end, got {slot!r}")
+    window = TimeWindow(_time(start), _time(end))
+    return window.start, window.end
