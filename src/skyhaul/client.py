@@ -27,7 +27,12 @@ from typing import Any, Protocol, TypeVar
 
 from skyhaul.adapters.catalog import Catalog, catalog_url, open_catalog
 from skyhaul.adapters.config import SkyhaulConfig, load_config
-from skyhaul.adapters.sources import ListingQuery, TimeBasis, build_source
+from skyhaul.adapters.sources import (
+    ListingQuery,
+    TimeBasis,
+    build_source,
+    download_credentials,
+)
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileRecord, Selection, Slot, TransferOptions
 from skyhaul.core.timeparse import parse_utc
@@ -252,8 +257,10 @@ class Client:
 
         name = self._source_name(source)
         entry = None if name is None else self.config.source(name)
-        if name is not None:
-            selection = replace(selection, source=name)
+        options = self.options
+        if entry is not None:
+            selection = replace(selection, source=entry.name)
+            options = replace(options, credentials=download_credentials(entry))
 
         async def work(cancel: asyncio.Event) -> Any:
             discovery = None
@@ -262,7 +269,7 @@ class Client:
                 discovery = Discovery(built, query, str(entry.dest))
             try:
                 return await acquire(
-                    self.catalog, self.options, selection, discovery=discovery, cancel=cancel
+                    self.catalog, options, selection, discovery=discovery, cancel=cancel
                 )
             finally:
                 if discovery is not None:

@@ -162,7 +162,11 @@ async def test_watch_picks_up_files_as_the_archive_publishes_them(
     assert len(done) == 3
     first, second, third = (r.discovery for r in reports)
     assert first is not None and second is not None and third is not None
-    assert (first.new, second.new, third.new) == (published_first, len(downlinks) - published_first, 0)
+    assert (first.new, second.new, third.new) == (
+        published_first,
+        len(downlinks) - published_first,
+        0,
+    )
     assert [r.summary.downloaded for r in reports] == [
         published_first,
         len(downlinks) - published_first,

@@ -45,8 +45,11 @@ def test_bad_filters(query: dict[str, str], message: str) -> None:
 
 def test_observation_window_selects_overlaps(versions: list[FileVersion]) -> None:
     target = versions[0].file
-    selection = ListingFilter(start=target.obs_end, end=target.obs_end + timedelta(seconds=1))
+    last_second = target.obs_end - timedelta(seconds=1)
+    selection = ListingFilter(start=last_second, end=target.obs_end + timedelta(seconds=1))
     assert selection.accepts(versions[0])
+    after = ListingFilter(start=target.obs_end)  # half-open: ending at the start is outside
+    assert not after.accepts(versions[0])
     before = ListingFilter(end=target.obs_start)
     assert not before.accepts(versions[0])
 

@@ -20,11 +20,25 @@ from typing import Any
 
 from skyhaul.errors import ConfigError
 
-__all__ = ["CREDENTIAL_KEYS", "Credentials", "credentials_from_options"]
+__all__ = [
+    "CREDENTIAL_KEYS",
+    "Credentials",
+    "credentials_from_options",
+    "refuse_inline_secrets",
+]
 
 CREDENTIAL_KEYS = frozenset(
-    {"token_env", "token_file", "username", "username_env", "password_env", "password_file"}
+    {
+        "token_env",
+        "token_file",
+        "username",
+        "username_env",
+        "password_env",
+        "password_file",
+        "download_origins",
+    }
 )
+"""Option keys of credentials (``download_origins``: more origins the files come from)."""
 _INLINE_SECRETS = ("token", "password", "secret", "api_key")
 
 
@@ -70,12 +84,7 @@ def credentials_from_options(
         user name without a password (and the reverse).
     """
     env = os.environ if environ is None else environ
-    for key in _INLINE_SECRETS:
-        if key in options:
-            raise ConfigError(
-                f"{where}: {key!r} must not be written in the configuration; "
-                f"use {key}_env (an environment variable) or {key}_file instead"
-            )
+    refuse_inline_secrets(options, where)
     token = _secret(options, "token", where=where, base_dir=base_dir, env=env)
     user = options.get("username")
     if "username_env" in options:
@@ -92,6 +101,16 @@ def credentials_from_options(
         pair = f"{user}:{password}".encode()
         return Credentials("Basic " + base64.b64encode(pair).decode("ascii"))
     return Credentials()
+
+
+def refuse_inline_secrets(options: Mapping[str, Any], where: str) -> None:
+    """Raise ``ConfigError`` for a secret written in the configuration itself."""
+    for key in _INLINE_SECRETS:
+        if key in options:
+            raise ConfigError(
+                f"{where}: {key!r} must not be written in the configuration; "
+                f"use {key}_env (an environment variable) or {key}_file instead"
+            )
 
 
 def _secret(

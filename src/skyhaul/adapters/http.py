@@ -16,9 +16,10 @@ import errno
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -64,12 +65,16 @@ class HttpSettings:
         Seconds to open a connection, and between two reads of a body.
     verify_tls : bool
         Verify server certificates (default on).
+    authorization : tuple of (origin, value) pairs
+        ``Authorization`` values sent to requests for each origin and to no other (aiohttp
+        drops the header on a redirect to another origin); never in ``repr``.
     """
 
     max_connections: int = 256
     connect_timeout: float = 30.0
     read_timeout: float = 60.0
     verify_tls: bool = True
+    authorization: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 def parse_retry_after(value: str | None, now: Callable[[], float] | None = None) -> float | None:
@@ -178,6 +183,16 @@ class HttpTransport:
     def __init__(self, settings: HttpSettings | None = None) -> None:
         self.settings = settings or HttpSettings()
         self._session: aiohttp.ClientSession | None = None
+        self._authorization = dict(self.settings.authorization)
+
+    def _auth_headers(self, url: str, headers: dict[str, str]) -> dict[str, str]:
+        """Add the origin's ``Authorization`` to ``headers``, if it has one."""
+        if self._authorization:
+            parts = urlsplit(url)
+            value = self._authorization.get(f"{parts.scheme}://{parts.netloc}".lower())
+            if value is not None:
+                headers["Authorization"] = value
+        return headers
 
     def _client(self) -> aiohttp.ClientSession:
         # Created lazily: an aiohttp session must be made inside the running loop.
@@ -200,7 +215,8 @@ class HttpTransport:
     async def stat(self, url: str) -> RemoteInfo:
         """Return size and validators from a HEAD request."""
         with map_client_errors(url):
-            async with self._client().head(url, allow_redirects=True) as response:
+            headers = self._auth_headers(url, {})
+            async with self._client().head(url, headers=headers, allow_redirects=True) as response:
                 raise_for_status(response.status, response.headers, url)
                 length = response.headers.get("Content-Length")
                 size = int(length) if length and length.isdigit() else None
@@ -221,6 +237,7 @@ class HttpTransport:
             headers["Range"] = byte_range.header_value()
             if if_range:
                 headers["If-Range"] = if_range
+        self._auth_headers(url, headers)
         with map_client_errors(url):
             async with self._client().get(url, headers=headers, allow_redirects=True) as response:
                 body = _body_from_response(response, url)

@@ -11,10 +11,12 @@ Rules:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
+from skyhaul.adapters.sources import build_source, download_credentials
 from skyhaul.cli.common import catalog_location, opened_catalog, start
 from skyhaul.cli.options import (
     CommonOptions,
@@ -24,7 +26,7 @@ from skyhaul.cli.options import (
     build_transfer,
     with_options,
 )
-from skyhaul.cli.sources import ConfigOption, build_config, listing_query, open_source
+from skyhaul.cli.sources import ConfigOption, build_config, listing_query
 from skyhaul.cli.transfer import download_and_report
 from skyhaul.core.model import Selection, TransferOptions
 
@@ -57,13 +59,15 @@ def download(
     """Download the files in the catalog that are due (new, or failed and due again)."""
     term = start(common)
     discovery = None
-    if selection.source is not None and not no_discover and _has_window(selection):
-        loaded = config.load()
-        if selection.source in loaded.sources:
+    configured = None if selection.source is None else config.load().sources.get(selection.source)
+    if configured is not None:
+        # The source's files may need its credentials, discovered now or earlier.
+        transfer = replace(transfer, credentials=download_credentials(configured))
+        if not no_discover and _has_window(selection):
             from skyhaul.services.acquire import Discovery
 
-            source, entry = open_source(loaded, selection.source, verify_tls=transfer.verify_tls)
-            discovery = Discovery(source, listing_query(selection), str(entry.dest))
+            source = build_source(configured, verify_tls=transfer.verify_tls)
+            discovery = Discovery(source, listing_query(selection), str(configured.dest))
     with opened_catalog(common) as catalog:
         code = download_and_report(
             term,

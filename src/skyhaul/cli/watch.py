@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from skyhaul.adapters.sources import download_credentials
 from skyhaul.cli.common import opened_catalog, start
 from skyhaul.cli.options import (
     CommonOptions,
@@ -94,6 +96,7 @@ def watch(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--start") from None
     source_obj, entry = open_source(config.load(), source, verify_tls=transfer.verify_tls)
+    transfer = replace(transfer, credentials=download_credentials(entry))
     plan = WatchPlan(
         source=source_obj,
         dest_root=str(entry.dest),

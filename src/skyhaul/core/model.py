@@ -172,6 +172,9 @@ class TransferOptions:
         Exponential backoff (full jitter) between attempts: the first delay is drawn
         below ``retry_base_delay``, each later one below twice the previous bound, never
         above ``retry_max_delay``.
+    credentials : tuple of (origin, authorization) pairs
+        ``Authorization`` header values of configured sources, each sent only to its
+        origin (``scheme://host[:port]``); never shown in ``repr``.
     """
 
     concurrency: int = 16
@@ -184,6 +187,7 @@ class TransferOptions:
     read_timeout: float = 60.0
     retry_base_delay: float = 1.0
     retry_max_delay: float = 300.0
+    credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)

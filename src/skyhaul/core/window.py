@@ -53,10 +53,13 @@ class TimeWindow:
         """
         first = parse_utc(start)
         last = parse_utc(end)
-        if last < first:  # as typed: "--start 2024-03-02 --end 2024-03-01" is backwards
-            return cls(first, last)  # raises
-        if _is_date_only(end):
+        whole_day = _is_date_only(end)
+        if whole_day:
             last += timedelta(days=1)
+        # A whole-day end that leaves nothing ("--start 2024-03-02 --end 2024-03-01") is
+        # backwards as typed, though the shifted end equals the start.
+        if last < first or (whole_day and last <= first):
+            raise ValueError(f"end {end.strip()} is before start {start.strip()}")
         return cls(first, last)
 
     def days(self) -> Iterator[date]:
@@ -74,7 +77,12 @@ class TimeWindow:
         return self.start <= moment < self.end
 
     def overlaps(self, start: datetime, end: datetime | None) -> bool:
-        """Whether an interval ``[start, end)`` (an instant when ``end`` is None) overlaps."""
+        """Whether an interval ``[start, end)`` (an instant when ``end`` is None) overlaps.
+
+        An empty window overlaps nothing.
+        """
+        if self.end <= self.start:
+            return False
         if end is None or end <= start:
             return self.contains(start)
         return start < self.end and end > self.start

@@ -147,6 +147,7 @@ class Engine:
                 connect_timeout=options.connect_timeout,
                 read_timeout=options.read_timeout,
                 verify_tls=options.verify_tls,
+                authorization=options.credentials,
             )
         )
         loop = asyncio.get_running_loop()

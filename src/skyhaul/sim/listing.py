@@ -154,7 +154,7 @@ class ListingFilter:
         if self.by == "downlink":
             return _inside(file.downlink_time, self.start, self.end)
         return (self.end is None or file.obs_start < self.end) and (
-            self.start is None or file.obs_end >= self.start
+            self.start is None or file.obs_end > self.start
         )
 
 

@@ -18,6 +18,7 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Connection
 
 from skyhaul.adapters.catalog.records import chunks
 from skyhaul.adapters.catalog.schema import files, segments
+from skyhaul.adapters.catalog.selection import normal_instrument
 from skyhaul.adapters.catalog.totals import TotalsDelta
 from skyhaul.adapters.catalog.types import datetime_binder
 from skyhaul.core.lifecycle import TRANSITIONS, FileEvent, FileState, next_state
@@ -98,7 +100,7 @@ def register_specs(
     delta: TotalsDelta,
 ) -> RegisterResult:
     """Register ``specs`` under ``dest_root`` (see the module rules). Inside a write transaction."""
-    unique = _unique_by_url(specs)
+    unique = _unique_by_url([_normalised(spec) for spec in specs])
     paths_taken: dict[str, str] = {}
     new = known = changed = 0
     for chunk in chunks(list(unique.values())):
@@ -127,6 +129,16 @@ def register_specs(
                 .values(request_id=request_id)
             )
     return RegisterResult(new=new, known=known, changed=changed)
+
+
+def _normalised(spec: FileSpec) -> FileSpec:
+    """The spec with its instrument as the catalog stores it (see ``normal_instrument``)."""
+    if spec.instrument is None:
+        return spec
+    instrument = normal_instrument(spec.instrument)
+    return (
+        spec if instrument == spec.instrument else dataclasses.replace(spec, instrument=instrument)
+    )
 
 
 def _unique_by_url(specs: Sequence[FileSpec]) -> dict[str, FileSpec]:

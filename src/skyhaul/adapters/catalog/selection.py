@@ -9,6 +9,7 @@ Rules:
 - Downlink windows are half-open: ``downlink_start <= downlink_time < downlink_end``; a
   list of windows (a pass schedule) selects files inside any of them, an empty list none.
 - "Downloaded between" is half-open on ``downloaded_at``.
+- Instruments are stored upper case and compared so (:func:`normal_instrument`).
 """
 
 from __future__ import annotations
@@ -37,11 +38,14 @@ def selection_clauses(
     if selection.source is not None:
         clauses.append(c.source == selection.source)
     if selection.instrument is not None:
-        clauses.append(c.instrument == selection.instrument)
+        clauses.append(c.instrument == normal_instrument(selection.instrument))
     if selection.url_prefix is not None:
         clauses.append(c.url.startswith(selection.url_prefix, autoescape=True))
     if selection.obs_start is not None or selection.obs_end is not None:
         clauses.append(c.obs_start.is_not(None))
+    empty = selection.obs_start is not None and selection.obs_end is not None
+    if empty and selection.obs_end <= selection.obs_start:  # type: ignore[operator]
+        clauses.append(false())  # an empty window overlaps nothing
     if selection.obs_end is not None:
         clauses.append(c.obs_start < selection.obs_end)
     if selection.obs_start is not None:
@@ -65,6 +69,12 @@ def selection_clauses(
     if selection.downloaded_end is not None:
         clauses.append(c.downloaded_at < selection.downloaded_end)
     return clauses
+
+
+def normal_instrument(name: str) -> str:
+    """How instruments are stored and compared: upper case (``eui`` is ``EUI``), as
+    archives and sources compare them without regard to case."""
+    return name.strip().upper()
 
 
 def state_values(states: frozenset[FileState] | set[FileState]) -> list[str]:

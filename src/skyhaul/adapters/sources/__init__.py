@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from skyhaul.adapters.config import SourceConfig
 from skyhaul.adapters.sources.base import (
@@ -25,6 +27,7 @@ __all__ = [
     "SourceContext",
     "TimeBasis",
     "build_source",
+    "download_credentials",
 ]
 
 #: Source type to ``(module, factory)``.
@@ -59,3 +62,37 @@ def build_source(
         where=config.where,
     )
     return factory(config.options, context)
+
+
+def download_credentials(
+    config: SourceConfig, *, environ: Mapping[str, str] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """The ``(origin, Authorization)`` pair the source's files are fetched with, if any.
+
+    The credentials of a source apply to its ``url``'s origin (for a date template, the
+    origin of any day) and to each origin in ``download_origins``, where its files are
+    served when that is another host.
+
+    Raises
+    ------
+    ConfigError
+        The credentials cannot be read.
+    """
+    from skyhaul.adapters.credentials import credentials_from_options
+
+    credentials = credentials_from_options(
+        config.options, where=config.where, base_dir=config.base_dir, environ=environ
+    )
+    if credentials.authorization is None:
+        return ()
+    origins = []
+    url = config.options.get("url")
+    if isinstance(url, str):
+        try:
+            sample = urlsplit(url.format(date=datetime(2024, 3, 1, tzinfo=UTC)))
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+            sample = urlsplit(url)
+        origins.append(f"{sample.scheme}://{sample.netloc}".lower())
+    extra = config.options.get("download_origins", [])
+    origins += [str(o).rstrip("/").lower() for o in (extra if isinstance(extra, list) else [])]
+    return tuple((origin, credentials.authorization) for origin in origins)

@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self
 
 from skyhaul.core.model import FileSpec
 from skyhaul.core.window import TimeWindow
 
-__all__ = ["ListingQuery", "Source", "SourceContext", "SourceFactory", "TimeBasis"]
+__all__ = ["ClosingSource", "ListingQuery", "Source", "SourceContext", "SourceFactory", "TimeBasis"]
 
 TimeBasis = Literal["observation", "downlink"]
 
@@ -84,6 +85,24 @@ class SourceContext:
     verify_tls: bool = True
     environ: Mapping[str, str] | None = None
     where: str = ""
+
+
+class ClosingSource:
+    """Mixin: a source usable as ``async with``; closes with ``aclose()`` on the way out."""
+
+    async def aclose(self) -> None:
+        """Release connections (sources override)."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 SourceFactory = Callable[[Mapping[str, Any], SourceContext], Source]

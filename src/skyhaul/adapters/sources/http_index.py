@@ -29,14 +29,13 @@ import logging
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from skyhaul.adapters.credentials import credentials_from_options
 from skyhaul.adapters.pages import PageClient
 from skyhaul.adapters.sources.autoindex import IndexEntry, parse_autoindex
-from skyhaul.adapters.sources.base import ListingQuery, SourceContext
+from skyhaul.adapters.sources.base import ClosingSource, ListingQuery, SourceContext
 from skyhaul.adapters.sources.dirindex import parse_index_table
 from skyhaul.adapters.sources.filetimes import FileTimes
 from skyhaul.adapters.sources.http_index_settings import (
@@ -91,7 +90,7 @@ class _Listed:
     times: FileTimes
 
 
-class HttpIndexSource:
+class HttpIndexSource(ClosingSource):
     """Lists files from web servers' directory listings (see the module's rules).
 
     Parameters
@@ -118,17 +117,6 @@ class HttpIndexSource:
 
     def __repr__(self) -> str:
         return f"HttpIndexSource(name={self.name!r}, url={redact_url(self.settings.url)!r})"
-
-    async def __aenter__(self) -> HttpIndexSource:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP session."""

@@ -21,18 +21,18 @@ from typing import Any
 from skyhaul.adapters.credentials import CREDENTIAL_KEYS
 from skyhaul.adapters.manifest import parse_specs, read_specs
 from skyhaul.adapters.pages import PageClient
-from skyhaul.adapters.sources.base import ListingQuery, Source, SourceContext
+from skyhaul.adapters.sources.base import ClosingSource, ListingQuery, Source, SourceContext
 from skyhaul.adapters.sources.options import OptionReader, listing_client
 from skyhaul.core.model import FileSpec
 from skyhaul.core.redact import redact_url
-from skyhaul.errors import ConfigError, ManifestError, SourceError
+from skyhaul.errors import ConfigError, ManifestError, PathEscapeError, SourceError
 
 __all__ = ["ManifestSource", "keep_for_query", "manifest_source"]
 
 _OPTIONS = frozenset({"path", "url", "instrument", "concurrency", "timeout"}) | CREDENTIAL_KEYS
 
 
-class ManifestSource:
+class ManifestSource(ClosingSource):
     """Lists the rows of a manifest file or URL that fit a query.
 
     Parameters
@@ -89,7 +89,7 @@ class ManifestSource:
             raise SourceError(f"source {self.name}: manifest {shown} not found (404)")
         try:
             return await asyncio.to_thread(parse_specs, text, shown, source=self.name)
-        except ManifestError as exc:
+        except (ManifestError, PathEscapeError) as exc:
             raise SourceError(f"source {self.name}: {exc.message}") from None
 
     async def aclose(self) -> None:

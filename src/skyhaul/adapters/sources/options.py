@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from skyhaul.adapters.credentials import credentials_from_options
+from skyhaul.adapters.credentials import credentials_from_options, refuse_inline_secrets
 from skyhaul.adapters.pages import PageClient
 from skyhaul.adapters.sources.base import SourceContext
 from skyhaul.errors import ConfigError
@@ -31,6 +31,7 @@ class OptionReader:
 
     def reject_unknown(self, known: Iterable[str]) -> None:
         """Raise for any key not in ``known`` (a typo must not be silently ignored)."""
+        refuse_inline_secrets(self.options, self.where)  # more helpful than "unknown option"
         allowed = set(known)
         for key in sorted(self.options):
             if key not in allowed:

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from skyhaul.adapters.credentials import CREDENTIAL_KEYS
 from skyhaul.adapters.pages import PageClient
-from skyhaul.adapters.sources.base import ListingQuery, Source, SourceContext
+from skyhaul.adapters.sources.base import ClosingSource, ListingQuery, Source, SourceContext
 from skyhaul.adapters.sources.options import OptionReader, listing_client
 from skyhaul.core.model import FileSpec
 from skyhaul.core.paths import safe_relative_path
@@ -30,7 +30,7 @@ __all__ = ["SimSource", "sim_source"]
 _OPTIONS = frozenset({"url", "instrument", "concurrency", "timeout"}) | CREDENTIAL_KEYS
 
 
-class SimSource:
+class SimSource(ClosingSource):
     """Lists files through a simulator-style JSON API.
 
     Parameters
