@@ -2,8 +2,10 @@
 
 Scenarios (see ``scenarios.py``): (a) 4 large files with sha256, (b) 2,000 small files,
 (c) claim and status on a 1,000,000-row catalog (``bench_catalog.py``), (d) 300 tiny files
-from a rate-limited server. Prints one Markdown table per scenario and writes them, with the
-machine and tool versions, below the marker line of ``benchmarks/README.md``.
+from a rate-limited server; and skyhaul alone: (e) discovering 100,000 files from the
+archive simulator (``bench_discovery.py``), (f) each selection query on a 1,000,000-row
+catalog (``bench_selection.py``). Prints one Markdown table per scenario and writes them,
+with the machine and tool versions, below the marker line of ``benchmarks/README.md``.
 
 Usage: ``python -m benchmarks.run [--quick] [--repeat N] [--only a,b,c,d] [--tools ...]``.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import shlex
 import shutil
 import statistics
@@ -34,7 +37,9 @@ from benchmarks.transfer_runs import run_transfer_scenario
 
 __all__ = ["main"]
 
-SCENARIOS = ("a", "b", "c", "d")
+SCENARIOS = ("a", "b", "c", "d", "e", "f")
+# Scenarios of skyhaul alone, each a module with ``scenario(quick=, say=) -> ScenarioResult``.
+_OWN = {"e": "bench_discovery", "f": "bench_selection"}
 README = REPO / "benchmarks" / "README.md"
 _SHM = Path("/dev/shm")
 
@@ -43,7 +48,8 @@ _INTRO = """\
 
 `make bench` (or `.venv/bin/python -m benchmarks.run`) runs skyhaul and the peers found on
 the machine (curl, wget, aria2c, parfive, a bare aiohttp loop) against one nginx on
-loopback, writing to `/dev/shm`, and rewrites the results below the marker line.
+loopback, writing to `/dev/shm`, times discovery and catalog selections on their own, and
+rewrites the results below the marker line.
 """
 
 
@@ -71,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 wait=args.wait_catalog,
                 say=_say,
             )
+        for key, name in _OWN.items():
+            if key in selected:
+                by_key[key] = _run_own(key, name, quick=args.quick)
         results = [by_key[key] for key in SCENARIOS if key in by_key]
     finally:
         shutil.rmtree(runs, ignore_errors=True)
@@ -125,6 +134,21 @@ def _run_transfers(
         ]
 
 
+def _run_own(key: str, name: str, *, quick: bool) -> ScenarioResult:
+    """Run ``benchmarks.<name>.scenario`` here (it starts the children it measures).
+
+    Imported only when selected; a failure is reported in its section, not raised.
+    """
+    _say(f"[{key}] benchmarks/{name}.py ...")
+    try:
+        module = importlib.import_module(f"benchmarks.{name}")
+        outcome: ScenarioResult = module.scenario(quick=quick, say=_say)
+    except Exception as error:  # one broken benchmark must not lose the others' results
+        outcome = ScenarioResult(key, f"benchmarks/{name}.py", "It failed; see the reason.")
+        outcome.skipped[name] = f"failed: {type(error).__name__}: {error}"
+    return outcome
+
+
 def _startup(skyhaul: Tool, runs: int = 3) -> str:
     """skyhaul's start-up cost (``skyhaul --help``): it is inside every timed run."""
     if skyhaul.path is None:
@@ -167,7 +191,9 @@ def _selection(only: str | None) -> set[str]:
     chosen = {key.strip().lower() for key in only.split(",") if key.strip()}
     unknown = chosen - set(SCENARIOS)
     if unknown:
-        raise SystemExit(f"--only: unknown scenario(s) {sorted(unknown)}; use a, b, c, d")
+        raise SystemExit(
+            f"--only: unknown scenario(s) {sorted(unknown)}; use {', '.join(SCENARIOS)}"
+        )
     return chosen
 
 
@@ -197,7 +223,10 @@ def _positive(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
-        description="Benchmark skyhaul against curl, wget, aria2c and parfive on loopback.",
+        description=(
+            "Benchmark skyhaul against curl, wget, aria2c and parfive on loopback, "
+            "and its discovery and catalog selections on their own."
+        ),
     )
     parser.add_argument(
         "--quick", action="store_true", help="small datasets, 1 repetition: a smoke run"
@@ -205,7 +234,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--repeat", type=_positive, metavar="N", help="repetitions per client (default 3, quick 1)"
     )
-    parser.add_argument("--only", metavar="KEYS", help="scenarios to run, e.g. a,b,d")
+    parser.add_argument("--only", metavar="KEYS", help="scenarios to run, e.g. a,b,d or e,f")
     parser.add_argument(
         "--tools",
         metavar="NAMES",

@@ -45,9 +45,16 @@ def claim(
     lease_seconds: float,
     where: Sequence[ColumnElement[bool]],
     delta: TotalsDelta,
+    windowed: bool = False,
 ) -> list[FileRecord]:
-    """Claim up to ``limit`` due files matching ``where`` for ``owner``; lowest ids first."""
+    """Claim up to ``limit`` due files matching ``where`` for ``owner``; lowest ids first.
+
+    ``windowed``: ``where`` has a time window, whose index then beats the state's.
+    """
     c = files.c
+    state = unindexed(c.state) if windowed else c.state
+    # Windowed: sort the window's few rows (an expression is no index order to walk).
+    order = (c.id + 0,) if windowed else (c.next_attempt_at, c.id)
     candidates: list[tuple[int, FileState]] = []
     for source in sorted(sources_of(FileEvent.CLAIM)):
         # Both orders are the index order, so PostgreSQL never prefers walking the
@@ -55,8 +62,8 @@ def claim(
         for due in (c.next_attempt_at.is_(None), c.next_attempt_at <= now):
             query = (
                 select(c.id)
-                .where(c.state == source.value, due, *where)
-                .order_by(c.next_attempt_at, c.id)
+                .where(state == source.value, due, *where)
+                .order_by(*order)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
+from skyhaul.adapters.catalog.facts import note_observations
 from skyhaul.adapters.catalog.records import chunks
 from skyhaul.adapters.catalog.schema import files, segments
 from skyhaul.adapters.catalog.selection import normal_instrument
@@ -101,6 +102,7 @@ def register_specs(
 ) -> RegisterResult:
     """Register ``specs`` under ``dest_root`` (see the module rules). Inside a write transaction."""
     unique = _unique_by_url([_normalised(spec) for spec in specs])
+    note_observations(connection, unique.values())
     paths_taken: dict[str, str] = {}
     new = known = changed = 0
     for chunk in chunks(list(unique.values())):

@@ -163,3 +163,11 @@ slots = Table(
     Column("end", UTCDateTime, nullable=False),
     Column("station", Text),
 )
+
+catalog_facts = Table(
+    "catalog_facts",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+"""Facts about the rows that make queries cheaper (see :mod:`.facts`)."""

@@ -50,6 +50,8 @@ def selection_clauses(
         clauses.append(c.obs_start < selection.obs_end)
     if selection.obs_start is not None:
         clauses.append(or_(c.obs_start >= selection.obs_start, c.obs_end > selection.obs_start))
+    if selection.obs_start_floor is not None:
+        clauses.append(c.obs_start >= selection.obs_start_floor)
     if selection.downlink_start is not None:
         clauses.append(c.downlink_time >= selection.downlink_start)
     if selection.downlink_end is not None:
@@ -69,6 +71,24 @@ def selection_clauses(
     if selection.downloaded_end is not None:
         clauses.append(c.downloaded_at < selection.downloaded_end)
     return clauses
+
+
+def is_windowed(selection: Selection | None) -> bool:
+    """Whether the selection has a time window (then its own index beats the state's)."""
+    if selection is None:
+        return False
+    return any(
+        value is not None
+        for value in (
+            selection.obs_start,
+            selection.obs_end,
+            selection.downlink_start,
+            selection.downlink_end,
+            selection.downlink_windows,
+            selection.downloaded_start,
+            selection.downloaded_end,
+        )
+    )
 
 
 def normal_instrument(name: str) -> str:

@@ -25,11 +25,12 @@ from sqlalchemy.engine import Connection
 
 from skyhaul.adapters.catalog import leases, queries, transfers
 from skyhaul.adapters.catalog.database import Database, create_catalog_engine, unavailable
+from skyhaul.adapters.catalog.facts import bounded
 from skyhaul.adapters.catalog.migrate import ensure_schema
 from skyhaul.adapters.catalog.records import chunks
 from skyhaul.adapters.catalog.register import FORGET_BYTES, RegisterResult, register_specs
 from skyhaul.adapters.catalog.schema import attempts, files, segments
-from skyhaul.adapters.catalog.selection import selection_clauses
+from skyhaul.adapters.catalog.selection import is_windowed, selection_clauses
 from skyhaul.adapters.catalog.totals import (
     TotalsDelta,
     as_state_totals,
@@ -165,12 +166,21 @@ class Catalog:
         """
         if limit <= 0:
             return []
-        where = selection_clauses(selection, request_id=request_id)
-        return self._change(
-            lambda c, delta: leases.claim(
-                c, owner, limit, now=now, lease_seconds=lease_seconds, where=where, delta=delta
+
+        def work(c: Connection, delta: TotalsDelta) -> list[FileRecord]:
+            chosen = bounded(c, selection)
+            return leases.claim(
+                c,
+                owner,
+                limit,
+                now=now,
+                lease_seconds=lease_seconds,
+                where=selection_clauses(chosen, request_id=request_id),
+                delta=delta,
+                windowed=is_windowed(chosen),
             )
-        )
+
+        return self._change(work)
 
     def renew_leases(
         self,
@@ -349,9 +359,9 @@ class Catalog:
         sources = sources_of(event)
         if selection.states is not None:
             sources = sources & selection.states
-        where = selection_clauses(selection)
 
         def work(c: Connection, delta: TotalsDelta) -> int:
+            where = selection_clauses(bounded(c, selection))
             rows = transition(
                 c, event, where, values, delta, sources=sources, by_id=selection.ids is not None
             )

@@ -1,0 +1,63 @@
+"""Facts about the files that let queries use their indices: the longest observation.
+
+An observation window ``[start, end)`` selects files with ``obs_start < end`` and
+``obs_end > start``. Only the first term bounds an index on ``obs_start``, so a recent
+window would scan nearly all of it. A file that ends after ``start`` began at most
+"longest observation" before it, so ``obs_start >= start - longest`` is implied by the
+selection: adding it changes no result and makes the range scan narrow.
+
+Rules:
+- The fact only grows, in the same transaction as the registration that brings a longer
+  observation (an ``UPDATE ... WHERE value < new``: no race between registrations).
+- It is read in the same transaction as the query it bounds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from skyhaul.adapters.catalog.schema import catalog_facts
+from skyhaul.core.model import FileSpec, Selection
+
+__all__ = ["LONGEST_OBSERVATION", "bounded", "note_observations"]
+
+LONGEST_OBSERVATION = "longest_observation_s"
+
+
+def note_observations(connection: Connection, specs: Iterable[FileSpec]) -> None:
+    """Raise the longest-observation fact to cover ``specs``."""
+    longest = max(
+        (
+            (spec.obs_end - spec.obs_start).total_seconds()
+            for spec in specs
+            if spec.obs_start is not None and spec.obs_end is not None
+        ),
+        default=0.0,
+    )
+    if longest <= 0:
+        return
+    seconds = math.ceil(longest)
+    c = catalog_facts.c
+    connection.execute(
+        update(catalog_facts)
+        .where(c.name == LONGEST_OBSERVATION, c.value < seconds)
+        .values(value=seconds)
+    )
+
+
+def bounded(connection: Connection, selection: Selection | None) -> Selection | None:
+    """``selection`` with ``obs_start_floor`` set when it has an observation window start."""
+    if selection is None or selection.obs_start is None:
+        return selection
+    c = catalog_facts.c
+    seconds = connection.scalar(select(c.value).where(c.name == LONGEST_OBSERVATION))
+    if seconds is None:
+        return selection
+    floor = selection.obs_start - timedelta(seconds=int(seconds) + 1)
+    return dataclasses.replace(selection, obs_start_floor=floor)
