@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from skyhaul.adapters.catalog.selection import is_windowed
 from skyhaul.adapters.sources import build_source, download_credentials
 from skyhaul.cli.common import catalog_location, opened_catalog, start
 from skyhaul.cli.options import (
@@ -63,7 +64,7 @@ def download(
     if configured is not None:
         # The source's files may need its credentials, discovered now or earlier.
         transfer = replace(transfer, credentials=download_credentials(configured))
-        if not no_discover and _has_window(selection):
+        if not no_discover and is_windowed(selection):
             from skyhaul.services.acquire import Discovery
 
             source = build_source(configured, verify_tls=transfer.verify_tls)
@@ -79,15 +80,3 @@ def download(
             discovery=discovery,
         )
     raise typer.Exit(code)
-
-
-def _has_window(selection: Selection) -> bool:
-    return selection.downlink_windows is not None or any(
-        value is not None
-        for value in (
-            selection.obs_start,
-            selection.obs_end,
-            selection.downlink_start,
-            selection.downlink_end,
-        )
-    )
