@@ -34,7 +34,7 @@ from skyhaul.adapters.sources import (
     download_credentials,
 )
 from skyhaul.core.lifecycle import FileState
-from skyhaul.core.model import FileRecord, Selection, Slot, TransferOptions
+from skyhaul.core.model import FileRecord, Selection, TransferOptions
 from skyhaul.core.timeparse import parse_utc
 from skyhaul.core.window import TimeWindow
 from skyhaul.errors import UsageError
@@ -328,20 +328,17 @@ def _time(value: TimeLike) -> datetime:
 
 
 def _window(start: TimeLike, end: TimeLike) -> TimeWindow:
-    if isinstance(start, str) and isinstance(end, str):
-        try:
-            return TimeWindow.parse(start, end)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+    """Two times as a window (two texts as the CLI reads them: a date end is a whole day)."""
     try:
+        if isinstance(start, str) and isinstance(end, str):
+            return TimeWindow.parse(start, end)
         return TimeWindow(_time(start), _time(end))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
 
 def _slot_window(slot: Any) -> tuple[datetime, datetime]:
-    if isinstance(slot, Slot):
-        return _window(slot.start, slot.end).start, _window(slot.start, slot.end).end
+    """A pass as exact bounds: a ``Slot`` or anything with ``start``/``end``, or a pair."""
     if isinstance(slot, tuple) and len(slot) == 2:
         start, end = slot
     elif isinstance(slot, dict):
@@ -350,5 +347,5 @@ def _slot_window(slot: Any) -> tuple[datetime, datetime]:
         start, end = getattr(slot, "start", None), getattr(slot, "end", None)
     if start is None or end is None:
         raise UsageError(f"a slot needs a start and an end, got {slot!r}")
-    window = TimeWindow(_time(start), _time(end))
+    window = _window(_time(start), _time(end))
     return window.start, window.end

@@ -124,9 +124,6 @@ class Selection:
     downloaded_start: datetime | None = None
     """With ``downloaded_end``: files that became DOWNLOADED in [start, end)."""
     downloaded_end: datetime | None = None
-    obs_start_floor: datetime | None = None
-    """No selected file began observing before this; the catalog sets it from what it
-    knows (the longest observation) so the query can use its index. Leave it None."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from skyhaul.adapters.sources import ListingQuery, Source
+from skyhaul.adapters.sources import ListingQuery, Source, TimeBasis
 from skyhaul.core.model import RunSummary, Selection, TransferOptions
 from skyhaul.core.units import format_size
 from skyhaul.core.window import TimeWindow
@@ -68,7 +68,7 @@ class WatchPlan:
     start: datetime | None = None
     lookback: timedelta = timedelta(days=1)
     instrument: str | None = None
-    by: str = "downlink"
+    by: TimeBasis = "downlink"
     cycles: int | None = None
 
 
@@ -82,7 +82,6 @@ class CycleReport:
     summary: RunSummary
     listing_error: str | None = None
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def line(self) -> str:
         """The one summary line a cycle logs."""
@@ -146,7 +145,7 @@ async def _cycle(
 ) -> CycleReport:
     start = plan.start if plan.start is not None else moment - plan.lookback
     window = TimeWindow(min(start, moment), moment)
-    query = ListingQuery(window=window, instrument=plan.instrument, by=_basis(plan.by))
+    query = ListingQuery(window=window, instrument=plan.instrument, by=plan.by)
     selection = Selection(instrument=plan.instrument, source=plan.source.name)
     discovery = Discovery(source=plan.source, query=query, dest_root=plan.dest_root)
     try:
@@ -156,9 +155,3 @@ async def _cycle(
         summary = await engine.run_download(catalog, options, selection=selection, cancel=cancel)
         return CycleReport(number, window, None, summary, listing_error=exc.message)
     return CycleReport(number, window, result.discovery, result.summary)
-
-
-def _basis(by: str) -> Any:
-    if by not in ("observation", "downlink"):
-        raise ValueError(f"by must be 'observation' or 'downlink', got {by!r}")
-    return by

@@ -14,18 +14,18 @@ Rules:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.engine import Connection
 
-from skyhaul.adapters.catalog.schema import catalog_facts
+from skyhaul.adapters.catalog.schema import catalog_facts, files
+from skyhaul.adapters.catalog.selection import selection_clauses
 from skyhaul.core.model import FileSpec, Selection
 
-__all__ = ["LONGEST_OBSERVATION", "bounded", "note_observations"]
+__all__ = ["LONGEST_OBSERVATION", "note_observations", "where_clauses"]
 
 LONGEST_OBSERVATION = "longest_observation_s"
 
@@ -51,13 +51,16 @@ def note_observations(connection: Connection, specs: Iterable[FileSpec]) -> None
     )
 
 
-def bounded(connection: Connection, selection: Selection | None) -> Selection | None:
-    """``selection`` with ``obs_start_floor`` set when it has an observation window start."""
+def where_clauses(
+    connection: Connection, selection: Selection | None, *, request_id: str | None = None
+) -> list[ColumnElement[bool]]:
+    """:func:`selection_clauses`, plus the lower bound an observation window implies."""
+    clauses = selection_clauses(selection, request_id=request_id)
     if selection is None or selection.obs_start is None:
-        return selection
+        return clauses
     c = catalog_facts.c
     seconds = connection.scalar(select(c.value).where(c.name == LONGEST_OBSERVATION))
-    if seconds is None:
-        return selection
-    floor = selection.obs_start - timedelta(seconds=int(seconds) + 1)
-    return dataclasses.replace(selection, obs_start_floor=floor)
+    if seconds is not None:
+        floor = selection.obs_start - timedelta(seconds=int(seconds) + 1)
+        clauses.append(files.c.obs_start >= floor)
+    return clauses

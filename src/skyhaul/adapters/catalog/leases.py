@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from skyhaul.adapters.catalog.records import RECORD_COLUMNS, chunks, to_record
 from skyhaul.adapters.catalog.schema import attempts, files
+from skyhaul.adapters.catalog.selection import state_column
 from skyhaul.adapters.catalog.totals import TotalsDelta
 from skyhaul.adapters.catalog.transitions import transition, unindexed
 from skyhaul.core.errorclass import ErrorClass
@@ -52,7 +53,7 @@ def claim(
     ``windowed``: ``where`` has a time window, whose index then beats the state's.
     """
     c = files.c
-    state = unindexed(c.state) if windowed else c.state
+    state = state_column(windowed)
     # Windowed: sort the window's few rows (an expression is no index order to walk).
     order = (c.id + 0,) if windowed else (c.next_attempt_at, c.id)
     candidates: list[tuple[int, FileState]] = []

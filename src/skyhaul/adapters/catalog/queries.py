@@ -13,14 +13,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from skyhaul.adapters.catalog.facts import bounded
+from skyhaul.adapters.catalog.facts import where_clauses
 from skyhaul.adapters.catalog.records import RECORD_COLUMNS, error_class, to_record
 from skyhaul.adapters.catalog.schema import attempts as attempts_table
 from skyhaul.adapters.catalog.schema import files
 from skyhaul.adapters.catalog.schema import segments as segments_table
-from skyhaul.adapters.catalog.selection import is_windowed, selection_clauses, state_values
+from skyhaul.adapters.catalog.selection import is_windowed, state_column, state_values
 from skyhaul.adapters.catalog.totals import read_totals
-from skyhaul.adapters.catalog.transitions import unindexed
 from skyhaul.core.lifecycle import TERMINAL_STATES, FileState
 from skyhaul.core.model import AttemptRecord, FileRecord, Selection
 from skyhaul.errors import UsageError
@@ -62,7 +61,6 @@ def list_files(
         raise UsageError(
             f"cannot order files by {order!r}; choose one of {', '.join(sorted(ORDERABLE))}"
         )
-    selection = bounded(c, selection)
     column: Any = files.c[name]
     if name == "id" and is_windowed(selection):
         # Walking the primary key in order, hoping to meet the window's rows, is what a
@@ -75,7 +73,7 @@ def list_files(
         keys.append(files.c.id.desc() if descending else files.c.id.asc())
     query = (
         select(*RECORD_COLUMNS)
-        .where(*selection_clauses(selection))
+        .where(*where_clauses(c, selection))
         .order_by(*keys)
         .limit(limit)
         .offset(offset or None)
@@ -92,8 +90,7 @@ def count_files(c: Connection, selection: Selection | None) -> int:
         )
         totals = read_totals(c)
         return sum(totals[state][0] for state in states)
-    selection = bounded(c, selection)
-    count = c.scalar(select(func.count()).select_from(files).where(*selection_clauses(selection)))
+    count = c.scalar(select(func.count()).select_from(files).where(*where_clauses(c, selection)))
     return int(count or 0)
 
 
@@ -112,11 +109,10 @@ def expected_totals(
         return count, None if unsized else nbytes
     if not wanted:
         return 0, 0
-    selection = bounded(c, selection)
     row = c.execute(
         select(func.count(), func.coalesce(func.sum(files.c.size), 0), func.count(files.c.size))
-        .where(*selection_clauses(selection, request_id=request_id))
-        .where(state_column(selection).in_(state_values(wanted)))
+        .where(*where_clauses(c, selection, request_id=request_id))
+        .where(state_column(is_windowed(selection)).in_(state_values(wanted)))
     ).one()
     count, nbytes, sized = (int(value) for value in row)
     return count, nbytes if sized == count else None
@@ -129,14 +125,13 @@ def next_attempt_due(
     states = None if selection is None else selection.states
     if states is not None and FileState.FAILED not in states:
         return None
-    selection = bounded(c, selection)
     due: datetime | None = c.scalar(
         select(files.c.next_attempt_at)
         .where(
-            state_column(selection) == FileState.FAILED.value,
+            state_column(is_windowed(selection)) == FileState.FAILED.value,
             files.c.next_attempt_at.is_not(None),
         )
-        .where(*selection_clauses(selection, request_id=request_id))
+        .where(*where_clauses(c, selection, request_id=request_id))
         .order_by(files.c.next_attempt_at)
         .limit(1)
     )
@@ -172,11 +167,6 @@ def segments(c: Connection, file_id: int) -> list[tuple[int, int]]:
         .order_by(segments_table.c.start)
     )
     return [(int(start), int(end)) for start, end in c.execute(query)]
-
-
-def state_column(selection: Selection | None) -> Any:
-    """The state column, kept off SQLite's index when a time window is the better one."""
-    return unindexed(files.c.state) if is_windowed(selection) else files.c.state
 
 
 def _states_only(selection: Selection | None) -> bool:

@@ -14,9 +14,12 @@ Rules:
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from skyhaul.adapters.catalog.schema import files
+from skyhaul.adapters.catalog.transitions import unindexed
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import Selection
 
@@ -50,8 +53,6 @@ def selection_clauses(
         clauses.append(c.obs_start < selection.obs_end)
     if selection.obs_start is not None:
         clauses.append(or_(c.obs_start >= selection.obs_start, c.obs_end > selection.obs_start))
-    if selection.obs_start_floor is not None:
-        clauses.append(c.obs_start >= selection.obs_start_floor)
     if selection.downlink_start is not None:
         clauses.append(c.downlink_time >= selection.downlink_start)
     if selection.downlink_end is not None:
@@ -89,6 +90,12 @@ def is_windowed(selection: Selection | None) -> bool:
             selection.downloaded_end,
         )
     )
+
+
+def state_column(windowed: bool) -> Any:
+    """The state column, kept off SQLite's index when a time window's index is the better
+    one (``+state``; plain on PostgreSQL)."""
+    return unindexed(files.c.state) if windowed else files.c.state
 
 
 def normal_instrument(name: str) -> str:

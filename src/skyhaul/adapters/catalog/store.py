@@ -25,12 +25,12 @@ from sqlalchemy.engine import Connection
 
 from skyhaul.adapters.catalog import leases, queries, transfers
 from skyhaul.adapters.catalog.database import Database, create_catalog_engine, unavailable
-from skyhaul.adapters.catalog.facts import bounded
+from skyhaul.adapters.catalog.facts import where_clauses
 from skyhaul.adapters.catalog.migrate import ensure_schema
 from skyhaul.adapters.catalog.records import chunks
 from skyhaul.adapters.catalog.register import FORGET_BYTES, RegisterResult, register_specs
 from skyhaul.adapters.catalog.schema import attempts, files, segments
-from skyhaul.adapters.catalog.selection import is_windowed, selection_clauses
+from skyhaul.adapters.catalog.selection import is_windowed
 from skyhaul.adapters.catalog.totals import (
     TotalsDelta,
     as_state_totals,
@@ -168,16 +168,15 @@ class Catalog:
             return []
 
         def work(c: Connection, delta: TotalsDelta) -> list[FileRecord]:
-            chosen = bounded(c, selection)
             return leases.claim(
                 c,
                 owner,
                 limit,
                 now=now,
                 lease_seconds=lease_seconds,
-                where=selection_clauses(chosen, request_id=request_id),
+                where=where_clauses(c, selection, request_id=request_id),
                 delta=delta,
-                windowed=is_windowed(chosen),
+                windowed=is_windowed(selection),
             )
 
         return self._change(work)
@@ -361,7 +360,7 @@ class Catalog:
             sources = sources & selection.states
 
         def work(c: Connection, delta: TotalsDelta) -> int:
-            where = selection_clauses(bounded(c, selection))
+            where = where_clauses(c, selection)
             rows = transition(
                 c, event, where, values, delta, sources=sources, by_id=selection.ids is not None
             )

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from skyhaul.adapters.config import SourceConfig
 from skyhaul.adapters.sources.base import (
+    SAMPLE_DAY,
     ListingQuery,
     Source,
     SourceContext,
@@ -89,7 +89,7 @@ def download_credentials(
     url = config.options.get("url")
     if isinstance(url, str):
         try:
-            sample = urlsplit(url.format(date=datetime(2024, 3, 1, tzinfo=UTC)))
+            sample = urlsplit(url.format(date=SAMPLE_DAY))
         except (KeyError, IndexError, ValueError, AttributeError, TypeError):
             sample = urlsplit(url)
         origins.append(f"{sample.scheme}://{sample.netloc}".lower())

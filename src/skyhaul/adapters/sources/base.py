@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
@@ -23,9 +24,20 @@ from typing import Any, Literal, Protocol, Self
 from skyhaul.core.model import FileSpec
 from skyhaul.core.window import TimeWindow
 
-__all__ = ["ClosingSource", "ListingQuery", "Source", "SourceContext", "SourceFactory", "TimeBasis"]
+__all__ = [
+    "SAMPLE_DAY",
+    "ClosingSource",
+    "ListingQuery",
+    "Source",
+    "SourceContext",
+    "SourceFactory",
+    "TimeBasis",
+]
 
 TimeBasis = Literal["observation", "downlink"]
+
+#: A day to try a date-templated URL on (``{date:...}``), to learn its origin and shape.
+SAMPLE_DAY = datetime(2024, 3, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

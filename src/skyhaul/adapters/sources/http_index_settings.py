@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
 from skyhaul.adapters.credentials import CREDENTIAL_KEYS
+from skyhaul.adapters.sources.base import SAMPLE_DAY
 from skyhaul.adapters.sources.dirindex import IndexTableFormat
 from skyhaul.adapters.sources.filetimes import FileTimePattern
 from skyhaul.adapters.sources.options import OptionReader
@@ -24,8 +25,6 @@ from skyhaul.errors import ConfigError, PathEscapeError
 
 __all__ = ["OPTIONS", "SAMPLE_DAY", "HttpIndexSettings", "read_settings"]
 
-#: A day to try the URL template on.
-SAMPLE_DAY = datetime(2024, 3, 1, tzinfo=UTC)
 
 _INDEX_OPTIONS = ("index_columns", "index_time_format", "index_delimiter", "index_header")
 OPTIONS = frozenset(
