@@ -47,6 +47,19 @@ class SourceError(SkyhaulError):
     """
 
 
+class NoDataError(SkyhaulError):
+    """The archive answered every request for a window and had no record in it.
+
+    A backfill records the day as SKIPPED_NO_DATA (terminal). Only an empty, well-formed
+    answer means this: a malformed payload or an HTTP error is never "no data".
+    """
+
+
+class PayloadError(SkyhaulError):
+    """A records API answered with something that is not the records it promised
+    (not JSON, not a list of objects, a record without a readable time)."""
+
+
 # --- errors a user causes: one line, exit code 2 -------------------------------------
 
 

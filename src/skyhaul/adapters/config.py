@@ -3,7 +3,8 @@
 Rules:
 - Found at ``--config PATH``, else ``$SKYHAUL_CONFIG``, else ``./skyhaul.toml`` when it
   exists. A file named explicitly must exist.
-- ``[sources.<name>]`` tables, each with a ``type`` (``sim``, ``http-index``, ``manifest``)
+- ``[sources.<name>]`` tables, each with a ``type`` (``sim``, ``http-index``, ``manifest``,
+  ``records-api``)
   and that type's options; ``dest`` (optional) is where the source's files go, relative to
   the configuration file's directory (default ``data/<name>``).
 - Errors are one-line ``ConfigError`` messages naming the file and the table; TOML syntax
@@ -139,7 +140,7 @@ def _source(path: Path, base_dir: Path, name: str, table: Any) -> SourceConfig:
     options = dict(table)
     kind = options.pop("type", None)
     if not isinstance(kind, str) or not kind:
-        raise ConfigError(f"{where}: 'type' is missing (sim, http-index or manifest)")
+        raise ConfigError(f"{where}: 'type' is missing (sim, http-index, manifest or records-api)")
     dest_text = options.pop("dest", f"data/{name}")
     if not isinstance(dest_text, str) or not dest_text:
         raise ConfigError(f"{where}: 'dest' must be a path")

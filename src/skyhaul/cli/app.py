@@ -17,8 +17,10 @@ from skyhaul.cli.discover import discover
 from skyhaul.cli.download import download
 from skyhaul.cli.get import get
 from skyhaul.cli.group import SkyhaulGroup
+from skyhaul.cli.ledger import ledger_app
 from skyhaul.cli.ls import ls
 from skyhaul.cli.ops import ignore, recover_stale, retry, unignore
+from skyhaul.cli.report import report_app
 from skyhaul.cli.signals import terminate_as_interrupt
 from skyhaul.cli.status import status
 
@@ -29,6 +31,7 @@ class _Skyhaul(SkyhaulGroup):
     lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {
         "sim": ("skyhaul.cli.sim_cmd", "sim"),
         "watch": ("skyhaul.cli.watch", "watch"),
+        "backfill": ("skyhaul.cli.backfill", "backfill"),
     }
 
 
@@ -51,6 +54,8 @@ app.command("recover-stale")(recover_stale)
 app.command("retry")(retry)
 app.command("ignore")(ignore)
 app.command("unignore")(unignore)
+app.add_typer(ledger_app)
+app.add_typer(report_app)
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ Rules:
   Anything else goes to stderr.
 - Knob values are read by :mod:`skyhaul.sim.knobs`, the same parsers the JSON control
   plane uses; a bad value is one line on stderr and exit code 2.
+- The records API's token is never an argument (others can read a command line): it is
+  read from the environment variable ``--records-token-env`` names.
 - SIGINT and SIGTERM stop the server cleanly: exit code 0.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -33,6 +36,7 @@ from skyhaul.sim.server import start_server
 __all__ = ["sim"]
 
 _FAULTS = "Faults (all off by default)"
+_RECORDS = "Records API (/api/records)"
 
 
 def sim(
@@ -175,6 +179,64 @@ def sim(
         bool,
         typer.Option("--faults-on-api", help="Fault /api/ requests too.", rich_help_panel=_FAULTS),
     ] = False,
+    sensors: Annotated[
+        str | None,
+        typer.Option(help="Sensors served (default 32).", metavar="N", rich_help_panel=_RECORDS),
+    ] = None,
+    cadence: Annotated[
+        str | None,
+        typer.Option(
+            help="Seconds between samples (default 5s).",
+            metavar="SECONDS",
+            rich_help_panel=_RECORDS,
+        ),
+    ] = None,
+    records_rate: Annotated[
+        str | None,
+        typer.Option(
+            help="Requests/s admitted to /api/records, then 429 (20, 20r/s).",
+            metavar="RATE",
+            rich_help_panel=_RECORDS,
+        ),
+    ] = None,
+    records_burst: Annotated[
+        str | None,
+        typer.Option(
+            help="Extra /api/records requests admitted back to back (default 5).",
+            metavar="N",
+            rich_help_panel=_RECORDS,
+        ),
+    ] = None,
+    records_gap: Annotated[
+        str | None,
+        typer.Option(
+            help="Fraction of samples missing (0.02, 2%).", metavar="P", rich_help_panel=_RECORDS
+        ),
+    ] = None,
+    records_no_data_day: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A UTC day with no records (repeatable).",
+            metavar="YYYY-MM-DD",
+            rich_help_panel=_RECORDS,
+        ),
+    ] = None,
+    records_malformed_day: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A UTC day answered with invalid JSON (repeatable).",
+            metavar="YYYY-MM-DD",
+            rich_help_panel=_RECORDS,
+        ),
+    ] = None,
+    records_token_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Require the token in this environment variable (Bearer, or Basic password).",
+            metavar="VAR",
+            rich_help_panel=_RECORDS,
+        ),
+    ] = None,
 ) -> None:
     """Serve a simulated science archive (FITS files, listings, fault knobs) over HTTP."""
     fault_values: dict[str, object] = {
@@ -194,6 +256,13 @@ def sim(
         "--ignore-range": ignore_range,
         "--no-digest": no_digest,
         "--faults-on-api": faults_on_api,
+        "--sensors": sensors,
+        "--cadence": cadence,
+        "--records-rate": records_rate,
+        "--records-burst": records_burst,
+        "--records-gap": records_gap,
+        "--records-no-data-day": records_no_data_day or None,
+        "--records-malformed-day": records_malformed_day or None,
     }
     try:
         seed_value = knobs.parse_count("--seed", seed)
@@ -201,6 +270,8 @@ def sim(
         if port_value > 65535:
             raise ConfigError(f"--port: must be at most 65535, got {port!r}")
         chosen = {name: value for name, value in fault_values.items() if value is not None}
+        if records_token_env is not None:
+            chosen["records_token"] = _token_from_env(records_token_env)
         faults = FaultConfig.from_mapping({**chosen, "seed": seed_value})
         archive = _archive_spec(profile_name, files, size, kind, seed_value)
     except ConfigError as exc:
@@ -211,6 +282,13 @@ def sim(
     except OSError as exc:  # port taken, cache or URL file not writable
         where = f"{exc.filename}: " if exc.filename else ""
         _fail(f"{where}{exc.strerror if exc.filename else exc}")
+
+
+def _token_from_env(variable: str) -> str:
+    token = os.environ.get(variable, "").strip()
+    if not token:
+        raise ConfigError(f"--records-token-env: environment variable {variable!r} is not set")
+    return token
 
 
 def _archive_spec(

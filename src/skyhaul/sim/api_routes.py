@@ -4,7 +4,8 @@ Rules:
 - ``GET /api/files``, ``/api/manifest.json``, ``/api/manifest.csv`` take the filters of
   :class:`skyhaul.sim.listing.ListingFilter` (``instrument``, ``slot``, ``start``,
   ``end``, ``by``); ``GET /api/slots`` takes ``start`` and ``end``. A bad filter: 400.
-  URLs in listings are absolute, built from the request's own origin.
+  URLs in listings are absolute, built from the request's own origin. ``/api/records``
+  lives in :mod:`skyhaul.sim.records_routes`.
 - ``/_sim/`` is for tests and operators: ``GET /_sim/stats``, ``POST /_sim/reset-stats``,
   ``GET``/``POST /_sim/faults`` (a JSON object of knobs merged into the current ones, or
   into the defaults with ``"reset": true``; a bad knob: 400), ``POST /_sim/change``
@@ -21,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from skyhaul.errors import ConfigError
-from skyhaul.sim.appstate import SIM_STATE, file_url, json_error, refusal_for
+from skyhaul.sim.appstate import SIM_STATE, api_refusal, file_url, json_error
 from skyhaul.sim.faults import FaultConfig
 from skyhaul.sim.listing import (
     FilterError,
@@ -37,18 +38,11 @@ ROUTES = web.RouteTableDef()
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-async def _api_refusal(request: web.Request) -> web.Response | None:
-    state = request.app[SIM_STATE]
-    if not state.engine.config.faults_on_api:
-        return None
-    return await refusal_for(state, request.path)
-
-
 def _catalogue(render: Callable[[list[ListedFile]], web.Response]) -> Handler:
     """A handler that lists the files the query selects and renders them."""
 
     async def handler(request: web.Request) -> web.Response:
-        refused = await _api_refusal(request)
+        refused = await api_refusal(request.app[SIM_STATE], request.path)
         if refused is not None:
             return refused
         try:
@@ -74,7 +68,7 @@ ROUTES.get("/api/manifest.csv")(
 
 @ROUTES.get("/api/slots")
 async def _api_slots(request: web.Request) -> web.Response:
-    refused = await _api_refusal(request)
+    refused = await api_refusal(request.app[SIM_STATE], request.path)
     if refused is not None:
         return refused
     try:
@@ -101,6 +95,7 @@ async def _index(request: web.Request) -> web.Response:
                 "/api/manifest.csv",
                 "/api/manifest.json",
                 "/api/slots",
+                "/api/records",
                 "/_sim/stats",
                 "/_sim/reset-stats",
                 "/_sim/faults",

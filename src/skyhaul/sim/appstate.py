@@ -2,10 +2,12 @@
 
 Rules:
 - :class:`SimState` is the only mutable state of a server: current file versions, the
-  fault engine and the counters. It lives on the aiohttp app under :data:`SIM_STATE`.
+  fault engine, the records gate and the counters. It lives on the aiohttp app under
+  :data:`SIM_STATE`.
 - It is touched only from the server's event loop (the counters excepted: they lock).
 - Faults that apply before a request is served (latency, then a refusal) are carried out
-  by :func:`refusal_for`, for file routes always and for API routes on request.
+  by :func:`refusal_for`, for file routes always and for API routes on request
+  (:func:`api_refusal`, when ``faults_on_api``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from skyhaul.sim.cache import FileVersion
 from skyhaul.sim.decisions import FaultEngine
 from skyhaul.sim.faults import FaultConfig
 from skyhaul.sim.listing import ListedFile, ListingFilter
+from skyhaul.sim.records_gate import RecordsGate
 from skyhaul.sim.stats import SimStats
 from skyhaul.sim.store import FileStore
 
@@ -37,11 +40,14 @@ class SimState:
         The fault knobs and their random generator.
     stats : SimStats
         The counters.
+    records : RecordsGate
+        The records API's knobs and its rate limiter.
     """
 
     store: FileStore
     engine: FaultEngine
     stats: SimStats
+    records: RecordsGate
     published_until: datetime | None = None
     """The archive's "now": listings show only files downlinked by then (None: all).
     Moving it forward makes files appear, as new passes bring them down."""
@@ -71,8 +77,10 @@ class SimState:
         return version
 
     def configure(self, faults: FaultConfig) -> None:
-        """Put new fault knobs in force."""
-        self.engine.configure(faults, asyncio.get_running_loop().time())
+        """Put new fault knobs in force (refilling both rate limiters)."""
+        now = asyncio.get_running_loop().time()
+        self.engine.configure(faults, now)
+        self.records.configure(faults.records, now)
 
 
 SIM_STATE = web.AppKey("skyhaul_sim_state", SimState)
@@ -110,3 +118,10 @@ async def refusal_for(state: SimState, path: str) -> web.Response | None:
     if refusal is None:
         return None
     return json_error(refusal.status, refusal.reason, refusal.headers)
+
+
+async def api_refusal(state: SimState, path: str) -> web.Response | None:
+    """Like :func:`refusal_for`, for an ``/api/`` route: only when ``faults_on_api``."""
+    if not state.engine.config.faults_on_api:
+        return None
+    return await refusal_for(state, path)

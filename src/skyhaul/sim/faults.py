@@ -8,6 +8,9 @@ Rules:
   which accepts ``snake_case`` and ``kebab-case`` names and the units of
   :mod:`skyhaul.sim.knobs`; a bad knob raises :class:`skyhaul.errors.ConfigError`.
 - What a knob *does* to a request is decided in :mod:`skyhaul.sim.decisions`.
+- The knobs of ``/api/records`` live in :class:`skyhaul.sim.records_config.RecordsConfig`,
+  carried here as ``records``; :meth:`FaultConfig.from_mapping` hands their names on to it,
+  and :meth:`FaultConfig.to_json` shows them flat, beside the others.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from skyhaul.errors import ConfigError
 from skyhaul.sim import knobs
+from skyhaul.sim.records_config import RECORDS_KNOBS, RecordsConfig
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class FaultConfig:
     faults_on_api: bool = False
     """Apply latency, rate limit, random 503 and fail paths to ``/api/`` as well."""
 
+    records: RecordsConfig = field(default_factory=RecordsConfig)
+    """The knobs of ``/api/records`` (its own rate limit, gaps, bad days, token)."""
+
     def __post_init__(self) -> None:
         _check(self.latency >= 0, "latency must be >= 0")
         _check(self.bandwidth is None or self.bandwidth > 0, "bandwidth must be > 0")
@@ -106,7 +113,8 @@ class FaultConfig:
             Knob names (``rate_limit``, ``rate-limit`` or ``--rate-limit``; errors name
             the knob as given) and values: numbers, booleans,
             ``None`` (to switch a knob off) or strings with units (``"64KiB"``,
-            ``"200ms"``, ``"10r/s"``, ``"5%"``).
+            ``"200ms"``, ``"10r/s"``, ``"5%"``). The records knobs (``sensors``,
+            ``cadence``, ``records_*``) are read by :meth:`RecordsConfig.from_mapping`.
         base : FaultConfig, optional
             Knobs not named in ``values`` keep their value from ``base`` (default: all off).
 
@@ -120,21 +128,15 @@ class FaultConfig:
         skyhaul.errors.ConfigError
             On an unknown knob name or a bad value; the message names the knob.
         """
-        changes: dict[str, Any] = {}
-        for raw_name, value in values.items():
-            name = raw_name.strip().lstrip("-").replace("-", "_")
-            name = _ALIASES.get(name, name)
-            parser = _PARSERS.get(name)
-            if parser is None:
-                known = ", ".join(sorted(_PARSERS))
-                raise ConfigError(f"unknown fault knob {raw_name!r} (known: {known})")
-            if value is None and name in _NULLABLE:
-                changes[name] = None
-            elif value is None:
-                raise ConfigError(f"{raw_name}: cannot be switched off with null")
-            else:
-                changes[name] = parser(raw_name, value)
-        return dataclasses.replace(base or cls(), **changes)
+        base = base or cls()
+        records = {k: v for k, v in values.items() if RecordsConfig.knows(k)}
+        others = {k: v for k, v in values.items() if k not in records}
+        changes: dict[str, Any] = knobs.read_knobs(
+            others, _PARSERS, kind="fault", aliases=_ALIASES, off=_OFF, known=RECORDS_KNOBS
+        )
+        if records:
+            changes["records"] = RecordsConfig.from_mapping(records, base=base.records)
+        return dataclasses.replace(base, **changes)
 
     def merged(self, **changes: object) -> FaultConfig:
         """Return a copy with some knobs changed, parsed as :meth:`from_mapping` does.
@@ -152,9 +154,12 @@ class FaultConfig:
         return FaultConfig.from_mapping(changes, base=self)
 
     def to_json(self) -> dict[str, object]:
-        """Return the knobs as a JSON-ready mapping (the form ``/_sim/faults`` shows)."""
+        """Return the knobs as a JSON-ready mapping (the form ``/_sim/faults`` shows); the
+        records knobs are flat, by knob name, and the records token is left out."""
         data = dataclasses.asdict(self)
         data["fail_paths"] = dict(self.fail_paths)
+        del data["records"]
+        data.update(self.records.to_json())
         return data
 
 
@@ -195,6 +200,6 @@ _PARSERS: dict[str, Callable[[str, object], object]] = {
     "faults_on_api": knobs.parse_flag,
 }
 _ALIASES = {"fail_path": "fail_paths"}  # the command line's repeatable --fail-path
-_NULLABLE = frozenset(
-    {"bandwidth", "rate_limit", "retry_after", "retry_after_503", "drop_after", "change_every"}
-)
+_OFF = dict.fromkeys(
+    ("bandwidth", "rate_limit", "retry_after", "retry_after_503", "drop_after", "change_every")
+)  # these knobs are switched off with None

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
 
 from skyhaul.errors import ConfigError
 
@@ -32,6 +34,68 @@ _SIZE_UNITS = {
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z%/]*)\s*$")
 _DURATION_UNITS = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "m": 60.0, "min": 60.0}
 _RATE_UNITS = {"": 1.0, "r/s": 1.0, "/s": 1.0, "r/m": 1 / 60, "/m": 1 / 60, "r/min": 1 / 60}
+
+
+def knob_name(raw: str) -> str:
+    """The canonical form of a knob name: ``--rate-limit`` and ``rate-limit`` give
+    ``rate_limit``."""
+    return raw.strip().lstrip("-").replace("-", "_")
+
+
+def read_knobs(
+    values: Mapping[str, object],
+    parsers: Mapping[str, Callable[[str, object], object]],
+    *,
+    kind: str,
+    aliases: Mapping[str, str] | None = None,
+    off: Mapping[str, object] | None = None,
+    known: Iterable[str] = (),
+) -> dict[str, object]:
+    """Read knobs given by name, as a command line or a JSON object gives them.
+
+    Parameters
+    ----------
+    values : Mapping of str to object
+        Knob names in any form :func:`knob_name` accepts, and their values; ``None``
+        switches a knob off.
+    parsers : Mapping of str to callable
+        The parser of each canonical knob name, called as ``parser(name_as_given, value)``.
+    kind : str
+        What the knobs are (``"fault"``), for the unknown-knob message.
+    aliases : Mapping of str to str, optional
+        Other canonical names of some knobs (a repeatable option's singular).
+    off : Mapping of str to object, optional
+        The value ``None`` gives each knob that may be switched off.
+    known : Iterable of str, optional
+        More names to list as known in the unknown-knob message.
+
+    Returns
+    -------
+    dict of str to object
+        The parsed values by canonical knob name.
+
+    Raises
+    ------
+    skyhaul.errors.ConfigError
+        On an unknown name, a ``None`` for a knob that cannot be switched off, or a bad
+        value; the message names the knob as given.
+    """
+    aliases, off = aliases or {}, off or {}
+    parsed: dict[str, object] = {}
+    for raw_name, value in values.items():
+        name = knob_name(raw_name)
+        name = aliases.get(name, name)
+        parser = parsers.get(name)
+        if parser is None:
+            names = ", ".join(sorted({*parsers, *known}))
+            raise ConfigError(f"unknown {kind} knob {raw_name!r} (known: {names})")
+        if value is None and name in off:
+            parsed[name] = off[name]
+        elif value is None:
+            raise ConfigError(f"{raw_name}: cannot be switched off with null")
+        else:
+            parsed[name] = parser(raw_name, value)
+    return parsed
 
 
 def _split(name: str, value: object) -> tuple[float, str]:
@@ -293,3 +357,42 @@ def parse_fail_paths(name: str, value: object) -> dict[str, int]:
             raise ConfigError(f"{name}: empty path in {value!r}")
         result[clean] = parse_status(f"{name} {clean}", status)
     return result
+
+
+def parse_dates(name: str, value: object) -> tuple[date, ...]:
+    """Read a list of UTC days: ``["2024-01-03", "2024-01-05"]`` or ``"2024-01-03,2024-01-05"``.
+
+    Parameters
+    ----------
+    name : str
+        The knob's name, used in error messages.
+    value : object
+        A ``YYYY-MM-DD`` string (a comma separates several), a :class:`datetime.date`,
+        or a list of either (the command line's repeatable option).
+
+    Returns
+    -------
+    tuple of datetime.date
+        The days, sorted, each once.
+
+    Raises
+    ------
+    skyhaul.errors.ConfigError
+        If an entry is not a ``YYYY-MM-DD`` date.
+    """
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    days: set[date] = set()
+    for item in items:
+        if isinstance(item, date) and not isinstance(item, datetime):
+            days.add(item)
+            continue
+        if not isinstance(item, str):
+            raise ConfigError(f"{name}: expected a YYYY-MM-DD date, got {item!r}")
+        for text in (t.strip() for t in item.split(",")):
+            if not text:
+                continue
+            try:
+                days.add(date.fromisoformat(text))
+            except ValueError:
+                raise ConfigError(f"{name}: expected a YYYY-MM-DD date, got {text!r}") from None
+    return tuple(sorted(days))

@@ -4,7 +4,8 @@ Rules:
 - :func:`start_server` materialises the archive first (reusing the cache, off the event
   loop), then listens; :class:`RunningSim` is the handle: URLs, listing, counters, live
   fault knobs, and ``close()``.
-- Routes: ``/files/`` in :mod:`skyhaul.sim.file_routes`; ``/api/`` and ``/_sim/`` in
+- Routes: ``/files/`` in :mod:`skyhaul.sim.file_routes`; ``/api/records`` in
+  :mod:`skyhaul.sim.records_routes`; the rest of ``/api/`` and ``/_sim/`` in
   :mod:`skyhaul.sim.api_routes`. Counting happens here, in one middleware, for every
   request except the control plane's (``/_sim/``).
 - No access log; shutdown gives in-flight responses one second, then closes them.
@@ -28,6 +29,8 @@ from skyhaul.sim.decisions import FaultEngine
 from skyhaul.sim.faults import FaultConfig
 from skyhaul.sim.file_routes import serve_file
 from skyhaul.sim.listing import ListedFile
+from skyhaul.sim.records_gate import RecordsGate
+from skyhaul.sim.records_routes import ROUTES as RECORDS_ROUTES
 from skyhaul.sim.stats import SimStats
 from skyhaul.sim.store import FileStore
 
@@ -85,7 +88,8 @@ class RunningSim:
         faults : FaultConfig, optional
             The whole new configuration; without it, ``changes`` apply to the current one.
         **changes : object
-            Knobs to change, parsed as :meth:`FaultConfig.from_mapping` does.
+            Knobs to change, parsed as :meth:`FaultConfig.from_mapping` does (the
+            records API's among them: ``records_rate=20``, ``sensors=4``, ...).
 
         Returns
         -------
@@ -160,11 +164,18 @@ async def start_server(config: SimConfig, host: str = "127.0.0.1", port: int = 0
     cache = ArchiveCache(config.cache_root, archive)
     initial = await asyncio.to_thread(cache.materialise)
     loop = asyncio.get_running_loop()
-    state = SimState(FileStore(cache, initial), FaultEngine(config.faults, loop.time()), SimStats())
+    now = loop.time()
+    state = SimState(
+        FileStore(cache, initial),
+        FaultEngine(config.faults, now),
+        SimStats(),
+        RecordsGate(config.faults.records, now),
+    )
     app = web.Application(middlewares=[_count])
     app[SIM_STATE] = state
     app.router.add_get("/files/{path:.+}", serve_file)  # GET also answers HEAD
     app.router.add_routes(ROUTES)
+    app.router.add_routes(RECORDS_ROUTES)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:

@@ -5,6 +5,8 @@ Rules:
   is not, so polling the counters does not change them.
 - Body bytes are counted as they are handed to the connection (for ``sendfile``, the
   whole range once it is sent), per archive path for files and per URL path otherwise.
+- ``/api/records`` has counters of its own besides: requests, 429s, and records served in
+  200 answers (a malformed body serves none).
 - Updates and snapshots take one lock: the server's loop writes while test threads read.
 """
 
@@ -41,6 +43,12 @@ class StatsSnapshot:
         Responses whose body had bytes flipped on purpose.
     changed : int
         Times a file got new content (a new generation).
+    records_requests : int
+        Requests to ``/api/records``.
+    records_throttled : int
+        Requests to ``/api/records`` answered 429.
+    records_served : int
+        Records sent in 200 answers of ``/api/records``.
     """
 
     requests: int = 0
@@ -53,6 +61,9 @@ class StatsSnapshot:
     dropped: int = 0
     corrupted: int = 0
     changed: int = 0
+    records_requests: int = 0
+    records_throttled: int = 0
+    records_served: int = 0
 
     def to_json(self) -> dict[str, object]:
         """Return the counters as a JSON-ready mapping (status codes as strings)."""
@@ -67,6 +78,9 @@ class StatsSnapshot:
             "dropped": self.dropped,
             "corrupted": self.corrupted,
             "changed": self.changed,
+            "records_requests": self.records_requests,
+            "records_throttled": self.records_throttled,
+            "records_served": self.records_served,
         }
 
 
@@ -107,10 +121,12 @@ class SimStats:
         with self._lock:
             self._bytes_by_path[path] += nbytes
 
-    def record_event(self, event: str) -> None:
-        """Count a deliberate fault: ``"dropped"``, ``"corrupted"`` or ``"changed"``."""
+    def record_event(self, event: str, count: int = 1) -> None:
+        """Count a deliberate fault (``"dropped"``, ``"corrupted"``, ``"changed"``) or a
+        records API event (``"records_requests"``, ``"records_throttled"``,
+        ``"records_served"``, which counts ``count`` records)."""
         with self._lock:
-            self._events[event] += 1
+            self._events[event] += count
 
     def snapshot(self) -> StatsSnapshot:
         """Return a consistent copy of every counter."""
@@ -126,6 +142,9 @@ class SimStats:
                 dropped=self._events["dropped"],
                 corrupted=self._events["corrupted"],
                 changed=self._events["changed"],
+                records_requests=self._events["records_requests"],
+                records_throttled=self._events["records_throttled"],
+                records_served=self._events["records_served"],
             )
 
     @property

@@ -223,9 +223,17 @@ def test_unknown_type_is_a_config_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError) as caught:
         build_source(bad)
-    known = ", ".join(sorted(SOURCE_TYPES))
+    known = ", ".join(sorted([*SOURCE_TYPES, "records-api"]))
     assert str(caught.value) == f"x: sources.s: unknown type 'ftp' (known: {known})"
     assert "sim" in SOURCE_TYPES
+
+
+def test_a_records_api_source_is_not_a_file_source(tmp_path: Path) -> None:
+    records = SourceConfig(
+        name=NAME, type="records-api", options={}, dest=tmp_path, base_dir=tmp_path, where="x"
+    )
+    with pytest.raises(ConfigError, match="skyhaul backfill"):
+        build_source(records)
 
 
 async def test_source_is_an_async_context_manager(sim: SimThread, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from skyhaul.adapters.catalog.database import READONLY
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0002"
+HEAD = "0003"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
 #: Key of the PostgreSQL advisory lock held while migrating ("skyhaul" in ASCII, truncated).

@@ -14,6 +14,11 @@ Indices and the query each one serves:
 - ``ix_files_obs``, ``ix_files_downlink``: the same windows over all instruments.
 - ``ix_files_slot``, ``ix_files_request_id``, ``ix_files_downloaded_at``: the selections
   by slot, by ``get`` request, and "what arrived since".
+- ``ix_files_undated`` (source, created_at), over files without ``obs_start``: per-day
+  file counts, which bucket such files by their creation day (``ix_files_obs`` serves the
+  others).
+- ``ix_day_runs_latest`` (source, day, id): the latest ledger row of each day of a source
+  in a date range (``max(id)`` per day, read from the index alone), then those rows by id.
 
 Indices on values many files lack (leases, mission metadata, request, download time) are
 partial, over the rows that have one: files without the value cost nothing to index or
@@ -23,6 +28,9 @@ to update, and a query testing the column (``slot = ?``) still uses them.
 files they count, so a status summary reads a handful of rows instead of the files table.
 Each state has one row per *shard*: on PostgreSQL concurrent writers spread their updates
 over a few rows instead of queueing on one.
+
+``day_runs`` is the backfill ledger (:class:`~skyhaul.core.backfill.DayRun`): rows are only
+ever inserted, one per state change of a day; a day's latest row (highest id) is its state.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -41,6 +51,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from skyhaul.adapters.catalog.types import UTCDateTime
@@ -120,6 +131,14 @@ _partial("ix_files_downlink", files.c.downlink_time, when=files.c.downlink_time)
 _partial("ix_files_slot", files.c.slot, when=files.c.slot)
 _partial("ix_files_request_id", files.c.request_id, when=files.c.request_id)
 _partial("ix_files_downloaded_at", files.c.downloaded_at, when=files.c.downloaded_at)
+_undated = files.c.obs_start.is_(None)
+Index(
+    "ix_files_undated",
+    files.c.source,
+    files.c.created_at,
+    sqlite_where=_undated,
+    postgresql_where=_undated,
+)
 
 segments = Table(
     "segments",
@@ -171,3 +190,32 @@ catalog_facts = Table(
     Column("value", BigInteger, nullable=False),
 )
 """Facts about the rows that make queries cheaper (see :mod:`.facts`)."""
+
+day_runs = Table(
+    "day_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("records", BigInteger),
+    Column("expected_records", BigInteger),
+    Column("availability", Float),
+    Column("seconds", Float),
+    Column("size", BigInteger),
+    Column("path", Text),
+    Column("sha256", String(64)),
+    Column("output_format", String(16), nullable=False),
+    Column("error_type", Text),
+    Column("error_message", Text),
+    Column("requests", Integer, nullable=False, server_default=text("0")),
+    Column("throttled", Integer, nullable=False, server_default=text("0")),
+)
+"""The backfill ledger: one row per state change of a day (insert only)."""
+
+Index("ix_day_runs_latest", day_runs.c.source, day_runs.c.day, day_runs.c.id)

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
 from sqlalchemy import case, delete, insert
 from sqlalchemy.engine import Connection
 
-from skyhaul.adapters.catalog import leases, queries, transfers
+from skyhaul.adapters.catalog import leases, ledger, queries, transfers
 from skyhaul.adapters.catalog.database import Database, create_catalog_engine, unavailable
 from skyhaul.adapters.catalog.facts import where_clauses
 from skyhaul.adapters.catalog.migrate import ensure_schema
@@ -41,6 +41,7 @@ from skyhaul.adapters.catalog.totals import (
 from skyhaul.adapters.catalog.transfers import Completion
 from skyhaul.adapters.catalog.transitions import NO_LEASE, transition
 from skyhaul.adapters.catalog.urls import catalog_url
+from skyhaul.core.backfill import DayRun
 from skyhaul.core.lifecycle import FileEvent, FileState, sources_of
 from skyhaul.core.model import AttemptRecord, FileRecord, FileSpec, Selection, StateTotals
 from skyhaul.core.redact import redact_url
@@ -437,6 +438,33 @@ class Catalog:
         return self._db.read(
             lambda c: queries.next_attempt_due(c, request_id=request_id, selection=selection)
         )
+
+    # --- backfill ledger (see :mod:`.ledger`) ---------------------------------------------
+
+    def append_day_run(self, run: DayRun) -> None:
+        """Append one ledger row (rows are never updated or deleted)."""
+        self._db.write(lambda c: ledger.append(c, run))
+
+    def latest_day_runs(self, source: str, first: date, last: date) -> dict[date, DayRun]:
+        """Return the latest ledger row of each day of ``source`` in ``[first, last]``.
+
+        Days without a row are absent. One indexed query, however long the ledger.
+        """
+        return self._db.read(lambda c: ledger.latest(c, source, first, last))
+
+    def day_runs(
+        self, source: str | None = None, first: date | None = None, last: date | None = None
+    ) -> list[DayRun]:
+        """Return every ledger row, or those of ``source`` and days in ``[first, last]``, by id."""
+        return self._db.read(lambda c: ledger.rows(c, source, first, last))
+
+    def files_per_day(self, source: str, first: date, last: date) -> dict[date, tuple[int, int]]:
+        """Return (files discovered, files downloaded) of ``source`` per UTC day.
+
+        A file's day is that of ``obs_start`` (of ``created_at`` without one); discovered
+        counts all but IGNORED files. Days in ``[first, last]`` without files are absent.
+        """
+        return self._db.read(lambda c: ledger.files_per_day(c, source, first, last))
 
 
 def open_catalog(url: str | None = None, *, migrate: bool = True) -> Catalog:

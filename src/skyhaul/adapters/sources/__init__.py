@@ -49,8 +49,13 @@ def build_source(
         Unknown type, unknown or invalid option, missing credentials.
     """
     entry = SOURCE_TYPES.get(config.type)
+    if config.type == "records-api":
+        raise ConfigError(
+            f"{config.where}: a records-api source is fetched with skyhaul backfill, "
+            "not listed for files"
+        )
     if entry is None:
-        known = ", ".join(sorted(SOURCE_TYPES))
+        known = ", ".join(sorted([*SOURCE_TYPES, "records-api"]))
         raise ConfigError(f"{config.where}: unknown type {config.type!r} (known: {known})")
     module_name, factory_name = entry
     factory: SourceFactory = getattr(importlib.import_module(module_name), factory_name)

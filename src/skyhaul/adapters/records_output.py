@@ -1,0 +1,460 @@
+"""A backfill day's artifact: assembled from its spool as CSV, JSON or Parquet, atomically.
+
+Rules:
+- Chunks are read in index order: they are consecutive disjoint windows, each sorted, so
+  that is time order. Memory holds one chunk (Parquet: one row group of about
+  ``ROW_GROUP_RECORDS``), never the day.
+- Columns are every key in first-seen order over the day, known from the spool's survey
+  before anything is written. No record at all is ``NoDataError``, and no file.
+- CSV: a missing or null value is empty; objects, arrays and booleans are JSON text
+  (``{"a":1}``, ``true``). JSON: one array, one record per line. Parquet: int64 when every
+  non-null value is an int64 integer, float64 for integers mixed with floats, bool for
+  booleans, else string (non-strings as JSON text); the time field, when named, is
+  ``timestamp[us, UTC]``.
+- The artifact is written to ``.<name>.tmp`` beside ``dest`` while its sha256 is computed,
+  fsynced, renamed over ``dest``, and the directory fsynced. On any failure the temporary
+  file is removed: a file under ``dest``'s name is always complete, and an older one stays
+  until a new one replaces it. OS errors are disk errors naming the path (a full disk is
+  ``DiskFullError``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, get_args
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from skyhaul.adapters.records_spool import (
+    ChunkSpool,
+    SpoolSurvey,
+    ValueKind,
+    column,
+    json_text,
+    map_read_errors,
+)
+from skyhaul.adapters.storage import map_os_errors, sync_directory
+from skyhaul.core.backfill import ArtifactCheck
+from skyhaul.core.timeparse import parse_utc
+from skyhaul.errors import DiskError, NoDataError, PayloadError, UsageError
+
+__all__ = [
+    "OUTPUT_FORMATS",
+    "ROW_GROUP_RECORDS",
+    "Artifact",
+    "OutputFormat",
+    "assemble_day",
+    "check_artifact",
+    "count_records",
+]
+
+OutputFormat = Literal["csv", "json", "parquet"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
+ROW_GROUP_RECORDS = 65_536
+"""A Parquet row group closes at the first chunk boundary after this many records."""
+
+_CSV_AS_JSON = ValueKind.BOOL | ValueKind.NESTED
+"""Kinds written to CSV as JSON text (``true``, ``{"a":1}``) rather than by ``str()``."""
+_BUFFER = 1 << 20
+_JSON_BLOCK = 1 << 16
+_NOT_SPACE = re.compile(r"\S")
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """A day's artifact, complete and durable under its final name.
+
+    Parameters
+    ----------
+    path : Path
+        Where it is (the ``dest`` it was assembled to).
+    records : int
+        Records in it.
+    size : int
+        Bytes.
+    sha256 : str
+        sha256 of its bytes (lower-case hex).
+    """
+
+    path: Path
+    records: int
+    size: int
+    sha256: str
+
+
+def assemble_day(
+    spool: ChunkSpool,
+    chunk_count: int,
+    dest: Path,
+    output_format: OutputFormat,
+    *,
+    time_field: str | None = None,
+) -> Artifact:
+    """Write chunks ``0 .. chunk_count - 1`` of ``spool`` to ``dest`` in one format.
+
+    Parameters
+    ----------
+    spool : ChunkSpool
+        The day's chunks, all written.
+    chunk_count : int
+        How many chunks the day has.
+    dest : Path
+        The artifact's final path; its directory is created if missing, and a file
+        already there is replaced only once the new one is complete.
+    output_format : {"csv", "json", "parquet"}
+        The artifact's format.
+    time_field : str or None
+        The records' time key; Parquet stores it as ``timestamp[us, UTC]`` (CSV and JSON
+        keep the text the API sent). None keeps it a string column.
+
+    Returns
+    -------
+    Artifact
+        The file, its record count, size and sha256.
+
+    Raises
+    ------
+    NoDataError
+        The chunks hold no record (no file is written).
+    DiskFullError, DiskError
+        A chunk is missing from the spool, or the artifact could not be written.
+    UsageError
+        ``output_format`` is not one of :data:`OUTPUT_FORMATS`.
+    """
+    write = _WRITERS.get(output_format)
+    if write is None:
+        raise UsageError(_unknown_format(output_format))
+    survey = spool.survey(chunk_count)
+    if survey.records == 0:
+        raise NoDataError(f"no records in the {chunk_count} chunks of {dest.name}")
+    with _replacing(dest) as sink:
+        records = write(_Day(spool, chunk_count, survey, time_field, dest), sink.stream)
+        if records != survey.records:
+            raise DiskError(
+                f"spool {spool.directory} changed under {dest.name}: "
+                f"{survey.records} records were written to it, {records} read back"
+            )
+    return Artifact(dest, records, sink.size, sink.hexdigest())
+
+
+def check_artifact(path: str | None, size: int | None, sha256: str | None) -> ArtifactCheck:
+    """Tell whether the artifact a ledger row names is still what was written.
+
+    Returns
+    -------
+    ArtifactCheck
+        MISSING when ``path`` is None or nothing is there; INTACT when a regular file
+        there has ``size`` bytes and the ``sha256`` (hashed only when the size matches);
+        CHANGED otherwise, including when the row has no size or sha256 to compare.
+
+    Raises
+    ------
+    DiskError
+        The file exists but cannot be read.
+    """
+    if path is None:
+        return ArtifactCheck.MISSING
+    file = Path(path)
+    try:
+        info = file.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return ArtifactCheck.MISSING
+    except OSError as exc:
+        raise DiskError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode) or size is None or sha256 is None or info.st_size != size:
+        return ArtifactCheck.CHANGED
+    with map_read_errors(file), file.open("rb") as data:
+        digest = hashlib.file_digest(data, "sha256").hexdigest()
+    return ArtifactCheck.INTACT if digest == sha256.lower() else ArtifactCheck.CHANGED
+
+
+def count_records(path: str | Path, output_format: OutputFormat) -> int:
+    """Count the records of an artifact by reading it (CSV rows, JSON items, Parquet rows).
+
+    Raises
+    ------
+    DiskError
+        The file is missing, unreadable, or not in ``output_format``.
+    UsageError
+        ``output_format`` is not one of :data:`OUTPUT_FORMATS`.
+    """
+    file = Path(path)
+    with map_read_errors(file):
+        try:
+            if output_format == "csv":
+                with file.open(encoding="utf-8", newline="") as text:
+                    return max(sum(1 for _ in csv.reader(text)) - 1, 0)
+            if output_format == "json":
+                return _count_json_array(file)
+            if output_format == "parquet":
+                return int(pq.ParquetFile(file).metadata.num_rows)
+        except (ValueError, csv.Error) as exc:  # also JSONDecodeError and ArrowInvalid
+            raise DiskError(f"{file} is not a readable {output_format} file: {exc}") from None
+    raise UsageError(_unknown_format(output_format))
+
+
+def _unknown_format(output_format: str) -> str:
+    return f"unknown output format {output_format!r} (use {', '.join(OUTPUT_FORMATS)})"
+
+
+# --- the temporary file -------------------------------------------------------------
+
+
+class _HashingSink(io.RawIOBase):
+    """Write to a file descriptor (owned), hashing and counting every byte written."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.stream = io.BufferedWriter(self, _BUFFER)
+        """Buffered writer over the sink: what the format writers write to."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        written = os.write(self._fd, view)
+        self._hash.update(view[:written])
+        self.size += written
+        return written
+
+    def tell(self) -> int:
+        return self.size
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+@contextmanager
+def _replacing(dest: Path) -> Iterator[_HashingSink]:
+    """Yield a sink on ``.<dest name>.tmp``; on a clean exit make it ``dest``, durably."""
+    temp = dest.with_name(f".{dest.name}.tmp")
+    with map_os_errors(dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    with map_os_errors(temp):
+        temp.unlink(missing_ok=True)  # left by a killed run
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        sink = _HashingSink(os.open(temp, flags, 0o644))
+    try:
+        with map_os_errors(temp):
+            yield sink
+            sink.stream.flush()
+            os.fsync(sink.fileno())
+            sink.stream.close()
+        with map_os_errors(dest):
+            temp.replace(dest)
+            sync_directory(dest.parent)
+    except BaseException:
+        with suppress(OSError, ValueError):
+            sink.stream.close()  # flushes into the file about to go: harmless
+        sink.close()
+        with suppress(OSError):  # the error that matters is the one raised
+            temp.unlink(missing_ok=True)
+        raise
+
+
+# --- the formats ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Day:
+    spool: ChunkSpool
+    chunk_count: int
+    survey: SpoolSurvey
+    time_field: str | None
+    dest: Path
+
+    def chunks(self) -> Iterator[list[dict[str, Any]]]:
+        for index in range(self.chunk_count):
+            yield list(self.spool.records(index))
+
+
+def _write_csv(day: _Day, stream: BinaryIO) -> int:
+    keys = list(day.survey.columns)
+    as_json = {
+        key
+        for key, kinds in day.survey.columns.items()
+        if kinds & (ValueKind.BOOL | ValueKind.NESTED)
+    }
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    try:
+        out = csv.writer(text, lineterminator="\n")
+        out.writerow(keys)
+        written = 0
+        for records in day.chunks():
+            columns = [column(records, key) for key in keys]
+            for number, key in enumerate(keys):
+                if key in as_json:
+                    columns[number] = [_csv_json(value) for value in columns[number]]
+            out.writerows(zip(*columns, strict=True))
+            written += len(records)
+    finally:
+        text.detach()
+    return written
+
+
+def _csv_json(value: Any) -> Any:
+    if value is True or value is False:
+        return "true" if value else "false"
+    return json_text(value) if isinstance(value, dict | list) else value
+
+
+def _write_json(day: _Day, stream: BinaryIO) -> int:
+    # The spool's lines are each record's compact JSON already: copied, not re-encoded.
+    written = 0
+    stream.write(b"[")
+    for index in range(day.chunk_count):
+        lines = day.spool.json_lines(index)
+        if lines:
+            stream.write(b",\n" if written else b"\n")
+            stream.write(lines[:-1].replace(b"\n", b",\n"))
+            written += lines.count(b"\n")
+    stream.write(b"\n]\n")
+    return written
+
+
+def _write_parquet(day: _Day, stream: BinaryIO) -> int:
+    columns = [_ParquetColumn.of(name, kinds, day) for name, kinds in day.survey.columns.items()]
+    schema = pa.schema([pa.field(column.name, column.type) for column in columns])
+    writer = pq.ParquetWriter(stream, schema)
+    try:
+        written = pending_rows = 0
+        pending: list[Any] = []
+        for records in day.chunks():
+            if records:
+                pending.append(pa.record_batch([c.array(records) for c in columns], schema=schema))
+                pending_rows += len(records)
+            if pending_rows >= ROW_GROUP_RECORDS:
+                writer.write_table(pa.Table.from_batches(pending), row_group_size=pending_rows)
+                written += pending_rows
+                pending, pending_rows = [], 0
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending), row_group_size=pending_rows)
+            written += pending_rows
+    except BaseException:
+        with suppress(Exception):
+            writer.close()  # else its finalizer writes to a closed stream
+        raise
+    writer.close()
+    return written
+
+
+@dataclass(frozen=True, slots=True)
+class _ParquetColumn:
+    name: str
+    type: Any
+    convert: Callable[[Any], Any] | None
+    """Applied to each non-null value (None: values go to Arrow as they are)."""
+
+    @classmethod
+    def of(cls, name: str, kinds: ValueKind, day: _Day) -> _ParquetColumn:
+        if name == day.time_field:
+            return cls(name, pa.timestamp("us", tz="UTC"), _utc_converter(name, day.dest))
+        exact = _EXACT_TYPES.get(kinds)
+        if exact is not None:
+            return cls(name, exact, None)
+        return cls(name, pa.string(), _as_text if kinds & ~ValueKind.STR else None)
+
+    def array(self, records: list[dict[str, Any]]) -> Any:
+        values, convert = column(records, self.name), self.convert
+        if convert is not None:
+            values = [None if value is None else convert(value) for value in values]
+        return pa.array(values, type=self.type)
+
+
+# Columns whose kinds are exactly one of these keep a typed column; any other is a string.
+_EXACT_TYPES: dict[ValueKind, Any] = {
+    ValueKind.BOOL: pa.bool_(),
+    ValueKind.INT: pa.int64(),
+    ValueKind.FLOAT: pa.float64(),
+    ValueKind.INT | ValueKind.FLOAT: pa.float64(),
+}
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json_text(value)
+
+
+def _utc_converter(name: str, dest: Path) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        try:
+            return parse_utc(value)
+        except (ValueError, TypeError):
+            raise PayloadError(
+                f"{dest.name}: a record has {name} {value!r}, not an ISO 8601 time"
+            ) from None
+
+    return convert
+
+
+_WRITERS: dict[str, Callable[[_Day, BinaryIO], int]] = {
+    "csv": _write_csv,
+    "json": _write_json,
+    "parquet": _write_parquet,
+}
+
+
+def _count_json_array(path: Path) -> int:
+    """Count a JSON array's items, reading one block (and one item) at a time."""
+    decoder = json.JSONDecoder()
+    count = 0
+    expect = "["
+    with path.open(encoding="utf-8") as text:
+        buffer, at, eof = "", 0, False
+        while True:
+            found = _NOT_SPACE.search(buffer, at)
+            at = len(buffer) if found is None else found.start()
+            if at == len(buffer):
+                if eof:
+                    break
+                block = text.read(_JSON_BLOCK)
+                buffer, at, eof = buffer[at:] + block, 0, not block
+                continue
+            char = buffer[at]
+            if expect == "[":
+                if char != "[":
+                    raise ValueError("not a JSON array")
+                at, expect = at + 1, "first"
+            elif expect == "first" and char == "]":
+                at, expect = at + 1, "end"
+            elif expect in ("first", "item"):
+                try:
+                    _, end = decoder.raw_decode(buffer, at)
+                except json.JSONDecodeError:
+                    end = -1
+                if (end < 0 or end == len(buffer)) and not eof:
+                    block = text.read(_JSON_BLOCK)  # the item may go on in the next block
+                    buffer, at, eof = buffer[at:] + block, 0, not block
+                    continue
+                if end < 0:
+                    raise ValueError(f"item {count} is not JSON")
+                at, expect, count = end, "separator", count + 1
+            elif expect == "separator" and char in ",]":
+                at, expect = at + 1, "item" if char == "," else "end"
+            else:
+                raise ValueError(f"unexpected {char!r} after item {count}")
+    if expect != "end":
+        raise ValueError("the array is not closed")
+    return count

@@ -1,0 +1,417 @@
+"""Backfill: a records API over an inclusive range of UTC days, one day at a time.
+
+Rules:
+- The plan comes from the ledger (the latest row of each day) through the decision table
+  of :mod:`skyhaul.core.backfill`; ``--limit-days`` and ``--dry-run`` are applied there.
+  A dry run reads the ledger and nothing else: no request, no ledger row, no file.
+- A day that runs writes PENDING first, then exactly one of DOWNLOADED, SKIPPED_NO_DATA
+  or FAILED. A run killed in between leaves PENDING, which the next run redoes.
+- The day's file appears under its final name only complete: chunks are spooled, then
+  assembled in time order into a temporary file that is fsynced and renamed.
+- One bad day never stops the range. Two failures do, because every later day would fail
+  the same way: refused credentials (:class:`SourceAuthError`) and a full disk.
+- Only an empty, well-formed answer for the whole day is SKIPPED_NO_DATA
+  (:class:`NoDataError`); a bad payload, a parse error or an HTTP error is FAILED.
+- Time is injected: ``now`` stamps the ledger, ``clock`` paces requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from skyhaul.adapters.catalog import Catalog
+from skyhaul.adapters.records_store import ChunkSpool, assemble_day, check_artifact
+from skyhaul.adapters.sources.records_api import OutputFormat, RecordsApiSettings, RecordsClient
+from skyhaul.core.backfill import (
+    Action,
+    DayPlan,
+    DayRun,
+    DayStatus,
+    availability_pct,
+    chunk_windows,
+    day_window,
+    iter_days,
+    plan_days,
+)
+from skyhaul.core.ratecontrol import HostController
+from skyhaul.core.units import format_size
+from skyhaul.errors import (
+    DiskFullError,
+    InterruptedRun,
+    NoDataError,
+    SkyhaulError,
+    SourceAuthError,
+)
+from skyhaul.services.acquire import until_cancelled
+from skyhaul.services.dayfetch import DayFetch, fetch_day
+from skyhaul.services.hostgate import HostGate
+
+__all__ = [
+    "BackfillRequest",
+    "BackfillSummary",
+    "backfill",
+    "dry_run_summary",
+    "plan_backfill",
+    "summarize_plan",
+]
+
+log = logging.getLogger("skyhaul.backfill")
+
+SPOOL_DIR = ".skyhaul-spool"
+"""Under the output directory: chunks of the day in progress."""
+
+_FATAL = (SourceAuthError, DiskFullError)
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillRequest:
+    """What to backfill.
+
+    Parameters
+    ----------
+    first, last : date
+        The inclusive range of UTC days.
+    output_dir : Path
+        Where the day files go.
+    output_format : str
+        ``csv``, ``json`` or ``parquet``.
+    retry_failed : bool
+        Run FAILED days again.
+    limit_days : int or None
+        Run at most this many days that need work.
+    dry_run : bool
+        Print the plan only.
+    """
+
+    first: date
+    last: date
+    output_dir: Path
+    output_format: OutputFormat = "csv"
+    retry_failed: bool = False
+    limit_days: int | None = None
+    dry_run: bool = False
+
+
+@dataclass(slots=True)
+class BackfillSummary:
+    """What one backfill did; ``days`` holds the plan (and, after a run, each outcome).
+
+    ``failed`` counts days that failed in this run; ``skipped_failed`` days skipped because
+    they failed before (``--retry-failed`` runs them).
+    """
+
+    run_id: str
+    planned: int = 0
+    downloaded: int = 0
+    skipped_existing: int = 0
+    skipped_no_data: int = 0
+    skipped_failed: int = 0
+    failed: int = 0
+    records: int = 0
+    requests: int = 0
+    throttled: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+    plan: list[DayPlan] = field(default_factory=list)
+    outcomes: list[DayRun] = field(default_factory=list)
+
+    def line(self) -> str:
+        """The one-line summary printed at the end of a run."""
+        parts = [
+            f"{self.downloaded} downloaded",
+            f"{self.skipped_existing} skipped (existing)",
+            f"{self.skipped_no_data} skipped (no data)",
+            f"{self.failed} failed",
+        ]
+        if self.skipped_failed:
+            parts.append(f"{self.skipped_failed} failed earlier (use --retry-failed)")
+        text = ", ".join(parts)
+        if self.requests:
+            share = 100.0 * self.throttled / self.requests
+            text += f"; {self.requests} requests, {share:.1f}% throttled"
+        return text
+
+    def as_json(self) -> dict[str, object]:
+        """The summary as a JSON-ready dictionary."""
+        return {
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "planned": self.planned,
+            "downloaded": self.downloaded,
+            "skipped_existing": self.skipped_existing,
+            "skipped_no_data": self.skipped_no_data,
+            "skipped_failed": self.skipped_failed,
+            "failed": self.failed,
+            "records": self.records,
+            "requests": self.requests,
+            "throttled": self.throttled,
+            "seconds": round(self.seconds, 3),
+            "days": [{"day": p.day.isoformat(), "action": p.action.value} for p in self.plan],
+            "failures": [
+                {
+                    "day": r.day.isoformat(),
+                    "error_type": r.error_type,
+                    "message": r.error_message,
+                }
+                for r in self.outcomes
+                if r.status is DayStatus.FAILED
+            ],
+        }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def plan_backfill(catalog: Catalog | None, source: str, request: BackfillRequest) -> list[DayPlan]:
+    """Plan the request's days from the ledger (``catalog`` None: nothing ran before)."""
+    days = list(iter_days(request.first, request.last))
+    latest = catalog.latest_day_runs(source, request.first, request.last) if catalog else {}
+    return plan_days(
+        days,
+        latest,
+        lambda run: check_artifact(run.path, run.size, run.sha256),
+        retry_failed=request.retry_failed,
+        limit_days=request.limit_days,
+    )
+
+
+async def backfill(
+    catalog: Catalog,
+    settings: RecordsApiSettings,
+    request: BackfillRequest,
+    *,
+    cancel: asyncio.Event | None = None,
+    client: RecordsClient | None = None,
+    now: Callable[[], datetime] = _utcnow,
+    on_day: Callable[[DayRun], None] | None = None,
+) -> BackfillSummary:
+    """Run (or, with ``dry_run``, plan) a backfill.
+
+    Parameters
+    ----------
+    catalog : Catalog
+        Holds the ledger.
+    settings : RecordsApiSettings
+        The source.
+    request : BackfillRequest
+        Range, output and options.
+    cancel : asyncio.Event, optional
+        Set to stop: the day in progress stays PENDING and the run raises
+        :class:`InterruptedRun`.
+    client : RecordsClient, optional
+        The HTTP seam (default: one made from ``settings``, closed at the end).
+    now : callable
+        UTC time for the ledger.
+    on_day : callable, optional
+        Called with each day's final ledger row (for progress output).
+
+    Raises
+    ------
+    InterruptedRun
+        ``cancel`` was set.
+    SourceAuthError, DiskFullError
+        The range stopped: no later day could succeed.
+    """
+    plan = await asyncio.to_thread(plan_backfill, catalog, settings.name, request)
+    if request.dry_run:
+        return dry_run_summary(plan)
+    summary = BackfillSummary(run_id=str(uuid.uuid4()), planned=len(plan), plan=plan)
+    owned = client is None
+    http = client or RecordsClient(settings)
+    loop = asyncio.get_running_loop()
+    host = urlsplit(settings.url).netloc
+    controller = HostController(
+        host, start=min(4, settings.concurrency), floor=1, ceiling=settings.concurrency
+    )
+    gate = HostGate(controller, loop.time)
+    began = time.monotonic()
+    try:
+        for item in plan:
+            if cancel is not None and cancel.is_set():
+                raise InterruptedRun("interrupted; run backfill again to finish")
+            if item.action is not Action.RUN:
+                _count_skip(summary, item.action)
+                log.info("%s: %s", item.day.isoformat(), _skip_text(item))
+                continue
+            outcome = await _run_day(
+                catalog, http, gate, settings, request, item, summary, now, cancel
+            )
+            summary.outcomes.append(outcome)
+            if on_day is not None:
+                on_day(outcome)
+    finally:
+        summary.seconds = time.monotonic() - began
+        if owned:
+            await http.aclose()
+    return summary
+
+
+def dry_run_summary(plan: list[DayPlan]) -> BackfillSummary:
+    """The summary of a dry run: the plan, and the skips it would make."""
+    summary = BackfillSummary(run_id="dry-run", planned=len(plan), plan=plan, dry_run=True)
+    for item in plan:
+        _count_skip(summary, item.action)
+    return summary
+
+
+def _count_skip(summary: BackfillSummary, action: Action) -> None:
+    if action is Action.SKIP_EXISTING:
+        summary.skipped_existing += 1
+    elif action is Action.SKIP_NO_DATA:
+        summary.skipped_no_data += 1
+    elif action is Action.SKIP_FAILED:
+        summary.skipped_failed += 1
+
+
+def _skip_text(item: DayPlan) -> str:
+    prior = item.prior
+    if item.action is Action.SKIP_EXISTING and prior is not None:
+        return f"skip (DOWNLOADED: {prior.path})"
+    if item.action is Action.SKIP_NO_DATA:
+        return "skip (no data, recorded earlier)"
+    if item.action is Action.SKIP_FAILED:
+        return "skip (FAILED earlier; --retry-failed runs it again)"
+    return item.action.value
+
+
+def artifact_path(output_dir: Path, source: str, day: date, output_format: str) -> Path:
+    """Where a day's file goes: ``<output_dir>/<source>_<YYYY-MM-DD>.<format>``."""
+    return output_dir / f"{source}_{day.isoformat()}.{output_format}"
+
+
+async def _run_day(
+    catalog: Catalog,
+    client: RecordsClient,
+    gate: HostGate,
+    settings: RecordsApiSettings,
+    request: BackfillRequest,
+    item: DayPlan,
+    summary: BackfillSummary,
+    now: Callable[[], datetime],
+    cancel: asyncio.Event | None,
+) -> DayRun:
+    day = item.day
+    start, end = day_window(day)
+    pending = DayRun(
+        run_id=summary.run_id,
+        source=settings.name,
+        day=day,
+        status=DayStatus.PENDING,
+        window_start=start,
+        window_end=end,
+        started_at=now(),
+        expected_records=settings.expected_per_day,
+        output_format=request.output_format,
+    )
+    await asyncio.to_thread(catalog.append_day_run, pending)
+    spool = ChunkSpool(request.output_dir / SPOOL_DIR / settings.name / day.isoformat())
+    counts = DayFetch()
+    began = time.monotonic()
+    dest = artifact_path(request.output_dir, settings.name, day, request.output_format)
+    try:
+        await asyncio.to_thread(spool.clear)
+        windows = chunk_windows(start, end, settings.chunk)
+        work = fetch_day(client, gate, settings, windows, spool, counters=counts)
+        if cancel is None:
+            await work
+        elif await until_cancelled(work, cancel) is None:
+            raise InterruptedRun("interrupted; run backfill again to finish")
+        artifact = await asyncio.to_thread(
+            assemble_day, spool, len(windows), dest, request.output_format
+        )
+    except InterruptedRun:
+        summary.requests += counts.requests
+        summary.throttled += counts.throttled
+        raise  # the day stays PENDING: the next run redoes it
+    except NoDataError as exc:
+        final = replace(
+            pending,
+            status=DayStatus.SKIPPED_NO_DATA,
+            records=0,
+            availability=availability_pct(0, settings.expected_per_day),
+            error_type=type(exc).__name__,
+            error_message=str(exc),
+        )
+        summary.skipped_no_data += 1
+    except SkyhaulError as exc:
+        final = replace(
+            pending,
+            status=DayStatus.FAILED,
+            error_type=type(exc).__name__,
+            error_message=str(exc),
+        )
+        summary.failed += 1
+        if isinstance(exc, _FATAL):
+            await _finish(catalog, final, counts, began, now, summary, spool)
+            raise
+    else:
+        final = replace(
+            pending,
+            status=DayStatus.DOWNLOADED,
+            records=artifact.records,
+            availability=availability_pct(artifact.records, settings.expected_per_day),
+            size=artifact.size,
+            path=str(artifact.path),
+            sha256=artifact.sha256,
+        )
+        summary.downloaded += 1
+        summary.records += artifact.records
+    return await _finish(catalog, final, counts, began, now, summary, spool)
+
+
+async def _finish(
+    catalog: Catalog,
+    row: DayRun,
+    counts: DayFetch,
+    began: float,
+    now: Callable[[], datetime],
+    summary: BackfillSummary,
+    spool: ChunkSpool,
+) -> DayRun:
+    final = replace(
+        row,
+        finished_at=now(),
+        seconds=time.monotonic() - began,
+        requests=counts.requests,
+        throttled=counts.throttled,
+    )
+    await asyncio.to_thread(catalog.append_day_run, final)
+    await asyncio.to_thread(spool.clear)
+    summary.requests += counts.requests
+    summary.throttled += counts.throttled
+    log.log(
+        logging.WARNING if final.status is DayStatus.FAILED else logging.INFO, "%s", day_line(final)
+    )
+    return final
+
+
+def day_line(run: DayRun) -> str:
+    """One line saying how a day ended, for the log."""
+    head = f"{run.day.isoformat()}: {run.status.value}"
+    if run.status is DayStatus.DOWNLOADED:
+        share = "" if run.availability is None else f" ({run.availability:.1f}%)"
+        size = format_size(run.size or 0)
+        took = f"{run.seconds or 0:.1f}s"
+        return f"{head} {run.records:,} records{share}, {size} in {took} -> {run.path}"
+    if run.status is DayStatus.FAILED:
+        return f"{head} {run.error_type}: {run.error_message}"
+    return head
+
+
+def summarize_plan(plan: Sequence[DayPlan]) -> list[str]:
+    """Lines of a dry run: one per day with its action and why."""
+    lines = []
+    for item in plan:
+        prior = item.prior
+        why = "never run" if prior is None else f"latest: {prior.status.value}"
+        lines.append(f"{item.day.isoformat()}  {item.action.value:<14} ({why})")
+    return lines

@@ -1,0 +1,266 @@
+"""``skyhaul backfill``, ``ledger export/show`` and ``report availability`` as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from skyhaul.adapters.catalog import open_catalog
+from skyhaul.core.backfill import DayStatus
+from skyhaul.sim import FaultConfig, SimThread
+from skyhaul.sim.records_config import RecordsConfig
+
+from .conftest import Invoke
+
+RECORDS = RecordsConfig(sensors=2, cadence=60.0)
+PER_DAY = 2 * 2 * 1440
+D1, D3 = date(2024, 1, 1), date(2024, 1, 3)
+
+
+def use_records(sim: SimThread, records: RecordsConfig = RECORDS) -> None:
+    sim.set_faults(replace(FaultConfig(), records=records))
+
+
+@pytest.fixture
+def config(sim: SimThread, tmp_path: Path) -> Path:
+    use_records(sim)
+    path = tmp_path / "skyhaul.toml"
+    path.write_text(
+        f"""
+[sources.reach]
+type = "records-api"
+url = "{sim.base_url}api/records"
+query = "?sensor={{sensor}}&obTime={{start}}..{{end}}"
+params = {{ sensor = "ALL" }}
+chunk = "1h"
+expected_per_day = "2 * 2 * 1440"
+token_env = "REACH_TOKEN"
+
+[sources.archive]
+type = "sim"
+url = "{sim.base_url}"
+"""
+    )
+    return path
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("REACH_TOKEN", "tok-9f8e7d")
+    return "tok-9f8e7d"
+
+
+RANGE = ("--source", "reach", "--start-date", "2024-01-01", "--end-date", "2024-01-03")
+
+
+def test_backfill_then_rerun_then_export_the_ledger(
+    skyhaul: Invoke, config: Path, tmp_path: Path, token: str
+) -> None:
+    first = skyhaul("backfill", *RANGE)
+    assert first.exit_code == 0, first.stderr
+    assert "3 downloaded, 0 skipped (existing), 0 skipped (no data), 0 failed" in first.stdout
+    out = tmp_path / "data" / "reach"
+    assert sorted(p.name for p in out.glob("reach_*")) == [
+        f"reach_2024-01-0{d}.csv" for d in (1, 2, 3)
+    ]
+    again = skyhaul("backfill", *RANGE, "--json")
+    summary = json.loads(again.stdout)
+    assert (summary["downloaded"], summary["skipped_existing"], summary["requests"]) == (0, 3, 0)
+
+    export = skyhaul("ledger", "export", "--csv", str(tmp_path / "ledger.csv"))
+    assert export.exit_code == 0, export.stderr
+    with (tmp_path / "ledger.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["status"] for r in rows] == ["PENDING", "DOWNLOADED"] * 3
+    assert rows[1]["records"] == str(PER_DAY) and float(rows[1]["availability"]) == 100.0
+    assert token not in (tmp_path / "ledger.csv").read_text()
+    assert token not in first.stdout + first.stderr
+
+    shown = skyhaul("ledger", "show", *RANGE, "--json")
+    assert [d["status"] for d in json.loads(shown.stdout)] == ["DOWNLOADED"] * 3
+
+
+def test_dry_run_prints_the_plan_and_creates_nothing(
+    skyhaul: Invoke, sim: SimThread, config: Path, tmp_path: Path
+) -> None:
+    before = sim.stats.snapshot().records_requests
+    result = skyhaul("backfill", *RANGE, "--dry-run", "--limit-days", "2")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("2024-01-01  run") and lines[1].startswith("2024-01-02  run")
+    assert "dry run: 2 of 2 planned days would run" in result.stdout
+    assert not (tmp_path / "catalog.db").exists()
+    assert not (tmp_path / "data").exists()
+    assert sim.stats.snapshot().records_requests == before
+
+
+def test_limit_days_runs_only_that_many_days_needing_work(
+    skyhaul: Invoke, config: Path, catalog_url: str
+) -> None:
+    assert skyhaul("backfill", *RANGE, "--limit-days", "1").exit_code == 0
+    result = skyhaul("backfill", *RANGE, "--limit-days", "1", "--json")
+    summary = json.loads(result.stdout)
+    assert [d["action"] for d in summary["days"]] == ["skip_existing", "run"]
+    with open_catalog(catalog_url) as catalog:
+        latest = catalog.latest_day_runs("reach", D1, D3)
+    assert sorted(latest) == [D1, date(2024, 1, 2)]
+
+
+def test_a_failed_day_exits_1_and_the_others_still_land(
+    skyhaul: Invoke, sim: SimThread, config: Path
+) -> None:
+    use_records(sim, replace(RECORDS, malformed_days=(date(2024, 1, 2),)))
+    result = skyhaul("backfill", *RANGE, "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert (summary["downloaded"], summary["failed"]) == (2, 1)
+    assert summary["failures"][0]["day"] == "2024-01-02"
+    assert summary["failures"][0]["error_type"] == "PayloadError"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--start-date", "2024-13-01", "--end-date", "2024-01-02"), "--start-date: '2024-13-01'"),
+        (("--start-date", "2024-01-05", "--end-date", "2024-01-02"), "is before --start-date"),
+        (("--start-date", "2024-01-01", "--end-date", "2024-01-02", "--format", "xml"), "--format"),
+    ],
+)
+def test_bad_dates_and_options_are_usage_errors(
+    skyhaul: Invoke, config: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = skyhaul("backfill", "--source", "reach", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_wrong_credentials_exit_2_without_showing_them(
+    skyhaul: Invoke, sim: SimThread, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_records(sim, replace(RECORDS, token="the-real-token"))
+    monkeypatch.setenv("REACH_TOKEN", "a-wrong-token")
+    result = skyhaul("backfill", *RANGE)
+    assert result.exit_code == 2
+    assert "HTTP 401" in result.stderr and "credentials" in result.stderr
+    assert "a-wrong-token" not in result.stderr + result.stdout
+
+
+def test_a_file_source_is_refused_by_backfill(skyhaul: Invoke, config: Path) -> None:
+    result = skyhaul(
+        "backfill", "--source", "archive", "--start-date", "2024-01-01", "--end-date", "2024-01-01"
+    )
+    assert result.exit_code == 2
+    assert "records-api" in result.stderr
+
+
+def test_report_availability_writes_png_and_html(
+    skyhaul: Invoke, sim: SimThread, config: Path, tmp_path: Path
+) -> None:
+    use_records(sim, replace(RECORDS, gap=0.1, no_data_days=(D3,)))
+    assert skyhaul("backfill", *RANGE).exit_code == 0
+    png, html = tmp_path / "a.png", tmp_path / "a.html"
+    result = skyhaul(
+        "report", "availability", *RANGE, "--png", str(png), "--html", str(html), "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    days = {d["day"]: d for d in report["days"]}
+    assert 85.0 < days["2024-01-01"]["percent"] < 95.0  # a 10% gap
+    assert days["2024-01-03"]["status"] == DayStatus.SKIPPED_NO_DATA.value
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "2024-01-02" in html.read_text()
+    table = skyhaul("report", "availability", *RANGE)
+    assert "2024-01-01" in table.stdout and "availability" in table.stdout.lower()
+    assert "days below 90%: 2024-01-03" in table.stdout
+
+
+def test_report_availability_of_a_file_source_counts_files(
+    skyhaul: Invoke, sim: SimThread, config: Path
+) -> None:
+    window = ("--start", "2024-03-01", "--end", "2024-03-01")
+    assert skyhaul("discover", "--source", "archive", *window).exit_code == 0
+    result = skyhaul(
+        "report",
+        "availability",
+        "--source",
+        "archive",
+        "--start-date",
+        "2024-03-01",
+        "--end-date",
+        "2024-03-01",
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    (day,) = json.loads(result.stdout)["days"]
+    assert day["expected"] > 0 and day["count"] == 0 and day["percent"] == 0.0
+
+
+def test_killed_mid_day_the_rerun_redoes_only_that_day(
+    sim: SimThread, config: Path, catalog_url: str, tmp_path: Path
+) -> None:
+    """SIGKILL during day 2; the rerun skips day 1 and redoes day 2; no half-written file."""
+    use_records(sim, replace(RECORDS, rate=8.0, burst=0))
+    args = [
+        sys.executable,
+        "-m",
+        "skyhaul.cli.app",
+        "backfill",
+        "--config",
+        str(config),
+        "--source",
+        "reach",
+        "--start-date",
+        "2024-01-01",
+        "--end-date",
+        "2024-01-02",
+    ]
+    process = subprocess.Popen(
+        args, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            assert time.monotonic() < deadline, "day 2 never started"
+            assert process.poll() is None, "backfill ended before it could be killed"
+            if (tmp_path / "catalog.db").exists():
+                with open_catalog(catalog_url) as catalog:
+                    latest = catalog.latest_day_runs("reach", D1, date(2024, 1, 2))
+                day2 = latest.get(date(2024, 1, 2))
+                if day2 is not None and day2.status is DayStatus.PENDING:
+                    break
+            time.sleep(0.05)
+        time.sleep(0.5)  # let a few chunks of day 2 land in the spool
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    out = tmp_path / "data" / "reach"
+    assert not (out / "reach_2024-01-02.csv").exists()
+    before = sim.stats.snapshot().records_requests
+    use_records(sim, RECORDS)
+    rerun = subprocess.run(
+        [*args, "--json"],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads(rerun.stdout)
+    assert [d["action"] for d in summary["days"]] == ["skip_existing", "run"]
+    assert sim.stats.snapshot().records_requests - before == 24  # day 2 only
+    with (out / "reach_2024-01-02.csv").open(newline="") as handle:
+        assert sum(1 for _ in csv.DictReader(handle)) == PER_DAY
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.suffix == ".tmp"]
