@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import reduce
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
@@ -31,6 +31,7 @@ import aiohttp
 from skyhaul.adapters.config import SourceConfig
 from skyhaul.adapters.credentials import CREDENTIAL_KEYS, credentials_from_options
 from skyhaul.adapters.http import USER_AGENT, map_client_errors, raise_for_status
+from skyhaul.adapters.records_store import OUTPUT_FORMATS, OutputFormat
 from skyhaul.adapters.sources.options import OptionReader
 from skyhaul.core.redact import redact_url
 from skyhaul.core.units import parse_duration
@@ -46,8 +47,6 @@ __all__ = [
 ]
 
 RECORDS_API = "records-api"
-OutputFormat = Literal["csv", "json", "parquet"]
-OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("csv", "json", "parquet")
 DEFAULT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _OPTIONS = frozenset(
     {
