@@ -1,21 +1,20 @@
 """The per-host controller: AIMD window, Retry-After pauses, and request-rate pacing.
 
-The pacing is proved against a discrete-event simulation of an nginx ``limit_req`` server
-(``rate=R burst=5 nodelay``: refuses with 429 and no Retry-After once the client goes
-faster than R) and a client of 16 workers that obeys the controller. No clock, no sleep.
+The pacing is proved against a discrete-event simulation (``ratesim``) of a token-bucket
+server (nginx ``limit_req rate=R burst=5 nodelay``) that refuses with 429 once the client
+goes faster than R, without Retry-After as nginx does or with it as many APIs do, and a
+client of 16 workers that obeys the controller. No clock, no sleep.
 """
 
 from __future__ import annotations
 
-import heapq
-from dataclasses import dataclass
+import itertools
 
 import pytest
+from tests.core.ratesim import HOST, SimResult, TokenBucket, simulate
 
 from skyhaul.core.errorclass import ErrorClass
-from skyhaul.core.ratecontrol import HostController, WindowChange
-
-HOST = "archive.example"
+from skyhaul.core.ratecontrol import HOLD_SECONDS, HostController, WindowChange
 
 
 def throttle(
@@ -157,17 +156,31 @@ def test_timeouts_and_resets_shrink_the_window_but_do_not_pace(
 # --- Retry-After -----------------------------------------------------------------------
 
 
-def test_retry_after_pauses_the_host() -> None:
+def test_retry_after_pauses_the_host_and_paces_it_after() -> None:
     c = HostController(HOST, start=8)
     change = throttle(c, now=10.0, started_at=9.0, retry_after=2.0)
     assert change is not None
-    assert str(change) == "archive.example: window 8 -> 4, paused 2s (429, Retry-After 2s)"
+    assert str(change) == (
+        "archive.example: window 8 -> 4, rate unpaced -> 10.0/s, paused 2s (429, Retry-After 2s)"
+    )
     assert change.pause == 2.0
     assert change.is_decrease
-    assert c.rate is None, "a server that says how long to wait is obeyed, not paced"
+    assert c.rate == 10.0, "a fast client would burst again after the pause"
     assert not c.can_start(0, 10.0)
     assert not c.can_start(0, 11.999)
     assert c.earliest_start(10.5) == 12.0
+    assert c.can_start(0, 12.0)
+
+
+def test_a_503_with_retry_after_pauses_but_sets_no_pace() -> None:
+    """Unavailable for a while is not "too fast": random 503s must not pin the rate down."""
+    c = HostController(HOST, start=8)
+    change = c.on_failure(
+        ErrorClass.THROTTLED, now=10.0, started_at=9.0, status=503, retry_after=2.0
+    )
+    assert change is not None and change.pause == 2.0
+    assert c.window == 4
+    assert c.rate is None
     assert c.can_start(0, 12.0)
 
 
@@ -182,9 +195,12 @@ def test_a_shorter_retry_after_does_not_shorten_a_pause() -> None:
 
 def test_retry_after_at_the_floor_is_still_reported() -> None:
     c = HostController(HOST, start=1, floor=1)
-    change = throttle(c, now=1.0, started_at=0.5, retry_after=5.0)
+    throttle(c, now=1.0, started_at=0.5, retry_after=5.0)
+    # an echo of the same epoch changes neither window nor rate, but pauses
+    change = throttle(c, now=1.1, started_at=0.6, retry_after=5.0)
     assert change is not None
     assert (change.old_window, change.new_window) == (1, 1)
+    assert change.old_rate == change.new_rate
     assert str(change) == "archive.example: window 1 -> 1, paused 5s (429, Retry-After 5s)"
 
 
@@ -318,83 +334,15 @@ def test_constructor_refuses_inconsistent_limits(kwargs: dict[str, int | float])
         HostController(HOST, **kwargs)  # type: ignore[arg-type]
 
 
-# --- the simulation: nginx limit_req against 16 obedient workers -----------------------
-
-
-class NginxLimitReq:
-    """nginx ``limit_req rate=R burst=B nodelay``, as in ngx_http_limit_req_module.c.
-
-    ``excess`` (in requests) drains at ``rate`` per second; a request adds one; above
-    ``burst`` it is refused (and changes nothing). The first request is always accepted.
-    """
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.excess = 0.0
-        self.last: float | None = None
-
-    def accept(self, now: float) -> bool:
-        if self.last is None:
-            self.last = now
-            return True
-        excess = max(0.0, self.excess - self.rate * (now - self.last) + 1.0)
-        if excess > self.burst + 1e-9:
-            return False
-        self.excess, self.last = excess, now
-        return True
-
-
-@dataclass(frozen=True, slots=True)
-class SimResult:
-    seconds: float
-    refused: int
-    changes: tuple[WindowChange, ...]
-
-
-def simulate(
-    rate: float, requests: int, *, burst: int = 5, latency: float = 0.0, workers: int = 16
-) -> SimResult:
-    """Fetch ``requests`` files through the controller; refused ones go back in the queue."""
-    server = NginxLimitReq(rate, burst)
-    ctl = HostController(HOST, start=4, ceiling=16)
-    now, pending, done, refused = 0.0, requests, 0, 0
-    in_flight: list[tuple[float, float, bool]] = []  # (finishes, started, accepted)
-    changes: list[WindowChange] = []
-    for _ in range(100 * requests):
-        # start everything the controller allows now
-        while pending and len(in_flight) < workers and ctl.can_start(len(in_flight), now):
-            ctl.on_start(now)
-            pending -= 1
-            heapq.heappush(in_flight, (now + latency, now, server.accept(now)))
-            if latency == 0:
-                break  # an instant answer must be seen before the next start
-        # move the clock to the next event: an answer, or the next allowed start
-        events = [in_flight[0][0]] if in_flight else []
-        if pending and len(in_flight) < min(workers, ctl.window):
-            events.append(ctl.earliest_start(now))
-        now = max(now, min(events))
-        while in_flight and in_flight[0][0] <= now:
-            finished, started, accepted = heapq.heappop(in_flight)
-            if accepted:
-                done += 1
-                change = ctl.on_success(finished, started)
-            else:
-                refused += 1
-                pending += 1
-                change = throttle(ctl, now=finished, started_at=started)
-            if change is not None:
-                changes.append(change)
-        if done == requests:
-            return SimResult(now, refused, tuple(changes))
-    raise AssertionError("simulation did not finish")
+# --- the simulation: a token bucket without Retry-After (nginx) ------------------------
 
 
 @pytest.mark.parametrize("latency", [0.0, 0.01])
 @pytest.mark.parametrize("requests", [300, 1000, 2000])
 @pytest.mark.parametrize("rate", [5.0, 20.0, 100.0])
 def test_pacing_keeps_under_an_nginx_rate_limit(rate: float, requests: int, latency: float) -> None:
-    result = simulate(rate, requests, burst=5, latency=latency)
+    server = TokenBucket(rate, 5, retry_after=False)
+    result = simulate(server, requests=requests, latency=latency)
     ideal = (requests - 5) / rate
     assert result.seconds <= 1.2 * ideal, f"{result.seconds:.2f}s vs ideal {ideal:.2f}s"
     assert result.refused <= 0.10 * requests, f"{result.refused} of {requests} refused"
@@ -403,17 +351,91 @@ def test_pacing_keeps_under_an_nginx_rate_limit(rate: float, requests: int, late
 
 def test_simulated_server_refuses_an_unpaced_client() -> None:
     # Guard for the test above: without pacing the same server refuses a lot.
-    server = NginxLimitReq(20.0, 5)
+    server = TokenBucket(20.0, 5, retry_after=False)
     t, refused = 0.0, 0
     for _ in range(1000):
-        refused += not server.accept(t)
+        refused += not server.admit(t)
         t += 0.01  # 100 requests per second
     assert refused > 700
 
 
 def test_simulation_reports_every_decrease_with_a_reason() -> None:
-    result = simulate(20.0, 300)
+    result = simulate(TokenBucket(20.0, 5, retry_after=False), requests=300)
     decreases = [ch for ch in result.changes if ch.is_decrease]
     assert decreases
     assert all(ch.reason == "429" for ch in decreases)
     assert all(str(ch).startswith("archive.example: ") for ch in result.changes)
+
+
+# --- the simulation: a token bucket that sends Retry-After ------------------------------
+
+MINUTE = 60.0
+WARM_UP = 5.0  # the first pause and the search: goodput is measured after it
+
+
+def fetch(
+    rate: float,
+    *,
+    seed: int = 0,
+    seconds: float = MINUTE,
+    limit_changes: tuple[tuple[float, float], ...] = (),
+) -> SimResult:
+    """Fast requests (5-20 ms) with plenty of work, window ceiling 16, burst 5."""
+    return simulate(
+        TokenBucket(rate, 5, retry_after=True),
+        seconds=seconds,
+        latency=0.005,
+        jitter=0.015,
+        seed=seed,
+        limit_changes=limit_changes,
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("rate", [5.0, 20.0, 100.0])
+def test_pacing_settles_under_a_limit_that_sends_retry_after(rate: float, seed: int) -> None:
+    result = fetch(rate, seed=seed)
+    goodput = result.goodput(WARM_UP, MINUTE) / rate
+    assert goodput >= 0.92, f"{goodput:.1%} of the limit after the warm-up"
+    assert result.refused_share < 0.05, f"{result.refused_share:.1%} refused"
+    # Start-up costs two pauses (the burst, the search) and a first probe: bounded.
+    assert result.goodput(0.0, MINUTE) / rate >= 0.85
+
+
+def test_after_a_pause_the_host_resumes_at_the_limit_and_holds_it() -> None:
+    result = fetch(20.0)
+    paced = [ch for ch in result.changes if ch.new_rate != ch.old_rate]
+    resumed = [ch.new_rate or 0.0 for ch in paced if ch.pause is not None]
+    assert 3 <= len(resumed) <= 5, "every pause costs a second: they must be rare"
+    # after the burst: within a few percent of the limit (a hold is too short for a few
+    # percent too many to empty the bucket; a refusal during it lowers the estimate)
+    assert all(19.0 <= r <= 20.5 for r in resumed[1:]), resumed
+    # past the burst and the search, the estimate is held before the rate rises again
+    after_pauses = [b.reason for a, b in itertools.pairwise(paced) if a.pause]
+    held = after_pauses[2:]
+    assert held, after_pauses
+    assert all(reason == f"no throttling for {HOLD_SECONDS:.0f}s" for reason in held), held
+
+
+def reached(result: SimResult, goodput: float, since: float) -> float:
+    """Return how long after ``since`` the goodput over 2 s first reached ``goodput``."""
+    t = since + 2.0
+    while t <= result.seconds:
+        if result.goodput(t - 2.0, t) >= goodput:
+            return t - since
+        t += 0.25
+    return float("inf")
+
+
+@pytest.mark.parametrize("raised_at", [15.0, 27.5, 40.0])
+def test_rate_recovers_upward_when_the_limit_is_raised(raised_at: float) -> None:
+    # 27.5 s: just as a probe is refused, so that a whole hold comes first
+    result = fetch(20.0, seconds=raised_at + 35.0, limit_changes=((raised_at, 40.0),))
+    assert reached(result, 0.8 * 40.0, raised_at) <= 30.0
+    assert result.refused_share < 0.05
+
+
+def test_rate_comes_down_when_the_limit_is_lowered() -> None:
+    result = fetch(40.0, seconds=80.0, limit_changes=((25.0, 20.0),))
+    assert result.goodput(45.0, 80.0) >= 0.92 * 20.0
+    assert result.refused_share < 0.05

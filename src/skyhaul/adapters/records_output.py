@@ -23,10 +23,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import os
-import re
-import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -42,10 +39,8 @@ from skyhaul.adapters.records_spool import (
     ValueKind,
     column,
     json_text,
-    map_read_errors,
 )
 from skyhaul.adapters.storage import map_os_errors, sync_directory
-from skyhaul.core.backfill import ArtifactCheck
 from skyhaul.core.timeparse import parse_utc
 from skyhaul.errors import DiskError, NoDataError, PayloadError, UsageError
 
@@ -55,8 +50,7 @@ __all__ = [
     "Artifact",
     "OutputFormat",
     "assemble_day",
-    "check_artifact",
-    "count_records",
+    "unknown_format",
 ]
 
 OutputFormat = Literal["csv", "json", "parquet"]
@@ -67,8 +61,6 @@ ROW_GROUP_RECORDS = 65_536
 _CSV_AS_JSON = ValueKind.BOOL | ValueKind.NESTED
 """Kinds written to CSV as JSON text (``true``, ``{"a":1}``) rather than by ``str()``."""
 _BUFFER = 1 << 20
-_JSON_BLOCK = 1 << 16
-_NOT_SPACE = re.compile(r"\S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +126,7 @@ def assemble_day(
     """
     write = _WRITERS.get(output_format)
     if write is None:
-        raise UsageError(_unknown_format(output_format))
+        raise UsageError(unknown_format(output_format))
     survey = spool.survey(chunk_count)
     if survey.records == 0:
         raise NoDataError(f"no records in the {chunk_count} chunks of {dest.name}")
@@ -148,63 +140,8 @@ def assemble_day(
     return Artifact(dest, records, sink.size, sink.hexdigest())
 
 
-def check_artifact(path: str | None, size: int | None, sha256: str | None) -> ArtifactCheck:
-    """Tell whether the artifact a ledger row names is still what was written.
-
-    Returns
-    -------
-    ArtifactCheck
-        MISSING when ``path`` is None or nothing is there; INTACT when a regular file
-        there has ``size`` bytes and the ``sha256`` (hashed only when the size matches);
-        CHANGED otherwise, including when the row has no size or sha256 to compare.
-
-    Raises
-    ------
-    DiskError
-        The file exists but cannot be read.
-    """
-    if path is None:
-        return ArtifactCheck.MISSING
-    file = Path(path)
-    try:
-        info = file.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return ArtifactCheck.MISSING
-    except OSError as exc:
-        raise DiskError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if not stat.S_ISREG(info.st_mode) or size is None or sha256 is None or info.st_size != size:
-        return ArtifactCheck.CHANGED
-    with map_read_errors(file), file.open("rb") as data:
-        digest = hashlib.file_digest(data, "sha256").hexdigest()
-    return ArtifactCheck.INTACT if digest == sha256.lower() else ArtifactCheck.CHANGED
-
-
-def count_records(path: str | Path, output_format: OutputFormat) -> int:
-    """Count the records of an artifact by reading it (CSV rows, JSON items, Parquet rows).
-
-    Raises
-    ------
-    DiskError
-        The file is missing, unreadable, or not in ``output_format``.
-    UsageError
-        ``output_format`` is not one of :data:`OUTPUT_FORMATS`.
-    """
-    file = Path(path)
-    with map_read_errors(file):
-        try:
-            if output_format == "csv":
-                with file.open(encoding="utf-8", newline="") as text:
-                    return max(sum(1 for _ in csv.reader(text)) - 1, 0)
-            if output_format == "json":
-                return _count_json_array(file)
-            if output_format == "parquet":
-                return int(pq.ParquetFile(file).metadata.num_rows)
-        except (ValueError, csv.Error) as exc:  # also JSONDecodeError and ArrowInvalid
-            raise DiskError(f"{file} is not a readable {output_format} file: {exc}") from None
-    raise UsageError(_unknown_format(output_format))
-
-
-def _unknown_format(output_format: str) -> str:
+def unknown_format(output_format: str) -> str:
+    """Return the message of a ``UsageError`` for a format that is not one of ours."""
     return f"unknown output format {output_format!r} (use {', '.join(OUTPUT_FORMATS)})"
 
 
@@ -414,47 +351,3 @@ _WRITERS: dict[str, Callable[[_Day, BinaryIO], int]] = {
     "json": _write_json,
     "parquet": _write_parquet,
 }
-
-
-def _count_json_array(path: Path) -> int:
-    """Count a JSON array's items, reading one block (and one item) at a time."""
-    decoder = json.JSONDecoder()
-    count = 0
-    expect = "["
-    with path.open(encoding="utf-8") as text:
-        buffer, at, eof = "", 0, False
-        while True:
-            found = _NOT_SPACE.search(buffer, at)
-            at = len(buffer) if found is None else found.start()
-            if at == len(buffer):
-                if eof:
-                    break
-                block = text.read(_JSON_BLOCK)
-                buffer, at, eof = buffer[at:] + block, 0, not block
-                continue
-            char = buffer[at]
-            if expect == "[":
-                if char != "[":
-                    raise ValueError("not a JSON array")
-                at, expect = at + 1, "first"
-            elif expect == "first" and char == "]":
-                at, expect = at + 1, "end"
-            elif expect in ("first", "item"):
-                try:
-                    _, end = decoder.raw_decode(buffer, at)
-                except json.JSONDecodeError:
-                    end = -1
-                if (end < 0 or end == len(buffer)) and not eof:
-                    block = text.read(_JSON_BLOCK)  # the item may go on in the next block
-                    buffer, at, eof = buffer[at:] + block, 0, not block
-                    continue
-                if end < 0:
-                    raise ValueError(f"item {count} is not JSON")
-                at, expect, count = end, "separator", count + 1
-            elif expect == "separator" and char in ",]":
-                at, expect = at + 1, "item" if char == "," else "end"
-            else:
-                raise ValueError(f"unexpected {char!r} after item {count}")
-    if expect != "end":
-        raise ValueError("the array is not closed")
-    return count

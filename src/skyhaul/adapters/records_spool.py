@@ -10,9 +10,10 @@ Rules:
 - Chunks arrive in any order; each lands as JSON Lines in ``chunk-NNNNN.jsonl``, written
   to a temporary name and renamed, so a chunk file is always whole. They are not fsynced:
   only the day's final artifact is.
-- A spool lives for one run of one day: it starts empty (files of an interrupted run are
-  removed) and remembers, for every chunk it wrote, its record count and which kinds of
-  value each key held. The day's columns and types then cost no second read of the spool.
+- A spool lives for one run of one day and reads back only the chunks it wrote (files an
+  interrupted run left are ignored until ``clear`` removes them). For each chunk it
+  remembers the record count and the kinds of value each key held, so the day's columns
+  and types cost no second read of the spool.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class ValueKind(IntFlag):
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-# Plain ints in the per-value loop: IntFlag arithmetic is far slower.
+# Plain ints while profiling: IntFlag arithmetic is far slower.
 _KIND_OF_TYPE: dict[type, int] = {
     bool: ValueKind.BOOL.value,
     int: ValueKind.INT.value,

@@ -11,21 +11,36 @@ Rules:
   decrease echoes the same congestion (16 concurrent 429s are one signal, not 16).
 - ``Retry-After`` pauses the whole host until ``now + retry_after``.
 - Pacing, because a window cannot keep fast responses under a request rate (nginx
-  ``limit_req`` refuses with 429 or 503 and no Retry-After): a throttle without
-  Retry-After paces requests ``1 / rate`` apart. The rate then moves through phases:
+  ``limit_req`` refuses with 429 or 503 once its bucket of ``burst + 1`` tokens is
+  empty): every throttle paces requests ``1 / rate`` apart. The rate then moves through
+  phases:
 
   * SEARCH, after the first throttle: the unpaced burst emptied the server's bucket, so
     the rate starts from a guess and doubles every clean ``SEARCH_STEP``.
-  * REFINE, after the search overshoots: back to the last rate that went through (or
-    just under the measured accepted rate if higher), then x``REFINE_FACTOR`` per step.
-  * PROBE, after that: ``RESET_MARGIN`` x the accepted rate (successes per second over
-    the last ``SAMPLE_COUNT`` successes within ``SAMPLE_SECONDS``; half the rate when
-    too few to tell), then ``+max(PROBE_MIN, PROBE_GAIN * rate)`` per clean
+  * Without Retry-After a refusal costs one request, and the rate may cross the limit
+    often. REFINE, after the search overshoots: back to the last rate that went through
+    (or just under the measured accepted rate if higher), then x``REFINE_FACTOR`` per
+    step. PROBE, after that: ``RESET_MARGIN`` x the accepted rate (successes per second
+    over the last ``SAMPLE_COUNT`` successes within ``SAMPLE_SECONDS``; half the rate
+    when too few to tell), then ``+max(PROBE_MIN, PROBE_GAIN * rate)`` per clean
     ``PROBE_STEP``. Every later throttle resets it the same way.
+  * With Retry-After a refusal costs a whole pause, so the rate must settle just under
+    the limit and cross it rarely. A search step also waits for ``SEARCH_BURSTS``
+    bursts of successes, so that twice the limit is refused before the next doubling.
+    Each refusal finds the server's bucket empty, and it never holds more than the
+    BURST (the successes of the first, unpaced burst), so since the start of any rate
+    step the server refilled at least the successes beyond the burst. The highest such
+    rate over the steps since the last pause is the ESTIMATE of its limit (from below,
+    give or take a request); it only rises, unless a rate at or under it is refused.
+    The host resumes in PROBE at ``RESUME_MARGIN`` x the estimate; holds that rate for
+    ``HOLD_SECONDS`` when the estimate rests on ``PRECISE_BURSTS`` bursts of successes
+    or has just stood a probe; then probes by ``PROBE_GAIN`` x the rate per clean
+    ``PROBE_STEP``, doubling the gain every step, so that a raised limit is found in
+    seconds.
 
   The rate never goes below ``rate_floor`` and only grows while pacing is what holds
   requests back. The constants were tuned with the token-bucket simulation in
-  ``tests/core/test_ratecontrol.py``.
+  ``tests/core/ratesim.py``.
 - Every change is returned as a ``WindowChange`` with its reason, for the log; no change
   returns ``None``.
 """
@@ -50,8 +65,8 @@ RELIABLE_SECONDS = 0.5
 """The accepted rate is trusted from ``RELIABLE_COUNT`` successes, or fewer spanning
 ``RELIABLE_SECONDS``."""
 RESET_MARGIN = 0.9
-"""After a throttle, pace at this fraction of the accepted rate, so that the server's
-bucket refills a little before probing starts again."""
+"""After a throttle without Retry-After, pace at this fraction of the accepted rate, so
+that the server's bucket refills a little before probing starts again."""
 FIRST_GUESS_SECONDS = 0.1
 """First rate: the successes of the unpaced burst as if they took this long."""
 SEARCH_STEP = 0.1
@@ -60,6 +75,16 @@ REFINE_FACTOR = 1.25
 PROBE_STEP = 1.0
 PROBE_GAIN = 0.05
 PROBE_MIN = 0.02
+SEARCH_BURSTS = 2
+"""With Retry-After, a search step also waits for this many bursts of successes."""
+RESUME_MARGIN = 0.99
+"""With Retry-After, resume at this fraction of the estimated limit."""
+PRECISE_BURSTS = 2
+"""An estimate resting on this many bursts of successes beyond the burst is held."""
+HOLD_SECONDS = 20.0
+"""With Retry-After, hold a precise estimate this long before probing above it. Short
+enough that, with the probe's doubling gain, a doubled limit is found within 30 s."""
+_STEPS_KEPT = 64  # rate steps since the last pause: a hold and a few probes
 _BINDING_SLOTS = 1.5  # starts closer than this many slots apart mean pacing holds them back
 
 _CONGESTION = frozenset({ErrorClass.THROTTLED, ErrorClass.READ_TIMEOUT, ErrorClass.CONNECT})
@@ -153,7 +178,7 @@ class HostController:
         Requests that may be in flight at once now.
     rate : float or None
         Requests per second the host is paced at; ``None`` while unpaced (until the
-        first throttle without Retry-After).
+        first throttle).
     paused_until : float
         Time before which no request may start (``Retry-After``); ``-inf`` when none.
     """
@@ -193,6 +218,15 @@ class HostController:
         self._since_rate_change = 0  # successes
         self._samples: deque[float] = deque(maxlen=SAMPLE_COUNT)  # success times
         self._paced_since = -math.inf
+        self._paced_successes = 0  # of requests started since _paced_since
+        self._told_to_wait = False  # the last throttle came with Retry-After
+        self._burst = 1  # successes of the first, unpaced burst: the server's bucket depth
+        self._burst_end = -math.inf  # start of the first refused request
+        self._steps: deque[tuple[float, int]] = deque(maxlen=_STEPS_KEPT)  # (start, successes)
+        self._estimate: float | None = None  # of the server's limit (Retry-After)
+        self._precise = False
+        self._hold_until = -math.inf
+        self._gain = PROBE_GAIN
 
     # --- asking ------------------------------------------------------------------------
 
@@ -216,7 +250,8 @@ class HostController:
         Measured over the last ``SAMPLE_COUNT`` successes within ``SAMPLE_SECONDS``, as
         ``n - 1`` intervals over the time from the first of them to ``now``; ``None``
         until there are ``RELIABLE_COUNT`` of them or they span ``RELIABLE_SECONDS``.
-        Successes before pacing started are not counted: they were the server's burst.
+        Successes of requests started before pacing started (the server's burst) or before
+        the last pause ended are not counted.
         """
         recent = [t for t in self._samples if t > now - SAMPLE_SECONDS]
         if len(recent) < 2:
@@ -238,6 +273,9 @@ class HostController:
         """A request that started at ``started_at`` succeeded at ``now``."""
         if started_at >= self._paced_since:
             self._samples.append(now)
+            self._paced_successes += 1
+        elif started_at <= self._burst_end:
+            self._burst += 1  # a late answer of the first burst
         self._since_rate_change += 1
         self._successes += 1
         old_window, old_rate = self.window, self.rate
@@ -277,7 +315,8 @@ class HostController:
         status : int or None
             HTTP status, when there was one (a SERVER 503 counts as congestion).
         retry_after : float or None
-            Seconds the server asked us to wait: the host pauses that long.
+            Seconds the server asked us to wait: the host pauses that long, and resumes
+            paced under the server's estimated limit.
         """
         throttle = error_class is ErrorClass.THROTTLED or (
             error_class is ErrorClass.SERVER and status == 503
@@ -295,42 +334,75 @@ class HostController:
             self.window = max(self.floor, self.window // 2)
             self._successes = 0
             self._last_decrease = now
-            if throttle and retry_after is None:
-                self.rate = max(self.rate_floor, self._paced_rate(now))
-                self._rate_changed_at = now
-                self._since_rate_change = 0
+            # A 503 with Retry-After says "unavailable for a while" (maintenance, overload),
+            # not "too fast": it pauses the host but sets no pace, or random refusals would
+            # pin the rate down long after the server recovered.
+            if throttle and not (pause is not None and status == 503):
+                self._slow_down(now, started_at, told_to_wait=pause is not None)
         if pause is None and (self.window, self.rate) == (old_window, old_rate):
             return None
         return WindowChange(self.host, old_window, self.window, reason, old_rate, self.rate, pause)
 
     # --- pacing ------------------------------------------------------------------------
 
+    def _slow_down(self, now: float, started_at: float, *, told_to_wait: bool) -> None:
+        """Pace after a throttle that opens a new epoch (moves phase)."""
+        resume = max(now, self.paused_until)
+        if self.rate is None:
+            self._burst_end = started_at
+            rate = self._first_rate(now)
+        elif told_to_wait:
+            rate = self._resume_rate(self.rate, started_at, resume)
+        else:
+            rate = self._paced_rate(self.rate, now)
+            self._estimate, self._hold_until = None, -math.inf
+        self.rate = max(self.rate_floor, rate)
+        self._told_to_wait = told_to_wait
+        self._gain = PROBE_GAIN
+        self._rate_changed_at = resume
+        self._since_rate_change = 0
+        if told_to_wait:
+            # Successes of requests started before the pause ended straddle it.
+            self._samples.clear()
+            self._paced_since = resume
+            self._paced_successes = 0
+        self._steps.clear()
+        self._steps.append((resume, self._paced_successes))
+
     def _raise_rate(self, now: float, rate: float) -> str | None:
         """Raise the rate after a clean step, as the phase allows; return the reason."""
         clean = now - self._rate_changed_at
+        if now < self._hold_until:
+            return None
         if self._phase is _Phase.PROBE:
             if clean < PROBE_STEP:
                 return None
-            self.rate = rate + max(PROBE_MIN, PROBE_GAIN * rate)
+            self.rate = rate + max(PROBE_MIN, self._gain * rate)
+            if self._told_to_wait:
+                self._gain = min(1.0, 2 * self._gain)
         else:
-            if clean < SEARCH_STEP or self._since_rate_change == 0:
+            needed = SEARCH_BURSTS * self._burst if self._told_to_wait else 1
+            if clean < SEARCH_STEP or self._since_rate_change < needed:
                 return None
             self.rate = rate * (2.0 if self._phase is _Phase.SEARCH else REFINE_FACTOR)
         self._rate_changed_at = now
         self._since_rate_change = 0
+        self._steps.append((now, self._paced_successes))
         return f"no throttling for {format_duration(clean)}"
 
-    def _paced_rate(self, now: float) -> float:
+    def _first_rate(self, now: float) -> float:
+        """Return the rate to search from after the first throttle, which ends the burst."""
+        recent = sum(1 for t in self._samples if t > now - SAMPLE_SECONDS)
+        # The burst says how deep the server's bucket is, not its rate: from now on only
+        # requests started while paced count.
+        self._burst = max(1, recent)
+        self._samples.clear()
+        self._paced_since = now
+        self._phase = _Phase.SEARCH
+        return self._burst / FIRST_GUESS_SECONDS
+
+    def _paced_rate(self, rate: float, now: float) -> float:
         """Return the rate to pace at after a throttle without Retry-After (moves phase)."""
-        rate = self.rate
-        if rate is None:
-            recent = sum(1 for t in self._samples if t > now - SAMPLE_SECONDS)
-            # The burst says how deep the server's bucket is, not its rate: from now on
-            # only requests started while paced count.
-            self._samples.clear()
-            self._paced_since = now
-            self._phase = _Phase.SEARCH
-            return max(1, recent) / FIRST_GUESS_SECONDS
         if self._phase is _Phase.SEARCH and not self._samples:
             # Refused before any paced request got through: the server's bucket is still
             # empty from the burst, which says little about its rate. Keep searching.
@@ -350,3 +422,41 @@ class HostController:
         if measured is None:
             return rate / 2
         return RESET_MARGIN * min(measured, rate)
+
+    def _resume_rate(self, rate: float, refused_at: float, resume: float) -> float:
+        """Return the rate to resume at after a Retry-After pause, and set the hold."""
+        found = self._bucket_estimate(refused_at)
+        if self._estimate is None or rate <= self._estimate:
+            # Refused at or under the estimate: it was too high, or the limit fell.
+            self._estimate, self._precise = found or (None, False)
+        elif found is not None and found[0] > self._estimate:
+            self._estimate, self._precise = found
+        else:
+            self._precise = True  # a probe above the estimate was refused: it stands
+        if self._estimate is None:
+            # Refused before the server let more than its burst through: far too fast.
+            self._hold_until = -math.inf
+            return rate / 2
+        self._phase = _Phase.PROBE
+        self._hold_until = resume + HOLD_SECONDS if self._precise else -math.inf
+        return RESUME_MARGIN * min(self._estimate, rate)
+
+    def _bucket_estimate(self, refused_at: float) -> tuple[float, bool] | None:
+        """Return the server's limit as its bucket shows it, and whether it is precise.
+
+        The refusal of the request started at ``refused_at`` found the bucket empty; at the
+        start of each rate step since the pause it held at most the burst, so the server
+        has refilled the successes since then beyond the burst, and about one more (the
+        bucket was short of a token, not empty, and answers on their way are not counted
+        yet). The step that shows the highest rate counts; ``None`` when none shows more
+        successes than the burst.
+        """
+        best: tuple[float, bool] | None = None
+        for start, before in self._steps:
+            seconds = refused_at - start
+            beyond = self._paced_successes - before - self._burst
+            if seconds > 0 and beyond >= 1:
+                limit = (beyond + 1) / seconds
+                if best is None or limit > best[0]:
+                    best = (limit, beyond >= PRECISE_BURSTS * self._burst)
+        return best

@@ -326,7 +326,12 @@ async def _run_day(
         elif await until_cancelled(work, cancel) is None:
             raise InterruptedRun("interrupted; run backfill again to finish")
         artifact = await asyncio.to_thread(
-            assemble_day, spool, len(windows), dest, request.output_format
+            assemble_day,
+            spool,
+            len(windows),
+            dest,
+            request.output_format,
+            time_field=settings.time_field,
         )
     except InterruptedRun:
         summary.requests += counts.requests
