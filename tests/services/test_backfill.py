@@ -177,7 +177,7 @@ def test_json_and_parquet_outputs(records_sim: SimThread, catalog: Catalog, tmp_
     assert table.num_rows == PER_DAY
 
 
-def test_refused_credentials_stop_the_range_with_the_day_failed(
+def test_refused_credentials_stop_the_range_and_leave_the_day_pending(
     records_sim: SimThread, catalog: Catalog, tmp_path: Path
 ) -> None:
     set_records(records_sim, replace(RECORDS, token="s3cret-token"))
@@ -186,9 +186,10 @@ def test_refused_credentials_stop_the_range_with_the_day_failed(
         run(catalog, wrong, tmp_path)
     assert "s3cret" not in str(raised.value) and "wrong" not in str(raised.value)
     latest = catalog.latest_day_runs("reach", D1, D1 + timedelta(days=2))
-    assert list(latest) == [D1] and latest[D1].status is DayStatus.FAILED
+    # Not the day's fault: it stays PENDING and the next run redoes it, no --retry-failed.
+    assert list(latest) == [D1] and latest[D1].status is DayStatus.PENDING
     right = settings_for(records_sim, authorization="Bearer s3cret-token")
-    summary = run(catalog, right, tmp_path, retry_failed=True)
+    summary = run(catalog, right, tmp_path)
     assert summary.downloaded == 3  # type: ignore[attr-defined]
 
 

@@ -9,7 +9,8 @@ Rules:
 - The day's file appears under its final name only complete: chunks are spooled, then
   assembled in time order into a temporary file that is fsynced and renamed.
 - One bad day never stops the range. Two failures do, because every later day would fail
-  the same way: refused credentials (:class:`SourceAuthError`) and a full disk.
+  the same way: refused credentials (:class:`SourceAuthError`) and a full disk. They
+  leave the day PENDING (like an interrupt), so the next run redoes it once fixed.
 - Only an empty, well-formed answer for the whole day is SKIPPED_NO_DATA
   (:class:`NoDataError`); a bad payload, a parse error or an HTTP error is FAILED.
 - Time is injected: ``now`` stamps the ledger, ``clock`` paces requests.
@@ -68,7 +69,7 @@ log = logging.getLogger("skyhaul.backfill")
 SPOOL_DIR = ".skyhaul-spool"
 """Under the output directory: chunks of the day in progress."""
 
-_FATAL = (SourceAuthError, DiskFullError)
+_STOPS_THE_RANGE = (SourceAuthError, DiskFullError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,10 +334,15 @@ async def _run_day(
             request.output_format,
             time_field=settings.time_field,
         )
-    except InterruptedRun:
+    except (InterruptedRun, *_STOPS_THE_RANGE) as exc:
+        # The day stays PENDING, and the next run redoes it without --retry-failed: the
+        # day was not at fault, the user's interrupt, credentials or disk were.
         summary.requests += counts.requests
         summary.throttled += counts.throttled
-        raise  # the day stays PENDING: the next run redoes it
+        if not isinstance(exc, InterruptedRun):
+            await asyncio.to_thread(spool.clear)
+            log.warning("%s: stopped, left PENDING: %s", day.isoformat(), exc)
+        raise
     except NoDataError as exc:
         final = replace(
             pending,
@@ -355,9 +361,6 @@ async def _run_day(
             error_message=str(exc),
         )
         summary.failed += 1
-        if isinstance(exc, _FATAL):
-            await _finish(catalog, final, counts, began, now, summary, spool)
-            raise
     else:
         final = replace(
             pending,
