@@ -39,3 +39,12 @@ def test_pacer_holds_the_average_rate() -> None:
     assert pacer.delay(500, now=10.5) == pytest.approx(0.5)
     # a late writer is not made to wait more than the schedule says
     assert pacer.delay(500, now=12.0) == pytest.approx(0.0)
+
+
+def test_wait_says_when_the_next_token_comes() -> None:
+    limiter = RequestLimiter(rate=4.0, burst=0, now=0.0)
+    assert limiter.admit(0.0)
+    assert limiter.wait() == pytest.approx(0.25)
+    assert not limiter.admit(0.1)
+    assert limiter.wait() == pytest.approx(0.15)
+    assert limiter.admit(0.25)

@@ -27,13 +27,6 @@ CHALLENGE = 'Bearer realm="skyhaul-sim", Basic realm="skyhaul-sim"'
 _EPSILON = 1e-9
 
 
-class _WaitingLimiter(RequestLimiter):
-    # RequestLimiter answers only "admit or not"; a Retry-After needs "when".
-    def wait(self) -> float:
-        """Seconds from the last :meth:`admit` until a token is available."""
-        return max(0.0, (1.0 - self._tokens) / self.rate)
-
-
 class RecordsGate:
     """Decide, request by request, whether ``/api/records`` answers or refuses.
 
@@ -57,7 +50,7 @@ class RecordsGate:
         """Put new knobs in force and refill the bucket."""
         self._config = config
         self._limiter = (
-            _WaitingLimiter(config.rate, config.burst, now) if config.rate is not None else None
+            RequestLimiter(config.rate, config.burst, now) if config.rate is not None else None
         )
 
     def refusal(self, authorization: str | None, now: float) -> Refusal | None:

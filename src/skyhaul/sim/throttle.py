@@ -56,6 +56,11 @@ class RequestLimiter:
             return True
         return False
 
+    def wait(self) -> float:
+        """Seconds from the last :meth:`admit` until a token is available (for a
+        ``Retry-After``); zero when one is available now."""
+        return max(0.0, (1.0 - self._tokens) / self.rate)
+
 
 class Pacer:
     """Space out the chunks of one body so that it flows at ``bandwidth`` bytes/s.
