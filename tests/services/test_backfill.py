@@ -87,7 +87,8 @@ def test_three_days_land_complete_in_time_order_with_a_ledger(
     rows_written = catalog.day_runs("reach")
     assert [r.status for r in rows_written].count(DayStatus.PENDING) == 3
     assert len({r.run_id for r in rows_written}) == 1
-    assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.rglob("chunk*"))
+    left = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("catalog.db"))
+    assert left == [f"reach_2024-01-0{d}.csv" for d in (1, 2, 3)], "no temporary, no spool"
 
 
 def test_a_second_run_skips_intact_days_without_a_request(

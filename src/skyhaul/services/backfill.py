@@ -19,6 +19,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -253,7 +254,15 @@ async def backfill(
         summary.seconds = time.monotonic() - began
         if owned:
             await http.aclose()
+        _remove_if_empty(request.output_dir / SPOOL_DIR / settings.name)
+        _remove_if_empty(request.output_dir / SPOOL_DIR)
     return summary
+
+
+def _remove_if_empty(directory: Path) -> None:
+    """Tidy the spool away once no day is in it (a killed run's chunks stay for the next)."""
+    with contextlib.suppress(OSError):
+        directory.rmdir()
 
 
 def dry_run_summary(plan: list[DayPlan]) -> BackfillSummary:
