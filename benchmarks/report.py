@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.machine import Machine
-from benchmarks.results import ClientResult, ScenarioResult
+from benchmarks.results import ClientResult, FigureTable, ScenarioResult
 from benchmarks.tools import Tool
 
 __all__ = ["MARKER", "RunContext", "render", "write_readme"]
@@ -108,6 +108,8 @@ def _scenario(result: ScenarioResult) -> str:
     if result.clients:
         lines += _table(result)
         lines += _skyhaul_own_account(result.clients.get("skyhaul"))
+    for table in result.tables:
+        lines += _figure_table(table)
     if result.extra:
         lines += ["| figure | value |", "|---|---:|"]
         lines += [f"| {key} | {_cell(_number(value))} |" for key, value in result.extra.items()]
@@ -154,6 +156,13 @@ def _table(result: ScenarioResult) -> list[str]:
             result.references.get(tool, ""),
         ]
         lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
+def _figure_table(table: FigureTable) -> list[str]:
+    lines = [table.title, "", "| " + " | ".join(table.head) + " |"]
+    lines.append("|---|" + "---:|" * (len(table.head) - 1))
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in table.rows]
     return [*lines, ""]
 
 
@@ -227,7 +236,8 @@ def _method() -> str:
             "checksums during the run (scenario a).",
             "- The Python peers (parfive, the aiohttp loop) and skyhaul pay their interpreter's "
             "start-up and imports inside the timing, as a user does.",
-            "- (d) counts requests and 429s from nginx's access log of the limited location.",
+            "- (d) counts requests and 429s from nginx's access log of the limited location; "
+            "(g) from the simulator's own counters (`/_sim/stats`).",
         ]
     )
 

@@ -18,6 +18,7 @@ from benchmarks.servers import RequestCount
 
 __all__ = [
     "ClientResult",
+    "FigureTable",
     "RunRecord",
     "ScenarioResult",
     "TargetCheck",
@@ -142,6 +143,25 @@ class TargetCheck:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class FigureTable:
+    """A table of a scenario's own figures, besides its clients' (one per setting, say).
+
+    Parameters
+    ----------
+    title : str
+        A line above the table.
+    head : tuple of str
+        Column names; the first column is text, the others numbers (right-aligned).
+    rows : tuple of tuple of str
+        The cells, already formatted.
+    """
+
+    title: str
+    head: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
 @dataclass
 class ScenarioResult:
     """Everything one scenario produced.
@@ -160,6 +180,8 @@ class ScenarioResult:
         The issue's targets for skyhaul.
     extra : dict
         Scenario-specific figures (the catalog benchmark's numbers).
+    tables : list of FigureTable
+        Scenario-specific tables, shown before ``extra``.
     references : dict
         The issue author's figure for each tool, in words.
     file_size : int
@@ -173,6 +195,7 @@ class ScenarioResult:
     skipped: dict[str, str] = field(default_factory=dict)
     targets: list[TargetCheck] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
+    tables: list[FigureTable] = field(default_factory=list)
     references: dict[str, str] = field(default_factory=dict)
     file_size: int = 0
 

@@ -4,10 +4,12 @@ Scenarios (see ``scenarios.py``): (a) 4 large files with sha256, (b) 2,000 small
 (c) claim and status on a 1,000,000-row catalog (``bench_catalog.py``), (d) 300 tiny files
 from a rate-limited server; and skyhaul alone: (e) discovering 100,000 files from the
 archive simulator (``bench_discovery.py``), (f) each selection query on a 1,000,000-row
-catalog (``bench_selection.py``). Prints one Markdown table per scenario and writes them,
-with the machine and tool versions, below the marker line of ``benchmarks/README.md``.
+catalog (``bench_selection.py``), (g) backfill goodput against records APIs limited to 5, 20
+and 100 requests/s, next to the seed's AIMD client (``bench_backfill.py``). Prints one
+Markdown table per scenario and writes them, with the machine and tool versions, below the
+marker line of ``benchmarks/README.md``.
 
-Usage: ``python -m benchmarks.run [--quick] [--repeat N] [--only a,b,c,d] [--tools ...]``.
+Usage: ``python -m benchmarks.run [--quick] [--repeat N] [--only a,b,c,d,g] [--tools ...]``.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ from benchmarks.transfer_runs import run_transfer_scenario
 
 __all__ = ["main"]
 
-SCENARIOS = ("a", "b", "c", "d", "e", "f")
+SCENARIOS = ("a", "b", "c", "d", "e", "f", "g")
 # Scenarios of skyhaul alone, each a module with ``scenario(quick=, say=) -> ScenarioResult``.
-_OWN = {"e": "bench_discovery", "f": "bench_selection"}
+_OWN = {"e": "bench_discovery", "f": "bench_selection", "g": "bench_backfill"}
 README = REPO / "benchmarks" / "README.md"
 _SHM = Path("/dev/shm")
 
@@ -48,8 +50,8 @@ _INTRO = """\
 
 `make bench` (or `.venv/bin/python -m benchmarks.run`) runs skyhaul and the peers found on
 the machine (curl, wget, aria2c, parfive, a bare aiohttp loop) against one nginx on
-loopback, writing to `/dev/shm`, times discovery and catalog selections on their own, and
-rewrites the results below the marker line.
+loopback, writing to `/dev/shm`, times discovery, catalog selections and backfill goodput
+on their own, and rewrites the results below the marker line.
 """
 
 
@@ -225,7 +227,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks.run",
         description=(
             "Benchmark skyhaul against curl, wget, aria2c and parfive on loopback, "
-            "and its discovery and catalog selections on their own."
+            "and its discovery, catalog selections and backfill goodput on their own."
         ),
     )
     parser.add_argument(
@@ -234,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--repeat", type=_positive, metavar="N", help="repetitions per client (default 3, quick 1)"
     )
-    parser.add_argument("--only", metavar="KEYS", help="scenarios to run, e.g. a,b,d or e,f")
+    parser.add_argument("--only", metavar="KEYS", help="scenarios to run, e.g. a,b,d or e,f,g")
     parser.add_argument(
         "--tools",
         metavar="NAMES",
