@@ -139,7 +139,9 @@ class _Connections:
                 conn.close()
 
 
-def fetch_chunks(urls: Sequence[str], *, rate: AimdRate | None = None) -> SeedOutcome:
+def fetch_chunks(
+    urls: Sequence[str], *, rate: AimdRate | None = None, budget: float | None = None
+) -> SeedOutcome:
     """Fetch every URL as the seed did; raise :class:`ChunkError` on the first failed chunk.
 
     Parameters
@@ -148,6 +150,8 @@ def fetch_chunks(urls: Sequence[str], *, rate: AimdRate | None = None) -> SeedOu
         One URL per chunk window, all on one host.
     rate : AimdRate, optional
         The controller (default: the seed's defaults).
+    budget : float, optional
+        Seconds after which no new chunk starts (chunks in flight finish).
 
     Returns
     -------
@@ -157,13 +161,20 @@ def fetch_chunks(urls: Sequence[str], *, rate: AimdRate | None = None) -> SeedOu
     controller = rate or AimdRate()
     connections = _Connections(urlsplit(urls[0]).netloc if urls else "")
     began = time.perf_counter()
+    deadline = None if budget is None else began + budget
+
+    def fetch(url: str) -> _Chunk:
+        if deadline is not None and time.perf_counter() > deadline:
+            return _Chunk(0, 0, 0, 0)
+        return _fetch(url, connections, controller)
+
     try:
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            chunks = list(pool.map(lambda url: _fetch(url, connections, controller), urls))
+            chunks = list(pool.map(fetch, urls))
     finally:
         connections.close_all()
     return SeedOutcome(
-        chunks=len(chunks),
+        chunks=sum(1 for c in chunks if c.requests),
         requests=sum(c.requests for c in chunks),
         throttled=sum(c.throttled for c in chunks),
         connection_errors=sum(c.connection_errors for c in chunks),

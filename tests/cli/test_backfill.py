@@ -264,3 +264,28 @@ def test_killed_mid_day_the_rerun_redoes_only_that_day(
     with (out / "reach_2024-01-02.csv").open(newline="") as handle:
         assert sum(1 for _ in csv.DictReader(handle)) == PER_DAY
     assert not [p for p in out.iterdir() if p.name.startswith(".") and p.suffix == ".tmp"]
+
+
+def test_day_progress_shows_chunks_records_and_rate() -> None:
+    import io
+
+    from rich.console import Console
+
+    from skyhaul.cli.backfill import DayProgress
+    from skyhaul.services.dayfetch import DayFetch
+
+    sink = io.StringIO()
+    console = Console(file=sink, force_terminal=True, width=120)
+    with DayProgress(console, enabled=True) as progress:
+        counts = DayFetch(requests=10, throttled=1, records=5000, chunks_done=9, chunks=24)
+        progress.update(D1, counts)
+        progress.update(
+            date(2024, 1, 2), DayFetch(requests=1, records=10, chunks_done=1, chunks=24)
+        )
+        progress._progress.refresh()  # type: ignore[union-attr]
+        shown = sink.getvalue()
+    assert "2024-01-02" in shown and "1/24" in shown and "req/s" in shown
+    quiet = io.StringIO()
+    with DayProgress(Console(file=quiet), enabled=False) as off:
+        off.update(D1, DayFetch(chunks=1))
+    assert quiet.getvalue() == ""

@@ -242,6 +242,23 @@ def test_dry_run_touches_nothing(records_sim: SimThread, catalog: Catalog, tmp_p
     assert not (tmp_path / "out").exists()
 
 
+def test_progress_is_reported_after_every_chunk(
+    records_sim: SimThread, catalog: Catalog, tmp_path: Path
+) -> None:
+    seen: list[tuple[date, int, int]] = []
+    request = BackfillRequest(first=D1, last=D1 + timedelta(days=1), output_dir=tmp_path)
+    asyncio.run(
+        backfill(
+            catalog,
+            settings_for(records_sim),
+            request,
+            on_chunk=lambda day, counts: seen.append((day, counts.chunks_done, counts.chunks)),
+        )
+    )
+    assert [s for s in seen if s[0] == D1] == [(D1, n, 24) for n in range(1, 25)]
+    assert len(seen) == 48
+
+
 def test_ledger_times_come_from_the_injected_clock(
     records_sim: SimThread, catalog: Catalog, tmp_path: Path
 ) -> None:

@@ -13,6 +13,8 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,10 +23,18 @@ import typer
 
 from skyhaul.adapters.catalog import catalog_url
 from skyhaul.cli.common import Terminal, opened_catalog, start
-from skyhaul.cli.options import CommonOptions, build_common, with_options
+from skyhaul.cli.options import CommonOptions, build_common, build_progress, with_options
 from skyhaul.cli.signals import run_cancellable
 from skyhaul.cli.sources import ConfigOption, build_config
 from skyhaul.errors import UsageError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from rich.console import Console
+    from rich.progress import TaskID
+
+    from skyhaul.services.dayfetch import DayFetch
 
 if TYPE_CHECKING:
     from skyhaul.services.backfill import BackfillRequest, BackfillSummary
@@ -60,7 +70,7 @@ EndDate = Annotated[
 SourceName = Annotated[str, typer.Option("--source", metavar="NAME", help="The source.")]
 
 
-@with_options(common=build_common, config=build_config)
+@with_options(common=build_common, config=build_config, progress=build_progress)
 def backfill(
     source: SourceName,
     start_date: StartDate,
@@ -102,6 +112,7 @@ def backfill(
     *,
     common: CommonOptions,
     config: ConfigOption,
+    progress: bool,
 ) -> None:
     """Fetch a records API one UTC day at a time, resumably, into one file per day."""
     from skyhaul.adapters.sources.records_api import (
@@ -135,10 +146,13 @@ def backfill(
     if dry_run:
         summary = _dry_run(common, settings.name, request)
     else:
-        with opened_catalog(common) as catalog:
+        live = progress and not term.json and sys.stdout.isatty() and term.err.is_terminal
+        with opened_catalog(common) as catalog, DayProgress(term.err, enabled=live) as bar:
 
             async def job(cancel: asyncio.Event) -> BackfillSummary:
-                return await run_backfill(catalog, settings, request, cancel=cancel)
+                return await run_backfill(
+                    catalog, settings, request, cancel=cancel, on_chunk=bar.update
+                )
 
             summary = run_cancellable(job)
     _report(term, summary)
@@ -176,3 +190,67 @@ def _report(term: Terminal, summary: BackfillSummary) -> None:
         )
         return
     term.out.print(summary.line(), highlight=False)
+
+
+class DayProgress:
+    """A live line for the day in progress: chunks, records, request rate, throttled share.
+
+    Parameters
+    ----------
+    console : Console
+        stderr.
+    enabled : bool
+        Off when output is not a terminal (then every call does nothing).
+    """
+
+    def __init__(self, console: Console, *, enabled: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._progress = (
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("chunks  {task.fields[detail]}"),
+                console=console,
+                transient=True,
+            )
+            if enabled
+            else None
+        )
+        self._task: TaskID | None = None
+        self._day: date | None = None
+        self._began = 0.0
+
+    def __enter__(self) -> DayProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, day: date, counts: DayFetch) -> None:
+        """Show ``counts`` of ``day`` (a new day replaces the previous line)."""
+        progress = self._progress
+        if progress is None:
+            return
+        if day != self._day:
+            if self._task is not None:
+                progress.remove_task(self._task)
+            self._task = progress.add_task(day.isoformat(), total=counts.chunks, detail="")
+            self._day, self._began = day, time.monotonic()
+        elapsed = max(1e-6, time.monotonic() - self._began)
+        share = 100.0 * counts.throttled / counts.requests if counts.requests else 0.0
+        detail = (
+            f"{counts.records:,} records  {counts.requests / elapsed:.1f} req/s  "
+            f"{share:.1f}% throttled"
+        )
+        assert self._task is not None
+        progress.update(self._task, completed=counts.chunks_done, detail=detail)

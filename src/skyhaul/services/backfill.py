@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -195,6 +196,7 @@ async def backfill(
     client: RecordsClient | None = None,
     now: Callable[[], datetime] = _utcnow,
     on_day: Callable[[DayRun], None] | None = None,
+    on_chunk: Callable[[date, DayFetch], None] | None = None,
 ) -> BackfillSummary:
     """Run (or, with ``dry_run``, plan) a backfill.
 
@@ -215,6 +217,8 @@ async def backfill(
         UTC time for the ledger.
     on_day : callable, optional
         Called with each day's final ledger row (for progress output).
+    on_chunk : callable, optional
+        Called with the day and its counters after each chunk lands (for progress).
 
     Raises
     ------
@@ -244,8 +248,9 @@ async def backfill(
                 _count_skip(summary, item.action)
                 log.info("%s: %s", item.day.isoformat(), _skip_text(item))
                 continue
+            report = None if on_chunk is None else functools.partial(on_chunk, item.day)
             outcome = await _run_day(
-                catalog, http, gate, settings, request, item, summary, now, cancel
+                catalog, http, gate, settings, request, item, summary, now, cancel, report
             )
             summary.outcomes.append(outcome)
             if on_day is not None:
@@ -308,6 +313,7 @@ async def _run_day(
     summary: BackfillSummary,
     now: Callable[[], datetime],
     cancel: asyncio.Event | None,
+    on_chunk: Callable[[DayFetch], None] | None,
 ) -> DayRun:
     day = item.day
     start, end = day_window(day)
@@ -330,7 +336,9 @@ async def _run_day(
     try:
         await asyncio.to_thread(spool.clear)
         windows = chunk_windows(start, end, settings.chunk)
-        work = fetch_day(client, gate, settings, windows, spool, counters=counts)
+        work = fetch_day(
+            client, gate, settings, windows, spool, counters=counts, on_chunk=on_chunk
+        )
         if cancel is None:
             await work
         elif await until_cancelled(work, cancel) is None:

@@ -42,11 +42,13 @@ Sleep = Callable[[float], Awaitable[None]]
 
 @dataclass(slots=True)
 class DayFetch:
-    """Counters of one day's requests (read by the ledger row and the summary)."""
+    """Counters of one day's requests (read by the ledger row, the summary and progress)."""
 
     requests: int = 0
     throttled: int = 0
     records: int = 0
+    chunks_done: int = 0
+    chunks: int = 0
 
 
 async def fetch_day(
@@ -57,6 +59,7 @@ async def fetch_day(
     spool: ChunkSpool,
     *,
     counters: DayFetch | None = None,
+    on_chunk: Callable[[DayFetch], None] | None = None,
     sleep: Sleep = asyncio.sleep,
     rand: Callable[[], float] = random.random,
 ) -> DayFetch:
@@ -76,6 +79,8 @@ async def fetch_day(
         Where each parsed chunk goes.
     counters : DayFetch, optional
         Filled in as requests go (the caller still sees them if the day fails).
+    on_chunk : callable, optional
+        Called with the counters after each chunk is spooled (for progress).
     sleep, rand
         Injected for tests.
 
@@ -90,6 +95,7 @@ async def fetch_day(
         The first chunk that could not be fetched or parsed.
     """
     counts = counters if counters is not None else DayFetch()
+    counts.chunks = len(windows)
     policy = RetryPolicy(max_attempts=settings.attempts, base_delay=0.5, max_delay=30.0)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(len(windows)):
@@ -130,6 +136,9 @@ async def fetch_day(
                 _spool_chunk, spool, index, body, windows[index], settings.time_field, where
             )
             counts.records += records
+            counts.chunks_done += 1
+            if on_chunk is not None:
+                on_chunk(counts)
             return
 
     async def worker() -> None:
