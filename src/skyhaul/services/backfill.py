@@ -336,9 +336,7 @@ async def _run_day(
     try:
         await asyncio.to_thread(spool.clear)
         windows = chunk_windows(start, end, settings.chunk)
-        work = fetch_day(
-            client, gate, settings, windows, spool, counters=counts, on_chunk=on_chunk
-        )
+        work = fetch_day(client, gate, settings, windows, spool, counters=counts, on_chunk=on_chunk)
         if cancel is None:
             await work
         elif await until_cancelled(work, cancel) is None:
