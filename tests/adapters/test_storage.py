@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from skyhaul.adapters.storage import DestinationRoot, PartFile, map_os_errors, promote_all
+from skyhaul.adapters.storage import (
+    DestinationRoot,
+    PartFile,
+    atomic_file,
+    map_os_errors,
+    promote_all,
+)
 from skyhaul.errors import DiskError, DiskFullError, PathEscapeError
 
 
@@ -103,3 +109,18 @@ async def test_promoter_promotes_a_batch_and_reports_errors_per_file(tmp_path: P
     assert isinstance(results[3], DiskError)
     for i in (0, 1, 2, 4):
         assert (tmp_path / f"d{i % 2}" / f"f{i}.bin").read_bytes() == bytes([i]) * 10
+
+
+def test_atomic_file_replaces_only_on_a_clean_exit(tmp_path: Path) -> None:
+    dest = tmp_path / "day.csv"
+    dest.write_bytes(b"old")
+    (tmp_path / ".day.csv.tmp").write_bytes(b"left by a killed run")
+    with pytest.raises(RuntimeError), atomic_file(dest) as out:
+        out.write(b"half")
+        raise RuntimeError("writer failed")
+    assert dest.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["day.csv"]
+    with atomic_file(dest) as out:
+        out.write(b"new")
+    assert dest.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["day.csv"]

@@ -4,8 +4,8 @@ Rules:
 - matplotlib is imported only while drawing, and only its Agg canvas is used (a
   ``Figure`` on a ``FigureCanvasAgg``, never pyplot): importing this module is cheap, and
   drawing never opens a window nor touches pyplot's global state.
-- Files are written to a temporary file in the destination directory, then
-  ``os.replace``-d: a reader sees the old file or the new one, never half of one.
+- Files are written through :func:`skyhaul.adapters.storage.atomic_file`: a reader sees
+  the old file or the new one, never half of one.
 - An ``OSError`` while writing becomes a one-line :class:`~skyhaul.errors.UsageError`
   naming the path; no temporary file is left behind.
 - The HTML page loads nothing from elsewhere (the chart is a ``data:`` URI) and escapes
@@ -17,16 +17,14 @@ Rules:
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import io
-import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from skyhaul.adapters.storage import atomic_file
 from skyhaul.core.availability import (
     DEFAULT_THRESHOLD,
     FILES,
@@ -371,19 +369,10 @@ def _html_page(
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    """Write ``data`` to ``path`` through :func:`atomic_file`; OS errors are usage errors."""
     try:
-        # O_EXCL: never write through a file (or link) that is already there.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            temp.replace(path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-            raise
+        with atomic_file(path) as out:
+            out.write(data)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise UsageError(f"cannot write {path}: {reason}") from exc

@@ -3,9 +3,8 @@
 Rules:
 - The header is the DayRun field names, in order; days are ``YYYY-MM-DD``, times ISO 8601
   UTC ending in ``Z``, None is an empty cell.
-- The file appears complete or not at all: rows go to a temporary file in the target's
-  directory, which is fsynced and renamed over the target (then the directory is
-  fsynced). On any failure the temporary file is removed.
+- The file appears complete or not at all
+  (:func:`skyhaul.adapters.storage.atomic_file`).
 - OS errors (a missing directory, a full disk, no permission) are one-line
   :class:`~skyhaul.errors.UsageError` naming the file.
 """
@@ -14,13 +13,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import os
-import secrets
+import io
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TextIO
 
-from skyhaul.adapters.storage import sync_directory
+from skyhaul.adapters.storage import atomic_file
 from skyhaul.core.backfill import DayRun
 from skyhaul.errors import UsageError
 
@@ -52,31 +51,23 @@ def write_ledger_csv(rows: Iterable[DayRun], path: Path) -> int:
     ValueError
         For a naive datetime in a row.
     """
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        try:
-            count = _write(rows, temporary)
-            temporary.replace(path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        sync_directory(path.parent)
+        with atomic_file(path) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            count = _write(rows, text)
+            text.detach()  # flushed; the file stays open to be fsynced and renamed
     except OSError as error:
         raise UsageError(f"cannot write ledger CSV {path}: {error.strerror or error}") from error
     return count
 
 
-def _write(rows: Iterable[DayRun], temporary: Path) -> int:
-    """Write the CSV to ``temporary`` (created new, honouring the umask) and fsync it."""
+def _write(rows: Iterable[DayRun], stream: TextIO) -> int:
     count = 0
-    with temporary.open("x", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(FIELDS)
-        for row in rows:
-            writer.writerow([_cell(getattr(row, name)) for name in FIELDS])
-            count += 1
-        stream.flush()
-        os.fsync(stream.fileno())
+    writer = csv.writer(stream)
+    writer.writerow(FIELDS)
+    for row in rows:
+        writer.writerow([_cell(getattr(row, name)) for name in FIELDS])
+        count += 1
     return count
 
 

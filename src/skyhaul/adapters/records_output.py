@@ -11,8 +11,8 @@ Rules:
   non-null value is an int64 integer, float64 for integers mixed with floats, bool for
   booleans, else string (non-strings as JSON text); the time field, when named, is
   ``timestamp[us, UTC]``.
-- The artifact is written to ``.<name>.tmp`` beside ``dest`` while its sha256 is computed,
-  fsynced, renamed over ``dest``, and the directory fsynced. On any failure the temporary
+- The artifact is written through :func:`skyhaul.adapters.storage.atomic_file` while its
+  sha256 is computed. On any failure the temporary
   file is removed: a file under ``dest``'s name is always complete, and an older one stays
   until a new one replaces it. OS errors are disk errors naming the path (a full disk is
   ``DiskFullError``).
@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from skyhaul.adapters.records_spool import (
     column,
     json_text,
 )
-from skyhaul.adapters.storage import map_os_errors, sync_directory
+from skyhaul.adapters.storage import atomic_file, map_os_errors
 from skyhaul.core.timeparse import parse_utc
 from skyhaul.errors import DiskError, NoDataError, PayloadError, UsageError
 
@@ -149,11 +148,11 @@ def unknown_format(output_format: str) -> str:
 
 
 class _HashingSink(io.RawIOBase):
-    """Write to a file descriptor (owned), hashing and counting every byte written."""
+    """Pass bytes on to ``target``, hashing and counting every one of them."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, target: BinaryIO) -> None:
         super().__init__()
-        self._fd = fd
+        self._target = target
         self._hash = hashlib.sha256()
         self.size = 0
         self.stream = io.BufferedWriter(self, _BUFFER)
@@ -164,7 +163,7 @@ class _HashingSink(io.RawIOBase):
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
-        written = os.write(self._fd, view)
+        written = self._target.write(view)
         self._hash.update(view[:written])
         self.size += written
         return written
@@ -172,44 +171,25 @@ class _HashingSink(io.RawIOBase):
     def tell(self) -> int:
         return self.size
 
-    def fileno(self) -> int:
-        return self._fd
-
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
-
-    def close(self) -> None:
-        if not self.closed:
-            os.close(self._fd)
-        super().close()
 
 
 @contextmanager
 def _replacing(dest: Path) -> Iterator[_HashingSink]:
-    """Yield a sink on ``.<dest name>.tmp``; on a clean exit make it ``dest``, durably."""
-    temp = dest.with_name(f".{dest.name}.tmp")
+    """Yield a hashing sink on a temporary file that becomes ``dest`` on a clean exit."""
     with map_os_errors(dest):
         dest.parent.mkdir(parents=True, exist_ok=True)
-    with map_os_errors(temp):
-        temp.unlink(missing_ok=True)  # left by a killed run
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        sink = _HashingSink(os.open(temp, flags, 0o644))
-    try:
-        with map_os_errors(temp):
-            yield sink
-            sink.stream.flush()
-            os.fsync(sink.fileno())
-            sink.stream.close()
-        with map_os_errors(dest):
-            temp.replace(dest)
-            sync_directory(dest.parent)
-    except BaseException:
-        with suppress(OSError, ValueError):
-            sink.stream.close()  # flushes into the file about to go: harmless
-        sink.close()
-        with suppress(OSError):  # the error that matters is the one raised
-            temp.unlink(missing_ok=True)
-        raise
+        with atomic_file(dest) as target:
+            sink = _HashingSink(target)
+            try:
+                yield sink
+                sink.stream.flush()
+            finally:
+                # Detached, not closed: closing the buffer would close the sink too late
+                # (after the target) from a garbage collector.
+                with suppress(ValueError, OSError):
+                    sink.stream.detach()
 
 
 # --- the formats ----------------------------------------------------------------------

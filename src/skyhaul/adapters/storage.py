@@ -8,6 +8,9 @@ Rules:
 - Bytes land in ``<final>.part``; ``promote_all`` (through ``Promoter``) fsyncs each part,
   renames it atomically over the final name and fsyncs the directory. A file under its
   final name is complete and verified because nothing else ever writes a final name.
+- Other whole files a run writes (a backfill day, a ledger export, a chart) go through
+  ``atomic_file``: a temporary beside the final name, fsynced, renamed, directory
+  fsynced; the final name holds the old file or the complete new one, never half.
 - OS errors are mapped here: a full disk (ENOSPC, EDQUOT) is ``DiskFullError`` (the run
   stops), any other write error is ``DiskError`` (the attempt fails).
 """
@@ -18,8 +21,9 @@ import asyncio
 import errno
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import BinaryIO
 
 from skyhaul.core.paths import safe_relative_path
 from skyhaul.errors import DiskError, DiskFullError, PathEscapeError, SkyhaulError
@@ -202,6 +206,31 @@ def sync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def atomic_file(dest: Path) -> Iterator[BinaryIO]:
+    """Yield a new file that becomes ``dest`` only if the block ends without an error.
+
+    The file is ``.<name>.tmp`` beside ``dest`` (one left by a killed run is removed
+    first); on a clean exit it is flushed, fsynced and renamed over ``dest``, and the
+    directory fsynced. On any error it is removed and ``dest`` is untouched. OS errors
+    propagate unmapped: callers say what the file was for.
+    """
+    temp = dest.with_name(f".{dest.name}.tmp")
+    temp.unlink(missing_ok=True)
+    stream = temp.open("xb")  # exclusive: never write through a file or link already there
+    try:
+        with stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        temp.replace(dest)
+        sync_directory(dest.parent)
+    except BaseException:
+        with suppress(OSError):  # the error that matters is the one raised
+            temp.unlink(missing_ok=True)
+        raise
 
 
 class Promoter:
