@@ -26,9 +26,16 @@ from skyhaul.adapters.http import USER_AGENT, map_client_errors, raise_for_statu
 from skyhaul.core.redact import redact_url
 from skyhaul.errors import ClientError, SourceAuthError, SourceError, TransferError
 
-__all__ = ["PageClient"]
+__all__ = ["PageClient", "refused_credentials"]
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+def refused_credentials(source: str, status: int, url: str) -> SourceAuthError:
+    """The error of a 401 or 403 from a source's server (the URL redacted)."""
+    return SourceAuthError(
+        f"source {source}: HTTP {status} from {redact_url(url)}; check the source's credentials"
+    )
 
 
 class PageClient:
@@ -122,10 +129,7 @@ class PageClient:
                 if exc.status in (404, 410):
                     return None
                 if exc.status in (401, 403):
-                    raise SourceAuthError(
-                        f"source {self.source}: HTTP {exc.status} from {redact_url(url)}; "
-                        "check the source's credentials"
-                    ) from None
+                    raise refused_credentials(self.source, exc.status, url) from None
                 raise SourceError(f"source {self.source}: {exc.message}") from None
             except TransferError as exc:
                 last = exc

@@ -62,7 +62,7 @@ def discover(
 ) -> None:
     """Register the files a source lists for a time window (new, known, changed)."""
     # Imported here: services pull in aiohttp, which most commands never need.
-    from skyhaul.services.acquire import until_cancelled
+    from skyhaul.services.cancellation import until_cancelled
     from skyhaul.services.discovery import discover as discover_files
 
     term = start(common)
@@ -84,7 +84,7 @@ def discover(
                 await source_obj.aclose()
             if found is None:
                 raise InterruptedRun("interrupted; run discover again to finish")
-            return found  # type: ignore[no-any-return]
+            return found
 
         result = run_cancellable(job)
     if term.json:

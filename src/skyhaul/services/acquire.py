@@ -22,9 +22,10 @@ from skyhaul.adapters.sources import ListingQuery, Source
 from skyhaul.core.model import RunSummary, Selection, TransferOptions
 from skyhaul.core.progress import ProgressBoard
 from skyhaul.services import engine
+from skyhaul.services.cancellation import until_cancelled
 from skyhaul.services.discovery import DiscoveryResult, discover
 
-__all__ = ["AcquireResult", "Discovery", "acquire", "until_cancelled"]
+__all__ = ["AcquireResult", "Discovery", "acquire"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,18 +99,3 @@ async def acquire(
         catalog, options, selection=selection, request_id=request_id, board=board, cancel=cancel
     )
     return AcquireResult(found, summary)
-
-
-async def until_cancelled(work: Any, cancel: asyncio.Event) -> Any:
-    """Await ``work`` unless ``cancel`` is set first (then cancel it and return None)."""
-    task = asyncio.ensure_future(work)
-    stop = asyncio.ensure_future(cancel.wait())
-    try:
-        await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stop.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    return None

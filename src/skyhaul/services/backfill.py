@@ -13,7 +13,8 @@ Rules:
   leave the day PENDING (like an interrupt), so the next run redoes it once fixed.
 - Only an empty, well-formed answer for the whole day is SKIPPED_NO_DATA
   (:class:`NoDataError`); a bad payload, a parse error or an HTTP error is FAILED.
-- Time is injected: ``now`` stamps the ledger, ``clock`` paces requests.
+- ``now`` (injected) stamps the ledger; requests are paced on the event loop's clock by
+  one host gate for the whole run, so what a day learnt of the server's limit carries over.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.records_store import ChunkSpool, assemble_day, check_artifact
@@ -44,7 +44,6 @@ from skyhaul.core.backfill import (
     iter_days,
     plan_days,
 )
-from skyhaul.core.ratecontrol import HostController
 from skyhaul.core.units import format_size
 from skyhaul.errors import (
     DiskFullError,
@@ -53,9 +52,9 @@ from skyhaul.errors import (
     SkyhaulError,
     SourceAuthError,
 )
-from skyhaul.services.acquire import until_cancelled
+from skyhaul.services.cancellation import until_cancelled
 from skyhaul.services.dayfetch import DayFetch, fetch_day
-from skyhaul.services.hostgate import HostGate
+from skyhaul.services.hostgate import GateRegistry, HostGate
 
 __all__ = [
     "BackfillRequest",
@@ -105,7 +104,7 @@ class BackfillRequest:
 
 @dataclass(slots=True)
 class BackfillSummary:
-    """What one backfill did; ``days`` holds the plan (and, after a run, each outcome).
+    """What one backfill did: the plan, counts, and each day's final ledger row.
 
     ``failed`` counts days that failed in this run; ``skipped_failed`` days skipped because
     they failed before (``--retry-failed`` runs them).
@@ -195,7 +194,6 @@ async def backfill(
     cancel: asyncio.Event | None = None,
     client: RecordsClient | None = None,
     now: Callable[[], datetime] = _utcnow,
-    on_day: Callable[[DayRun], None] | None = None,
     on_chunk: Callable[[date, DayFetch], None] | None = None,
 ) -> BackfillSummary:
     """Run (or, with ``dry_run``, plan) a backfill.
@@ -215,8 +213,6 @@ async def backfill(
         The HTTP seam (default: one made from ``settings``, closed at the end).
     now : callable
         UTC time for the ledger.
-    on_day : callable, optional
-        Called with each day's final ledger row (for progress output).
     on_chunk : callable, optional
         Called with the day and its counters after each chunk lands (for progress).
 
@@ -233,12 +229,7 @@ async def backfill(
     summary = BackfillSummary(run_id=str(uuid.uuid4()), planned=len(plan), plan=plan)
     owned = client is None
     http = client or RecordsClient(settings)
-    loop = asyncio.get_running_loop()
-    host = urlsplit(settings.url).netloc
-    controller = HostController(
-        host, start=min(4, settings.concurrency), floor=1, ceiling=settings.concurrency
-    )
-    gate = HostGate(controller, loop.time)
+    gate = GateRegistry(settings.concurrency, asyncio.get_running_loop().time).for_url(settings.url)
     began = time.monotonic()
     try:
         for item in plan:
@@ -253,8 +244,6 @@ async def backfill(
                 catalog, http, gate, settings, request, item, summary, now, cancel, report
             )
             summary.outcomes.append(outcome)
-            if on_day is not None:
-                on_day(outcome)
     finally:
         summary.seconds = time.monotonic() - began
         if owned:

@@ -97,9 +97,7 @@ async def fetch_day(
     counts = counters if counters is not None else DayFetch()
     counts.chunks = len(windows)
     policy = RetryPolicy(max_attempts=settings.attempts, base_delay=0.5, max_delay=30.0)
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(len(windows)):
-        queue.put_nowait(index)
+    pending = iter(range(len(windows)))  # shared: each worker takes the next chunk
 
     async def fetch_one(index: int) -> None:
         start, end = windows[index]
@@ -142,8 +140,8 @@ async def fetch_day(
             return
 
     async def worker() -> None:
-        while not queue.empty():
-            await fetch_one(queue.get_nowait())
+        for index in pending:
+            await fetch_one(index)
 
     count = min(settings.concurrency, len(windows))
     workers = [asyncio.ensure_future(worker()) for _ in range(count)]

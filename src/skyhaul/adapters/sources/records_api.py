@@ -31,11 +31,12 @@ import aiohttp
 from skyhaul.adapters.config import SourceConfig
 from skyhaul.adapters.credentials import CREDENTIAL_KEYS, credentials_from_options
 from skyhaul.adapters.http import USER_AGENT, map_client_errors, raise_for_status
+from skyhaul.adapters.pages import refused_credentials
 from skyhaul.adapters.records_store import OUTPUT_FORMATS, OutputFormat
 from skyhaul.adapters.sources.options import OptionReader
 from skyhaul.core.redact import redact_url
 from skyhaul.core.units import parse_duration
-from skyhaul.errors import ClientError, ConfigError, SourceAuthError
+from skyhaul.errors import ClientError, ConfigError
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -273,10 +274,7 @@ class RecordsClient:
                     return await response.read()
         except ClientError as exc:
             if exc.status in (401, 403):
-                raise SourceAuthError(
-                    f"source {self.settings.name}: HTTP {exc.status} from {redact_url(url)}; "
-                    "check the source's credentials"
-                ) from None
+                raise refused_credentials(self.settings.name, exc.status, url) from None
             raise
 
     async def aclose(self) -> None:
