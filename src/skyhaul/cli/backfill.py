@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from skyhaul.adapters.catalog import catalog_url
-from skyhaul.cli.common import Terminal, opened_catalog, start
+from skyhaul.cli.common import Terminal, describe_catalog, opened_catalog, start
 from skyhaul.cli.options import CommonOptions, build_common, build_progress, with_options
 from skyhaul.cli.signals import run_cancellable
 from skyhaul.cli.sources import ConfigOption, build_config
@@ -164,9 +164,7 @@ def _dry_run(common: CommonOptions, source: str, request: BackfillRequest) -> Ba
     from skyhaul.services.backfill import dry_run_summary, plan_backfill
 
     url = catalog_url(common.catalog)
-    prefix = "sqlite:///"
-    missing = url.startswith(prefix) and not Path(url.removeprefix(prefix).split("?")[0]).exists()
-    if missing:
+    if url.startswith("sqlite:///") and not Path(describe_catalog(url)).exists():
         plan = plan_backfill(None, source, request)
     else:
         with opened_catalog(common) as catalog:

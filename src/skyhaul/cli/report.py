@@ -56,6 +56,7 @@ def availability(
         summary_lines,
         table_header,
     )
+    from skyhaul.adapters.sources.records_api import RECORDS_API
     from skyhaul.core.availability import from_day_runs, from_file_counts, summarize
     from skyhaul.core.backfill import iter_days
 
@@ -63,7 +64,7 @@ def availability(
     first, last = parse_day_range(start_date, end_date)
     days = list(iter_days(first, last))
     entry = config.load().source(source)
-    records = entry.type == "records-api"
+    records = entry.type == RECORDS_API
     with opened_catalog(common) as catalog:
         if records:
             rows = from_day_runs(days, catalog.latest_day_runs(source, first, last))
