@@ -104,6 +104,7 @@ def simulate(
     jitter: float = 0.0,
     seed: int = 0,
     limit_changes: Sequence[tuple[float, float]] = (),
+    lateness: float = 0.0,
 ) -> SimResult:
     """Fetch through a ``HostController`` until ``requests`` succeed or ``seconds`` pass.
 
@@ -125,6 +126,9 @@ def simulate(
         Seed of the service times.
     limit_changes : sequence of (time, rate)
         When the server's limit changes, and to what.
+    lateness : float
+        A start that waited for its time happens ``uniform(0, lateness)`` seconds after
+        it, as an event loop wakes late.
     """
     if requests is None and seconds is None:
         raise ValueError("need requests or seconds")
@@ -156,7 +160,10 @@ def simulate(
         # move the clock to the next event: an answer, the next allowed start, a new limit
         events = [in_flight[0][0]] if in_flight else []
         if pending and len(in_flight) < min(workers, ctl.window):
-            events.append(ctl.earliest_start(now))
+            earliest = ctl.earliest_start(now)
+            if earliest > now:
+                earliest += lateness * random_.random()
+            events.append(earliest)
         if changes_due:
             events.append(changes_due[0][0])
         if not events:

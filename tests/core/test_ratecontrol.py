@@ -14,7 +14,13 @@ import pytest
 from tests.core.ratesim import HOST, SimResult, TokenBucket, simulate
 
 from skyhaul.core.errorclass import ErrorClass
-from skyhaul.core.ratecontrol import HOLD_SECONDS, HostController, WindowChange
+from skyhaul.core.ratecontrol import (
+    HOLD_MAX_SECONDS,
+    HOLD_SECONDS,
+    HostController,
+    WindowChange,
+)
+from skyhaul.core.units import format_duration
 
 
 def throttle(
@@ -411,10 +417,42 @@ def test_after_a_pause_the_host_resumes_at_the_limit_and_holds_it() -> None:
     # percent too many to empty the bucket; a refusal during it lowers the estimate)
     assert all(19.0 <= r <= 20.5 for r in resumed[1:]), resumed
     # past the burst and the search, the estimate is held before the rate rises again
-    after_pauses = [b.reason for a, b in itertools.pairwise(paced) if a.pause]
-    held = after_pauses[2:]
-    assert held, after_pauses
-    assert all(reason == f"no throttling for {HOLD_SECONDS:.0f}s" for reason in held), held
+    raised_after_pause = [
+        b.reason for a, b in itertools.pairwise(paced) if a.pause and b.pause is None
+    ]
+    held = raised_after_pause[1:]
+    assert held, raised_after_pause
+    holds = {f"no throttling for {s:.0f}s" for s in (20, 40, 80)}
+    assert all(reason in holds for reason in held), held
+
+
+def test_each_probe_refused_at_the_estimate_doubles_the_hold() -> None:
+    result = fetch(20.0, seconds=300.0)
+    paced = [ch for ch in result.changes if ch.new_rate != ch.old_rate]
+    holds = [b.reason for a, b in itertools.pairwise(paced) if a.pause and b.pause is None]
+    expected = [
+        f"no throttling for {format_duration(s)}"
+        for s in (HOLD_SECONDS, 2 * HOLD_SECONDS, HOLD_MAX_SECONDS, HOLD_MAX_SECONDS)
+    ]
+    assert holds[-4:] == expected, holds
+    pauses = [ch for ch in paced if ch.pause is not None]
+    # the burst, the search, two probes from an estimate that was 1% high, then one probe
+    # per hold (20 + 40 + 80 + 80 s); with fixed 20 s holds it would be 14
+    assert len(pauses) <= 9, [str(ch) for ch in pauses]
+    assert result.goodput(WARM_UP, 300.0) / 20.0 >= 0.95
+
+
+@pytest.mark.parametrize("lateness", [0.002, 0.005])
+def test_late_wake_ups_do_not_lower_the_rate_sent(lateness: float) -> None:
+    result = simulate(
+        TokenBucket(100.0, 5, retry_after=True),
+        seconds=MINUTE,
+        latency=0.005,
+        jitter=0.015,
+        lateness=lateness,
+    )
+    assert result.goodput(WARM_UP, MINUTE) / 100.0 >= 0.93
+    assert result.refused_share < 0.01
 
 
 def reached(result: SimResult, goodput: float, since: float) -> float:
@@ -427,11 +465,13 @@ def reached(result: SimResult, goodput: float, since: float) -> float:
     return float("inf")
 
 
-@pytest.mark.parametrize("raised_at", [15.0, 27.5, 40.0])
+@pytest.mark.parametrize("raised_at", [15.0, 27.5, 40.0, 120.0])
 def test_rate_recovers_upward_when_the_limit_is_raised(raised_at: float) -> None:
-    # 27.5 s: just as a probe is refused, so that a whole hold comes first
-    result = fetch(20.0, seconds=raised_at + 35.0, limit_changes=((raised_at, 40.0),))
-    assert reached(result, 0.8 * 40.0, raised_at) <= 30.0
+    # 27.5 s: just as a probe is refused, so that a whole hold comes first; 120 s: during
+    # the longest hold
+    found_within = HOLD_MAX_SECONDS + 15.0
+    result = fetch(20.0, seconds=raised_at + found_within + 5.0, limit_changes=((raised_at, 40.0),))
+    assert reached(result, 0.8 * 40.0, raised_at) <= found_within
     assert result.refused_share < 0.05
 
 

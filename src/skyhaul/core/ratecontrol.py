@@ -12,8 +12,10 @@ Rules:
 - ``Retry-After`` pauses the whole host until ``now + retry_after``.
 - Pacing, because a window cannot keep fast responses under a request rate (nginx
   ``limit_req`` refuses with 429 or 503 once its bucket of ``burst + 1`` tokens is
-  empty): every throttle paces requests ``1 / rate`` apart. The rate then moves through
-  phases:
+  empty): every throttle paces requests ``1 / rate`` apart, on a schedule anchored at
+  the first paced start, so that a start the event loop woke late for is made up by the
+  next (by up to ``LATE_CREDIT_SLOTS``, within the server's burst) instead of lowering
+  the rate sent. The rate then moves through phases:
 
   * SEARCH, after the first throttle: the unpaced burst emptied the server's bucket, so
     the rate starts from a guess and doubles every clean ``SEARCH_STEP``.
@@ -29,14 +31,15 @@ Rules:
     bursts of successes, so that twice the limit is refused before the next doubling.
     Each refusal finds the server's bucket empty, and it never holds more than the
     BURST (the successes of the first, unpaced burst), so since the start of any rate
-    step the server refilled at least the successes beyond the burst. The highest such
-    rate over the steps since the last pause is the ESTIMATE of its limit (from below,
-    give or take a request); it only rises, unless a rate at or under it is refused.
-    The host resumes in PROBE at ``RESUME_MARGIN`` x the estimate; holds that rate for
-    ``HOLD_SECONDS`` when the estimate rests on ``PRECISE_BURSTS`` bursts of successes
-    or has just stood a probe; then probes by ``PROBE_GAIN`` x the rate per clean
-    ``PROBE_STEP``, doubling the gain every step, so that a raised limit is found in
-    seconds.
+    step the server refilled what the requests started since then took beyond the
+    burst. The highest such rate over the steps since the last pause is the ESTIMATE of
+    its limit (give or take a request); it only rises, unless a rate at or under it is
+    refused. The host resumes in PROBE at ``RESUME_MARGIN`` x the estimate; holds that
+    rate when a long step shows the estimate (``PRECISE_SECONDS``) or it has just stood
+    a probe: ``HOLD_SECONDS`` at first, twice as long each time a probe is refused near
+    the estimate, up to ``HOLD_MAX_SECONDS``; then probes by ``PROBE_GAIN`` x the rate
+    per clean ``PROBE_STEP``, doubling the gain every step, so that a raised limit is
+    found within seconds of the hold's end.
 
   The rate never goes below ``rate_floor`` and only grows while pacing is what holds
   requests back. The constants were tuned with the token-bucket simulation in
@@ -80,11 +83,27 @@ SEARCH_BURSTS = 2
 RESUME_MARGIN = 0.99
 """With Retry-After, resume at this fraction of the estimated limit."""
 PRECISE_BURSTS = 2
-"""An estimate resting on this many bursts of successes beyond the burst is held."""
+PRECISE_SECONDS = 1.0
+PRECISE_AGREEMENT = 0.05
+"""An estimate that a step of at least ``PRECISE_SECONDS`` with ``PRECISE_BURSTS`` bursts
+of requests beyond the burst shows within ``PRECISE_AGREEMENT`` is held; shorter steps
+(a search step) are several percent off."""
 HOLD_SECONDS = 20.0
-"""With Retry-After, hold a precise estimate this long before probing above it. Short
-enough that, with the probe's doubling gain, a doubled limit is found within 30 s."""
+"""With Retry-After, hold a precise estimate this long before probing above it."""
+HOLD_MAX_SECONDS = 80.0
+"""Each probe refused near the estimate doubles the hold, up to this: at most one pause
+a minute and more, and a raised limit is still found within about a minute and a half."""
+RAISED_MARGIN = 0.03
+"""A refused probe showing a limit this much above the estimate means it was raised."""
+LATE_CREDIT_SLOTS = 1.0
+"""A paced start may follow a late one this many slots early (never more than the
+server's burst less one), so that the rate sent keeps to the rate set."""
+SLACK_TOKENS = 1.0
+"""Tokens added to what the requests took beyond the burst: the server's bucket is taken
+to be half a token short of full when a step starts (a request took the last token a
+fraction of a slot earlier) and half a token from empty when it refuses."""
 _STEPS_KEPT = 64  # rate steps since the last pause: a hold and a few probes
+_RECENT_STARTS = 256  # more than can start between a refused request and its answer
 _BINDING_SLOTS = 1.5  # starts closer than this many slots apart mean pacing holds them back
 
 _CONGESTION = frozenset({ErrorClass.THROTTLED, ErrorClass.READ_TIMEOUT, ErrorClass.CONNECT})
@@ -212,20 +231,24 @@ class HostController:
         self._successes = 0  # since the window last changed
         self._last_decrease = -math.inf
         self._last_start = -math.inf
+        self._slot = -math.inf  # the next paced slot
+        self._anchor = True  # the next paced start anchors the schedule anew
         self._binding = False  # the last start waited for its paced slot
         self._phase = _Phase.PROBE
         self._rate_changed_at = -math.inf
         self._since_rate_change = 0  # successes
         self._samples: deque[float] = deque(maxlen=SAMPLE_COUNT)  # success times
         self._paced_since = -math.inf
-        self._paced_successes = 0  # of requests started since _paced_since
+        self._starts = 0  # every request started
+        self._recent_starts: deque[float] = deque(maxlen=_RECENT_STARTS)
         self._told_to_wait = False  # the last throttle came with Retry-After
         self._burst = 1  # successes of the first, unpaced burst: the server's bucket depth
         self._burst_end = -math.inf  # start of the first refused request
-        self._steps: deque[tuple[float, int]] = deque(maxlen=_STEPS_KEPT)  # (start, successes)
+        self._steps: deque[tuple[float, int]] = deque(maxlen=_STEPS_KEPT)  # (start, starts)
         self._estimate: float | None = None  # of the server's limit (Retry-After)
         self._precise = False
         self._hold_until = -math.inf
+        self._hold = HOLD_SECONDS
         self._gain = PROBE_GAIN
 
     # --- asking ------------------------------------------------------------------------
@@ -237,7 +260,7 @@ class HostController:
         """
         earliest = max(now, self.paused_until)
         if self.rate is not None:
-            earliest = max(earliest, self._last_start + 1.0 / self.rate)
+            earliest = max(earliest, self._slot)
         return earliest
 
     def can_start(self, in_flight: int, now: float) -> bool:
@@ -266,14 +289,24 @@ class HostController:
     def on_start(self, now: float) -> None:
         """A request starts now (it takes the current paced slot)."""
         if self.rate is not None:
-            self._binding = now - self._last_start <= _BINDING_SLOTS / self.rate
+            interval = 1.0 / self.rate
+            self._binding = now - self._last_start <= _BINDING_SLOTS * interval
+            if self._anchor:
+                self._slot, self._anchor = now + interval, False
+            else:
+                # A start later than its slot (the event loop woke late) may be made up
+                # by the next ones, as far as the server's own burst allows; otherwise
+                # every late wake-up would lower the rate actually sent.
+                credit = min(LATE_CREDIT_SLOTS, self._burst - 1) * interval
+                self._slot = max(self._slot, now - credit) + interval
         self._last_start = now
+        self._starts += 1
+        self._recent_starts.append(now)
 
     def on_success(self, now: float, started_at: float) -> WindowChange | None:
         """A request that started at ``started_at`` succeeded at ``now``."""
         if started_at >= self._paced_since:
             self._samples.append(now)
-            self._paced_successes += 1
         elif started_at <= self._burst_end:
             self._burst += 1  # a late answer of the first burst
         self._since_rate_change += 1
@@ -357,6 +390,8 @@ class HostController:
             rate = self._paced_rate(self.rate, now)
             self._estimate, self._hold_until = None, -math.inf
         self.rate = max(self.rate_floor, rate)
+        # A slower rate holds from the last start on; no late start is made up across it.
+        self._slot, self._anchor = self._last_start + 1.0 / self.rate, True
         self._told_to_wait = told_to_wait
         self._gain = PROBE_GAIN
         self._rate_changed_at = resume
@@ -365,9 +400,8 @@ class HostController:
             # Successes of requests started before the pause ended straddle it.
             self._samples.clear()
             self._paced_since = resume
-            self._paced_successes = 0
         self._steps.clear()
-        self._steps.append((resume, self._paced_successes))
+        self._steps.append((resume, self._starts))
 
     def _raise_rate(self, now: float, rate: float) -> str | None:
         """Raise the rate after a clean step, as the phase allows; return the reason."""
@@ -387,7 +421,7 @@ class HostController:
             self.rate = rate * (2.0 if self._phase is _Phase.SEARCH else REFINE_FACTOR)
         self._rate_changed_at = now
         self._since_rate_change = 0
-        self._steps.append((now, self._paced_successes))
+        self._steps.append((now, self._starts))
         return f"no throttling for {format_duration(clean)}"
 
     def _first_rate(self, now: float) -> float:
@@ -429,16 +463,24 @@ class HostController:
         if self._estimate is None or rate <= self._estimate:
             # Refused at or under the estimate: it was too high, or the limit fell.
             self._estimate, self._precise = found or (None, False)
-        elif found is not None and found[0] > self._estimate:
-            self._estimate, self._precise = found
+            self._hold = HOLD_SECONDS
+        elif found is not None and found[0] > self._estimate * (1.0 + RAISED_MARGIN):
+            self._estimate, self._precise = found  # the limit was raised
+            self._hold = HOLD_SECONDS
         else:
-            self._precise = True  # a probe above the estimate was refused: it stands
+            # A probe above the estimate was refused: it stands. Each time it does, it is
+            # held twice as long before the next probe, whose refusal costs a whole pause.
+            if self._precise:
+                self._hold = min(HOLD_MAX_SECONDS, 2.0 * self._hold)
+            if found is not None:
+                self._estimate = max(self._estimate, found[0])
+            self._precise = True
         if self._estimate is None:
             # Refused before the server let more than its burst through: far too fast.
             self._hold_until = -math.inf
             return rate / 2
         self._phase = _Phase.PROBE
-        self._hold_until = resume + HOLD_SECONDS if self._precise else -math.inf
+        self._hold_until = resume + self._hold if self._precise else -math.inf
         return RESUME_MARGIN * min(self._estimate, rate)
 
     def _bucket_estimate(self, refused_at: float) -> tuple[float, bool] | None:
@@ -446,17 +488,24 @@ class HostController:
 
         The refusal of the request started at ``refused_at`` found the bucket empty; at the
         start of each rate step since the pause it held at most the burst, so the server
-        has refilled the successes since then beyond the burst, and about one more (the
-        bucket was short of a token, not empty, and answers on their way are not counted
-        yet). The step that shows the highest rate counts; ``None`` when none shows more
-        successes than the burst.
+        refilled what the requests started since then took beyond the burst, and about
+        ``SLACK_TOKENS`` more.
+        Requests are counted when they start, not when answered, so that those still on
+        their way count too. The step that shows the highest rate counts; ``None`` when
+        none shows more requests than the burst. It is precise when a long step (see
+        ``PRECISE_SECONDS``) shows about as much.
         """
-        best: tuple[float, bool] | None = None
+        started = self._starts - sum(1 for t in self._recent_starts if t >= refused_at)
+        best: float | None = None
+        steady: list[float] = []  # shown by long steps: a short one may be a few % off
         for start, before in self._steps:
             seconds = refused_at - start
-            beyond = self._paced_successes - before - self._burst
+            beyond = started - before - self._burst
             if seconds > 0 and beyond >= 1:
-                limit = (beyond + 1) / seconds
-                if best is None or limit > best[0]:
-                    best = (limit, beyond >= PRECISE_BURSTS * self._burst)
-        return best
+                limit = (beyond + SLACK_TOKENS) / seconds
+                best = limit if best is None else max(best, limit)
+                if seconds >= PRECISE_SECONDS and beyond >= PRECISE_BURSTS * self._burst:
+                    steady.append(limit)
+        if best is None:
+            return None
+        return best, any(limit >= (1.0 - PRECISE_AGREEMENT) * best for limit in steady)
