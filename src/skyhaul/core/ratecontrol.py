@@ -29,17 +29,12 @@ Rules:
   * With Retry-After a refusal costs a whole pause, so the rate must settle just under
     the limit and cross it rarely. A search step also waits for ``SEARCH_BURSTS``
     bursts of successes, so that twice the limit is refused before the next doubling.
-    Each refusal finds the server's bucket empty, and it never holds more than the
-    BURST (the successes of the first, unpaced burst), so since the start of any rate
-    step the server refilled what the requests started since then took beyond the
-    burst. The highest such rate over the steps since the last pause is the ESTIMATE of
-    its limit (give or take a request); it only rises, unless a rate at or under it is
-    refused. The host resumes in PROBE at ``RESUME_MARGIN`` x the estimate; holds that
-    rate when a long step shows the estimate (``PRECISE_SECONDS``) or it has just stood
-    a probe: ``HOLD_SECONDS`` at first, twice as long each time a probe is refused near
-    the estimate, up to ``HOLD_MAX_SECONDS``; then probes by ``PROBE_GAIN`` x the rate
-    per clean ``PROBE_STEP``, doubling the gain every step, so that a raised limit is
-    found within seconds of the hold's end.
+    Each refusal updates the ESTIMATE of the server's limit, from the requests started
+    per rate step beyond the BURST (the successes of the first, unpaced burst: the
+    depth of the server's bucket); see ``skyhaul.core.limitestimate``. The host resumes
+    in PROBE just under the estimate, holds that rate as long as the estimator says,
+    then probes by ``PROBE_GAIN`` x the rate per clean ``PROBE_STEP``, doubling the
+    gain every step, so that a raised limit is found within seconds of the hold's end.
 
   The rate never goes below ``rate_floor`` and only grows while pacing is what holds
   requests back. The constants were tuned with the token-bucket simulation in
@@ -52,11 +47,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
 from enum import Enum
 
 from skyhaul.core.errorclass import ErrorClass
+from skyhaul.core.limitestimate import HOLD_MAX_SECONDS as HOLD_MAX_SECONDS
+from skyhaul.core.limitestimate import HOLD_SECONDS as HOLD_SECONDS
+from skyhaul.core.limitestimate import LimitEstimator
 from skyhaul.core.units import format_duration, format_seconds
+from skyhaul.core.windowchange import WindowChange as WindowChange
 
 SAMPLE_SECONDS = 2.0
 """Successes older than this do not count towards the accepted rate."""
@@ -80,30 +78,9 @@ PROBE_GAIN = 0.05
 PROBE_MIN = 0.02
 SEARCH_BURSTS = 2
 """With Retry-After, a search step also waits for this many bursts of successes."""
-RESUME_MARGIN = 0.99
-"""With Retry-After, resume at this fraction of the estimated limit."""
-PRECISE_BURSTS = 2
-PRECISE_SECONDS = 1.0
-PRECISE_AGREEMENT = 0.05
-"""An estimate that a step of at least ``PRECISE_SECONDS`` with ``PRECISE_BURSTS`` bursts
-of requests beyond the burst shows within ``PRECISE_AGREEMENT`` is held; shorter steps
-(a search step) are several percent off."""
-HOLD_SECONDS = 20.0
-"""With Retry-After, hold a precise estimate this long before probing above it."""
-HOLD_MAX_SECONDS = 80.0
-"""Each probe refused near the estimate doubles the hold, up to this: at most one pause
-a minute and more, and a raised limit is still found within about a minute and a half."""
-RAISED_MARGIN = 0.03
-"""A refused probe showing a limit this much above the estimate means it was raised."""
 LATE_CREDIT_SLOTS = 1.0
 """A paced start may follow a late one this many slots early (never more than the
 server's burst less one), so that the rate sent keeps to the rate set."""
-SLACK_TOKENS = 1.0
-"""Tokens added to what the requests took beyond the burst: the server's bucket is taken
-to be half a token short of full when a step starts (a request took the last token a
-fraction of a slot earlier) and half a token from empty when it refuses."""
-_STEPS_KEPT = 64  # rate steps since the last pause: a hold and a few probes
-_RECENT_STARTS = 256  # more than can start between a refused request and its answer
 _BINDING_SLOTS = 1.5  # starts closer than this many slots apart mean pacing holds them back
 
 _CONGESTION = frozenset({ErrorClass.THROTTLED, ErrorClass.READ_TIMEOUT, ErrorClass.CONNECT})
@@ -113,53 +90,6 @@ class _Phase(Enum):
     SEARCH = "search"
     REFINE = "refine"
     PROBE = "probe"
-
-
-@dataclass(frozen=True, slots=True)
-class WindowChange:
-    """One change of a host's concurrency window, rate or pause, with its reason.
-
-    Parameters
-    ----------
-    host : str
-        The host it applies to.
-    old_window, new_window : int
-        Concurrency window before and after (equal when only the rate or pause changed).
-    reason : str
-        Why, for the log (``"429, Retry-After 2s"``, ``"8 successes"``).
-    old_rate, new_rate : float or None
-        Pacing in requests per second before and after; ``None`` means unpaced.
-    pause : float or None
-        Seconds the host is paused for (``Retry-After``), when it is.
-    """
-
-    host: str
-    old_window: int
-    new_window: int
-    reason: str
-    old_rate: float | None = None
-    new_rate: float | None = None
-    pause: float | None = None
-
-    @property
-    def is_decrease(self) -> bool:
-        """Whether the host was slowed down (smaller window, lower rate or a pause)."""
-        slower = self.new_rate is not None and (
-            self.old_rate is None or self.new_rate < self.old_rate
-        )
-        return self.new_window < self.old_window or slower or self.pause is not None
-
-    def __str__(self) -> str:
-        parts: list[str] = []
-        if self.new_window != self.old_window or self.new_rate == self.old_rate:
-            parts.append(f"window {self.old_window} -> {self.new_window}")
-        if self.new_rate != self.old_rate:
-            old = "unpaced" if self.old_rate is None else f"{self.old_rate:.1f}"
-            new = "unpaced" if self.new_rate is None else f"{self.new_rate:.1f}/s"
-            parts.append(f"rate {old} -> {new}")
-        if self.pause is not None:
-            parts.append(f"paused {format_seconds(self.pause)}")
-        return f"{self.host}: {', '.join(parts)} ({self.reason})"
 
 
 def _failure_text(error_class: ErrorClass, status: int | None) -> str:
@@ -239,16 +169,10 @@ class HostController:
         self._since_rate_change = 0  # successes
         self._samples: deque[float] = deque(maxlen=SAMPLE_COUNT)  # success times
         self._paced_since = -math.inf
-        self._starts = 0  # every request started
-        self._recent_starts: deque[float] = deque(maxlen=_RECENT_STARTS)
         self._told_to_wait = False  # the last throttle came with Retry-After
         self._burst = 1  # successes of the first, unpaced burst: the server's bucket depth
         self._burst_end = -math.inf  # start of the first refused request
-        self._steps: deque[tuple[float, int]] = deque(maxlen=_STEPS_KEPT)  # (start, starts)
-        self._estimate: float | None = None  # of the server's limit (Retry-After)
-        self._precise = False
-        self._hold_until = -math.inf
-        self._hold = HOLD_SECONDS
+        self._limit = LimitEstimator()  # of the server's limit (Retry-After)
         self._gain = PROBE_GAIN
 
     # --- asking ------------------------------------------------------------------------
@@ -300,8 +224,7 @@ class HostController:
                 credit = min(LATE_CREDIT_SLOTS, self._burst - 1) * interval
                 self._slot = max(self._slot, now - credit) + interval
         self._last_start = now
-        self._starts += 1
-        self._recent_starts.append(now)
+        self._limit.on_start(now)
 
     def on_success(self, now: float, started_at: float) -> WindowChange | None:
         """A request that started at ``started_at`` succeeded at ``now``."""
@@ -388,7 +311,7 @@ class HostController:
             rate = self._resume_rate(self.rate, started_at, resume)
         else:
             rate = self._paced_rate(self.rate, now)
-            self._estimate, self._hold_until = None, -math.inf
+            self._limit.forget()
         self.rate = max(self.rate_floor, rate)
         # A slower rate holds from the last start on; no late start is made up across it.
         self._slot, self._anchor = self._last_start + 1.0 / self.rate, True
@@ -400,13 +323,12 @@ class HostController:
             # Successes of requests started before the pause ended straddle it.
             self._samples.clear()
             self._paced_since = resume
-        self._steps.clear()
-        self._steps.append((resume, self._starts))
+        self._limit.on_throttle(resume)
 
     def _raise_rate(self, now: float, rate: float) -> str | None:
         """Raise the rate after a clean step, as the phase allows; return the reason."""
         clean = now - self._rate_changed_at
-        if now < self._hold_until:
+        if self._limit.holding(now):
             return None
         if self._phase is _Phase.PROBE:
             if clean < PROBE_STEP:
@@ -421,7 +343,7 @@ class HostController:
             self.rate = rate * (2.0 if self._phase is _Phase.SEARCH else REFINE_FACTOR)
         self._rate_changed_at = now
         self._since_rate_change = 0
-        self._steps.append((now, self._starts))
+        self._limit.on_step(now)
         return f"no throttling for {format_duration(clean)}"
 
     def _first_rate(self, now: float) -> float:
@@ -458,54 +380,10 @@ class HostController:
         return RESET_MARGIN * min(measured, rate)
 
     def _resume_rate(self, rate: float, refused_at: float, resume: float) -> float:
-        """Return the rate to resume at after a Retry-After pause, and set the hold."""
-        found = self._bucket_estimate(refused_at)
-        if self._estimate is None or rate <= self._estimate:
-            # Refused at or under the estimate: it was too high, or the limit fell.
-            self._estimate, self._precise = found or (None, False)
-            self._hold = HOLD_SECONDS
-        elif found is not None and found[0] > self._estimate * (1.0 + RAISED_MARGIN):
-            self._estimate, self._precise = found  # the limit was raised
-            self._hold = HOLD_SECONDS
-        else:
-            # A probe above the estimate was refused: it stands. Each time it does, it is
-            # held twice as long before the next probe, whose refusal costs a whole pause.
-            if self._precise:
-                self._hold = min(HOLD_MAX_SECONDS, 2.0 * self._hold)
-            if found is not None:
-                self._estimate = max(self._estimate, found[0])
-            self._precise = True
-        if self._estimate is None:
+        """Return the rate to resume at after a Retry-After pause (moves phase)."""
+        limited = self._limit.resume_rate(rate, refused_at, resume, self._burst)
+        if limited is None:
             # Refused before the server let more than its burst through: far too fast.
-            self._hold_until = -math.inf
             return rate / 2
         self._phase = _Phase.PROBE
-        self._hold_until = resume + self._hold if self._precise else -math.inf
-        return RESUME_MARGIN * min(self._estimate, rate)
-
-    def _bucket_estimate(self, refused_at: float) -> tuple[float, bool] | None:
-        """Return the server's limit as its bucket shows it, and whether it is precise.
-
-        The refusal of the request started at ``refused_at`` found the bucket empty; at the
-        start of each rate step since the pause it held at most the burst, so the server
-        refilled what the requests started since then took beyond the burst, and about
-        ``SLACK_TOKENS`` more.
-        Requests are counted when they start, not when answered, so that those still on
-        their way count too. The step that shows the highest rate counts; ``None`` when
-        none shows more requests than the burst. It is precise when a long step (see
-        ``PRECISE_SECONDS``) shows about as much.
-        """
-        started = self._starts - sum(1 for t in self._recent_starts if t >= refused_at)
-        best: float | None = None
-        steady: list[float] = []  # shown by long steps: a short one may be a few % off
-        for start, before in self._steps:
-            seconds = refused_at - start
-            beyond = started - before - self._burst
-            if seconds > 0 and beyond >= 1:
-                limit = (beyond + SLACK_TOKENS) / seconds
-                best = limit if best is None else max(best, limit)
-                if seconds >= PRECISE_SECONDS and beyond >= PRECISE_BURSTS * self._burst:
-                    steady.append(limit)
-        if best is None:
-            return None
-        return best, any(limit >= (1.0 - PRECISE_AGREEMENT) * best for limit in steady)
+        return limited
