@@ -6,17 +6,25 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
-from skyhaul.adapters.catalog import Catalog, open_catalog
+from skyhaul.adapters.catalog import migrate, open_catalog
 from skyhaul.adapters.catalog.database import create_catalog_engine
-from skyhaul.adapters.catalog.migrate import HEAD, alembic_config, current_version, ensure_schema
-from skyhaul.adapters.catalog.schema import metadata
+from skyhaul.adapters.catalog.facts import LONGEST_OBSERVATION
+from skyhaul.adapters.catalog.migrate import (
+    HEAD,
+    alembic_config,
+    current_version,
+    ensure_schema,
+    upgrade,
+)
+from skyhaul.adapters.catalog.schema import catalog_facts, metadata
 from skyhaul.errors import CatalogUnavailableError, SkyhaulError
 
 
@@ -24,17 +32,97 @@ def test_head_names_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
 
 
-def test_migrations_build_exactly_the_schema(catalog: Catalog) -> None:
-    engine = create_catalog_engine(catalog.url)
+def _schema_against_metadata(url: str) -> tuple[list[Any], str | None, set[str]]:
+    engine = create_catalog_engine(url)
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            assert compare_metadata(context, metadata) == []
-            assert current_version(connection) == HEAD
-            tables = set(inspect(connection).get_table_names())
+            return (
+                compare_metadata(context, metadata),
+                current_version(connection),
+                set(inspect(connection).get_table_names()),
+            )
     finally:
         engine.dispose()
-    assert {"files", "segments", "attempts", "state_totals", "slots"} <= tables
+
+
+def test_migrations_build_exactly_the_schema(db_url: str) -> None:
+    engine = create_catalog_engine(db_url)
+    try:
+        upgrade(engine)  # every migration from an empty database, as an old catalog had
+    finally:
+        engine.dispose()
+    differences, version, tables = _schema_against_metadata(db_url)
+    assert differences == []
+    assert version == HEAD
+    assert {"files", "segments", "attempts", "state_totals", "slots", "day_runs"} <= tables
+
+
+def test_a_new_catalog_is_built_at_head_without_alembic(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_alembic(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a new catalog must not need the migrations")
+
+    monkeypatch.setattr(migrate, "upgrade", no_alembic)
+    open_catalog(db_url).close()
+    differences, version, tables = _schema_against_metadata(db_url)
+    assert differences == []
+    assert version == HEAD
+    assert {"files", "segments", "attempts", "state_totals", "slots", "day_runs"} <= tables
+    engine = create_catalog_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            query = select(catalog_facts.c.name, catalog_facts.c.value)
+            facts = {name: value for name, value in connection.execute(query)}
+            where = [_index(ix) for ix in inspect(connection).get_indexes("files")]
+    finally:
+        engine.dispose()
+    assert facts == {LONGEST_OBSERVATION: 0}
+    assert any("IS NOT NULL" in index for index in where), "partial indices keep their WHERE"
+
+
+def _index(index: Any) -> str:
+    """An index as text, its WHERE clause included (a clause object has no equality)."""
+    options = {k: str(v) for k, v in index.get("dialect_options", {}).items()}
+    return f"{index['name']} {index['column_names']} {bool(index['unique'])} {options}"
+
+
+def _shape(url: str) -> dict[str, Any]:
+    """Tables, columns, keys, indices (with their WHERE) and seeded rows of a catalog."""
+    engine = create_catalog_engine(url)
+    try:
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            shape: dict[str, Any] = {}
+            for table in sorted(inspector.get_table_names()):
+                shape[table] = {
+                    "columns": {
+                        c["name"]: (str(c["type"]), c["nullable"], str(c.get("default")))
+                        for c in inspector.get_columns(table)
+                    },
+                    "pk": inspector.get_pk_constraint(table)["constrained_columns"],
+                    "fks": sorted(str(fk) for fk in inspector.get_foreign_keys(table)),
+                    "unique": sorted(str(u) for u in inspector.get_unique_constraints(table)),
+                    "indexes": sorted(_index(ix) for ix in inspector.get_indexes(table)),
+                    "checks": sorted(str(c) for c in inspector.get_check_constraints(table)),
+                }
+            shape["facts"] = sorted(connection.execute(select(catalog_facts)).all())
+            shape["version"] = current_version(connection)
+            return shape
+    finally:
+        engine.dispose()
+
+
+def test_a_new_catalog_has_exactly_the_shape_the_migrations_give(tmp_path: Path) -> None:
+    migrated, created = f"sqlite:///{tmp_path}/migrated.db", f"sqlite:///{tmp_path}/new.db"
+    engine = create_catalog_engine(migrated)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    open_catalog(created).close()
+    assert _shape(created) == _shape(migrated)
 
 
 def test_opening_again_does_not_migrate(db_url: str, specs, now) -> None:
