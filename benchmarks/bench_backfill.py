@@ -49,7 +49,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from benchmarks.clients.seed_aimd import ChunkError, fetch_chunks
-from benchmarks.procs import last_line
+from benchmarks.procs import last_line, stop
 from benchmarks.results import FigureTable, ScenarioResult, TargetCheck
 from skyhaul.adapters.sources.records_api import RecordsApiSettings
 from skyhaul.core.backfill import chunk_windows, day_window
@@ -121,12 +121,7 @@ class SimProcess:
         tb: TracebackType | None,
     ) -> None:
         if self._proc is not None:
-            self._proc.terminate()  # SIGTERM: the simulator closes and exits
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(10)
+            stop(self._proc, 10)  # SIGTERM: the simulator closes and exits
             self._proc = None
         if self._log is not None:
             self._log.close()

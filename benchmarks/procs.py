@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Measurement", "capture", "last_line", "run_measured"]
+__all__ = ["Measurement", "capture", "last_line", "run_measured", "stop"]
 
 _GRACE_SECONDS = 3.0
 
@@ -142,6 +142,16 @@ def capture(
     except subprocess.TimeoutExpired:
         return 124, f"{argv[0]}: timed out after {timeout:.0f} s"
     return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Stop a server child: SIGTERM (its own clean shutdown), then SIGKILL after ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
 
 
 def last_line(text: str) -> str:

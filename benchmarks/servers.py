@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from benchmarks.procs import stop
+
 __all__ = ["LIMIT_BURST", "LIMIT_RATE", "NginxServer", "RequestCount"]
 
 #: Requests per second ``/limited/`` allows, and the burst it lets through at once.
@@ -153,12 +155,7 @@ class NginxServer:
         tb: TracebackType | None,
     ) -> None:
         if self._proc is not None:
-            self._proc.terminate()  # SIGTERM: nginx's fast shutdown
-            try:
-                self._proc.wait(_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(_STOP_TIMEOUT)
+            stop(self._proc, _STOP_TIMEOUT)  # SIGTERM: nginx's fast shutdown
             self._proc = None
         if self._stderr is not None:
             self._stderr.close()

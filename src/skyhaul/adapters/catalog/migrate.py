@@ -6,8 +6,8 @@ Rules:
   import and to scan its scripts) when the database is behind.
 - An empty database (a new catalog) is built at ``HEAD`` straight from the schema
   (``metadata.create_all``, the rows the migrations seed, the version stamp) in one
-  transaction, without Alembic: 0.18 s less on every first run. A test checks that it
-  builds exactly what the migrations build.
+  transaction, without Alembic: a new SQLite catalog opens in 0.39 s instead of 0.53.
+  A test checks that it builds exactly what the migrations build.
 - Migrations run in one transaction on the connection we hand to Alembic (no
   ``alembic.ini`` at run time). On PostgreSQL an advisory lock makes concurrent openers
   take turns; on SQLite ``BEGIN IMMEDIATE`` does. Whoever comes second finds the schema
