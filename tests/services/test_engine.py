@@ -252,3 +252,26 @@ async def test_unknown_sizes_with_large_probe_segments_hash_cleanly(
     assert summary.downloaded == 3
     assert {r.path: r.sha256 for r in catalog.list_files()} == expected
     assert not [r for r in caplog.records if r.name == "asyncio" and r.levelno >= logging.ERROR]
+
+
+async def test_fast_small_files_are_claimed_in_growing_batches(
+    sim_root: Path, catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = ArchiveSpec.exact(600, 2 * KIB, seed=43)
+    wanted: list[int] = []
+    claim_batch = catalog.claim_batch
+
+    def counting_claim(owner: str, limit: int, **kwargs: object) -> object:
+        wanted.append(limit)
+        return claim_batch(owner, limit, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(catalog, "claim_batch", counting_claim)
+    with SimThread(SimConfig(archive=spec, root=sim_root)) as server:
+        _register(catalog, specs_from(server), tmp_path / "out")
+        summary = await run_download(catalog, TransferOptions(concurrency=4, max_per_host=4))
+    assert summary.downloaded == 600
+    assert wanted[0] == 64  # the floor: nothing is known yet
+    # A fixed 64 would need 10 claims; the rate-sized claims take well over 64 at a time.
+    assert max(wanted) > 64
+    assert len(wanted) < 10
+    assert_catalog_truthful(catalog)

@@ -33,6 +33,7 @@ from skyhaul.adapters.catalog import Completion
 from skyhaul.adapters.http import HttpSettings, HttpTransport
 from skyhaul.adapters.storage import DestinationRoot, PartFile
 from skyhaul.adapters.transport import Transport
+from skyhaul.core.claimahead import ClaimAhead
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import (
     AttemptRecord,
@@ -56,8 +57,10 @@ log = logging.getLogger("skyhaul.engine")
 COMPLETION_BATCH = 256
 #: ...or after this many seconds, whichever comes first.
 COMPLETION_DELAY = 0.05
-#: Files claimed ahead of free slots, at least.
+#: Files held (claimed ahead of free slots, or in flight) at least...
 CLAIM_AHEAD = 64
+#: ...and at most, when small files finish fast (see ``core.claimahead``).
+CLAIM_AHEAD_MOST = 1024
 #: A run does not wait longer than this for a file's next attempt; it reports it failed.
 LONGEST_WAIT = timedelta(minutes=10)
 
@@ -217,7 +220,8 @@ class Engine:
         concurrency = max(1, self.options.concurrency)
         # Claim ahead of the slots (fewer catalog round trips), but not so far ahead that
         # other workers sharing the catalog find nothing left to claim.
-        ahead = max(2 * concurrency, CLAIM_AHEAD)
+        floor = max(2 * concurrency, CLAIM_AHEAD)
+        ahead = ClaimAhead(floor, max(floor, CLAIM_AHEAD_MOST))
         cancelled = asyncio.ensure_future(cancel.wait())
         try:
             drained = False
@@ -225,9 +229,10 @@ class Engine:
                 if self._retry_due is not None and self.now() >= self._retry_due:
                     drained, self._retry_due = False, None
                 if not drained and len(self._queue) < concurrency:
-                    drained = await self._claim(ahead - len(self._held))
+                    drained = await self._claim(ahead.next_size(time.monotonic()) - len(self._held))
                 while self._queue and len(self._active) < concurrency:
                     self._start(self._queue.popleft())
+                    ahead.started()
                 if not self._active:
                     if self._queue:
                         continue
