@@ -124,3 +124,25 @@ def test_atomic_file_replaces_only_on_a_clean_exit(tmp_path: Path) -> None:
         out.write(b"new")
     assert dest.read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["day.csv"]
+
+
+def test_part_file_that_is_a_symlink_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    final = DestinationRoot(tmp_path / "root").final_path("f.bin")
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"keep me")
+    part = PartFile(final)
+    part.path.symlink_to(outside)
+    with pytest.raises(PathEscapeError, match="symlink"):
+        part.open(truncate=True)
+    assert outside.read_bytes() == b"keep me"
+    assert not part.is_open
+
+
+def test_reopening_a_part_file_does_not_leak_its_descriptor(tmp_path: Path) -> None:
+    part = PartFile(tmp_path / "f.bin")
+    part.open(truncate=True)
+    open_before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        part.open(truncate=True)
+    assert len(os.listdir("/proc/self/fd")) == open_before
+    part.close()

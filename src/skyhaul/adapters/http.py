@@ -124,7 +124,8 @@ def raise_for_status(status: int, headers: CIMultiDictProxy[str], url: str) -> N
 @contextmanager
 def map_client_errors(url: str) -> Iterator[None]:
     """Translate aiohttp and socket errors raised inside the block to skyhaul errors."""
-    shown = redact_url(url)
+    # The URL is redacted only when there is an error to report (not once per request).
+    shown = _Redacted(url)
     try:
         yield
     except TransferError:
@@ -151,6 +152,18 @@ def map_client_errors(url: str) -> Iterator[None]:
         if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
             raise ConnectError(f"connection reset by {shown}") from exc
         raise ConnectError(f"network error from {shown}: {exc.strerror or exc}") from exc
+
+
+class _Redacted:
+    """A URL shown redacted, computed when formatted."""
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __str__(self) -> str:
+        return redact_url(self.url)
 
 
 @dataclass(slots=True)

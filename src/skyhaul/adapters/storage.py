@@ -30,6 +30,11 @@ from skyhaul.errors import DiskError, DiskFullError, PathEscapeError, SkyhaulErr
 
 PART_SUFFIX = ".part"
 _FULL = (errno.ENOSPC, errno.EDQUOT)
+_NO_FOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _symlink_refused(path: Path) -> PathEscapeError:
+    return PathEscapeError(f"{path} is a symlink; refusing to write through it")
 
 
 @contextmanager
@@ -131,11 +136,20 @@ class PartFile:
 
     def open(self, *, truncate: bool) -> None:
         """Open (creating it) for reading and writing; ``truncate`` empties it first."""
-        if self.path.is_symlink():
-            raise PathEscapeError(f"{self.path} is a symlink; refusing to write through it")
-        flags = os.O_RDWR | os.O_CREAT | (os.O_TRUNC if truncate else 0)
-        with map_os_errors(self.path):
-            self._fd = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
+        # O_NOFOLLOW refuses a symlink in the same system call that opens the file:
+        # no window between a check and the open, and one call less per file.
+        if not _NO_FOLLOW and self.path.is_symlink():
+            raise _symlink_refused(self.path)
+        flags = os.O_RDWR | os.O_CREAT | (os.O_TRUNC if truncate else 0) | _NO_FOLLOW
+        try:
+            fd = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _symlink_refused(self.path) from None
+            with map_os_errors(self.path):
+                raise
+        self.close()  # a reopen (starting again from byte 0) must not leak the old one
+        self._fd = fd
 
     def write_at(self, offset: int, data: bytes | memoryview) -> None:
         """Write all of ``data`` at ``offset``."""

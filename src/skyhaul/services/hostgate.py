@@ -97,10 +97,21 @@ class GateRegistry:
         self.max_per_host = max(1, max_per_host)
         self._clock = clock
         self._gates: dict[str, HostGate] = {}
+        # ``scheme://authority`` -> gate: one dict lookup per file instead of a URL parse.
+        self._by_origin: dict[str, HostGate] = {}
 
     def for_url(self, url: str) -> HostGate:
         """Return the gate of ``url``'s host (``host:port``)."""
-        host = urlsplit(url).netloc.rpartition("@")[2].lower()
+        slash = url.find("/", url.find("//") + 2)
+        origin = url if slash < 0 else url[:slash]
+        gate = self._by_origin.get(origin)
+        if gate is None:
+            gate = self._gate_of(urlsplit(url).netloc.rpartition("@")[2].lower())
+            if slash >= 0 and "?" not in origin and "#" not in origin:
+                self._by_origin[origin] = gate
+        return gate
+
+    def _gate_of(self, host: str) -> HostGate:
         gate = self._gates.get(host)
         if gate is None:
             ceiling = self.max_per_host

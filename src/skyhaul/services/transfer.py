@@ -135,6 +135,8 @@ class FileTransfer:
     _hasher: MultiHasher | None = None
     _hashed: int = 0
     _hash_task: asyncio.Task[None] | None = None
+    _hash_epoch: int = 0
+    _thread_writes: set[asyncio.Future[None]] = field(default_factory=set)
     _checkpointer: Checkpointer | None = None
     _write_batch: int = WRITE_BATCH
     _poke_every: int = POKE_EVERY
@@ -167,10 +169,13 @@ class FileTransfer:
         finally:
             if self._checkpointer is not None:
                 await self._checkpointer.close()
-            await self._stop_hashing()
+            await self._settle_threads()
             self.part.close()
 
     async def _restart_from_zero(self) -> None:
+        # Segment writes of cancelled workers may still be running in threads: they must
+        # end before the part file is emptied, or they would land in the new stream.
+        await self._settle_threads()
         if self._checkpointer is not None:
             await self._checkpointer.close()
             self._checkpointer = None
@@ -229,10 +234,24 @@ class FileTransfer:
                     hasher.update(buffer)
 
         if size >= INLINE_WRITE:
-            await asyncio.to_thread(work)
+            job = asyncio.get_running_loop().run_in_executor(None, work)
+            self._thread_writes.add(job)
+            job.add_done_callback(self._thread_writes.discard)
+            # Shielded: a cancelled caller leaves the write running, and _settle_threads
+            # waits for it before the descriptor is closed or the file emptied.
+            await asyncio.shield(job)
         else:
             work()
         return offset + size
+
+    async def _settle_threads(self) -> None:
+        """Wait for the writes and hashing still running in worker threads."""
+        await self._stop_hashing()
+        if self._thread_writes:
+            done, _ = await asyncio.wait(set(self._thread_writes))
+            for job in done:
+                if not job.cancelled():
+                    job.exception()  # retrieved: its caller was cancelled and will not
 
     # --- several range requests ------------------------------------------------------
 
@@ -442,23 +461,33 @@ class FileTransfer:
             return
         prefix = self.ledger.contiguous_written()
         if prefix - self._hashed >= HASH_BLOCK or (final and prefix > self._hashed):
-            self._hash_task = asyncio.ensure_future(asyncio.to_thread(self._hash_upto, prefix))
+            self._hash_task = asyncio.ensure_future(
+                asyncio.to_thread(self._hash_upto, prefix, self._hash_epoch)
+            )
 
-    def _hash_upto(self, end: int) -> None:
-        assert self._hasher is not None
-        while self._hashed < end:
+    def _hash_upto(self, end: int, epoch: int) -> None:
+        """Hash the part file up to ``end`` (in a thread); stop early once ``epoch`` is over."""
+        hasher = self._hasher
+        assert hasher is not None
+        while self._hashed < end and epoch == self._hash_epoch:
             block = self.part.read_at(self._hashed, min(HASH_BLOCK, end - self._hashed))
             if not block:
                 break
-            self._hasher.update(block)
+            hasher.update(block)
             self._hashed += len(block)
 
     async def _stop_hashing(self) -> None:
+        """End the hashing thread (at its next block) and wait for it.
+
+        A thread cannot be cancelled: cancelling its task would return at once while the
+        thread still reads the descriptor and moves ``_hashed`` under the next phase.
+        """
         if self._hash_task is not None:
             task, self._hash_task = self._hash_task, None
-            if not task.done():
-                task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            self._hash_epoch += 1
+            await asyncio.wait([task])
+            if not task.cancelled():
+                task.exception()  # a failure here no longer matters: retrieve it
 
     # --- verification and promotion -------------------------------------------------------
 
@@ -468,7 +497,7 @@ class FileTransfer:
             await self._hash_task
             self._hash_task = None
         if self._hashed < self.size:
-            await asyncio.to_thread(self._hash_upto, self.size)
+            await asyncio.to_thread(self._hash_upto, self.size, self._hash_epoch)
         on_disk = self.part.size()
         if on_disk != self.size or self._hashed != self.size:
             await self._discard()

@@ -1,0 +1,32 @@
+"""GateRegistry: one gate per host, whatever the path, case, credentials or query."""
+
+from __future__ import annotations
+
+from skyhaul.services.hostgate import GateRegistry
+
+
+def _registry() -> GateRegistry:
+    return GateRegistry(8, clock=lambda: 0.0)
+
+
+def test_urls_of_one_host_share_one_gate() -> None:
+    gates = _registry()
+    first = gates.for_url("https://archive.example:8443/a/b.fits")
+    assert gates.for_url("https://archive.example:8443/c.fits?x=1") is first
+    assert gates.for_url("https://ARCHIVE.example:8443/d.fits") is first
+    assert gates.for_url("https://user:secret@archive.example:8443/e.fits") is first
+    assert first.controller.host == "archive.example:8443"
+
+
+def test_other_ports_and_hosts_get_their_own_gates() -> None:
+    gates = _registry()
+    a = gates.for_url("http://archive.example/a")
+    assert gates.for_url("http://archive.example:8080/a") is not a
+    assert gates.for_url("http://mirror.example/a") is not a
+
+
+def test_urls_without_a_path_find_their_host() -> None:
+    gates = _registry()
+    bare = gates.for_url("http://archive.example")
+    assert gates.for_url("http://archive.example?page=2") is bare
+    assert gates.for_url("http://archive.example/listing") is bare
