@@ -138,6 +138,8 @@ class Engine:
     _failures: dict[int, Failure] = field(default_factory=dict)
     _roots: dict[str, DestinationRoot] = field(default_factory=dict)
     _retry_due: datetime | None = None
+    _finished: deque[asyncio.Task[Completed]] = field(default_factory=deque)
+    _wake: asyncio.Future[None] | None = None
 
     async def run(self) -> RunSummary:
         """Download every eligible file of the selection; return what happened."""
@@ -223,6 +225,7 @@ class Engine:
         floor = max(2 * concurrency, CLAIM_AHEAD)
         ahead = ClaimAhead(floor, max(floor, CLAIM_AHEAD_MOST))
         cancelled = asyncio.ensure_future(cancel.wait())
+        cancelled.add_done_callback(self._wake_up)
         try:
             drained = False
             while not cancel.is_set():
@@ -240,15 +243,14 @@ class Engine:
                         return
                     drained, self._retry_due = False, None
                     continue
-                done, _ = await asyncio.wait(
-                    [*self._active, cancelled],
-                    timeout=COMPLETION_DELAY if self._completions else None,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                for task in done:
-                    if task is not cancelled:
-                        await self._settle(task)  # type: ignore[arg-type]
-                if len(self._completions) >= COMPLETION_BATCH or not done:
+                await self._until_finished(COMPLETION_DELAY if self._completions else None)
+                settled = 0
+                while self._finished:
+                    task = self._finished.popleft()
+                    if task in self._active:  # not settled yet (by a wind-down)
+                        await self._settle(task)
+                        settled += 1
+                if len(self._completions) >= COMPLETION_BATCH or not settled:
                     await self._flush()
             self.summary.interrupted = True
         finally:
@@ -294,10 +296,40 @@ class Engine:
         try:
             transfer = self._prepare_transfer(record)
         except PathEscapeError as exc:
-            self._active[asyncio.ensure_future(_raise(ClientError(str(exc))))] = record
+            self._track(asyncio.ensure_future(_raise(ClientError(str(exc)))), record)
             return
         self._transfers[record.id] = transfer
-        self._active[asyncio.ensure_future(transfer.execute())] = record
+        self._track(asyncio.ensure_future(transfer.execute()), record)
+
+    # --- waiting for transfers ----------------------------------------------------------
+    # Each transfer queues itself when it ends, so the loop wakes once per batch of
+    # endings without re-arming a wait on every transfer in flight each time.
+
+    def _track(self, task: asyncio.Task[Completed], record: FileRecord) -> None:
+        self._active[task] = record
+        task.add_done_callback(self._on_finished)
+
+    def _on_finished(self, task: asyncio.Task[Completed]) -> None:
+        self._finished.append(task)
+        self._wake_up()
+
+    def _wake_up(self, _: object = None) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    async def _until_finished(self, longest: float | None) -> None:
+        """Return once a transfer has ended, the run is cancelled, or ``longest`` s passed."""
+        if self._finished:
+            return
+        loop = asyncio.get_running_loop()
+        self._wake = loop.create_future()
+        timer = loop.call_later(longest, self._wake_up) if longest is not None else None
+        try:
+            await self._wake
+        finally:
+            self._wake = None
+            if timer is not None:
+                timer.cancel()
 
     def _prepare_transfer(self, record: FileRecord) -> FileTransfer:
         root = self._roots.get(record.dest_root)
