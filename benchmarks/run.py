@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import skyhaul
 from benchmarks.catalog_runs import run_catalog_scenario
 from benchmarks.install import Installer
 from benchmarks.machine import describe_machine, load_average
@@ -63,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = load_average()
     installer = Installer(allowed=not args.no_install, say=_say)
     tools = _restrict(find_tools(installer), args.tools)
+    installer.bytecode(Path(skyhaul.__file__).parent)  # as a pip install leaves it
     work = args.workdir or _default_workdir()
     root, runs = work / "srv", work / "runs"
     _say(f"work directory {work} (server root {root})")
