@@ -141,12 +141,12 @@ class PartFile:
         if not _NO_FOLLOW and self.path.is_symlink():
             raise _symlink_refused(self.path)
         flags = os.O_RDWR | os.O_CREAT | (os.O_TRUNC if truncate else 0) | _NO_FOLLOW
-        try:
-            fd = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise _symlink_refused(self.path) from None
-            with map_os_errors(self.path):
+        with map_os_errors(self.path):
+            try:
+                fd = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise _symlink_refused(self.path) from None
                 raise
         self.close()  # a reopen (starting again from byte 0) must not leak the old one
         self._fd = fd

@@ -244,12 +244,9 @@ class Engine:
                     drained, self._retry_due = False, None
                     continue
                 await self._until_finished(COMPLETION_DELAY if self._completions else None)
-                settled = 0
+                settled = len(self._finished)
                 while self._finished:
-                    task = self._finished.popleft()
-                    if task in self._active:  # not settled yet (by a wind-down)
-                        await self._settle(task)
-                        settled += 1
+                    await self._settle(self._finished.popleft())
                 if len(self._completions) >= COMPLETION_BATCH or not settled:
                     await self._flush()
             self.summary.interrupted = True
