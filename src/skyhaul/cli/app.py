@@ -9,6 +9,7 @@ Rules:
 
 from __future__ import annotations
 
+import gc
 from typing import ClassVar
 
 import typer
@@ -61,7 +62,13 @@ app.add_typer(report_app)
 def main() -> None:
     """Run the command line (the ``skyhaul`` console script)."""
     terminate_as_interrupt()
-    app()
+    try:
+        app()
+    finally:
+        # At exit the interpreter collects every object still alive: 0.15 s after a run of
+        # 2,000 files, for memory the OS takes back anyway. Frozen objects are skipped;
+        # finalizers and atexit handlers still run.
+        gc.freeze()
 
 
 if __name__ == "__main__":

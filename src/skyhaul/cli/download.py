@@ -22,6 +22,7 @@ from skyhaul.cli.common import catalog_location, opened_catalog, start
 from skyhaul.cli.options import (
     CommonOptions,
     build_common,
+    build_processes,
     build_progress,
     build_selection,
     build_transfer,
@@ -38,6 +39,7 @@ __all__ = ["download"]
     selection=build_selection,
     common=build_common,
     transfer=build_transfer,
+    processes=build_processes,
     progress=build_progress,
     config=build_config,
 )
@@ -54,6 +56,7 @@ def download(
     selection: Selection,
     common: CommonOptions,
     transfer: TransferOptions,
+    processes: int | None,
     progress: bool,
     config: ConfigOption,
 ) -> None:
@@ -75,6 +78,7 @@ def download(
             catalog,
             transfer,
             show_progress=progress,
+            processes=processes,
             catalog_at=catalog_location(common),
             selection=selection,
             discovery=discovery,

@@ -23,6 +23,7 @@ from skyhaul.cli.common import catalog_location, opened_catalog, start
 from skyhaul.cli.options import (
     CommonOptions,
     build_common,
+    build_processes,
     build_progress,
     build_transfer,
     with_options,
@@ -36,7 +37,12 @@ __all__ = ["get"]
 logger = logging.getLogger("skyhaul.cli")
 
 
-@with_options(common=build_common, transfer=build_transfer, progress=build_progress)
+@with_options(
+    common=build_common,
+    transfer=build_transfer,
+    processes=build_processes,
+    progress=build_progress,
+)
 def get(
     urls: Annotated[
         list[str] | None,
@@ -62,6 +68,7 @@ def get(
     *,
     common: CommonOptions,
     transfer: TransferOptions,
+    processes: int | None,
     progress: bool,
 ) -> None:
     """Register URLs (or a manifest) in the catalog and download them."""
@@ -85,6 +92,7 @@ def get(
             catalog,
             transfer,
             show_progress=progress,
+            processes=processes,
             catalog_at=catalog_location(common),
             files_at=str(dest_root),
             request_id=request_id,

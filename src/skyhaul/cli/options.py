@@ -32,6 +32,7 @@ __all__ = [
     "CommonOptions",
     "TimeBasis",
     "build_common",
+    "build_processes",
     "build_progress",
     "build_selection",
     "build_transfer",
@@ -388,3 +389,34 @@ def build_progress(
 ) -> bool:
     """Tell whether live progress is wanted."""
     return not no_progress
+
+
+def _processes_option(text: str | int | None) -> int | None:
+    if text is None or str(text).strip().lower() == "auto":
+        return None
+    try:
+        count = int(str(text))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number of processes or 'auto'") from None
+    if count < 1:
+        raise typer.BadParameter(f"{text!r} must be at least 1")
+    return count
+
+
+def build_processes(
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            "-P",
+            parser=_processes_option,
+            metavar="N|auto",
+            help="Engine processes sharing -j and --max-per-host; auto forks one per core "
+            "for runs of many small files.",
+            show_default="auto",
+            rich_help_panel=_TRANSFER,
+        ),
+    ] = None,
+) -> int | None:
+    """Tell how many engine processes were asked for (None: choose automatically)."""
+    return processes

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -24,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from skyhaul.core.model import RunSummary
-from skyhaul.core.progress import ProgressBoard, ProgressSnapshot
+from skyhaul.core.progress import ProgressSnapshot
 from skyhaul.core.redact import redact_url
 from skyhaul.core.units import format_duration, format_size
 
@@ -101,15 +102,23 @@ def render_snapshot(
     return grid
 
 
+class SnapshotSource(Protocol):
+    """Anything that tells a run's progress: a ``ProgressBoard``, or several merged."""
+
+    def snapshot(self) -> ProgressSnapshot:
+        """Return the progress now."""
+        ...
+
+
 @asynccontextmanager
 async def live_progress(
-    board: ProgressBoard, console: Console, *, interval: float = 0.1
+    board: SnapshotSource, console: Console, *, interval: float = 0.1
 ) -> AsyncIterator[None]:
     """Show the board live on ``console`` while the body runs.
 
     Parameters
     ----------
-    board : ProgressBoard
+    board : SnapshotSource
         Read with ``snapshot()`` every ``interval`` seconds, on the event loop.
     console : Console
         Where to draw (stderr), shared with the log handler.

@@ -39,6 +39,7 @@ def run_cancellable(
     make: Callable[[asyncio.Event], Coroutine[Any, Any, T]],
     *,
     on_cancel: Callable[[str], None] | None = None,
+    signals: tuple[signal.Signals, ...] = _SIGNALS,
 ) -> T:
     """Run ``make(cancel)`` with ``asyncio.run``; SIGINT/SIGTERM set ``cancel``.
 
@@ -49,6 +50,9 @@ def run_cancellable(
     on_cancel : callable, optional
         Called (in the event loop) with the signal's name on the first signal, to tell
         the user what happens next.
+    signals : tuple of signal.Signals
+        The signals that cancel (SIGINT and SIGTERM; an engine process forked by the
+        command handles SIGTERM only: its parent relays Ctrl-C).
 
     Returns
     -------
@@ -69,7 +73,7 @@ def run_cancellable(
             if on_cancel is not None:
                 on_cancel(name)
 
-        previous = _install(loop, handle)
+        previous = _install(loop, handle, signals)
         try:
             return await make(cancel)
         finally:
@@ -92,12 +96,14 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def _install(
-    loop: asyncio.AbstractEventLoop, handle: Callable[[str], None]
+    loop: asyncio.AbstractEventLoop,
+    handle: Callable[[str], None],
+    signals: tuple[signal.Signals, ...],
 ) -> dict[signal.Signals, Any]:
     if threading.current_thread() is not threading.main_thread():
         return {}
     previous: dict[signal.Signals, Any] = {}
-    for sig in _SIGNALS:
+    for sig in signals:
         try:
             old = signal.getsignal(sig)
             loop.add_signal_handler(sig, handle, sig.name)

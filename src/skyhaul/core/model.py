@@ -198,6 +198,8 @@ class Failure:
     error_class: str
     message: str
     abandoned: bool = False
+    file_id: int | None = None
+    """The catalog id, so that runs of several processes can merge their failures."""
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 BUCKET_SECONDS = 0.25
@@ -242,3 +242,48 @@ class ProgressBoard:
             elapsed=now - self._started,
             active=active,
         )
+
+
+def merge_snapshots(
+    own: ProgressSnapshot, others: Sequence[ProgressSnapshot], *, max_active: int = 10
+) -> ProgressSnapshot:
+    """The progress of a run shared by several processes, from each one's board.
+
+    Parameters
+    ----------
+    own : ProgressSnapshot
+        The board of the process that draws: it alone holds the run's expected totals
+        and its clock.
+    others : sequence of ProgressSnapshot
+        The latest snapshot of each other process; their totals are ignored (each sees
+        the whole selection, not its share).
+    max_active : int
+        Most files listed in ``active``.
+
+    Returns
+    -------
+    ProgressSnapshot
+        Files and bytes done and speeds added up, the ETA recomputed from them.
+    """
+    parts = (own, *others)
+    bytes_done = sum(p.bytes_done for p in parts)
+    speed = sum(p.speed for p in parts)
+    eta: float | None = None
+    if own.bytes_total is not None:
+        remaining = max(0, own.bytes_total - bytes_done)
+        if remaining == 0:
+            eta = 0.0
+        elif speed > 0:
+            eta = remaining / speed
+    active = sorted((f for p in parts for f in p.active), key=lambda f: f.speed, reverse=True)
+    return ProgressSnapshot(
+        files_total=own.files_total,
+        files_done=sum(p.files_done for p in parts),
+        files_failed=sum(p.files_failed for p in parts),
+        bytes_total=own.bytes_total,
+        bytes_done=bytes_done,
+        speed=speed,
+        eta=eta,
+        elapsed=own.elapsed,
+        active=tuple(active[:max_active]),
+    )

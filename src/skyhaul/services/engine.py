@@ -390,6 +390,7 @@ class Engine:
             error_class=error.error_class.value,
             message=error.message,
             abandoned=abandoned,
+            file_id=record.id,
         )
         if abandoned:
             self.summary.abandoned += 1

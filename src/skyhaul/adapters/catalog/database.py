@@ -228,6 +228,11 @@ class Database:
         except sa_exc.SQLAlchemyError as error:
             raise map_error(error, self.url) from error
 
+    @property
+    def shareable(self) -> bool:
+        """True unless the database is in-memory SQLite (one process's private memory)."""
+        return self._turn is None
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

@@ -88,6 +88,22 @@ class Catalog:
         """Close every connection. The catalog cannot be used afterwards."""
         self._db.dispose()
 
+    @property
+    def shareable(self) -> bool:
+        """True when other processes can open this catalog too (not in-memory SQLite)."""
+        return self._db.shareable
+
+    def before_fork(self) -> None:
+        """Close pooled connections so that no forked child inherits one.
+
+        The catalog stays usable: connections are opened again on demand.
+        """
+        self._db.dispose()
+
+    def after_fork(self) -> None:
+        """In a forked child: drop the inherited pool without touching the parent's sockets."""
+        self._db.engine.dispose(close=False)
+
     def __enter__(self) -> Catalog:
         return self
 
