@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from skyhaul.sim import SimThread
 
 States = Callable[[], dict[str, int]]
+WaitFor = Callable[[Callable[[], bool], float, str], None]
 
 SLOW = 64 * 1024  # bytes per second per connection: a run lasts well past the signal
 
@@ -28,17 +30,14 @@ def get_command(manifest: Path, *extra: str) -> list[str]:
     return [*cli, "get", "-i", str(manifest), "-d", "files", "--segment-size", "32KiB", *extra]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_get_resumably_and_a_second_run_completes(
-    sim: SimThread, manifest: Path, tmp_path: Path, states: States, signum: signal.Signals
+    sim: SimThread,
+    manifest: Path,
+    tmp_path: Path,
+    states: States,
+    signum: signal.Signals,
+    wait_for: WaitFor,
 ) -> None:
     sim.set_faults(bandwidth=SLOW)
     sim.stats.reset()
@@ -166,4 +165,18 @@ def test_progress_survives_retries_on_a_terminal(
         ["get", "-i", str(manifest), "-d", "files", "--max-attempts", "10"]
     )
     assert code == 0, output
+    assert "24 downloaded, 0 failed, 0 abandoned" in output
+
+
+def test_progress_of_two_engine_processes_is_one_display(
+    sim: SimThread, manifest: Path, catalog_url: str
+) -> None:
+    sim.set_faults(bandwidth=8 * SLOW)
+    code, output = run_in_terminal(
+        ["get", "-i", str(manifest), "-d", "files", "-j", "4", "-P", "2"]
+    )
+    assert code == 0, output
+    output = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", output)  # colours and cursor moves
+    assert "2 engine processes" in output
+    assert "24/24 files" in output  # the last frame counts both processes' files
     assert "24 downloaded, 0 failed, 0 abandoned" in output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from skyhaul.core.progress import BUCKET_SECONDS, FileProgress, ProgressBoard
+from skyhaul.core.progress import BUCKET_SECONDS, FileProgress, ProgressBoard, merge_snapshots
 
 MB = 1_000_000
 
@@ -201,3 +201,26 @@ def test_memory_stays_bounded_however_many_chunks(clock: FakeClock) -> None:
 def test_window_must_be_positive(clock: FakeClock) -> None:
     with pytest.raises(ValueError):
         ProgressBoard(clock, window=0)
+
+
+def test_merged_snapshots_add_up_with_totals_from_the_drawing_board(clock: FakeClock) -> None:
+    own = ProgressBoard(clock)
+    own.add_expected(4, 400)
+    own.start_file("1", "a", 100)
+    own.advance("1", 100)
+    own.finish_file("1", True)
+    other = ProgressBoard(clock)
+    other.add_expected(4, 400)  # a child sees the whole selection: ignored
+    other.start_file("2", "b", 100)
+    other.advance("2", 100)
+    other.finish_file("2", True)
+    other.start_file("3", "c", 100)
+    other.advance("3", 50)
+    other.finish_file("4", False)
+    clock.now += 1.0
+    merged = merge_snapshots(own.snapshot(), [other.snapshot()])
+    assert (merged.files_total, merged.bytes_total) == (4, 400)
+    assert (merged.files_done, merged.files_failed, merged.bytes_done) == (2, 1, 250)
+    assert merged.speed == pytest.approx(own.snapshot().speed + other.snapshot().speed)
+    assert merged.eta == pytest.approx(150 / merged.speed)
+    assert [f.key for f in merged.active] == ["3"]

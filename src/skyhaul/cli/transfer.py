@@ -101,7 +101,9 @@ def download_and_report(
         child_options = share_options(options, plan.count, index + 1)
 
         async def work(cancel: asyncio.Event, child_board: ProgressBoard | None) -> RunSummary:
-            return await acquire_one(child_options, cancel, child_board)
+            summary = await acquire_one(child_options, cancel, child_board)
+            _log_share(summary)
+            return summary
 
         return work
 
@@ -207,6 +209,16 @@ def _plan(
     )
 
 
+def _log_share(summary: RunSummary) -> None:
+    logger.debug(
+        "engine process %d: %d downloaded, %d failed, %d abandoned",
+        os.getpid(),
+        summary.downloaded,
+        summary.failed,
+        summary.abandoned,
+    )
+
+
 def _cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -231,6 +243,7 @@ async def _with_workers(
         with contextlib.suppress(Exception):
             await children
         raise
+    _log_share(mine.summary)
     others = await children
     parts = [mine.summary, *others]
     failed = tuple(f.file_id for p in parts for f in p.failures if f.file_id is not None)

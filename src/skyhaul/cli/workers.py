@@ -159,7 +159,7 @@ class WorkerProcesses:
     def cancel(self) -> None:
         """Ask every child still running to stop (files stay resumable)."""
         for child in self.children:
-            if child.ended is not None and not child.ended.done():
+            if child.ended is None or not child.ended.done():
                 with contextlib.suppress(OSError):
                     os.write(child.control, _CANCEL)
 
