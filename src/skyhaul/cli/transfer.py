@@ -190,6 +190,9 @@ def _plan(
     why_not = None
     if not hasattr(os, "fork"):
         why_not = "this platform cannot fork"
+    elif processes is None and sys.platform != "linux":
+        # Elsewhere (macOS) system libraries may not survive a fork: only when asked.
+        why_not = "forking is automatic on Linux only"
     elif not catalog.shareable:
         why_not = "an in-memory catalog belongs to one process"
     elif threading.active_count() > 1:

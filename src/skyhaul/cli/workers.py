@@ -112,7 +112,15 @@ class WorkerProcesses:
             reports_read, reports_write = os.pipe()
             sys.stdout.flush()
             sys.stderr.flush()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as exc:  # out of processes or memory: run with those forked
+                for fd in (control_read, control_write, reports_read, reports_write):
+                    os.close(fd)
+                log.warning(
+                    "could not start engine process %d of %d: %s", index + 2, count + 1, exc
+                )
+                break
             if pid == 0:  # the child
                 for fd in [control_write, reports_read] + [
                     fd for c in children for fd in (c.control, c.reports)

@@ -1,7 +1,7 @@
 """How many engine processes a download run uses, and how they share its limits.
 
 Rules:
-- One event loop does about 1,500 small files a second on one core; past that, a run of
+- One event loop does about 1,400 small files a second on one core; past that, a run of
   many small files is bound by Python CPU, not by the wire. Extra engine processes, each
   claiming from the same catalog (claims are compare-and-set), use the other cores.
 - Automatic choice: one process unless the run has many files (``FILES_PER_PROCESS`` per
