@@ -7,7 +7,7 @@ Rules:
   was not given; it never writes on stdout.
 - Exit code: 130 if interrupted, else 1 if any file failed or was abandoned, else 0.
 - A run of many small files forks extra engine processes (``cli.workers``; the choice is
-  ``core.processes``'); the summary, the progress and the exit code are the whole run's.
+  ``core.processes``); the summary, the progress and the exit code are the whole run's.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import pickle
@@ -126,7 +127,8 @@ class WorkerProcesses:
                     fd for c in children for fd in (c.control, c.reports)
                 ]:
                     os.close(fd)
-                _child_main(run(index), control_read, reports_write, progress=progress)
+                build = functools.partial(run, index)
+                _child_main(build, control_read, reports_write, progress=progress)
             os.close(control_read)
             os.close(reports_write)
             children.append(_Child(pid, control_write, reports_read))
@@ -247,11 +249,18 @@ class _RelayLogs(logging.Handler):
         _send_quietly(self._reports, "log", (record.name, record.levelno, record.getMessage()))
 
 
-def _child_main(work: ChildRun, control: int, reports_fd: int, *, progress: bool) -> None:
-    """Run a child's share of the run and exit the process; never returns."""
+def _child_main(
+    build: Callable[[], ChildRun], control: int, reports_fd: int, *, progress: bool
+) -> None:
+    """Run a child's share of the run and exit the process; never returns.
+
+    Everything after the fork happens inside the ``try``: an error must never return the
+    child into the parent's code.
+    """
     code = 0
     reports = _Reports(reports_fd)
     try:
+        work = build()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         package = logging.getLogger("skyhaul")
         for handler in list(package.handlers):
