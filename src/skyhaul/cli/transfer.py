@@ -101,25 +101,19 @@ def download_and_report(
         child_options = share_options(options, plan.count, index + 1)
 
         async def work(cancel: asyncio.Event, child_board: ProgressBoard | None) -> RunSummary:
-            summary = await acquire_one(child_options, cancel, child_board)
+            share = acquire(
+                catalog,
+                child_options,
+                selection,
+                cancel=cancel,
+                board=child_board,
+                request_id=request_id,
+            )
+            summary = (await share).summary
             _log_share(summary)
             return summary
 
         return work
-
-    async def acquire_one(
-        run_options: TransferOptions, cancel: asyncio.Event, run_board: ProgressBoard | None
-    ) -> RunSummary:
-        from skyhaul.services.engine import run_download
-
-        return await run_download(
-            catalog,
-            run_options,
-            selection=selection,
-            request_id=request_id,
-            board=run_board,
-            cancel=cancel,
-        )
 
     workers: WorkerProcesses | None = None
     if plan.count > 1:
