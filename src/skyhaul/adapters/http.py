@@ -25,7 +25,6 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from skyhaul import __version__
-from skyhaul.adapters.transport import Body, RemoteInfo
 from skyhaul.core.integrity import parse_repr_digest
 from skyhaul.core.ranges import (
     ByteRange,
@@ -45,6 +44,7 @@ from skyhaul.errors import (
     ThrottledError,
     TransferError,
 )
+from skyhaul.ports.transport import Body, RemoteInfo
 
 USER_AGENT = f"skyhaul/{__version__} (+https://github.com/skyhaul/skyhaul)"
 READ_BUFFER = 1 << 20
@@ -168,7 +168,7 @@ class _Redacted:
 
 @dataclass(slots=True)
 class HttpBody:
-    """An open HTTP answer (see :class:`skyhaul.adapters.transport.Body`)."""
+    """An open HTTP answer (see :class:`skyhaul.ports.transport.Body`)."""
 
     response: aiohttp.ClientResponse
     url: str

@@ -85,6 +85,33 @@ class FileRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Completion:
+    """The verified result of a transfer: the file is under its final name, to be recorded
+    as DOWNLOADED.
+
+    Parameters
+    ----------
+    file_id : int
+        The catalog id.
+    size : int
+        Bytes verified.
+    sha256 : str
+        The sha256 computed while streaming (hex).
+    validator : str or None
+        The remote validator the bytes belong to.
+    fetched : int
+        Bytes received over the network in the attempt that completed it (the rest were
+        durable from earlier attempts).
+    """
+
+    file_id: int
+    size: int
+    sha256: str
+    validator: str | None = None
+    fetched: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Slot:
     """A ground-station pass: the window in which files are downlinked.
 

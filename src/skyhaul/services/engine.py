@@ -29,14 +29,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from skyhaul.adapters.catalog import Completion
 from skyhaul.adapters.http import HttpSettings, HttpTransport
 from skyhaul.adapters.storage import DestinationRoot, PartFile
-from skyhaul.adapters.transport import Transport
 from skyhaul.core.claimahead import ClaimAhead
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import (
     AttemptRecord,
+    Completion,
     Failure,
     FileRecord,
     RunSummary,
@@ -47,9 +46,10 @@ from skyhaul.core.progress import ProgressBoard
 from skyhaul.core.redact import redact_url
 from skyhaul.core.retry import RetryPolicy
 from skyhaul.errors import ClientError, DiskFullError, PathEscapeError, TransferError
+from skyhaul.ports.transport import Transport
 from skyhaul.services.catalog_runner import CatalogRunner
 from skyhaul.services.hostgate import GateRegistry
-from skyhaul.services.transfer import Completed, FileTransfer, TransferRun
+from skyhaul.services.transfer import FileTransfer, TransferRun
 
 log = logging.getLogger("skyhaul.engine")
 
@@ -129,16 +129,16 @@ class Engine:
     summary: RunSummary = field(default_factory=RunSummary)
     _held: dict[int, FileRecord] = field(default_factory=dict)
     _queue: deque[FileRecord] = field(default_factory=deque)
-    _active: dict[asyncio.Task[Completed], FileRecord] = field(default_factory=dict)
+    _active: dict[asyncio.Task[Completion], FileRecord] = field(default_factory=dict)
     _transfers: dict[int, FileTransfer] = field(default_factory=dict)
     _lost: set[int] = field(default_factory=set)
-    _completions: list[Completed] = field(default_factory=list)
+    _completions: list[Completion] = field(default_factory=list)
     _attempts: list[AttemptRecord] = field(default_factory=list)
     _started: dict[int, datetime] = field(default_factory=dict)
     _failures: dict[int, Failure] = field(default_factory=dict)
     _roots: dict[str, DestinationRoot] = field(default_factory=dict)
     _retry_due: datetime | None = None
-    _finished: deque[asyncio.Task[Completed]] = field(default_factory=deque)
+    _finished: deque[asyncio.Task[Completion]] = field(default_factory=deque)
     _wake: asyncio.Future[None] | None = None
 
     async def run(self) -> RunSummary:
@@ -302,11 +302,11 @@ class Engine:
     # Each transfer queues itself when it ends, so the loop wakes once per batch of
     # endings without re-arming a wait on every transfer in flight each time.
 
-    def _track(self, task: asyncio.Task[Completed], record: FileRecord) -> None:
+    def _track(self, task: asyncio.Task[Completion], record: FileRecord) -> None:
         self._active[task] = record
         task.add_done_callback(self._on_finished)
 
-    def _on_finished(self, task: asyncio.Task[Completed]) -> None:
+    def _on_finished(self, task: asyncio.Task[Completion]) -> None:
         self._finished.append(task)
         self._wake_up()
 
@@ -338,7 +338,7 @@ class Engine:
 
     # --- outcomes -------------------------------------------------------------------------
 
-    async def _settle(self, task: asyncio.Task[Completed]) -> None:
+    async def _settle(self, task: asyncio.Task[Completion]) -> None:
         record = self._active.pop(task)
         transfer = self._transfers.pop(record.id, None)
         fetched = transfer.fetched if transfer is not None else 0
@@ -424,11 +424,7 @@ class Engine:
     async def _flush(self) -> None:
         """Write batched completions and attempt rows to the catalog."""
         if self._completions:
-            items = [
-                Completion(file_id=c.file_id, size=c.size, sha256=c.sha256, validator=c.validator)
-                for c in self._completions
-            ]
-            self._completions = []
+            items, self._completions = self._completions, []
             promoted: set[int] = await self._db.call(
                 "complete_many", items, self.owner, now=self.now()
             )
@@ -485,7 +481,7 @@ class Engine:
         self._held.clear()
 
 
-async def _raise(error: BaseException) -> Completed:
+async def _raise(error: BaseException) -> Completion:
     raise error
 
 

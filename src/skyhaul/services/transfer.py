@@ -26,9 +26,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from skyhaul.adapters.storage import PartFile, Promoter
-from skyhaul.adapters.transport import Body, RemoteInfo, Transport
 from skyhaul.core.integrity import Checksum, MultiHasher, matches, parse_checksum
-from skyhaul.core.model import FileRecord, TransferOptions
+from skyhaul.core.model import Completion, FileRecord, TransferOptions
 from skyhaul.core.progress import ProgressBoard
 from skyhaul.core.ranges import ByteRange, merge_ranges, plan_segments
 from skyhaul.core.retry import RetryPolicy
@@ -38,6 +37,7 @@ from skyhaul.errors import (
     RemoteChangedError,
     TransferError,
 )
+from skyhaul.ports.transport import Body, RemoteInfo, Transport
 from skyhaul.services.checkpoint import Checkpointer, SegmentLedger, Slot
 from skyhaul.services.hostgate import HostGate
 
@@ -54,18 +54,6 @@ WRITE_BATCH = 1 << 20
 INLINE_WRITE = 256 << 10
 #: Transient classes a segment retries within its attempt; others fail the attempt.
 _SEGMENT_FATAL = ("client", "integrity", "changed", "disk")
-
-
-@dataclass(frozen=True, slots=True)
-class Completed:
-    """A file verified and promoted to its final name."""
-
-    file_id: int
-    size: int
-    sha256: str
-    validator: str | None
-    fetched: int
-    """Bytes received over the network in this attempt."""
 
 
 class WriteBatch:
@@ -153,7 +141,7 @@ class FileTransfer:
 
     # --- the whole transfer ---------------------------------------------------------
 
-    async def execute(self) -> Completed:
+    async def execute(self) -> Completion:
         """Fetch, verify and promote the file; raise a TransferError on failure."""
         try:
             if self.size is not None and self.size <= self.run.options.segment_size:
@@ -491,7 +479,7 @@ class FileTransfer:
 
     # --- verification and promotion -------------------------------------------------------
 
-    async def _verify_and_promote(self) -> Completed:
+    async def _verify_and_promote(self) -> Completion:
         assert self._hasher is not None and self.size is not None
         if self._hash_task is not None:
             await self._hash_task
@@ -511,7 +499,7 @@ class FileTransfer:
                     f"checksum mismatch: expected {expected}, got {expected.algorithm}:{got}"
                 )
         await self.run.promoter.promote(self.part)
-        return Completed(
+        return Completion(
             file_id=self.record.id,
             size=self.size,
             sha256=digests["sha256"],

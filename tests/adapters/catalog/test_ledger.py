@@ -14,13 +14,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event
 
-from skyhaul.adapters.catalog import Catalog, Completion, open_catalog
+from skyhaul.adapters.catalog import Catalog, open_catalog
 from skyhaul.adapters.catalog.database import create_catalog_engine
 from skyhaul.adapters.catalog.migrate import HEAD, current_version, upgrade
 from skyhaul.adapters.catalog.schema import metadata
 from skyhaul.core.backfill import DayRun, DayStatus, day_window
 from skyhaul.core.lifecycle import FileEvent
-from skyhaul.core.model import FileSpec, Selection
+from skyhaul.core.model import Completion, FileSpec, Selection
 
 D1 = date(2024, 3, 1)
 

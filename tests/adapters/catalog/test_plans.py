@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from skyhaul.adapters.catalog import Catalog, Completion, open_catalog
-from skyhaul.core.model import FileSpec, Selection
+from skyhaul.adapters.catalog import Catalog, open_catalog
+from skyhaul.core.model import Completion, FileSpec, Selection
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 from sqlalchemy import update
 
-from skyhaul.adapters.catalog import Catalog, Completion
+from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.catalog.schema import state_totals
 from skyhaul.core.lifecycle import FileEvent, FileState
-from skyhaul.core.model import Selection, StateTotals
+from skyhaul.core.model import Completion, Selection, StateTotals
 
 
 def test_summary_has_every_state(catalog: Catalog) -> None:

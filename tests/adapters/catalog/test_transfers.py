@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from skyhaul.adapters.catalog import Catalog, Completion
+from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.lifecycle import FileState
-from skyhaul.core.model import AttemptRecord, StateTotals
+from skyhaul.core.model import AttemptRecord, Completion, StateTotals
 from skyhaul.errors import UsageError
 
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from skyhaul.adapters.catalog.register import RegisterResult
 from skyhaul.adapters.catalog.store import Catalog, open_catalog
-from skyhaul.adapters.catalog.transfers import Completion
 from skyhaul.adapters.catalog.urls import DEFAULT_URL, ENV_VAR, catalog_url
 
 __all__ = [
     "DEFAULT_URL",
     "ENV_VAR",
     "Catalog",
-    "Completion",
     "RegisterResult",
     "catalog_url",
     "open_catalog",

@@ -38,12 +38,18 @@ from skyhaul.adapters.catalog.totals import (
     rebuild,
     recount,
 )
-from skyhaul.adapters.catalog.transfers import Completion
 from skyhaul.adapters.catalog.transitions import NO_LEASE, transition
 from skyhaul.adapters.catalog.urls import catalog_url
 from skyhaul.core.backfill import DayRun
 from skyhaul.core.lifecycle import FileEvent, FileState, sources_of
-from skyhaul.core.model import AttemptRecord, FileRecord, FileSpec, Selection, StateTotals
+from skyhaul.core.model import (
+    AttemptRecord,
+    Completion,
+    FileRecord,
+    FileSpec,
+    Selection,
+    StateTotals,
+)
 from skyhaul.core.redact import redact_url
 from skyhaul.errors import IllegalTransitionError, SkyhaulError
 

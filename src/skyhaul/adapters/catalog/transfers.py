@@ -10,7 +10,6 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,18 +21,9 @@ from skyhaul.adapters.catalog.schema import files, segments
 from skyhaul.adapters.catalog.totals import TotalsDelta
 from skyhaul.adapters.catalog.transitions import NO_LEASE, unindexed
 from skyhaul.core.lifecycle import FileEvent, FileState, next_state, sources_of
+from skyhaul.core.model import Completion
 from skyhaul.core.ranges import ByteRange, merge_ranges
 from skyhaul.errors import UsageError
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """A file verified and promoted to its final name, to be recorded as DOWNLOADED."""
-
-    file_id: int
-    size: int
-    sha256: str
-    validator: str | None = None
 
 
 def add_segments(c: Connection, file_id: int, ranges: Sequence[tuple[int, int]]) -> None:
