@@ -207,7 +207,7 @@ class Client:
         DiscoveryResult
             Counts: listed, new, known, changed.
         """
-        from skyhaul.services.discovery import discover
+        from skyhaul.services.discovery import discover_into
 
         entry = self.config.source(source)
         query = ListingQuery(_window(start, end), instrument=instrument, by=by)
@@ -215,7 +215,7 @@ class Client:
         async def work(cancel: asyncio.Event) -> Any:
             built = build_source(entry, verify_tls=self.options.verify_tls)
             try:
-                return await discover(self.catalog, built, query, str(entry.dest))
+                return await discover_into(self.catalog, built, query, str(entry.dest))
             finally:
                 await built.aclose()
 

@@ -99,7 +99,7 @@ def test_disk_full_stops_the_run_with_exit_2(
     async def full(*args: object, **kwargs: object) -> RunSummary:
         raise DiskFullError("no space left on /data: every file stays resumable")
 
-    monkeypatch.setattr("skyhaul.services.engine.run_download", full)
+    monkeypatch.setattr("skyhaul.services.acquire.download", full)
     result = skyhaul("download")
     assert result.exit_code == 2
     assert result.stderr == ("skyhaul: error: no space left on /data: every file stays resumable\n")
@@ -124,7 +124,7 @@ def test_exit_code_of_a_run(
     async def run(*args: object, **kwargs: object) -> RunSummary:
         return outcome
 
-    monkeypatch.setattr("skyhaul.services.engine.run_download", run)
+    monkeypatch.setattr("skyhaul.services.acquire.download", run)
     result = skyhaul("download", "--json")
     assert result.exit_code == code
     assert json.loads(result.stdout)["interrupted"] is outcome.interrupted

@@ -16,9 +16,8 @@ from skyhaul.adapters.sources import ListingQuery, Source, build_source
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import Selection, TransferOptions
 from skyhaul.core.window import TimeWindow
-from skyhaul.services.acquire import Discovery, acquire
-from skyhaul.services.discovery import discover
-from skyhaul.services.engine import run_download
+from skyhaul.services.acquire import Discovery, acquire, run_download
+from skyhaul.services.discovery import discover_into
 from skyhaul.services.watch import CycleReport, WatchPlan, watch
 from skyhaul.sim.faults import FaultConfig
 from skyhaul.sim.thread import SimThread
@@ -53,14 +52,14 @@ async def test_rediscovery_counts_known_and_flags_a_changed_file(
     source = sim_source(sim, tmp_path)
     dest = str(tmp_path / "data")
     query = ListingQuery(ALL_TIME)
-    first = await discover(catalog, source, query, dest)
+    first = await discover_into(catalog, source, query, dest)
     assert (first.new, first.known, first.changed) == (len(sim.files), 0, 0)
     summary = await run_download(catalog, FAST)
     assert summary.downloaded == len(sim.files)
 
     victim = sim.files[0]
     changed = sim.change_file(victim.path)
-    again = await discover(catalog, source, query, dest)
+    again = await discover_into(catalog, source, query, dest)
     await source.aclose()
     assert (again.new, again.known, again.changed) == (0, len(sim.files) - 1, 1)
     [record] = catalog.list_files(Selection(states=frozenset({FileState.DISCOVERED})))
@@ -80,7 +79,7 @@ async def test_a_slow_live_download_is_not_recovered_as_stale(
     target = max(sim.files, key=lambda f: f.size)
     sim.set_faults(FaultConfig(bandwidth=max(1, target.size // 10)))
     source = sim_source(sim, tmp_path)
-    await discover(catalog, source, ListingQuery(ALL_TIME), str(tmp_path / "data"))
+    await discover_into(catalog, source, ListingQuery(ALL_TIME), str(tmp_path / "data"))
     await source.aclose()
     [record] = catalog.list_files(Selection(url_prefix=target.url))
     options = TransferOptions(lease_seconds=2.0, segment_size=64 * 1024 * 1024)

@@ -21,7 +21,7 @@ import pytest
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, TransferOptions
-from skyhaul.services.engine import run_download
+from skyhaul.services.acquire import run_download
 from skyhaul.sim.archive import ArchiveSpec
 from skyhaul.sim.config import SimConfig
 from skyhaul.sim.faults import FaultConfig

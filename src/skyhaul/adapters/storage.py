@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
@@ -160,7 +160,7 @@ class PartFile:
                 view = view[written:]
                 offset += written
 
-    def write_many_at(self, offset: int, buffers: list[bytes]) -> None:
+    def write_many_at(self, offset: int, buffers: Sequence[bytes]) -> None:
         """Write ``buffers`` back to back from ``offset`` in as few system calls as possible."""
         views = [memoryview(b) for b in buffers if b]
         with map_os_errors(self.path):

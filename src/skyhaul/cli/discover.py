@@ -63,7 +63,7 @@ def discover(
     """Register the files a source lists for a time window (new, known, changed)."""
     # Imported here: services pull in aiohttp, which most commands never need.
     from skyhaul.services.cancellation import until_cancelled
-    from skyhaul.services.discovery import discover as discover_files
+    from skyhaul.services.discovery import discover_into as discover_files
 
     term = start(common)
     selection = with_window(

@@ -11,6 +11,9 @@ Rules:
 - A server's ``Retry-After`` is a floor, never shortened by jitter; a remote file that
   changed is fetched again at once, from byte 0.
 - ``reason`` is shown to users, so it is a short sentence without jargon.
+- Within one attempt, a range request that breaks off is resumed where it got to for the
+  classes in ``RESUMED_WITHIN_ATTEMPT`` (under this same policy); after the classes in
+  ``MOVES_TO_NEXT_SOURCE``, a file with another source (a mirror) continues there.
 """
 
 from __future__ import annotations
@@ -22,6 +25,14 @@ from dataclasses import dataclass
 
 from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.units import format_duration, format_seconds
+
+#: Transient classes a range request resumes from within its attempt; the others
+#: (client, integrity, changed, disk) end the attempt at once.
+RESUMED_WITHIN_ATTEMPT = frozenset(
+    {ErrorClass.CONNECT, ErrorClass.READ_TIMEOUT, ErrorClass.THROTTLED, ErrorClass.SERVER}
+)
+#: Classes that say "this source cannot serve the file now": continue on the next one.
+MOVES_TO_NEXT_SOURCE = RESUMED_WITHIN_ATTEMPT | {ErrorClass.CLIENT}
 
 _MAX_EXPONENT = 62  # 2**62 seconds is beyond any cap; avoids float overflow for huge attempts
 

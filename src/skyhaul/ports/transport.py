@@ -2,7 +2,12 @@
 
 Rules:
 - A transport implements two calls: ``stat`` (what is there) and ``open`` (a stream of
-  bytes, whole or one range). HTTP implements them now; S3 and others plug in later.
+  bytes, whole or one range), plus ``close``. HTTP(S) and S3 implement them; a run finds
+  the transport of a URL by its scheme (``Transports``), so others plug in by scheme.
+- ``open`` with ``if_range`` asks for the range only if the remote still has that
+  validator. HTTP answers the whole file otherwise (``If-Range``); an object store
+  refuses with ``RemoteChangedError`` (``If-Match``, 412). Both make the file restart
+  (see ``core.resume``).
 - A transport raises only skyhaul errors (``skyhaul.errors.TransferError`` subclasses),
   never its library's own: mapping happens inside the adapter.
 - A transport reports what the server said (status, Content-Range, validators); it does
@@ -82,3 +87,19 @@ class Transport(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+
+class Transports(Protocol):
+    """The transports of a run, chosen per URL scheme (``http``, ``https``, ``s3``)."""
+
+    def for_url(self, url: str) -> Transport:
+        """Return the transport for ``url``'s scheme.
+
+        Raises
+        ------
+        ClientError
+            For a scheme no transport serves (a permanent error of that file).
+        """
+
+    async def close(self) -> None:
+        """Close every transport opened so far."""

@@ -16,16 +16,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
+from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.sources import ListingQuery, Source
 from skyhaul.core.model import RunSummary, Selection, TransferOptions
 from skyhaul.core.progress import ProgressBoard
-from skyhaul.services import engine
+from skyhaul.ports.transport import Transports
 from skyhaul.services.cancellation import until_cancelled
+from skyhaul.services.clock import SYSTEM_CLOCK, Clock
 from skyhaul.services.discovery import DiscoveryResult, discover
+from skyhaul.services.engine import Engine
+from skyhaul.services.wiring import RunPorts, open_ports
 
-__all__ = ["AcquireResult", "Discovery", "acquire"]
+__all__ = ["AcquireResult", "Discovery", "acquire", "download", "run_download"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +65,94 @@ class AcquireResult:
         return body
 
 
+async def download(
+    ports: RunPorts,
+    options: TransferOptions,
+    *,
+    selection: Selection | None = None,
+    request_id: str | None = None,
+    board: ProgressBoard | None = None,
+    cancel: asyncio.Event | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> RunSummary:
+    """Run the engine over ``ports``: every eligible file of the selection.
+
+    Raises
+    ------
+    DiskFullError
+        The destination filled up; the run stopped with every file resumable.
+    """
+    engine = Engine(
+        claims=ports.catalog,
+        segment_map=ports.catalog,
+        transports=ports.transports,
+        sinks=ports.sinks,
+        options=options,
+        selection=selection,
+        request_id=request_id,
+        board=board,
+        cancel=cancel,
+        clock=clock,
+    )
+    return await engine.run()
+
+
+async def run_download(
+    catalog: Catalog,
+    options: TransferOptions,
+    *,
+    selection: Selection | None = None,
+    request_id: str | None = None,
+    board: ProgressBoard | None = None,
+    cancel: asyncio.Event | None = None,
+    transports: Transports | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> RunSummary:
+    """Download every eligible file (new, or failed and due) of a selection.
+
+    Parameters
+    ----------
+    catalog : Catalog
+        The catalog to work from.
+    options : TransferOptions
+        Concurrency, segment size, attempts and timeouts.
+    selection : Selection or None
+        Which files; None for all.
+    request_id : str or None
+        Only the files a ``skyhaul get`` request named.
+    board : ProgressBoard or None
+        Receives progress.
+    cancel : asyncio.Event or None
+        Set to stop; files stay resumable and the summary says ``interrupted``.
+    transports : Transports or None
+        Defaults to HTTP(S) and S3 configured from ``options``.
+    clock : Clock
+        Time and sleep (tests inject theirs).
+
+    Returns
+    -------
+    RunSummary
+        Counts, bytes, seconds and the failures.
+
+    Raises
+    ------
+    DiskFullError
+        The destination filled up; the run stopped with every file resumable.
+    """
+    async with open_ports(catalog, options, transports=transports) as ports:
+        return await download(
+            ports,
+            options,
+            selection=selection,
+            request_id=request_id,
+            board=board,
+            cancel=cancel,
+            clock=clock,
+        )
+
+
 async def acquire(
-    catalog: Any,
+    catalog: Catalog,
     options: TransferOptions,
     selection: Selection,
     *,
@@ -72,6 +161,8 @@ async def acquire(
     board: ProgressBoard | None = None,
     request_id: str | None = None,
     on_discovered: Callable[[DiscoveryResult], None] | None = None,
+    transports: Transports | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> AcquireResult:
     """Discover (optionally), then download the eligible files of ``selection``.
 
@@ -86,16 +177,24 @@ async def acquire(
     """
     cancel = cancel or asyncio.Event()
     found: DiscoveryResult | None = None
-    if discovery is not None:
-        found = await until_cancelled(
-            discover(catalog, discovery.source, discovery.query, discovery.dest_root), cancel
+    async with open_ports(catalog, options, transports=transports) as ports:
+        if discovery is not None:
+            found = await until_cancelled(
+                discover(ports.catalog, discovery.source, discovery.query, discovery.dest_root),
+                cancel,
+            )
+            if found is None:
+                return AcquireResult(None, RunSummary(interrupted=True))
+            if on_discovered is not None:
+                on_discovered(found)
+            selection = replace(selection, source=discovery.source.name)
+        summary = await download(
+            ports,
+            options,
+            selection=selection,
+            request_id=request_id,
+            board=board,
+            cancel=cancel,
+            clock=clock,
         )
-        if found is None:
-            return AcquireResult(None, RunSummary(interrupted=True))
-        if on_discovered is not None:
-            on_discovered(found)
-        selection = replace(selection, source=discovery.source.name)
-    summary = await engine.run_download(
-        catalog, options, selection=selection, request_id=request_id, board=board, cancel=cancel
-    )
     return AcquireResult(found, summary)

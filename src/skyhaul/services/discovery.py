@@ -5,23 +5,25 @@ Rules:
   changed is flagged (``remote_changed``: back to DISCOVERED, its old bytes forgotten) and
   will be downloaded again. Counts say which: new, known, changed.
 - Listing happens on the event loop; registering (one transaction, possibly 100,000
-  rows) on a worker thread, so a live progress display or a cancel keeps working.
+  rows) goes through the catalog's ``Registry`` role, which runs it off the loop, so a
+  live progress display or a cancel keeps working.
 - Nothing is registered when the listing fails: a half-read listing is not a listing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.sources import ListingQuery, Source
+from skyhaul.ports.catalog import Registry
+from skyhaul.services.wiring import async_catalog
 
-__all__ = ["DiscoveryResult", "discover"]
+__all__ = ["DiscoveryResult", "discover", "discover_into"]
 
 log = logging.getLogger("skyhaul.discovery")
 
@@ -57,7 +59,7 @@ class DiscoveryResult:
 
 
 async def discover(
-    catalog: Any,
+    registry: Registry,
     source: Source,
     query: ListingQuery,
     dest_root: str,
@@ -68,8 +70,8 @@ async def discover(
 
     Parameters
     ----------
-    catalog : Catalog
-        Where to register.
+    registry : Registry
+        Where to register (the catalog's role).
     source : Source
         What to list.
     query : ListingQuery
@@ -86,8 +88,7 @@ async def discover(
     """
     began = time.monotonic()
     specs = await source.list_files(query)
-    register = catalog.register
-    result = await asyncio.to_thread(register, specs, dest_root, now=now())
+    result = await registry.register(specs, dest_root, now=now())
     outcome = DiscoveryResult(
         source=source.name,
         listed=len(specs),
@@ -98,3 +99,11 @@ async def discover(
     )
     log.debug("%s", outcome.line())
     return outcome
+
+
+async def discover_into(
+    catalog: Catalog, source: Source, query: ListingQuery, dest_root: str
+) -> DiscoveryResult:
+    """:func:`discover` into a catalog opened by the caller (``skyhaul discover``, Client)."""
+    async with async_catalog(catalog) as registry:
+        return await discover(registry, source, query, dest_root)

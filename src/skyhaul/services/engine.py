@@ -4,6 +4,9 @@ Rules:
 - The catalog is the source of truth: files are claimed in batches by compare-and-set,
   held under a lease renewed by a heartbeat while the run lives, and every outcome is a
   lifecycle transition (DOWNLOADED, FAILED with its next attempt time, ABANDONED).
+- The engine sees the catalog through its ports (``Claims``, ``SegmentMap``), reads
+  bytes through ``Transports`` (chosen per URL scheme) and writes them through ``Sinks``;
+  it builds none of them. Time comes from its ``Clock``.
 - At most ``concurrency`` files are in flight; each request to a host also passes that
   host's adaptive gate, so several large files share one polite window.
 - A failed attempt is classified by its error type and the retry policy decides: FAILED
@@ -12,6 +15,8 @@ Rules:
 - Cancellation (the ``cancel`` event) stops in-flight requests, makes their progress
   durable and releases every held file back to DISCOVERED: all of it resumable.
 - A full disk stops the whole run (``DiskFullError``): other files would fail the same way.
+- One ``FileRun`` per held file is its whole in-run state: its record, its transfer, its
+  task. The engine's collections only say where each one is (waiting, running, finished).
 """
 
 from __future__ import annotations
@@ -21,16 +26,13 @@ import logging
 import os
 import random
 import socket
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from skyhaul.adapters.http import HttpSettings, HttpTransport
-from skyhaul.adapters.storage import DestinationRoot, PartFile
 from skyhaul.core.claimahead import ClaimAhead
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import (
@@ -46,10 +48,14 @@ from skyhaul.core.progress import ProgressBoard
 from skyhaul.core.redact import redact_url
 from skyhaul.core.retry import RetryPolicy
 from skyhaul.errors import ClientError, DiskFullError, PathEscapeError, TransferError
-from skyhaul.ports.transport import Transport
-from skyhaul.services.catalog_runner import CatalogRunner
+from skyhaul.ports.catalog import Claims, SegmentMap
+from skyhaul.ports.sink import Sinks
+from skyhaul.ports.transport import Transports
+from skyhaul.services.clock import SYSTEM_CLOCK, Clock
 from skyhaul.services.hostgate import GateRegistry
 from skyhaul.services.transfer import FileTransfer, TransferRun
+
+__all__ = ["Engine", "FileRun", "new_owner", "owner_is_dead_here"]
 
 log = logging.getLogger("skyhaul.engine")
 
@@ -88,9 +94,26 @@ def owner_is_dead_here(owner: str) -> bool:
     return False
 
 
-def utc_now() -> datetime:
-    """The wall clock, timezone-aware UTC."""
-    return datetime.now(UTC)
+@dataclass(slots=True, eq=False)
+class FileRun:
+    """One held file in this run: everything the engine knows of it, in one place."""
+
+    record: FileRecord
+    started_at: datetime | None = None
+    transfer: FileTransfer | None = None
+    task: asyncio.Task[Completion] | None = None
+    lost: bool = False
+    """Another worker took its lease: it is stopped and nothing more is recorded."""
+
+    @property
+    def id(self) -> int:
+        """The catalog id."""
+        return self.record.id
+
+    @property
+    def fetched(self) -> int:
+        """Bytes received over the network in this attempt."""
+        return self.transfer.fetched if self.transfer is not None else 0
 
 
 @dataclass
@@ -99,76 +122,73 @@ class Engine:
 
     Parameters
     ----------
-    catalog : Catalog
-        The catalog to claim from and record into.
+    claims : Claims
+        Claims, leases and outcomes (the catalog's role).
+    segment_map : SegmentMap
+        Durable ranges and validators (the catalog's role).
+    transports : Transports
+        The transport of each URL's scheme; owned (closed) by the caller.
+    sinks : Sinks
+        Where each file's bytes are written.
     options : TransferOptions
-        Concurrency, segment size, attempts, leases, timeouts, TLS.
+        Concurrency, segment size, attempts, leases, timeouts.
     selection, request_id
         Which files (``request_id`` is stamped by ``skyhaul get`` on the files it names).
     board : ProgressBoard or None
         Where progress goes (the CLI draws it).
     cancel : asyncio.Event or None
         Set it to stop the run; everything stays resumable.
-    transport : Transport or None
-        Defaults to the HTTP transport.
-    now : callable
-        Wall clock (timezone-aware UTC); injectable for tests.
+    clock : Clock
+        Wall and monotonic clocks, and the sleep of retry waits.
+    owner : str
+        The lease owner id of this run.
+    random : callable
+        Jitter of retry delays.
     """
 
-    catalog: Any
+    claims: Claims
+    segment_map: SegmentMap
+    transports: Transports
+    sinks: Sinks
     options: TransferOptions
     selection: Selection | None = None
     request_id: str | None = None
     board: ProgressBoard | None = None
     cancel: asyncio.Event | None = None
-    transport: Transport | None = None
-    now: Callable[[], datetime] = utc_now
+    clock: Clock = SYSTEM_CLOCK
     owner: str = field(default_factory=new_owner)
     random: Callable[[], float] = random.random
 
     summary: RunSummary = field(default_factory=RunSummary)
-    _held: dict[int, FileRecord] = field(default_factory=dict)
-    _queue: deque[FileRecord] = field(default_factory=deque)
-    _active: dict[asyncio.Task[Completion], FileRecord] = field(default_factory=dict)
-    _transfers: dict[int, FileTransfer] = field(default_factory=dict)
-    _lost: set[int] = field(default_factory=set)
+    _held: dict[int, FileRun] = field(default_factory=dict)
+    _waiting: deque[FileRun] = field(default_factory=deque)
+    _running: set[FileRun] = field(default_factory=set)
+    _finished: deque[FileRun] = field(default_factory=deque)
     _completions: list[Completion] = field(default_factory=list)
     _attempts: list[AttemptRecord] = field(default_factory=list)
-    _started: dict[int, datetime] = field(default_factory=dict)
     _failures: dict[int, Failure] = field(default_factory=dict)
-    _roots: dict[str, DestinationRoot] = field(default_factory=dict)
     _retry_due: datetime | None = None
-    _finished: deque[asyncio.Task[Completion]] = field(default_factory=deque)
     _wake: asyncio.Future[None] | None = None
 
     async def run(self) -> RunSummary:
         """Download every eligible file of the selection; return what happened."""
-        began = time.monotonic()
+        began = self.clock.monotonic()
         options = self.options
-        self._db = CatalogRunner(self.catalog)
-        owns_transport = self.transport is None
-        transport = self.transport or HttpTransport(
-            HttpSettings(
-                connect_timeout=options.connect_timeout,
-                read_timeout=options.read_timeout,
-                verify_tls=options.verify_tls,
-                authorization=options.credentials,
-            )
-        )
         loop = asyncio.get_running_loop()
-        self._gates = GateRegistry(options.max_per_host, loop.time)
         self._policy = RetryPolicy(
             max_attempts=options.max_attempts,
             base_delay=options.retry_base_delay,
             max_delay=options.retry_max_delay,
         )
         self._run = TransferRun(
-            transport=transport,
+            transports=self.transports,
+            segment_map=self.segment_map,
+            gates=GateRegistry(options.max_per_host, loop.time),
             options=options,
             policy=self._policy,
-            catalog_call=self._db.call,
             owner=self.owner,
             board=self.board,
+            sleep=self.clock.sleep,
             random=self.random,
         )
         cancel = self.cancel or asyncio.Event()
@@ -180,10 +200,7 @@ class Engine:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
             await self._wind_down()
-            if owns_transport:
-                await transport.close()
-            self._db.close()
-            self.summary.seconds = time.monotonic() - began
+            self.summary.seconds = self.clock.monotonic() - began
             self.summary.failures = list(self._failures.values())
             self.summary.failed = sum(1 for f in self._failures.values() if not f.abandoned)
         return self.summary
@@ -192,12 +209,12 @@ class Engine:
 
     async def _prepare(self) -> None:
         await self._release_dead_local_owners()
-        recovered = await self._db.call("recover_stale", now=self.now())
+        recovered = await self.claims.recover_stale(now=self.clock.now())
         if recovered:
             log.info("recovered %d files whose lease had expired", recovered)
         if self.board is not None:
-            files, nbytes = await self._db.call(
-                "expected_totals", request_id=self.request_id, selection=self.selection
+            files, nbytes = await self.claims.expected_totals(
+                request_id=self.request_id, selection=self.selection
             )
             self.board.add_expected(files, nbytes)
 
@@ -208,14 +225,12 @@ class Engine:
         restart for a whole lease. Only this host's owners can be checked, so others wait
         for ``recover_stale``.
         """
-        downloading = Selection(states=frozenset({FileState.DOWNLOADING}))
-        rows: list[FileRecord] = await self._db.call("list_files", downloading)
         by_owner: dict[str, list[int]] = {}
-        for row in rows:
+        for row in await self.claims.leased_files():
             if row.lease_owner and owner_is_dead_here(row.lease_owner):
                 by_owner.setdefault(row.lease_owner, []).append(row.id)
         for owner, ids in by_owner.items():
-            released = await self._db.call("release", ids, owner, now=self.now())
+            released = await self.claims.release(ids, owner, now=self.clock.now())
             log.info("released %d files left by %s, which is no longer running", released, owner)
 
     async def _loop(self, cancel: asyncio.Event) -> None:
@@ -229,15 +244,16 @@ class Engine:
         try:
             drained = False
             while not cancel.is_set():
-                if self._retry_due is not None and self.now() >= self._retry_due:
+                if self._retry_due is not None and self.clock.now() >= self._retry_due:
                     drained, self._retry_due = False, None
-                if not drained and len(self._queue) < concurrency:
-                    drained = await self._claim(ahead.next_size(time.monotonic()) - len(self._held))
-                while self._queue and len(self._active) < concurrency:
-                    self._start(self._queue.popleft())
+                if not drained and len(self._waiting) < concurrency:
+                    want = ahead.next_size(self.clock.monotonic()) - len(self._held)
+                    drained = await self._claim(want)
+                while self._waiting and len(self._running) < concurrency:
+                    self._start(self._waiting.popleft())
                     ahead.started()
-                if not self._active:
-                    if self._queue:
+                if not self._running:
+                    if self._waiting:
                         continue
                     if not await self._wait_for_due(cancelled):
                         return
@@ -257,57 +273,63 @@ class Engine:
         """Claim up to ``want`` files; return True when the selection has no more now."""
         if want <= 0:
             return False
-        batch: list[FileRecord] = await self._db.call(
-            "claim_batch",
+        batch = await self.claims.claim_batch(
             self.owner,
             want,
-            now=self.now(),
+            now=self.clock.now(),
             lease_seconds=self.options.lease_seconds,
             selection=self.selection,
             request_id=self.request_id,
         )
         for record in batch:
-            self._held[record.id] = record
-            self._queue.append(record)
+            held = self._held[record.id] = FileRun(record)
+            self._waiting.append(held)
         return len(batch) < want
 
-    async def _wait_for_due(self, cancelled: asyncio.Future[Any]) -> bool:
+    async def _wait_for_due(self, cancelled: asyncio.Future[Literal[True]]) -> bool:
         """Wait for the next failed file to become due; False when there is none."""
         await self._flush()
-        due: datetime | None = await self._db.call(
-            "next_attempt_due", request_id=self.request_id, selection=self.selection
+        due = await self.claims.next_attempt_due(
+            request_id=self.request_id, selection=self.selection
         )
         if due is None:
             return False
-        delay = (due - self.now()).total_seconds()
+        delay = (due - self.clock.now()).total_seconds()
         if delay > LONGEST_WAIT.total_seconds():
             log.warning("next retry is due at %s; not waiting for it", due.isoformat())
             return False
         if delay > 0:
             log.info("waiting %.1f s for the next retry", delay)
-            await asyncio.wait([cancelled], timeout=delay)
+            sleeping = asyncio.ensure_future(self.clock.sleep(delay))
+            either: list[asyncio.Future[Any]] = [cancelled, sleeping]
+            try:
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeping.cancel()
         return True
 
-    def _start(self, record: FileRecord) -> None:
-        self._started[record.id] = self.now()
+    def _start(self, held: FileRun) -> None:
+        held.started_at = self.clock.now()
         try:
-            transfer = self._prepare_transfer(record)
+            held.transfer = FileTransfer(
+                record=held.record, sink=self.sinks.for_file(held.record), run=self._run
+            )
         except PathEscapeError as exc:
-            self._track(asyncio.ensure_future(_raise(ClientError(str(exc)))), record)
+            self._track(held, asyncio.ensure_future(_raise(ClientError(str(exc)))))
             return
-        self._transfers[record.id] = transfer
-        self._track(asyncio.ensure_future(transfer.execute()), record)
+        self._track(held, asyncio.ensure_future(held.transfer.execute()))
 
     # --- waiting for transfers ----------------------------------------------------------
     # Each transfer queues itself when it ends, so the loop wakes once per batch of
     # endings without re-arming a wait on every transfer in flight each time.
 
-    def _track(self, task: asyncio.Task[Completion], record: FileRecord) -> None:
-        self._active[task] = record
-        task.add_done_callback(self._on_finished)
+    def _track(self, held: FileRun, task: asyncio.Task[Completion]) -> None:
+        held.task = task
+        self._running.add(held)
+        task.add_done_callback(lambda _: self._on_finished(held))
 
-    def _on_finished(self, task: asyncio.Task[Completion]) -> None:
-        self._finished.append(task)
+    def _on_finished(self, held: FileRun) -> None:
+        self._finished.append(held)
         self._wake_up()
 
     def _wake_up(self, _: object = None) -> None:
@@ -328,52 +350,45 @@ class Engine:
             if timer is not None:
                 timer.cancel()
 
-    def _prepare_transfer(self, record: FileRecord) -> FileTransfer:
-        root = self._roots.get(record.dest_root)
-        if root is None:
-            root = self._roots[record.dest_root] = DestinationRoot(record.dest_root)
-        final = root.final_path(record.path)
-        gate = self._gates.for_url(record.url)
-        return FileTransfer(record=record, part=PartFile(final), gate=gate, run=self._run)
-
     # --- outcomes -------------------------------------------------------------------------
 
-    async def _settle(self, task: asyncio.Task[Completion]) -> None:
-        record = self._active.pop(task)
-        transfer = self._transfers.pop(record.id, None)
-        fetched = transfer.fetched if transfer is not None else 0
-        if record.id in self._lost or task.cancelled():
-            self._forget(record)
+    async def _settle(self, held: FileRun) -> None:
+        self._running.discard(held)
+        task = held.task
+        assert task is not None
+        if held.lost or task.cancelled():
+            self._held.pop(held.id, None)
             return
         error = task.exception()
         if error is None:
-            completed = task.result()
-            self._completions.append(completed)
-            self._note_attempt(record, "downloaded", completed.fetched)
-            self._failures.pop(record.id, None)
+            completion = task.result()
+            self._completions.append(completion)
+            self._note_attempt(held, "downloaded")
+            self._failures.pop(held.id, None)
             self.summary.downloaded += 1
-            self.summary.bytes += completed.size
+            self.summary.bytes += completion.size
             if self.board is not None:
-                self.board.finish_file(str(record.id), True)
-            del self._held[record.id]
+                self.board.finish_file(str(held.id), True)
+            del self._held[held.id]
             return
         if isinstance(error, DiskFullError):
             raise error
         if not isinstance(error, TransferError):
-            log.error("%s: unexpected %s", record.path, type(error).__name__, exc_info=error)
+            path = held.record.path
+            log.error("%s: unexpected %s", path, type(error).__name__, exc_info=error)
             error = TransferError(f"internal error: {type(error).__name__}: {error}")
-        await self._fail(record, error, fetched)
+        await self._fail(held, error)
 
-    async def _fail(self, record: FileRecord, error: TransferError, fetched: int) -> None:
+    async def _fail(self, held: FileRun, error: TransferError) -> None:
+        record = held.record
         decision = self._policy.decide(
             error.error_class, record.attempts, retry_after=error.retry_after, random=self.random
         )
-        now = self.now()
+        now = self.clock.now()
         if decision.retry:
             due = now + timedelta(seconds=decision.delay)
             self._retry_due = due if self._retry_due is None else min(self._retry_due, due)
-        state: FileState | None = await self._db.call(
-            "fail",
+        state = await self.claims.fail(
             record.id,
             self.owner,
             now=now,
@@ -383,8 +398,7 @@ class Engine:
             permanent=not decision.retry,
         )
         abandoned = state is FileState.ABANDONED
-        outcome = "abandoned" if abandoned else "failed"
-        self._note_attempt(record, outcome, fetched, error)
+        self._note_attempt(held, "abandoned" if abandoned else "failed", error)
         self._failures[record.id] = Failure(
             url=redact_url(record.url),
             error_class=error.error_class.value,
@@ -403,134 +417,83 @@ class Engine:
         del self._held[record.id]
 
     def _note_attempt(
-        self, record: FileRecord, outcome: str, fetched: int, error: TransferError | None = None
+        self, held: FileRun, outcome: str, error: TransferError | None = None
     ) -> None:
+        now = self.clock.now()
         self._attempts.append(
             AttemptRecord(
-                file_id=record.id,
-                started_at=self._started.pop(record.id, self.now()),
-                finished_at=self.now(),
+                file_id=held.id,
+                started_at=held.started_at or now,
+                finished_at=now,
                 outcome=outcome,
-                bytes=fetched,
+                bytes=held.fetched,
                 error_class=error.error_class if error else None,
                 message=error.message if error else None,
             )
         )
 
-    def _forget(self, record: FileRecord) -> None:
-        self._held.pop(record.id, None)
-        self._started.pop(record.id, None)
-
     async def _flush(self) -> None:
         """Write batched completions and attempt rows to the catalog."""
         if self._completions:
             items, self._completions = self._completions, []
-            promoted: set[int] = await self._db.call(
-                "complete_many", items, self.owner, now=self.now()
-            )
+            promoted = await self.claims.complete_many(items, self.owner, now=self.clock.now())
             for item in items:
                 if item.file_id not in promoted:
                     log.warning("file %d: lease lost before it could be recorded", item.file_id)
         if self._attempts:
             attempts, self._attempts = self._attempts, []
-            await self._db.call("record_attempts", attempts)
+            await self.claims.record_attempts(attempts)
 
     # --- heartbeat and shutdown -----------------------------------------------------------
 
     async def _heartbeat(self) -> None:
+        # Real time, not the injected sleep: other processes read the leases it renews.
         interval = max(0.2, self.options.lease_seconds / 3)
         while True:
             await asyncio.sleep(interval)
             ids = list(self._held)
             if not ids:
                 continue
-            progress = {i: t.fetched for i, t in self._transfers.items()}
-            still: set[int] = await self._db.call(
-                "renew_leases",
+            progress = {i: held.fetched for i, held in self._held.items() if held.transfer}
+            still = await self.claims.renew_leases(
                 self.owner,
                 ids,
-                now=self.now(),
+                now=self.clock.now(),
                 lease_seconds=self.options.lease_seconds,
                 bytes_done=progress,
             )
             for lost in set(ids) - still:
+                held = self._held.get(lost)
+                if held is None:
+                    continue
                 log.warning("file %d: lease lost to another worker; stopping it", lost)
-                self._lost.add(lost)
-                for task, record in self._active.items():
-                    if record.id == lost:
-                        task.cancel()
+                held.lost = True
+                if held.task is not None:
+                    held.task.cancel()
 
     async def _wind_down(self) -> None:
         """Stop in-flight transfers, keep their progress, release what is held."""
-        for task in self._active:
+        running = [held.task for held in self._running if held.task is not None]
+        for task in running:
             task.cancel()
-        if self._active:
-            await asyncio.gather(*self._active, return_exceptions=True)
-        for task in list(self._active):
-            if not task.cancelled() and not isinstance(task.exception(), DiskFullError):
-                await self._settle(task)  # finished before the cancel reached it
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+        self._finished.clear()
+        for held in list(self._running):
+            ended = held.task
+            assert ended is not None
+            if not ended.cancelled() and not isinstance(ended.exception(), DiskFullError):
+                await self._settle(held)  # finished before the cancel reached it
                 continue
-            record = self._active.pop(task)
-            transfer = self._transfers.pop(record.id, None)
-            if record.id in self._held:
-                self._note_attempt(record, "released", transfer.fetched if transfer else 0)
+            self._running.discard(held)
+            if held.id in self._held and not held.lost:
+                self._note_attempt(held, "released")
         await self._flush()
-        release = [i for i in self._held if i not in self._lost]
+        release = [i for i, held in self._held.items() if not held.lost]
         if release:
-            await self._db.call("release", release, self.owner, now=self.now())
+            await self.claims.release(release, self.owner, now=self.clock.now())
         self._held.clear()
 
 
 async def _raise(error: BaseException) -> Completion:
     raise error
-
-
-async def run_download(
-    catalog: Any,
-    options: TransferOptions,
-    *,
-    selection: Selection | None = None,
-    request_id: str | None = None,
-    board: ProgressBoard | None = None,
-    cancel: asyncio.Event | None = None,
-    transport: Transport | None = None,
-) -> RunSummary:
-    """Download every eligible file (new, or failed and due) of a selection.
-
-    Parameters
-    ----------
-    catalog : Catalog
-        The catalog to work from.
-    options : TransferOptions
-        Concurrency, segment size, attempts and timeouts.
-    selection : Selection or None
-        Which files; None for all.
-    request_id : str or None
-        Only the files a ``skyhaul get`` request named.
-    board : ProgressBoard or None
-        Receives progress.
-    cancel : asyncio.Event or None
-        Set to stop; files stay resumable and the summary says ``interrupted``.
-    transport : Transport or None
-        Defaults to HTTP(S).
-
-    Returns
-    -------
-    RunSummary
-        Counts, bytes, seconds and the failures.
-
-    Raises
-    ------
-    DiskFullError
-        The destination filled up; the run stopped with every file resumable.
-    """
-    engine = Engine(
-        catalog=catalog,
-        options=options,
-        selection=selection,
-        request_id=request_id,
-        board=board,
-        cancel=cancel,
-        transport=transport,
-    )
-    return await engine.run()

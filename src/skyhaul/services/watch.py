@@ -22,15 +22,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.sources import ListingQuery, Source, TimeBasis
 from skyhaul.core.model import RunSummary, Selection, TransferOptions
 from skyhaul.core.units import format_size
 from skyhaul.core.window import TimeWindow
 from skyhaul.errors import SourceError
-from skyhaul.services import engine
-from skyhaul.services.acquire import Discovery, acquire
+from skyhaul.services.acquire import Discovery, acquire, run_download
 from skyhaul.services.discovery import DiscoveryResult
 
 __all__ = ["CycleReport", "WatchPlan", "watch"]
@@ -99,7 +98,7 @@ class CycleReport:
 
 
 async def watch(
-    catalog: Any,
+    catalog: Catalog,
     options: TransferOptions,
     plan: WatchPlan,
     *,
@@ -136,7 +135,7 @@ async def watch(
 
 
 async def _cycle(
-    catalog: Any,
+    catalog: Catalog,
     options: TransferOptions,
     plan: WatchPlan,
     number: int,
@@ -152,6 +151,6 @@ async def _cycle(
         result = await acquire(catalog, options, selection, discovery=discovery, cancel=cancel)
     except SourceError as exc:
         # The archive is down or answering badly: download what is already known.
-        summary = await engine.run_download(catalog, options, selection=selection, cancel=cancel)
+        summary = await run_download(catalog, options, selection=selection, cancel=cancel)
         return CycleReport(number, window, None, summary, listing_error=exc.message)
     return CycleReport(number, window, result.discovery, result.summary)

@@ -2,23 +2,24 @@
 
 Rules:
 - A ``Slot`` is one range request's progress: bytes from ``start`` to ``written`` are in
-  the part file; up to ``durable`` they are fsynced and recorded in the catalog.
-- ``Checkpointer.flush`` fsyncs the part file, then records each slot's newly durable
-  bytes. It runs in the background whenever undurable bytes pass a threshold (half a
-  segment), so a hard kill loses at most about one segment per file, whatever the
-  number of parallel ranges.
+  the sink; up to ``durable`` they are synced and recorded in the catalog.
+- ``Checkpointer.flush`` syncs the sink, then records each slot's newly durable bytes in
+  the segment map. It runs in the background whenever undurable bytes pass a threshold
+  (half a segment), so a hard kill loses at most about one segment per file, whatever
+  the number of parallel ranges.
+- It knows the sink, the segment map and the ledger, never the transfer around it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from skyhaul.core.ranges import ByteRange, contiguous_prefix, merge_ranges
+from skyhaul.ports.catalog import SegmentMap
+from skyhaul.ports.sink import Sink
 
-if TYPE_CHECKING:
-    from skyhaul.services.transfer import FileTransfer
+__all__ = ["Checkpointer", "SegmentLedger", "Slot"]
 
 
 @dataclass(slots=True)
@@ -54,7 +55,7 @@ class SegmentLedger:
         return list(self._done)
 
     def covered(self) -> int:
-        """Bytes present in the part file (durable before, or written now)."""
+        """Bytes present in the sink (durable before, or written now)."""
         return sum(r.length for r in self.written_ranges())
 
     def contiguous_written(self) -> int:
@@ -66,7 +67,7 @@ class SegmentLedger:
         return sum(slot.written - slot.durable for slot in self.slots)
 
     def written_ranges(self) -> list[ByteRange]:
-        """Ranges present in the part file: durable before, or written in this attempt."""
+        """Ranges present in the sink: durable before, or written in this attempt."""
         extra = [ByteRange(s.start, s.written) for s in self.slots if s.written > s.start]
         return merge_ranges([*self._done, *extra])
 
@@ -76,41 +77,54 @@ class Checkpointer:
 
     Parameters
     ----------
-    transfer : FileTransfer
-        The transfer whose part file and ledger are checkpointed.
+    file_id : int
+        The file whose map is written.
+    sink : Sink
+        Synced before any range is recorded.
+    segment_map : SegmentMap
+        Where durable ranges are recorded.
+    ledger : SegmentLedger
+        The attempt's slots.
     threshold : int
         Undurable bytes that trigger a background flush.
     """
 
-    def __init__(self, transfer: FileTransfer, threshold: int) -> None:
-        self.transfer = transfer
+    def __init__(
+        self,
+        file_id: int,
+        sink: Sink,
+        segment_map: SegmentMap,
+        ledger: SegmentLedger,
+        threshold: int,
+    ) -> None:
+        self.file_id = file_id
+        self.sink = sink
+        self.segment_map = segment_map
+        self.ledger = ledger
         self.threshold = max(1, threshold)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     def poke(self) -> None:
         """Start a background flush when enough bytes are undurable."""
-        ledger = self.transfer.ledger
-        if ledger is None or (self._task is not None and not self._task.done()):
+        if self._task is not None and not self._task.done():
             return
-        if ledger.undurable() >= self.threshold:
+        if self.ledger.undurable() >= self.threshold:
             self._task = asyncio.ensure_future(self.flush())
 
     async def flush(self) -> None:
-        """fsync the part file, then record every slot's newly durable bytes."""
+        """Sync the sink, then record every slot's newly durable bytes."""
         async with self._lock:
-            ledger = self.transfer.ledger
-            if ledger is None or not self.transfer.part.is_open:
+            if not self.sink.is_open:
                 return
             snapshot = [
-                (slot, slot.written) for slot in ledger.slots if slot.written > slot.durable
+                (slot, slot.written) for slot in self.ledger.slots if slot.written > slot.durable
             ]
             if not snapshot:
                 return
-            await asyncio.to_thread(self.transfer.part.sync)
-            file_id = self.transfer.record.id
+            await asyncio.to_thread(self.sink.sync)
             ranges = [(slot.durable, upto) for slot, upto in snapshot]
-            await self.transfer.run.catalog_call("add_segments", file_id, ranges)
+            await self.segment_map.add_segments(self.file_id, ranges)
             for slot, upto in snapshot:
                 slot.durable = upto
 

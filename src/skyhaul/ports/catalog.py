@@ -1,0 +1,199 @@
+"""The catalog as services see it: one typed Protocol per role.
+
+Rules:
+- A service asks for the roles it uses and nothing else: the engine for ``Claims`` and
+  ``SegmentMap``, discovery for ``Registry``, backfill for ``DayLedger``, the jobs
+  service for ``JobStore``. A rename or a changed signature fails in mypy, not at run time.
+- These Protocols are asynchronous: how the catalog runs off the event loop (a thread
+  for the SQLAlchemy catalog) is the adapter's business (``adapters.catalog.AsyncCatalog``).
+- Time is always passed in (``now``); the catalog never reads a clock. A call that lost
+  its race (a lease another worker took) returns False, None or a smaller set; it never
+  raises.
+- ``OperatorQueries`` is the synchronous role of the interfaces (``status``, ``ls``,
+  ``retry``): one call, one short transaction, no event loop needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Protocol
+
+from skyhaul.core.backfill import DayRun
+from skyhaul.core.lifecycle import FileEvent, FileState
+from skyhaul.core.model import (
+    AttemptRecord,
+    Completion,
+    FileRecord,
+    FileSpec,
+    Selection,
+    StateTotals,
+)
+
+__all__ = [
+    "AcquireCatalog",
+    "Claims",
+    "DayLedger",
+    "OperatorQueries",
+    "Registration",
+    "Registry",
+    "SegmentMap",
+]
+
+
+class Registration(Protocol):
+    """What registering specs did (counts of distinct URLs)."""
+
+    @property
+    def new(self) -> int:
+        """Rows created."""
+
+    @property
+    def known(self) -> int:
+        """Rows already there and unchanged."""
+
+    @property
+    def changed(self) -> int:
+        """Rows whose remote file changed (back to DISCOVERED)."""
+
+
+class Claims(Protocol):
+    """Claims and leases: who downloads which file, and what became of each attempt."""
+
+    async def claim_batch(
+        self,
+        owner: str,
+        limit: int,
+        *,
+        now: datetime,
+        lease_seconds: float,
+        selection: Selection | None = None,
+        request_id: str | None = None,
+    ) -> list[FileRecord]:
+        """Claim up to ``limit`` due files of the selection (compare-and-set)."""
+
+    async def renew_leases(
+        self,
+        owner: str,
+        file_ids: Sequence[int],
+        *,
+        now: datetime,
+        lease_seconds: float,
+        bytes_done: Mapping[int, int] | None = None,
+    ) -> set[int]:
+        """Extend ``owner``'s leases; return the ids it still holds."""
+
+    async def release(self, file_ids: Sequence[int], owner: str, *, now: datetime) -> int:
+        """Give held files back (DISCOVERED, segments kept); return how many."""
+
+    async def recover_stale(self, *, now: datetime) -> int:
+        """Fail DOWNLOADING files whose lease expired; return how many."""
+
+    async def leased_files(self) -> list[FileRecord]:
+        """Return every DOWNLOADING file (to find leases of dead local processes)."""
+
+    async def complete_many(
+        self, items: Sequence[Completion], owner: str, *, now: datetime
+    ) -> set[int]:
+        """Record verified files as DOWNLOADED; return the ids ``owner`` still held."""
+
+    async def fail(
+        self,
+        file_id: int,
+        owner: str,
+        *,
+        now: datetime,
+        error_class: str,
+        message: str,
+        next_attempt_at: datetime | None,
+        permanent: bool,
+    ) -> FileState | None:
+        """Record a failed attempt; return FAILED, ABANDONED, or None if the lease was lost."""
+
+    async def record_attempts(self, attempt_records: Sequence[AttemptRecord]) -> None:
+        """Append attempt rows."""
+
+    async def expected_totals(
+        self, *, request_id: str | None = None, selection: Selection | None = None
+    ) -> tuple[int, int | None]:
+        """Return files and bytes still to download (bytes None if a size is unknown)."""
+
+    async def next_attempt_due(
+        self, *, request_id: str | None = None, selection: Selection | None = None
+    ) -> datetime | None:
+        """Return the earliest retry time of the selected FAILED files."""
+
+
+class SegmentMap(Protocol):
+    """Which bytes of an in-flight file are durable, and which remote version they are."""
+
+    async def segments(self, file_id: int) -> list[tuple[int, int]]:
+        """Return the durable ranges ``[start, end)``, in order."""
+
+    async def add_segments(self, file_id: int, ranges: Sequence[tuple[int, int]]) -> None:
+        """Record ranges as durable (only after their bytes are fsynced)."""
+
+    async def reset_segments(self, file_id: int) -> None:
+        """Forget every durable range (the part file starts again from byte 0)."""
+
+    async def set_validator(
+        self, file_id: int, owner: str, *, validator: str | None, size: int | None
+    ) -> bool:
+        """Record the remote validator and size the durable bytes belong to."""
+
+
+class Registry(Protocol):
+    """Registering wanted files (idempotent by URL)."""
+
+    async def register(
+        self,
+        specs: Sequence[FileSpec],
+        dest_root: str,
+        *,
+        now: datetime,
+        request_id: str | None = None,
+    ) -> Registration:
+        """Add ``specs`` under ``dest_root``; link them to ``job_id`` when given."""
+
+
+class AcquireCatalog(Claims, SegmentMap, Registry, Protocol):
+    """The roles a discovery-and-download run uses."""
+
+
+class DayLedger(Protocol):
+    """The backfill's append-only ledger of day runs."""
+
+    async def append_day_run(self, run: DayRun) -> None:
+        """Append one row."""
+
+    async def latest_day_runs(self, source: str, first: date, last: date) -> dict[date, DayRun]:
+        """Return the latest row of each day of ``source`` in ``[first, last]``."""
+
+
+class OperatorQueries(Protocol):
+    """What an operator reads and changes from an interface (synchronous)."""
+
+    def status_summary(self) -> dict[FileState, StateTotals]:
+        """Count and bytes per state."""
+
+    def list_files(
+        self,
+        selection: Selection | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        order: str = "id",
+    ) -> list[FileRecord]:
+        """The selected files."""
+
+    def count_files(self, selection: Selection | None = None) -> int:
+        """How many files are selected."""
+
+    def attempts(self, file_id: int) -> list[AttemptRecord]:
+        """The attempts at one file, oldest first."""
+
+    def apply_event(self, event: FileEvent, selection: Selection, *, now: datetime) -> int:
+        """Apply an operator event (retry, ignore, unignore) to the selected files."""
+
+    def recover_stale(self, *, now: datetime, instrument: str | None = None) -> int:
+        """Fail expired leases now."""

@@ -1,0 +1,83 @@
+"""Hashing a file's bytes in order, while they arrive out of order.
+
+Rules:
+- A whole-file answer is hashed as it is written (``absorb``, in the writing thread).
+- Ranges fetched in parallel are hashed from the sink, in order, as the contiguous prefix
+  grows (``kick``), in a worker thread, a block at a time: the event loop never hashes.
+- A thread cannot be cancelled: ``stop`` ends the hashing thread at its next block and
+  waits for it, so it never moves ``hashed`` under the next phase of the transfer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from skyhaul.core.integrity import Checksum, MultiHasher
+from skyhaul.ports.sink import Sink
+
+__all__ = ["HASH_BLOCK", "InOrderHash"]
+
+#: Bytes read and hashed per step of the hashing thread.
+HASH_BLOCK = 4 << 20
+
+
+class InOrderHash:
+    """The sha256 (and one other algorithm, when a check needs it) of a file's bytes.
+
+    Parameters
+    ----------
+    sink : Sink
+        Read back for ranges written out of order.
+    checks : tuple of Checksum or None
+        The expected checksums the result must be compared with (their algorithms are
+        computed too).
+    """
+
+    def __init__(self, sink: Sink, checks: tuple[Checksum | None, ...]) -> None:
+        extra = next(
+            (c.algorithm for c in checks if c is not None and c.algorithm != "sha256"), None
+        )
+        self.hasher = MultiHasher(extra)
+        self.hashed = 0
+        self._sink = sink
+        self._task: asyncio.Task[None] | None = None
+        self._epoch = 0
+
+    def absorb(self, buffers: list[bytes]) -> None:
+        """Hash buffers written in order from ``hashed`` (called in the writing thread)."""
+        for buffer in buffers:
+            self.hasher.update(buffer)
+            self.hashed += len(buffer)
+
+    def kick(self, prefix: int, *, final: bool) -> None:
+        """Hash up to ``prefix`` in a worker thread, once a block is waiting (or ``final``)."""
+        if self._task is not None and not self._task.done():
+            return
+        if prefix - self.hashed >= HASH_BLOCK or (final and prefix > self.hashed):
+            self._task = asyncio.ensure_future(asyncio.to_thread(self._upto, prefix, self._epoch))
+
+    def _upto(self, end: int, epoch: int) -> None:
+        while self.hashed < end and epoch == self._epoch:
+            block = self._sink.read_at(self.hashed, min(HASH_BLOCK, end - self.hashed))
+            if not block:
+                break
+            self.hasher.update(block)
+            self.hashed += len(block)
+
+    async def finish(self, size: int) -> dict[str, str]:
+        """Hash whatever is left up to ``size``; return the digests by algorithm."""
+        if self._task is not None:
+            await self._task
+            self._task = None
+        if self.hashed < size:
+            await asyncio.to_thread(self._upto, size, self._epoch)
+        return self.hasher.digests()
+
+    async def stop(self) -> None:
+        """End the hashing thread (at its next block) and wait for it."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            self._epoch += 1
+            await asyncio.wait([task])
+            if not task.cancelled():
+                task.exception()  # a failure here no longer matters: retrieve it

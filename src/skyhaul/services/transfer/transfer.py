@@ -1,0 +1,579 @@
+"""One file's transfer: the transfer contract of DESIGN.md, as a short pipeline.
+
+Rules:
+- request → ``core.resume`` decides → sink writer → in-order hash → checkpoints → verify
+  → commit. This module sequences them; each step lives in its own module, and no rule
+  about what an answer means is written here (the table decides).
+- Bytes land in the sink. A byte range is recorded in the catalog's segment map only
+  after it is synced (``Checkpointer``); resume trusts that map, never the sink's size.
+- Files up to one segment take one request. Larger ones are split into segments fetched
+  in parallel, each request admitted by its host's gate; a segment that breaks off
+  transiently is resumed where it got to, under the retry policy, within the attempt.
+- Size and checksum are verified before commit (sha256 always; also the expected
+  checksum's own algorithm, or the server's RFC 9530 digest). A mismatch discards the
+  bytes and fails the attempt with class "integrity"; it never commits.
+- A file with several sources moves to the next one when its source fails
+  (``sources``), keeping the durable bytes; a transfer that mixed sources and fails
+  verification is redone once from a single source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+from skyhaul.core.integrity import Checksum, matches, parse_checksum
+from skyhaul.core.model import Completion, FileRecord, TransferOptions
+from skyhaul.core.progress import ProgressBoard
+from skyhaul.core.ranges import ByteRange, merge_ranges, plan_segments
+from skyhaul.core.redact import redact_url
+from skyhaul.core.resume import Answer, AnswerFacts, Asked, Verdict, classify, decide
+from skyhaul.core.retry import MOVES_TO_NEXT_SOURCE, RESUMED_WITHIN_ATTEMPT, RetryPolicy
+from skyhaul.errors import (
+    ConnectError,
+    IntegrityError,
+    RemoteChangedError,
+    TransferError,
+)
+from skyhaul.ports.catalog import SegmentMap
+from skyhaul.ports.sink import Sink
+from skyhaul.ports.transport import Body, Transports
+from skyhaul.services.hostgate import GateRegistry
+from skyhaul.services.transfer.checkpoint import Checkpointer, SegmentLedger, Slot
+from skyhaul.services.transfer.hashing import InOrderHash
+from skyhaul.services.transfer.sources import FileSource, SourceList
+from skyhaul.services.transfer.writer import WRITE_BATCH, SinkWriter, WriteBatch
+
+__all__ = ["FileTransfer", "TransferRun"]
+
+log = logging.getLogger("skyhaul.engine")
+
+#: Bytes between two checks for background checkpoints and hashing (at most).
+POKE_EVERY = 1 << 20
+
+
+@dataclass(slots=True)
+class TransferRun:
+    """What every transfer of a run shares.
+
+    Parameters
+    ----------
+    transports : Transports
+        The transport of each URL's scheme.
+    segment_map : SegmentMap
+        Durable ranges and validators, in the catalog.
+    gates : GateRegistry
+        Per-host admission (the adaptive politeness window).
+    options : TransferOptions
+        Segment size, per-host ceiling and the rest.
+    policy : RetryPolicy
+        Backoff of ranges resumed within an attempt.
+    owner : str
+        The lease owner (the catalog checks it on every write).
+    board : ProgressBoard or None
+        Where progress goes.
+    sleep, random
+        Injected for tests.
+    """
+
+    transports: Transports
+    segment_map: SegmentMap
+    gates: GateRegistry
+    options: TransferOptions
+    policy: RetryPolicy
+    owner: str
+    board: ProgressBoard | None = None
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    random: Callable[[], float] = random.random
+
+
+class _Restart(Exception):
+    """The durable bytes are stale: start again from byte 0 with one whole-file request."""
+
+
+class _SourceDiffers(Exception):
+    """This source does not hold the same file as the others."""
+
+
+@dataclass(slots=True)
+class FileTransfer:
+    """Move one claimed file from its sources to its final name.
+
+    Parameters
+    ----------
+    record : FileRecord
+        The claimed catalog row.
+    sink : Sink
+        Where its bytes land (confined by the caller).
+    run : TransferRun
+        What the run's transfers share.
+    """
+
+    record: FileRecord
+    sink: Sink
+    run: TransferRun
+    key: str = ""
+    fetched: int = 0
+    """Bytes received over the network in this attempt."""
+    size: int | None = None
+    expected: Checksum | None = None
+    announced: Checksum | None = None
+    """A whole-file digest a source announced (RFC 9530 ``Repr-Digest``)."""
+    sources: SourceList = field(init=False)
+    ledger: SegmentLedger | None = None
+    _writer: SinkWriter = field(init=False)
+    _hash: InOrderHash | None = None
+    _checkpointer: Checkpointer | None = None
+    _write_batch: int = WRITE_BATCH
+    _poke_every: int = POKE_EVERY
+
+    def __post_init__(self) -> None:
+        self.key = str(self.record.id)
+        segment_size = self.run.options.segment_size
+        self._write_batch = max(16 << 10, min(WRITE_BATCH, segment_size // 8))
+        self._poke_every = max(self._write_batch, min(POKE_EVERY, segment_size // 4))
+        if self.record.checksum:
+            self.expected = parse_checksum(self.record.checksum)
+        self.size = self.record.size
+        self.sources = SourceList((self.record.url,), self.record.validator)
+        self._writer = SinkWriter(self.sink)
+
+    @property
+    def validator(self) -> str | None:
+        """The validator of the current source's copy."""
+        return self.sources.current.validator
+
+    # --- the pipeline ------------------------------------------------------------------
+
+    async def execute(self) -> Completion:
+        """Fetch, verify and commit the file; raise a TransferError on failure."""
+        try:
+            await self._fetch()
+            while True:
+                mixed = self.sources.mixed
+                try:
+                    return await self._verify_and_commit()
+                except IntegrityError as exc:
+                    # The bytes are forgotten. Bytes from two sources do not make the
+                    # file: redo it from one. Bytes from one: try the next source.
+                    source = self.sources.current
+                    if mixed:
+                        self.sources.pin()
+                    elif not self.sources.move_on(source, drop=True):
+                        raise
+                    log.info(
+                        "%s: %s; fetching it again from %s",
+                        self.record.path,
+                        exc,
+                        redact_url(self.sources.current.url),
+                    )
+                    await self._fetch()
+        except RemoteChangedError:
+            await self._forget_bytes()  # the next attempt starts from byte 0
+            raise
+        finally:
+            await self._quiesce()
+            self.sink.close()
+
+    async def _fetch(self) -> None:
+        if self.size is not None and self.size <= self.run.options.segment_size:
+            await self._whole_from_any_source()
+            return
+        try:
+            await self._segmented()
+        except _Restart:
+            await self._restart_from_zero()
+            await self._whole_from_any_source()
+
+    async def _quiesce(self) -> None:
+        """Stop background work: checkpoints, hashing and writes still in threads."""
+        if self._checkpointer is not None:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            await checkpointer.close()
+        if self._hash is not None:
+            hash_, self._hash = self._hash, None
+            await hash_.stop()
+        await self._writer.settle()
+
+    async def _restart_from_zero(self) -> None:
+        # Segment writes of cancelled workers may still be running in threads: they must
+        # end before the sink is emptied, or they would land in the new stream.
+        await self._quiesce()
+        await self.run.segment_map.reset_segments(self.record.id)
+        if self.run.board is not None:
+            self.run.board.restart_file(self.key)
+        self.ledger = None
+        self.sources.restarted()
+
+    async def _forget_bytes(self) -> None:
+        await self._quiesce()
+        self.sink.discard()
+        await self.run.segment_map.reset_segments(self.record.id)
+        self.ledger = None
+        self.sources.restarted()
+
+    # --- asking, and what the answer means (core.resume decides) ----------------------
+
+    async def _ask(
+        self,
+        stack: AsyncExitStack,
+        source: FileSource,
+        asked: Asked,
+        wanted: ByteRange | None,
+    ) -> tuple[Body, Verdict]:
+        """Open ``wanted`` (or the whole file) at ``source`` and judge the answer."""
+        sent = source.validator if asked is Asked.RESUME else None
+        transport = self.run.transports.for_url(source.url)
+        try:
+            body = await stack.enter_async_context(transport.open(source.url, wanted, sent))
+        except RemoteChangedError as exc:
+            answer = Answer.PRECONDITION_FAILED if exc.status == 412 else Answer.UNSATISFIABLE
+            self._act(decide(asked, answer), answer, exc.message)
+            raise
+        info = body.info
+        facts = AnswerFacts(
+            partial=body.partial,
+            content_range=body.content_range,
+            size=body.content_range.total if body.content_range is not None else info.size,
+            validator=info.validator,
+            digest=None if info.digest is None else str(info.digest),
+        )
+        known_digest = None
+        if asked is Asked.SWITCH and self.announced is not None:
+            known_digest = str(self.announced)
+        answer = classify(
+            asked,
+            facts,
+            wanted=wanted,
+            known_size=self.size,
+            known_validator=sent,
+            known_digest=known_digest,
+        )
+        verdict = decide(asked, answer)
+        self._act(verdict, answer, _describe(answer, facts, wanted, self.size))
+        return body, verdict
+
+    @staticmethod
+    def _act(verdict: Verdict, answer: Answer, why: str) -> None:
+        """Raise what a refusing verdict means; return for the verdicts that write."""
+        if verdict is Verdict.FAIL_INTEGRITY:
+            raise IntegrityError(why)
+        if verdict is Verdict.FAIL_CHANGED:
+            raise RemoteChangedError(why)
+        if verdict is Verdict.RESTART:
+            raise _Restart(why)
+        if verdict is Verdict.DROP_SOURCE:
+            raise _SourceDiffers(why)
+
+    def _move_on(self, source: FileSource, error: TransferError | None, *, drop: bool) -> bool:
+        """Continue on the next source after ``source`` failed; False when there is none."""
+        if error is not None and error.error_class not in MOVES_TO_NEXT_SOURCE:
+            return False
+        if not self.sources.move_on(source, drop=drop):
+            return False
+        log.info(
+            "%s: %s; continuing from %s",
+            self.record.path,
+            error or "the source holds another file",
+            redact_url(self.sources.current.url),
+        )
+        return True
+
+    # --- one answer for the whole file -------------------------------------------------
+
+    async def _whole_from_any_source(self) -> None:
+        while True:
+            source = self.sources.current
+            try:
+                await self._whole_body(source)
+                return
+            except TransferError as exc:
+                if not self._move_on(source, exc, drop=False):
+                    raise
+            except _SourceDiffers as exc:
+                if not self._move_on(source, None, drop=True):
+                    raise IntegrityError(f"no source holds the same file: {exc}") from None
+
+    async def _whole_body(self, source: FileSource) -> None:
+        """Ask for the whole file in one request and stream it."""
+        self.sink.open(truncate=True)
+        gate = self.run.gates.for_url(source.url)
+        started = await gate.acquire()
+        error: BaseException | None = None
+        try:
+            async with AsyncExitStack() as stack:
+                body, _ = await self._ask(stack, source, Asked.WHOLE, None)
+                await self._stream_whole(body, source)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            gate.release(started, error)
+
+    async def _stream_whole(self, body: Body, source: FileSource) -> None:
+        """Write a whole-file answer from byte 0, hashing it in order as it is written."""
+        self._learn(body, source, body.info.size)
+        self.sources.restarted()
+        self.ledger = None
+        hash_ = self._hash = InOrderHash(self.sink, (self.expected, self.announced))
+        self._start_progress(0)  # the sink was opened empty for this answer
+        batch = WriteBatch()
+        position = 0
+        async for chunk in body.chunks():
+            batch.add(chunk)
+            self._advance(len(chunk))
+            if batch.size >= self._write_batch:
+                position = await self._writer.write(batch.take(), position, hash_.absorb)
+        position = await self._writer.write(batch.take(), position, hash_.absorb)
+        source.served = position
+        if self.size is not None and position != self.size:
+            raise ConnectError(f"body cut short: {position} of {self.size} bytes")
+        self.size = position
+
+    def _learn(self, body: Body, source: FileSource, size: int | None) -> None:
+        """Take the size, validator and digest from a first answer."""
+        self.size = size if size is not None else self.size
+        source.validator = body.info.validator
+        source.introduced = True
+        if body.info.digest is not None:
+            self.announced = body.info.digest
+
+    # --- several range requests --------------------------------------------------------
+
+    async def _segmented(self) -> None:
+        """Fetch missing ranges in parallel (probing the size first when unknown)."""
+        segment_size = self.run.options.segment_size
+        done = await self._durable_ranges()
+        if not done:
+            self.sink.open(truncate=True)
+            ledger = self.ledger = SegmentLedger([])
+            self._checkpointer = self._new_checkpointer(ledger)
+            self._start_progress(0)
+            probe = ByteRange(0, min(segment_size, self.size) if self.size else segment_size)
+            if await self._fetch_range(probe, probe=True):
+                return  # the answer was the whole file, streamed as such
+        else:
+            self.sink.open(truncate=False)
+            ledger = self.ledger = SegmentLedger(done)
+            self._checkpointer = self._new_checkpointer(ledger)
+            # The durable bytes came from the source their validator belongs to.
+            self.sources.current.introduced = True
+            self.sources.current.served = ledger.covered()
+        assert self.size is not None
+        if self.sink.size() != self.size:
+            self.sink.truncate(self.size)
+        if done:
+            self._start_progress(ledger.covered())
+        self._hash = InOrderHash(self.sink, (self.expected, self.announced))
+        if not done:
+            # Resume needs the validator and size the probe learned: record them now.
+            await self.run.segment_map.set_validator(
+                self.record.id, self.run.owner, validator=self.validator, size=self.size
+            )
+        pieces = plan_segments(self.size, segment_size, ledger.written_ranges())
+        queue: asyncio.Queue[ByteRange] = asyncio.Queue()
+        for piece in pieces:
+            queue.put_nowait(piece)
+        workers = min(len(pieces), self.run.options.max_per_host)
+        if workers:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(workers):
+                        group.create_task(self._segment_worker(queue))
+            except* _Restart as restart:
+                raise restart.exceptions[0] from None
+            except* TransferError as failures:
+                raise failures.exceptions[0] from None
+        self._hash.kick(ledger.contiguous_written(), final=True)
+
+    def _new_checkpointer(self, ledger: SegmentLedger) -> Checkpointer:
+        threshold = self.run.options.segment_size // 2
+        return Checkpointer(self.record.id, self.sink, self.run.segment_map, ledger, threshold)
+
+    async def _segment_worker(self, queue: asyncio.Queue[ByteRange]) -> None:
+        while not queue.empty():
+            piece = queue.get_nowait()
+            await self._fetch_range(piece, probe=False)
+            self._poke()
+
+    def _poke(self) -> None:
+        """Start background checkpoints and hashing when enough bytes wait for them."""
+        if self._checkpointer is not None:
+            self._checkpointer.poke()
+        if self._hash is not None and self.ledger is not None:
+            self._hash.kick(self.ledger.contiguous_written(), final=False)
+
+    async def _fetch_range(self, piece: ByteRange, *, probe: bool) -> bool:
+        """Fetch ``piece``, resuming within it after transient failures.
+
+        Returns True when a probe was answered with the whole file (already streamed).
+        """
+        assert self.ledger is not None
+        position, end = piece.start, piece.end
+        failures = 0
+        while position < end:
+            source = self.sources.current
+            asked = Asked.PROBE if probe else Asked.RESUME if source.introduced else Asked.SWITCH
+            wanted = ByteRange(position, end)
+            slot: Slot | None = None
+            gate = self.run.gates.for_url(source.url)
+            started = await gate.acquire()
+            error: BaseException | None = None
+            try:
+                async with AsyncExitStack() as stack:
+                    body, verdict = await self._ask(stack, source, asked, wanted)
+                    if verdict is Verdict.STREAM_WHOLE:
+                        await self._stream_whole(body, source)
+                        return True
+                    if asked is not Asked.RESUME:
+                        self._learn(body, source, self.size if self.size else _total(body))
+                    probe = False
+                    assert body.content_range is not None
+                    end = body.content_range.end
+                    slot = self.ledger.open_slot(position)
+                    await self._stream_range(body, slot, end, source)
+                    position = slot.written
+            except _SourceDiffers as exc:
+                error = exc
+                if not self._move_on(source, None, drop=True):
+                    raise IntegrityError(f"no source holds the same file: {exc}") from None
+                continue
+            except TransferError as exc:
+                error = exc
+                failures += 1
+                if slot is not None:
+                    position = slot.written  # resume after the bytes already written
+                if exc.error_class in RESUMED_WITHIN_ATTEMPT:
+                    decision = self.run.policy.decide(
+                        exc.error_class,
+                        failures,
+                        retry_after=exc.retry_after,
+                        random=self.run.random,
+                    )
+                    if decision.retry:
+                        log.debug("%s: %s; resuming range at %d", self.record.path, exc, position)
+                        gate.release(started, error)
+                        started = -1.0
+                        await self.run.sleep(decision.delay)
+                        continue
+                if not self._move_on(source, exc, drop=False):
+                    raise
+                failures = 0
+                continue
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                if started >= 0:
+                    gate.release(started, error)
+        return False
+
+    async def _stream_range(self, body: Body, slot: Slot, end: int, source: FileSource) -> None:
+        """Write a 206 body into ``slot`` up to ``end``; ``slot.written`` tracks the bytes."""
+        received = slot.written
+        batch = WriteBatch()
+        since_poke = 0
+        try:
+            async for chunk in body.chunks():
+                size = len(chunk)
+                if received + size > end:
+                    raise IntegrityError(f"server sent more than the range ending at {end}")
+                batch.add(chunk)
+                received += size
+                self._advance(size)
+                if batch.size >= self._write_batch:
+                    since_poke += batch.size
+                    slot.written = await self._writer.write(batch.take(), slot.written)
+                    if since_poke >= self._poke_every:
+                        since_poke = 0
+                        self._poke()
+            slot.written = await self._writer.write(batch.take(), slot.written)
+        finally:
+            source.served += slot.written - slot.start
+        if received < end:
+            raise ConnectError(f"body cut short at byte {received} of a range ending at {end}")
+
+    # --- durability of ranges ----------------------------------------------------------
+
+    async def _durable_ranges(self) -> list[ByteRange]:
+        """Ranges recorded as durable, if the sink still holds them."""
+        if self.size is None or not self.validator:
+            return []
+        rows = await self.run.segment_map.segments(self.record.id)
+        ranges = merge_ranges(ByteRange(start, end) for start, end in rows)
+        if not ranges:
+            return []
+        if self.sink.existing_size() < ranges[-1].end or ranges[-1].end > self.size:
+            # The sink is gone or shorter than the map says: trust nothing.
+            await self.run.segment_map.reset_segments(self.record.id)
+            return []
+        return ranges
+
+    # --- verification and commit -------------------------------------------------------
+
+    async def _verify_and_commit(self) -> Completion:
+        assert self._hash is not None and self.size is not None
+        digests = await self._hash.finish(self.size)
+        on_disk = self.sink.size()
+        if on_disk != self.size or self._hash.hashed != self.size:
+            await self._forget_bytes()
+            raise IntegrityError(f"size mismatch: {on_disk} bytes on disk, expected {self.size}")
+        for expected in (self.expected, self.announced):
+            if expected is not None and not matches(expected, digests):
+                await self._forget_bytes()
+                got = digests.get(expected.algorithm, "?")
+                raise IntegrityError(
+                    f"checksum mismatch: expected {expected}, got {expected.algorithm}:{got}"
+                )
+        await self.sink.commit()
+        return Completion(
+            file_id=self.record.id,
+            size=self.size,
+            sha256=digests["sha256"],
+            validator=self.validator,
+            fetched=self.fetched,
+        )
+
+    # --- progress ----------------------------------------------------------------------
+
+    def _start_progress(self, done: int) -> None:
+        if self.run.board is not None:
+            self.run.board.start_file(self.key, self.record.path, self.size, done)
+
+    def _advance(self, nbytes: int) -> None:
+        self.fetched += nbytes
+        if self.run.board is not None:
+            self.run.board.advance(self.key, nbytes)
+
+
+def _total(body: Body) -> int | None:
+    content_range = body.content_range
+    return content_range.total if content_range is not None else body.info.size
+
+
+def _describe(
+    answer: Answer, facts: AnswerFacts, wanted: ByteRange | None, known_size: int | None
+) -> str:
+    """Say in one line why an answer was refused (for the attempt log and the user)."""
+    content_range = facts.content_range
+    if answer is Answer.SIZE_DIFFERS:
+        return f"size mismatch: expected {known_size} bytes, server has {facts.size}"
+    if answer is Answer.RANGE_MISPLACED and content_range is not None and wanted is not None:
+        if content_range.start != wanted.start:
+            return f"asked bytes from {wanted.start}, server sent from {content_range.start}"
+        return f"Content-Range {content_range} exceeds the range asked"
+    if answer is Answer.RANGE_MISPLACED:
+        return "a range answer to a request for the whole file"
+    if answer is Answer.RANGE_UNSIZED:
+        return "the server did not say the file's size (Content-Range */)"
+    if answer is Answer.VALIDATOR_CHANGED:
+        return "remote file changed (new validator)"
+    if answer is Answer.DIGEST_DIFFERS:
+        return f"the server announces another digest ({facts.digest})"
+    if answer is Answer.FULL:
+        return "the server answered the whole file to a range request"
+    return f"unexpected answer ({answer.value})"
