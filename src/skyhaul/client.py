@@ -253,29 +253,22 @@ class Client:
         cancel_event: CancelEvent | None,
         source: str | None,
     ) -> int:
-        from skyhaul.services.acquire import Discovery, acquire
+        from skyhaul.services.acquire import Discovery
+        from skyhaul.services.runs import DownloadRun, DownloadSpec
 
         name = self._source_name(source)
         entry = None if name is None else self.config.source(name)
         options = self.options
+        discovery = None
         if entry is not None:
             selection = replace(selection, source=entry.name)
             options = replace(options, credentials=download_credentials(entry))
-
-        async def work(cancel: asyncio.Event) -> Any:
-            discovery = None
-            if entry is not None:
-                built = build_source(entry, verify_tls=self.options.verify_tls)
-                discovery = Discovery(built, query, str(entry.dest))
-            try:
-                return await acquire(
-                    self.catalog, options, selection, discovery=discovery, cancel=cancel
-                )
-            finally:
-                if discovery is not None:
-                    await discovery.source.aclose()
-
-        self.last_result = _run(work, cancel_event)
+            built = build_source(entry, verify_tls=self.options.verify_tls)
+            discovery = Discovery(built, query, str(entry.dest))
+        # One process: a caller's threads (Jupyter's) make forking unsafe.
+        spec = DownloadSpec(options, selection, discovery=discovery, processes=1)
+        run = DownloadRun.prepare(self.catalog, spec)
+        self.last_result = _run(run.run, cancel_event)
         return int(self.last_result.summary.downloaded)
 
 

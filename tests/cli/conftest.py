@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -109,17 +108,3 @@ def states(catalog_url: str) -> States:
             return {s.value: t.count for s, t in opened.status_summary().items() if t.count}
 
     return counts
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-@pytest.fixture
-def wait_for() -> WaitFor:
-    """Poll ``condition`` until it holds; fail after ``timeout`` s naming ``what``."""
-    return _wait_for

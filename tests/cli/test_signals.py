@@ -82,7 +82,7 @@ def test_a_second_interrupt_exits_at_once() -> None:
     # A run that never honours its cancel event: only the second signal can end it.
     script = (
         "import asyncio, sys\n"
-        "from skyhaul.cli.signals import run_cancellable\n"
+        "from skyhaul.services.cancellation import run_cancellable\n"
         "async def stubborn(cancel):\n"
         "    print('ready', flush=True)\n"
         "    await cancel.wait()\n"

@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from skyhaul import __version__
 from skyhaul.core.integrity import parse_repr_digest
 from skyhaul.core.ranges import (
     ByteRange,
@@ -45,6 +44,7 @@ from skyhaul.errors import (
     TransferError,
 )
 from skyhaul.ports.transport import Body, RemoteInfo
+from skyhaul.version import __version__
 
 USER_AGENT = f"skyhaul/{__version__} (+https://github.com/skyhaul/skyhaul)"
 READ_BUFFER = 1 << 20

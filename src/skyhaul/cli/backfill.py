@@ -24,9 +24,9 @@ import typer
 from skyhaul.adapters.catalog import catalog_url
 from skyhaul.cli.common import Terminal, describe_catalog, opened_catalog, start
 from skyhaul.cli.options import CommonOptions, build_common, build_progress, with_options
-from skyhaul.cli.signals import run_cancellable
 from skyhaul.cli.sources import ConfigOption, build_config
 from skyhaul.errors import UsageError
+from skyhaul.services.cancellation import run_cancellable
 
 if TYPE_CHECKING:
     from types import TracebackType

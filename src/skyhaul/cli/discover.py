@@ -17,10 +17,10 @@ import typer
 
 from skyhaul.cli.common import opened_catalog, start
 from skyhaul.cli.options import CommonOptions, TimeBasis, build_common, with_options, with_window
-from skyhaul.cli.signals import run_cancellable
 from skyhaul.cli.sources import ConfigOption, build_config, listing_query, open_source
 from skyhaul.core.model import Selection
 from skyhaul.errors import InterruptedRun
+from skyhaul.services.cancellation import run_cancellable
 
 if TYPE_CHECKING:
     from skyhaul.services.discovery import DiscoveryResult

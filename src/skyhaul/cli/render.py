@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Protocol
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -25,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from skyhaul.core.model import RunSummary
-from skyhaul.core.progress import ProgressSnapshot
+from skyhaul.core.progress import ProgressSnapshot, SnapshotSource
 from skyhaul.core.redact import redact_url
 from skyhaul.core.units import format_duration, format_size
 
@@ -100,14 +99,6 @@ def render_snapshot(
     if hidden > 0:
         return Group(grid, Text(f"  … {hidden} more in flight", style="dim"))
     return grid
-
-
-class SnapshotSource(Protocol):
-    """Anything that tells a run's progress: a ``ProgressBoard``, or several merged."""
-
-    def snapshot(self) -> ProgressSnapshot:
-        """Return the progress now."""
-        ...
 
 
 @asynccontextmanager

@@ -29,10 +29,10 @@ from skyhaul.cli.options import (
     duration_option,
     with_options,
 )
-from skyhaul.cli.signals import EXIT_INTERRUPTED, run_cancellable
 from skyhaul.cli.sources import ConfigOption, build_config, open_source
 from skyhaul.core.model import TransferOptions
 from skyhaul.core.timeparse import parse_utc
+from skyhaul.services.cancellation import EXIT_INTERRUPTED, run_cancellable
 
 if TYPE_CHECKING:
     from skyhaul.services.watch import CycleReport

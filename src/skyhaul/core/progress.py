@@ -19,6 +19,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 BUCKET_SECONDS = 0.25
 
@@ -287,3 +288,11 @@ def merge_snapshots(
         elapsed=own.elapsed,
         active=tuple(active[:max_active]),
     )
+
+
+class SnapshotSource(Protocol):
+    """Anything that tells a run's progress: a ``ProgressBoard``, or several merged."""
+
+    def snapshot(self) -> ProgressSnapshot:
+        """Return the progress now."""
+        ...

@@ -1,4 +1,4 @@
-"""Extra engine processes for a run of many small files (``--processes``).
+"""Extra engine processes for a run of many small files (``--processes``), forked.
 
 Rules:
 - Children are forked after the imports and the registration, before any event loop or
@@ -34,14 +34,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from skyhaul.cli.signals import EXIT_INTERRUPTED, run_cancellable
 from skyhaul.core.model import RunSummary
 from skyhaul.core.progress import ProgressBoard, ProgressSnapshot, merge_snapshots
 from skyhaul.errors import SkyhaulError
+from skyhaul.services.cancellation import EXIT_INTERRUPTED, run_cancellable
 
 __all__ = ["ChildRun", "MergedProgress", "WorkerProcesses"]
 
-log = logging.getLogger("skyhaul.cli")
+log = logging.getLogger("skyhaul.engine")
 
 _FRAME = struct.Struct("!I")
 _CANCEL = b"c"

@@ -1,0 +1,238 @@
+"""A download run from start to summary: planning its processes, forking, merging.
+
+Rules:
+- Every interface (the CLI, ``skyhaul.Client``, later the web app and the workers)
+  runs downloads through :class:`DownloadRun`; none of them plans processes, forks or
+  merges summaries itself.
+- ``prepare`` happens before any event loop or thread exists: it chooses the number of
+  engine processes (``core.processes``) and forks the extra ones then (forking beside a
+  thread could copy a held lock). ``run`` is the coroutine the caller drives, under its
+  own cancel event.
+- Limits are shared, not multiplied: each process gets its share of ``-j`` and
+  ``--max-per-host``. The summary, the progress and the outcome are the whole run's.
+- A run that discovers a source first stays in one process: the listing must be
+  registered before anyone claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from skyhaul.adapters.catalog import Catalog
+from skyhaul.core.lifecycle import FileState
+from skyhaul.core.model import RunSummary, Selection, TransferOptions
+from skyhaul.core.processes import ProcessPlan, merge_summaries, plan_processes, share_options
+from skyhaul.core.progress import ProgressBoard, SnapshotSource
+from skyhaul.errors import UsageError
+from skyhaul.services.acquire import AcquireResult, Discovery, acquire
+from skyhaul.services.discovery import DiscoveryResult
+from skyhaul.services.processes import ChildRun, MergedProgress, WorkerProcesses
+
+__all__ = ["DownloadRun", "DownloadSpec"]
+
+log = logging.getLogger("skyhaul.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadSpec:
+    """What a download run does.
+
+    Parameters
+    ----------
+    options : TransferOptions
+        Knobs of the run (shared between its processes).
+    selection : Selection
+        Which files.
+    request_id : str or None
+        Only the files a ``skyhaul get`` named.
+    discovery : Discovery or None
+        List a source and register its files first; the run closes the source.
+    processes : int or None
+        Engine processes as asked (``--processes``); None chooses.
+    """
+
+    options: TransferOptions
+    selection: Selection = field(default_factory=Selection)
+    request_id: str | None = None
+    discovery: Discovery | None = None
+    processes: int | None = 1
+
+
+class DownloadRun:
+    """A download run prepared in this process (its extra processes already forked).
+
+    Use :meth:`prepare`, then drive :meth:`run` in an event loop.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        spec: DownloadSpec,
+        plan: ProcessPlan,
+        board: ProgressBoard,
+        workers: WorkerProcesses | None,
+    ) -> None:
+        self.catalog = catalog
+        self.spec = spec
+        self.plan = plan
+        self.board = board
+        self.workers = workers
+        self.progress: SnapshotSource = (
+            board if workers is None else MergedProgress(board, workers.children)
+        )
+        """The whole run's progress, whichever process holds which part of it."""
+
+    @classmethod
+    def prepare(cls, catalog: Catalog, spec: DownloadSpec) -> DownloadRun:
+        """Plan the run's processes and fork the extra ones (before any loop or thread).
+
+        Raises
+        ------
+        UsageError
+            ``--processes`` together with discovery.
+        """
+        plan = _plan(catalog, spec)
+        board = ProgressBoard(time.monotonic)
+        workers: WorkerProcesses | None = None
+        if plan.count > 1:
+            log.info("%d engine processes (%s)", plan.count, plan.reason)
+            catalog.before_fork()
+            workers = WorkerProcesses.fork(
+                plan.count - 1, lambda index: _child_run(catalog, spec, plan, index), progress=True
+            )
+        return cls(catalog, spec, plan, board, workers)
+
+    async def run(
+        self,
+        cancel: asyncio.Event,
+        *,
+        on_discovered: Callable[[DiscoveryResult], None] | None = None,
+    ) -> AcquireResult:
+        """Run this process's share beside the children's; return the whole run's result."""
+        spec = self.spec
+        own = acquire(
+            self.catalog,
+            share_options(spec.options, self.plan.count, 0),
+            spec.selection,
+            discovery=spec.discovery,
+            cancel=cancel,
+            board=self.board,
+            request_id=spec.request_id,
+            on_discovered=on_discovered,
+        )
+        try:
+            if self.workers is None:
+                return await own
+            return await _with_workers(own, self.workers, self.catalog, cancel)
+        finally:
+            if spec.discovery is not None:
+                await spec.discovery.source.aclose()
+
+
+def _plan(catalog: Catalog, spec: DownloadSpec) -> ProcessPlan:
+    """Choose the run's engine processes; one where forking cannot work."""
+    processes = spec.processes
+    if processes == 1:
+        return ProcessPlan(1, "as asked")
+    if spec.discovery is not None:
+        if processes is not None:
+            raise UsageError(
+                "--processes works on files already in the catalog: run `skyhaul discover` "
+                "first, or leave --processes out"
+            )
+        return ProcessPlan(1, "discovery first")
+    why_not = None
+    if not hasattr(os, "fork"):
+        why_not = "this platform cannot fork"
+    elif processes is None and sys.platform != "linux":
+        # Elsewhere (macOS) system libraries may not survive a fork: only when asked.
+        why_not = "forking is automatic on Linux only"
+    elif not catalog.shareable:
+        why_not = "an in-memory catalog belongs to one process"
+    elif threading.active_count() > 1:
+        why_not = "threads are running"
+    if why_not is not None:
+        if processes is not None:
+            log.warning("one engine process: %s", why_not)
+        return ProcessPlan(1, why_not)
+    files, nbytes = catalog.expected_totals(request_id=spec.request_id, selection=spec.selection)
+    return plan_processes(
+        processes,
+        files=files,
+        nbytes=nbytes,
+        concurrency=spec.options.concurrency,
+        max_per_host=spec.options.max_per_host,
+        cores=_cores(),
+    )
+
+
+def _child_run(catalog: Catalog, spec: DownloadSpec, plan: ProcessPlan, index: int) -> ChildRun:
+    """What forked child ``index`` runs (built in the child)."""
+    catalog.after_fork()
+    options = share_options(spec.options, plan.count, index + 1)
+
+    async def work(cancel: asyncio.Event, board: ProgressBoard | None) -> RunSummary:
+        share = await acquire(
+            catalog,
+            options,
+            spec.selection,
+            cancel=cancel,
+            board=board,
+            request_id=spec.request_id,
+        )
+        _log_share(share.summary)
+        return share.summary
+
+    return work
+
+
+def _log_share(summary: RunSummary) -> None:
+    log.debug(
+        "engine process %d: %d downloaded, %d failed, %d abandoned",
+        os.getpid(),
+        summary.downloaded,
+        summary.failed,
+        summary.abandoned,
+    )
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+async def _with_workers(
+    own: Coroutine[Any, Any, AcquireResult],
+    workers: WorkerProcesses,
+    catalog: Catalog,
+    cancel: asyncio.Event,
+) -> AcquireResult:
+    """Run this process's share alongside the children's; return the whole run's result."""
+    children = asyncio.ensure_future(workers.supervise(cancel))
+    try:
+        mine = await own
+    except BaseException:
+        workers.cancel()
+        with contextlib.suppress(Exception):
+            await children
+        raise
+    _log_share(mine.summary)
+    others = await children
+    parts = [mine.summary, *others]
+    failed = tuple(f.file_id for p in parts for f in p.failures if f.file_id is not None)
+    downloaded: set[int] = set()
+    if failed:
+        settled = Selection(ids=failed, states=frozenset({FileState.DOWNLOADED}))
+        downloaded = {f.id for f in catalog.list_files(settled)}
+    return AcquireResult(mine.discovery, merge_summaries(parts, downloaded=downloaded))
