@@ -12,8 +12,11 @@ import hashlib
 import logging
 import socket
 import sys
+import time
 import tracemalloc
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, TransferOptions
 from skyhaul.services.acquire import run_download
+from skyhaul.services.clock import Clock
 from skyhaul.sim.archive import ArchiveSpec
 from skyhaul.sim.config import SimConfig
 from skyhaul.sim.faults import FaultConfig
@@ -275,3 +279,41 @@ async def test_fast_small_files_are_claimed_in_growing_batches(
     assert max(wanted) > 64
     assert len(wanted) < 10
     assert_catalog_truthful(catalog)
+
+
+class FakeClock:
+    """Virtual time: sleeping moves it forward at once (and runs ``on_sleep``)."""
+
+    def __init__(self, on_sleep: Callable[[float], None]) -> None:
+        self.at = datetime(2030, 1, 1, tzinfo=UTC)
+        self.slept: list[float] = []
+        self._on_sleep = on_sleep
+
+    def now(self) -> datetime:
+        return self.at
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.at += timedelta(seconds=seconds)
+        self._on_sleep(seconds)
+        await asyncio.sleep(0)
+
+
+async def test_a_retry_due_in_a_minute_runs_at_once_on_an_injected_clock(
+    sim: SimThread, catalog: Catalog, tmp_path: Path
+) -> None:
+    target = min(sim.files, key=lambda f: f.size)
+    spec = next(s for s in specs_from(sim) if s.url == target.url)
+    catalog.register([spec], str(tmp_path / "out"), now=NOW)
+    sim.set_faults(FaultConfig(fail_paths={target.path: 503}))
+    # The server recovers while the engine waits for the retry.
+    clock = FakeClock(on_sleep=lambda _: sim.set_faults(FaultConfig()))
+    slow = replace(FAST, retry_base_delay=60.0, retry_max_delay=60.0)
+    began = time.monotonic()
+    summary = await run_download(
+        catalog, slow, clock=Clock(now=clock.now, monotonic=time.monotonic, sleep=clock.sleep)
+    )
+    assert summary.downloaded == 1
+    assert clock.slept and clock.slept[0] > 0  # it did wait, in virtual time...
+    assert time.monotonic() - began < 10  # ...not in real time
+    assert [a.outcome for a in catalog.attempts(1)] == ["failed", "downloaded"]
