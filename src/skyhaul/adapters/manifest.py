@@ -9,8 +9,9 @@ Rules:
   lines and ``#`` comments skipped).
 - Columns: ``url`` (required, http or https), ``path`` (relative destination, default from
   the URL, confined to the destination root), ``size`` (bytes), ``checksum``
-  (``algorithm:hex``), and mission columns ``instrument``, ``obs_start``, ``obs_end``,
-  ``downlink_time`` (ISO 8601, UTC), ``slot``. Unknown columns are ignored with a warning.
+  (``algorithm:hex``), and one column per mission metadata field (:mod:`skyhaul.core.metadata`:
+  instrument, observation and downlink times, slot), parsed by the field's kind (times:
+  ISO 8601, UTC). Unknown columns are ignored with a warning.
 - Two rows naming one destination path with different URLs are an error; exact repeats
   are dropped.
 """
@@ -24,15 +25,14 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from os import PathLike
 from pathlib import Path, PurePosixPath
 
 from skyhaul.core.integrity import parse_checksum
+from skyhaul.core.metadata import METADATA_NAMES, MetadataValueError, parse_metadata
 from skyhaul.core.model import FileSpec
 from skyhaul.core.paths import path_from_url, safe_relative_path
 from skyhaul.core.redact import redact_url
-from skyhaul.core.timeparse import parse_utc
 from skyhaul.errors import ManifestError, PathEscapeError
 
 __all__ = ["MANIFEST_COLUMNS", "parse_specs", "read_specs", "specs_from_urls"]
@@ -40,18 +40,7 @@ __all__ = ["MANIFEST_COLUMNS", "parse_specs", "read_specs", "specs_from_urls"]
 logger = logging.getLogger(__name__)
 
 #: Columns a CSV or JSON manifest may carry (``url`` is required).
-MANIFEST_COLUMNS = (
-    "url",
-    "path",
-    "size",
-    "checksum",
-    "instrument",
-    "obs_start",
-    "obs_end",
-    "downlink_time",
-    "slot",
-)
-_TIME_COLUMNS = ("obs_start", "obs_end", "downlink_time")
+MANIFEST_COLUMNS = ("url", "path", "size", "checksum", *METADATA_NAMES)
 _HTTP_URL = re.compile(r"https?://[^/?#\s]+\S*\Z", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s")
 
@@ -252,7 +241,11 @@ class _Collector:
                 f"({redact_url(seen[0])})"
             )
         self._by_path[path] = (url, where)
-        obs_start, obs_end, downlink = (_time(row, c, where) for c in _TIME_COLUMNS)
+        try:
+            metadata = parse_metadata(lambda column: _text(row, column, where))
+        except MetadataValueError as exc:
+            raise ManifestError(f"{where}: {exc.field} {exc}") from None
+        obs_start, obs_end = metadata["obs_start"], metadata["obs_end"]
         if obs_start is not None and obs_end is not None and obs_end < obs_start:
             raise ManifestError(
                 f"{where}: obs_end {obs_end.isoformat()} is before "
@@ -265,11 +258,7 @@ class _Collector:
                 size=_size(row, where),
                 checksum=_checksum(row, where),
                 source=self.source,
-                instrument=_text(row, "instrument", where),
-                obs_start=obs_start,
-                obs_end=obs_end,
-                downlink_time=downlink,
-                slot=_text(row, "slot", where),
+                **metadata,
             )
         )
 
@@ -314,16 +303,6 @@ def _checksum(row: Row, where: str) -> str | None:
     except ValueError as exc:
         raise ManifestError(f"{where}: {exc}") from None
     return str(checksum)
-
-
-def _time(row: Row, column: str, where: str) -> datetime | None:
-    text = _text(row, column, where)
-    if text is None:
-        return None
-    try:
-        return parse_utc(text)
-    except ValueError as exc:
-        raise ManifestError(f"{where}: {column} {exc}") from None
 
 
 def _kind(value: object) -> str:

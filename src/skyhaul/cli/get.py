@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from skyhaul.adapters.manifest import read_specs, specs_from_urls
+from skyhaul.adapters.manifest import MANIFEST_COLUMNS, read_specs, specs_from_urls
 from skyhaul.cli.common import catalog_location, opened_catalog, start
 from skyhaul.cli.options import (
     CommonOptions,
@@ -35,6 +35,8 @@ from skyhaul.errors import UsageError
 __all__ = ["get"]
 
 logger = logging.getLogger("skyhaul.cli")
+
+_INPUT_HELP = f"A URL list (one per line) or a CSV/JSON manifest ({', '.join(MANIFEST_COLUMNS)})."
 
 
 @with_options(
@@ -54,8 +56,7 @@ def get(
             "--input-file",
             "-i",
             metavar="LIST",
-            help="A URL list (one per line) or a CSV/JSON manifest "
-            "(url, path, size, checksum, instrument, obs_start, obs_end, downlink_time, slot).",
+            help=_INPUT_HELP,
             show_default=False,
         ),
     ] = None,

@@ -4,6 +4,8 @@ Rules:
 - URLs are always shown redacted (tokens and passwords never reach a terminal or a pipe).
 - At most ``--limit`` files (100 by default, 0 for all) in id order; when more match,
   a note on stderr says how many.
+- ``--json`` shows every field of a catalog file: its own (id first), then its mission
+  metadata (:mod:`skyhaul.core.metadata`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from skyhaul.cli.options import (
     with_options,
 )
 from skyhaul.core.lifecycle import FileState
+from skyhaul.core.metadata import METADATA_NAMES
 from skyhaul.core.model import FileRecord, Selection
 from skyhaul.core.redact import redact_url
 from skyhaul.core.units import format_size
@@ -33,6 +36,12 @@ from skyhaul.core.units import format_size
 __all__ = ["ls", "record_document"]
 
 DEFAULT_LIMIT = 100
+
+# FileRecord inherits its mission metadata, so dataclass order would put it first.
+_DOCUMENT_FIELDS = (
+    *(f.name for f in dataclasses.fields(FileRecord) if f.name not in METADATA_NAMES),
+    *METADATA_NAMES,
+)
 
 
 @with_options(selection=build_selection, common=build_common)
@@ -97,13 +106,13 @@ def ls(
 def record_document(record: FileRecord) -> dict[str, object]:
     """Return one catalog file as a JSON-ready dict (URL redacted, times in ISO 8601)."""
     document: dict[str, object] = {}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
+    for name in _DOCUMENT_FIELDS:
+        value = getattr(record, name)
         if isinstance(value, datetime):
             value = value.isoformat()
         elif isinstance(value, Enum):
             value = value.value
-        document[f.name] = value
+        document[name] = value
     document["url"] = redact_url(record.url)
     return document
 

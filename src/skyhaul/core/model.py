@@ -8,12 +8,13 @@ from datetime import datetime
 
 from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.lifecycle import FileState
+from skyhaul.core.metadata import MissionMetadata
 
 DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
-class FileSpec:
+class FileSpec(MissionMetadata):
     """A remote file a user wants, as given by a manifest, a URL list or a source.
 
     Parameters
@@ -28,11 +29,12 @@ class FileSpec:
         Expected checksum as ``algorithm:hex`` (sha256, md5, sha1 or adler32).
     source : str
         Name of the source that listed it (``cli`` for command-line URLs).
-    instrument, obs_start, obs_end, downlink_time, slot
-        Mission metadata (times are timezone-aware UTC).
     version : str or None
         What the listing says identifies this content (an ETag, a modification time):
         when it differs from the one seen before, the remote file changed.
+    **metadata
+        The mission metadata (:class:`~skyhaul.core.metadata.MissionMetadata`,
+        keyword-only).
     """
 
     url: str
@@ -40,17 +42,12 @@ class FileSpec:
     size: int | None = None
     checksum: str | None = None
     source: str = "cli"
-    instrument: str | None = None
-    obs_start: datetime | None = None
-    obs_end: datetime | None = None
-    downlink_time: datetime | None = None
-    slot: str | None = None
     version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class FileRecord:
-    """One row of the catalog's files table."""
+class FileRecord(MissionMetadata):
+    """One row of the catalog's files table, with its mission metadata (keyword-only)."""
 
     id: int
     url: str
@@ -75,11 +72,6 @@ class FileRecord:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     downloaded_at: datetime | None = None
-    instrument: str | None = None
-    obs_start: datetime | None = None
-    obs_end: datetime | None = None
-    downlink_time: datetime | None = None
-    slot: str | None = None
     remote_version: str | None = None
     """What the source listed as the content's version (see ``FileSpec.version``)."""
 

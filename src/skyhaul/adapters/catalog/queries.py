@@ -21,6 +21,7 @@ from skyhaul.adapters.catalog.schema import segments as segments_table
 from skyhaul.adapters.catalog.selection import is_windowed, state_column, state_values
 from skyhaul.adapters.catalog.totals import read_totals
 from skyhaul.core.lifecycle import TERMINAL_STATES, FileState
+from skyhaul.core.metadata import METADATA_NAMES
 from skyhaul.core.model import AttemptRecord, FileRecord, Selection
 from skyhaul.errors import UsageError
 
@@ -37,9 +38,7 @@ ORDERABLE = frozenset(
         "updated_at",
         "downloaded_at",
         "next_attempt_at",
-        "instrument",
-        "obs_start",
-        "downlink_time",
+        *METADATA_NAMES,
     }
 )
 

@@ -15,9 +15,13 @@ from skyhaul.core.model import FileRecord
 
 T = TypeVar("T")
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(FileRecord))
+# A FileRecord's own fields are positional; its mission metadata is keyword-only.
+_POSITIONAL = tuple(f.name for f in dataclasses.fields(FileRecord) if not f.kw_only)
+_KEYWORDS = tuple(f.name for f in dataclasses.fields(FileRecord) if f.kw_only)
+_FIELDS = (*_POSITIONAL, *_KEYWORDS)
+_N_POSITIONAL = len(_POSITIONAL)
 
-#: The files columns a FileRecord is made of, in field order.
+#: The files columns a FileRecord is made of: its positional fields, then its keywords.
 RECORD_COLUMNS: list[Column[Any]] = [files.c[name] for name in _FIELDS]
 
 _ERROR_CLASSES = {e.value: e for e in ErrorClass}
@@ -36,7 +40,8 @@ def to_record(row: Any) -> FileRecord:
     values = list(row)
     values[_STATE] = FileState(values[_STATE])
     values[_ERROR_CLASS] = error_class(values[_ERROR_CLASS])
-    return FileRecord(*values)
+    keywords = dict(zip(_KEYWORDS, values[_N_POSITIONAL:], strict=True))
+    return FileRecord(*values[:_N_POSITIONAL], **keywords)
 
 
 def error_class(value: str | None) -> Any:

@@ -10,6 +10,8 @@ Rules:
   registration after it settles sees the difference again.
 - Unknown values (size, checksum, mission metadata) are filled in from the new spec; that
   is new information, not a change.
+- The mission metadata columns are those of the declaration (:mod:`skyhaul.core.metadata`),
+  worked out once at import: registration is a hot path, and nothing here is per-row.
 - A destination path names one file: a path already used under the same destination root
   by another URL is refused, naming both URLs.
 - Rows are read and written in chunks of bound parameters, new rows handed to the driver
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,21 +37,13 @@ from skyhaul.adapters.catalog.selection import normal_instrument
 from skyhaul.adapters.catalog.totals import TotalsDelta
 from skyhaul.adapters.catalog.types import datetime_binder
 from skyhaul.core.lifecycle import TRANSITIONS, FileEvent, FileState, next_state
+from skyhaul.core.metadata import METADATA_KINDS, METADATA_NAMES, MetadataKind
 from skyhaul.core.model import FileSpec
 from skyhaul.core.redact import redact_url
 from skyhaul.errors import UsageError
 
 #: Values a new spec may fill in when the stored row does not know them.
-FILLABLE = (
-    "size",
-    "checksum",
-    "instrument",
-    "obs_start",
-    "obs_end",
-    "downlink_time",
-    "slot",
-    "remote_version",
-)
+FILLABLE = ("size", "checksum", *METADATA_NAMES, "remote_version")
 
 #: What a remote change makes us forget about the bytes we had.
 FORGET_BYTES = {
@@ -169,25 +163,26 @@ def _path_conflict(spec: FileSpec, dest_root: str, other_url: str) -> UsageError
     )
 
 
+def _values_of(names: Sequence[str]) -> Callable[[object], tuple[Any, ...]]:
+    """A function returning the named attributes of an object as a tuple (of any length)."""
+    if len(names) >= 2:
+        return operator.attrgetter(*names)  # one C call per row
+    return lambda item: tuple(getattr(item, name) for name in names)
+
+
+# A new row's mission metadata: values the driver takes as they are, then the times, which
+# it is given through the dialect's binder (see _insert).
+_AS_IS = tuple(name for name, kind in METADATA_KINDS.items() if kind is not MetadataKind.TIME)
+_TIMES = tuple(name for name, kind in METADATA_KINDS.items() if kind is MetadataKind.TIME)
+_as_is_values = _values_of(_AS_IS)
+_time_values = _values_of(_TIMES)
+
 #: Columns of a new row, in the order of the rows handed to the driver.
 _INSERTED = (
-    "url",
-    "path",
-    "dest_root",
-    "source",
-    "request_id",
-    "size",
-    "checksum",
-    "state",
-    "attempts",
-    "bytes_done",
-    "created_at",
-    "updated_at",
-    "instrument",
-    "obs_start",
-    "obs_end",
-    "downlink_time",
-    "slot",
+    *("url", "path", "dest_root", "source", "request_id", "size", "checksum", "state"),
+    *("attempts", "bytes_done", "created_at", "updated_at"),
+    *_AS_IS,
+    *_TIMES,
     "remote_version",
 )
 _INSERT = f"INSERT INTO {files.name} ({', '.join(_INSERTED)}) "
@@ -220,9 +215,9 @@ def _insert(
     rows = [
         (
             *(spec.url, spec.path, dest_root, spec.source, request_id, spec.size),
-            *(spec.checksum, state, 0, 0, stamp, stamp, spec.instrument),
-            *(binder(spec.obs_start), binder(spec.obs_end), binder(spec.downlink_time)),
-            spec.slot,
+            *(spec.checksum, state, 0, 0, stamp, stamp),
+            *_as_is_values(spec),
+            *map(binder, _time_values(spec)),
             spec.version,
         )
         for spec in fresh

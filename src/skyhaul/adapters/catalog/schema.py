@@ -29,6 +29,9 @@ files they count, so a status summary reads a handful of rows instead of the fil
 Each state has one row per *shard*: on PostgreSQL concurrent writers spread their updates
 over a few rows instead of queueing on one.
 
+The files table's mission metadata columns come from the one declaration
+(:mod:`skyhaul.core.metadata`), typed by kind, in declaration order.
+
 ``day_runs`` is the backfill ledger (:class:`~skyhaul.core.backfill.DayRun`): rows are only
 ever inserted, one per state change of a day; a day's latest row (highest id) is its state.
 """
@@ -53,8 +56,10 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.types import TypeEngine
 
 from skyhaul.adapters.catalog.types import UTCDateTime
+from skyhaul.core.metadata import METADATA_KINDS, MetadataKind
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -68,6 +73,14 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 #: 64-bit ids; on SQLite an INTEGER PRIMARY KEY is the rowid (BIGINT would not be).
 Id = BigInteger().with_variant(Integer(), "sqlite")
+
+#: The column type of each kind of mission metadata.
+METADATA_TYPES: dict[MetadataKind, type[TypeEngine[Any]]] = {
+    MetadataKind.TEXT: Text,
+    MetadataKind.TIME: UTCDateTime,
+    MetadataKind.FLOAT: Float,
+    MetadataKind.INT: BigInteger,
+}
 
 files = Table(
     "files",
@@ -93,11 +106,7 @@ files = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("downloaded_at", UTCDateTime),
-    Column("instrument", Text),
-    Column("obs_start", UTCDateTime),
-    Column("obs_end", UTCDateTime),
-    Column("downlink_time", UTCDateTime),
-    Column("slot", Text),
+    *(Column(name, METADATA_TYPES[kind]) for name, kind in METADATA_KINDS.items()),
     Column("remote_version", Text),
     UniqueConstraint("url"),
     UniqueConstraint("dest_root", "path"),

@@ -5,7 +5,9 @@ queries without one), ``concurrency`` and the credential keys (a real archive wi
 same API may need them).
 
 The simulator filters by instrument and by observation or downlink window itself, so this
-source lists exactly what the query asks; its ETag is the file's listed version.
+source lists exactly what the query asks; its ETag is the file's listed version. An entry's
+mission metadata is read under the declaration's field names (:mod:`skyhaul.core.metadata`),
+which the simulator's listing uses.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from skyhaul.adapters.credentials import CREDENTIAL_KEYS
 from skyhaul.adapters.pages import PageClient
 from skyhaul.adapters.sources.base import ClosingSource, ListingQuery, Source, SourceContext
 from skyhaul.adapters.sources.options import OptionReader, listing_client
+from skyhaul.core.metadata import parse_metadata
 from skyhaul.core.model import FileSpec
 from skyhaul.core.paths import safe_relative_path
 from skyhaul.core.redact import redact_url
-from skyhaul.core.timeparse import parse_utc
 from skyhaul.errors import PathEscapeError, SourceError
 
 __all__ = ["SimSource", "sim_source"]
@@ -84,12 +86,8 @@ class SimSource(ClosingSource):
                 size=_int(entry.get("size")),
                 checksum=entry.get("checksum") or None,
                 source=self.name,
-                instrument=entry.get("instrument") or None,
-                obs_start=_time(entry.get("obs_start")),
-                obs_end=_time(entry.get("obs_end")),
-                downlink_time=_time(entry.get("downlink_time")),
-                slot=entry.get("slot") or None,
                 version=entry.get("etag") or None,
+                **parse_metadata(lambda name: _text(entry.get(name))),
             )
         except PathEscapeError as exc:
             raise SourceError(f"{where}: {exc.message}") from None
@@ -114,10 +112,11 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _time(value: Any) -> datetime | None:
+def _text(value: Any) -> str | None:
+    """A listed value as text; None for none (JSON null or an empty string)."""
     if value is None or value == "":
         return None
-    return parse_utc(str(value))
+    return str(value)
 
 
 def _int(value: Any) -> int | None:
