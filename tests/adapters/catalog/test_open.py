@@ -55,7 +55,16 @@ def test_migrations_build_exactly_the_schema(db_url: str) -> None:
     differences, version, tables = _schema_against_metadata(db_url)
     assert differences == []
     assert version == HEAD
-    assert {"files", "segments", "attempts", "state_totals", "slots", "day_runs"} <= tables
+    assert {
+        "files",
+        "segments",
+        "attempts",
+        "state_totals",
+        "slots",
+        "day_runs",
+        "jobs",
+        "job_files",
+    } <= tables
 
 
 def test_a_new_catalog_is_built_at_head_without_alembic(
@@ -69,7 +78,16 @@ def test_a_new_catalog_is_built_at_head_without_alembic(
     differences, version, tables = _schema_against_metadata(db_url)
     assert differences == []
     assert version == HEAD
-    assert {"files", "segments", "attempts", "state_totals", "slots", "day_runs"} <= tables
+    assert {
+        "files",
+        "segments",
+        "attempts",
+        "state_totals",
+        "slots",
+        "day_runs",
+        "jobs",
+        "job_files",
+    } <= tables
     engine = create_catalog_engine(db_url)
     try:
         with engine.connect() as connection:

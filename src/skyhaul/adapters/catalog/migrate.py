@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Connection, Engine
 
+from skyhaul.adapters.catalog import jobs_schema  # noqa: F401  (its tables join metadata)
 from skyhaul.adapters.catalog.database import READONLY
 from skyhaul.adapters.catalog.facts import LONGEST_OBSERVATION
 from skyhaul.adapters.catalog.schema import catalog_facts, metadata
@@ -29,7 +30,7 @@ from skyhaul.adapters.catalog.schema import catalog_facts, metadata
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0003"
+HEAD = "0004"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
 #: Key of the PostgreSQL advisory lock held while migrating ("skyhaul" in ASCII, truncated).

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy import case, delete, insert
 from sqlalchemy.engine import Connection
 
+from skyhaul.adapters.catalog import jobs as catalog_jobs
 from skyhaul.adapters.catalog import leases, ledger, queries, transfers
 from skyhaul.adapters.catalog.database import Database, create_catalog_engine, unavailable
 from skyhaul.adapters.catalog.facts import where_clauses
@@ -41,6 +42,8 @@ from skyhaul.adapters.catalog.totals import (
 from skyhaul.adapters.catalog.transitions import NO_LEASE, transition
 from skyhaul.adapters.catalog.urls import catalog_url
 from skyhaul.core.backfill import DayRun
+from skyhaul.core.jobprogress import JobProgress
+from skyhaul.core.jobs import JobKind, JobRecord, JobState
 from skyhaul.core.lifecycle import FileEvent, FileState, sources_of
 from skyhaul.core.model import (
     AttemptRecord,
@@ -487,6 +490,110 @@ class Catalog:
         counts all but IGNORED files. Days in ``[first, last]`` without files are absent.
         """
         return self._db.read(lambda c: ledger.files_per_day(c, source, first, last))
+
+    # --- jobs (see :mod:`.jobs`; states from :mod:`skyhaul.core.jobs`) -------------------
+
+    def create_job(self, kind: JobKind, params: Mapping[str, Any], *, now: datetime) -> int:
+        """Queue a new job; return its id.
+
+        ``params`` must be JSON-ready: they reproduce the job (``jobs resume``).
+        """
+        return self._db.write(lambda c: catalog_jobs.create(c, kind, params, now))
+
+    def link_job_files(self, job_id: int, file_ids: Sequence[int]) -> int:
+        """Link files to a job, idempotently and in chunks; return how many links are new.
+
+        Raises
+        ------
+        UsageError
+            When there is no such job or no such file.
+        """
+        if not file_ids:
+            return 0
+        return self._db.write(lambda c: catalog_jobs.link_files(c, job_id, file_ids))
+
+    def start_job(self, job_id: int, owner: str, *, now: datetime, lease_seconds: float) -> bool:
+        """Start a queued job for ``owner``, leased until ``now + lease_seconds``.
+
+        Returns False when the job was not queued (another process started it first).
+        """
+        return self._db.write(lambda c: catalog_jobs.start(c, job_id, owner, now, lease_seconds))
+
+    def publish_job_progress(
+        self,
+        job_id: int,
+        owner: str,
+        progress: JobProgress,
+        *,
+        now: datetime,
+        lease_seconds: float,
+    ) -> bool | None:
+        """Store a running job's progress and renew its lease (one small UPDATE).
+
+        Returns whether a cancel was requested, or None when ``owner`` no longer holds the
+        running job (it was recovered as interrupted, or finished): the caller must stop.
+        """
+        return self._db.write(
+            lambda c: catalog_jobs.publish_progress(c, job_id, owner, progress, now, lease_seconds)
+        )
+
+    def finish_job(
+        self,
+        job_id: int,
+        owner: str,
+        state: JobState,
+        *,
+        now: datetime,
+        summary: Mapping[str, Any] | None,
+        error: str | None = None,
+    ) -> bool:
+        """End ``owner``'s running job in ``state`` (succeeded, failed, cancelled or
+        interrupted) with its JSON-ready summary. False when it no longer held the job.
+
+        Raises
+        ------
+        IllegalTransitionError
+            When ``state`` is not one a running job can end in.
+        """
+        return self._db.write(
+            lambda c: catalog_jobs.finish(c, job_id, owner, state, now, summary, error)
+        )
+
+    def request_job_cancel(self, job_id: int, *, now: datetime) -> bool:
+        """Ask a running job to stop (its owner sees the flag within a publish), or cancel
+        a queued one at once. False when the job is unknown or already finished."""
+        return self._db.write(lambda c: catalog_jobs.cancel(c, job_id, now))
+
+    def recover_interrupted_jobs(self, *, now: datetime) -> int:
+        """Mark running jobs whose lease expired before ``now`` interrupted; return how many.
+
+        A lease renewed past ``now`` is left alone, so a slow but live job is never taken.
+        """
+        return self._db.write(lambda c: catalog_jobs.recover_interrupted(c, now))
+
+    def requeue_job(self, job_id: int, *, now: datetime) -> bool:
+        """Queue a failed, cancelled or interrupted job again (cancel flag cleared).
+
+        Returns False when the job is unknown or in another state.
+        """
+        return self._db.write(lambda c: catalog_jobs.requeue(c, job_id, now))
+
+    def get_job(self, job_id: int) -> JobRecord | None:
+        """Return one job, or None."""
+        return self._db.read(lambda c: catalog_jobs.get(c, job_id))
+
+    def list_jobs(
+        self, *, states: Sequence[JobState] | None = None, limit: int = 100
+    ) -> list[JobRecord]:
+        """Return up to ``limit`` jobs, newest first; only those in ``states`` if given.
+
+        Call :meth:`recover_interrupted_jobs` first to show dead jobs as interrupted.
+        """
+        return self._db.read(lambda c: catalog_jobs.list_jobs(c, states, limit))
+
+    def job_file_ids(self, job_id: int) -> list[int]:
+        """Return the ids of the files a job concerns, in order."""
+        return self._db.read(lambda c: catalog_jobs.file_ids(c, job_id))
 
 
 def open_catalog(url: str | None = None, *, migrate: bool = True) -> Catalog:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from skyhaul.adapters.catalog import jobs_schema  # noqa: F401  (its tables join metadata)
 from skyhaul.adapters.catalog.schema import metadata
 
 
