@@ -18,6 +18,7 @@ from skyhaul.cli.discover import discover
 from skyhaul.cli.download import download
 from skyhaul.cli.get import get
 from skyhaul.cli.group import SkyhaulGroup
+from skyhaul.cli.jobs import jobs_app
 from skyhaul.cli.ledger import ledger_app
 from skyhaul.cli.ls import ls
 from skyhaul.cli.ops import ignore, recover_stale, retry, unignore
@@ -57,6 +58,7 @@ app.command("ignore")(ignore)
 app.command("unignore")(unignore)
 app.add_typer(ledger_app)
 app.add_typer(report_app)
+app.add_typer(jobs_app)
 
 
 def main() -> None:

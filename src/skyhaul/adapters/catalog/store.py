@@ -15,7 +15,7 @@ Rules:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -583,7 +583,7 @@ class Catalog:
         return self._db.read(lambda c: catalog_jobs.get(c, job_id))
 
     def list_jobs(
-        self, *, states: Sequence[JobState] | None = None, limit: int = 100
+        self, *, states: Collection[JobState] | None = None, limit: int = 100
     ) -> list[JobRecord]:
         """Return up to ``limit`` jobs, newest first; only those in ``states`` if given.
 
