@@ -8,7 +8,6 @@ off again; tests that change an object use one of their own (``CHANGED_INDEX``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -63,8 +62,3 @@ def s3_faults(s3_sim: S3SimThread) -> Iterator[S3SimThread]:
 def unsigned_transport(endpoint: str, settings: S3Settings | None = None) -> S3Transport:
     """An S3 transport for ``endpoint`` sending unsigned requests."""
     return S3Transport(settings, access=S3Access(endpoint=endpoint))
-
-
-def small_objects(sim: S3SimThread) -> list[Path]:
-    """Disk paths of the 64 KiB objects, in archive order."""
-    return [o.version.disk_path for o in sim.objects() if o.size == 64 * KIB]
