@@ -32,6 +32,7 @@ from skyhaul.sim.cache import ArchiveCache, FileVersion
 from skyhaul.sim.config import SimConfig
 from skyhaul.sim.faults import FaultConfig
 from skyhaul.sim.s3_proxy import RunningProxy, start_proxy
+from skyhaul.sim.server import http_origin
 from skyhaul.sim.stats import SimStats
 from skyhaul.sim.store import FileStore
 from skyhaul.sim.thread import ServerThread
@@ -270,8 +271,7 @@ async def start_s3_sim(
 
 def _endpoint(moto: Any) -> str:
     host, port = moto.get_host_and_port()
-    url_host = f"[{host}]" if ":" in host else host
-    return f"http://{url_host}:{port}"
+    return http_origin(host, port)
 
 
 def _client(endpoint: str) -> Any:

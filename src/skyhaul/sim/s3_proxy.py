@@ -31,6 +31,7 @@ from skyhaul.errors import ConfigError
 from skyhaul.sim.bodies import send_planned
 from skyhaul.sim.decisions import BodyPlan, FaultEngine, Refusal
 from skyhaul.sim.faults import FaultConfig
+from skyhaul.sim.server import listen
 from skyhaul.sim.stats import SimStats
 
 #: Knobs the proxy cannot honour (they need the file server's own state).
@@ -186,18 +187,12 @@ async def start_proxy(
     app = web.Application(client_max_size=_UPLOAD_LIMIT)
     app[PROXY_STATE] = state
     app.router.add_route("*", "/{tail:.*}", _forward)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound_port = runner.addresses[0][1]
+        runner, origin = await listen(app, host, port)
     except BaseException:
-        await runner.cleanup()
         await session.close()
         raise
-    url_host = f"[{host}]" if ":" in host else host
-    return RunningProxy(runner, state, f"http://{url_host}:{bound_port}")
+    return RunningProxy(runner, state, origin)
 
 
 async def _forward(request: web.Request) -> web.StreamResponse:
