@@ -7,6 +7,7 @@ import http.client
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,9 +18,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import typer
 from obstore import get
 from obstore.store import S3Store
+from typer.testing import CliRunner
 
+from skyhaul.cli.sim_cmd import sim
 from skyhaul.errors import ConfigError
 from skyhaul.sim import SimConfig, profile
 from skyhaul.sim.archive import build_archive
@@ -177,3 +181,19 @@ def test_sim_s3_without_moto_is_one_line_and_exit_2(sim_root: Path) -> None:
     lines = err.decode().strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("skyhaul: error: the S3 simulator needs moto[s3]")
+
+
+@pytest.mark.parametrize("faults", [[], ["--p503", "0.1"]], ids=["moto", "proxy"])
+def test_a_taken_s3_port_is_one_line_and_exit_2(sim_root: Path, faults: list[str]) -> None:
+    app = typer.Typer()
+    app.command()(sim)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        args = ["--profile", "small", "--root", str(sim_root), "--s3", "--s3-port", port]
+        result = CliRunner().invoke(app, [*args, "--s3-bucket", "skyhaul-sim-port", *faults])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].startswith("skyhaul: error: ")
+    assert "address already in use" in result.output
+    assert "skyhaul-sim serving" not in result.output

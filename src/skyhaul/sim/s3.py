@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -106,15 +107,15 @@ class RunningS3Sim:
         The bucket holding the archive.
     moto_endpoint : str
         moto's own endpoint (no faults), ``http://HOST:PORT``.
+    proxy : RunningProxy or None
+        The fault proxy in front of moto, if any.
     """
 
-    def __init__(
-        self, moto: Any, client: Any, proxy: RunningProxy | None, store: FileStore, bucket: str
-    ) -> None:
+    def __init__(self, moto: Any, client: Any, store: FileStore, bucket: str) -> None:
         self._moto = moto
         self._client = client
-        self._proxy = proxy
         self._store = store
+        self.proxy: RunningProxy | None = None
         self._etags: dict[str, str] = {}
         self.bucket = bucket
         self._idle_stats = SimStats()
@@ -123,17 +124,17 @@ class RunningS3Sim:
     @property
     def endpoint(self) -> str:
         """The endpoint to use, ``http://HOST:PORT``: the fault proxy's, else moto's."""
-        return self._proxy.endpoint if self._proxy is not None else self.moto_endpoint
+        return self.proxy.endpoint if self.proxy is not None else self.moto_endpoint
 
     @property
     def stats(self) -> SimStats:
         """Counters of the requests through the proxy (none without it)."""
-        return self._proxy.state.stats if self._proxy is not None else self._idle_stats
+        return self.proxy.state.stats if self.proxy is not None else self._idle_stats
 
     @property
     def faults(self) -> FaultConfig:
         """The fault knobs in force (none without the proxy)."""
-        return self._proxy.faults if self._proxy is not None else FaultConfig()
+        return self.proxy.faults if self.proxy is not None else FaultConfig()
 
     def set_faults(self, faults: FaultConfig | None = None, /, **changes: object) -> FaultConfig:
         """Put new fault knobs in force; see :meth:`RunningProxy.set_faults`.
@@ -143,9 +144,9 @@ class RunningS3Sim:
         skyhaul.errors.ConfigError
             If the simulator runs without its fault proxy, or for a knob it cannot honour.
         """
-        if self._proxy is None:
+        if self.proxy is None:
             raise ConfigError("this S3 simulator runs without its fault proxy")
-        return self._proxy.set_faults(faults, **changes)
+        return self.proxy.set_faults(faults, **changes)
 
     def objects(self) -> list[S3Object]:
         """Every object as now uploaded, in archive order."""
@@ -196,8 +197,8 @@ class RunningS3Sim:
     async def close(self) -> None:
         """Stop the proxy, empty and delete the bucket, stop moto."""
         try:
-            if self._proxy is not None:
-                await self._proxy.close()
+            if self.proxy is not None:
+                await self.proxy.close()
             await asyncio.to_thread(self._remove_bucket)
         finally:
             await asyncio.to_thread(self._moto.stop)
@@ -251,22 +252,41 @@ async def start_s3_sim(
     initial = await asyncio.to_thread(cache.materialise)
     # werkzeug logs every request to stderr unless its logger is told otherwise.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    if not proxy and port:
+        _check_free(host, port)
     moto = server.ThreadedMotoServer(ip_address=host, port=0 if proxy else port, verbose=False)
     await asyncio.to_thread(moto.start)
     try:
         client = await asyncio.to_thread(_client, _endpoint(moto))
         await asyncio.to_thread(_create_bucket, client, bucket)
-        front = await start_proxy(_endpoint(moto), config.faults, host, port) if proxy else None
     except BaseException:
         await asyncio.to_thread(moto.stop)
         raise
-    sim = RunningS3Sim(moto, client, front, FileStore(cache, initial), bucket)
-    try:
+    sim = RunningS3Sim(moto, client, FileStore(cache, initial), bucket)
+    try:  # from here on, closing also removes the bucket from moto's process-wide state
+        if proxy:
+            sim.proxy = await start_proxy(sim.moto_endpoint, config.faults, host, port)
         await sim.upload([initial[f.path] for f in archive.files])
     except BaseException:
         await sim.close()
         raise
     return sim
+
+
+def _check_free(host: str, port: int) -> None:
+    """Raise ``OSError`` if ``host:port`` is taken.
+
+    moto binds in its server thread, and its ``start()`` waits for that thread without a
+    deadline: a taken port would hang it, so it is tried here first.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:  # worded as asyncio words it for the HTTP side
+            reason = (exc.strerror or str(exc)).lower()
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def _endpoint(moto: Any) -> str:

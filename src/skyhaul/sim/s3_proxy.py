@@ -53,6 +53,7 @@ _HOP_BY_HOP = frozenset(
         "trailer",
         "transfer-encoding",
         "upgrade",
+        "expect",  # the proxy has read the body already
         "content-length",  # set again from the body actually sent
     }
 )
