@@ -16,7 +16,7 @@ from skyhaul.adapters.s3_access import S3Access
 from skyhaul.sim.archive import ArchiveSpec, SizeBand
 from skyhaul.sim.config import SimConfig
 from skyhaul.sim.faults import FaultConfig
-from skyhaul.sim.s3 import S3SimThread
+from skyhaul.sim.s3_thread import S3SimThread
 from skyhaul.sim.thread import SimThread
 
 KIB = 1024

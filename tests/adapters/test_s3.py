@@ -28,7 +28,8 @@ from skyhaul.errors import (
     ServerError,
     ThrottledError,
 )
-from skyhaul.sim.s3 import SIM_CREDENTIALS, SIM_REGION, S3SimThread
+from skyhaul.sim.s3 import SIM_CREDENTIALS, SIM_REGION
+from skyhaul.sim.s3_thread import S3SimThread
 
 from .conftest import CHANGED_INDEX, MIB, unsigned_transport
 

@@ -20,7 +20,7 @@ from skyhaul.adapters.s3_access import S3Access
 from skyhaul.core.ranges import ByteRange, ContentRange
 from skyhaul.errors import ClientError, RemoteChangedError
 from skyhaul.ports.transport import Transport
-from skyhaul.sim.s3 import S3SimThread
+from skyhaul.sim.s3_thread import S3SimThread
 from skyhaul.sim.thread import SimThread
 
 from .conftest import CHANGED_INDEX

@@ -27,7 +27,7 @@ from skyhaul.cli.sim_cmd import sim
 from skyhaul.errors import ConfigError
 from skyhaul.sim import SimConfig, profile
 from skyhaul.sim.archive import build_archive
-from skyhaul.sim.s3 import S3SimThread
+from skyhaul.sim.s3_thread import S3SimThread
 
 BUCKET = "skyhaul-sim-tests"
 

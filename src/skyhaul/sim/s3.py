@@ -16,6 +16,7 @@ Rules:
 - :meth:`RunningS3Sim.change_object` gives a file its next generation on disk (as the
   HTTP simulator's ``change_file`` does) and uploads it: the ETag changes for real.
 - moto and boto3 are imported by :func:`require_moto`, never when ``skyhaul.sim`` loads.
+- :class:`skyhaul.sim.s3_thread.S3SimThread` runs it in a background thread, for tests.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from skyhaul.sim.s3_proxy import RunningProxy, start_proxy
 from skyhaul.sim.server import http_origin
 from skyhaul.sim.stats import SimStats
 from skyhaul.sim.store import FileStore
-from skyhaul.sim.thread import ServerThread
 
 DEFAULT_BUCKET = "skyhaul-sim"
 SIM_CREDENTIALS = ("skyhaul-sim", "skyhaul-sim-secret")
@@ -322,79 +322,3 @@ def _create_bucket(client: Any, bucket: str) -> None:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         raise ConfigError(f"cannot create S3 simulator bucket {bucket!r}: {code}") from None
-
-
-class S3SimThread(ServerThread[RunningS3Sim]):
-    """Run the S3 simulator in a background thread (see :class:`skyhaul.sim.SimThread`).
-
-    Parameters
-    ----------
-    config : SimConfig
-        What to serve.
-    host : str, optional
-        Address to listen on.
-    port : int, optional
-        Port of the endpoint; 0 picks a free one.
-    bucket : str, optional
-        Bucket name (one per simulator in a process).
-    start_timeout : float, optional
-        Seconds to wait for the archive, moto, the uploads and the proxy.
-    """
-
-    def __init__(
-        self,
-        config: SimConfig,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        bucket: str = DEFAULT_BUCKET,
-        start_timeout: float = 300.0,
-    ) -> None:
-        super().__init__("skyhaul-s3-sim", start_timeout)
-        self._config = config
-        self._host = host
-        self._port = port
-        self._bucket = bucket
-
-    async def _start_server(self) -> RunningS3Sim:
-        return await start_s3_sim(self._config, self._host, self._port, self._bucket)
-
-    @property
-    def endpoint(self) -> str:
-        """The endpoint (the fault proxy), ``http://HOST:PORT``."""
-        return self.server.endpoint
-
-    @property
-    def moto_endpoint(self) -> str:
-        """moto's own endpoint, without faults."""
-        return self.server.moto_endpoint
-
-    @property
-    def bucket(self) -> str:
-        """The bucket holding the archive."""
-        return self.server.bucket
-
-    @property
-    def stats(self) -> SimStats:
-        """Counters of the requests through the proxy (safe to read from any thread)."""
-        return self.server.stats
-
-    @property
-    def faults(self) -> FaultConfig:
-        """The fault knobs in force."""
-        return self.server.faults
-
-    def objects(self) -> list[S3Object]:
-        """Every object as now uploaded, read on the server's loop."""
-        return self._on_loop(self.server.objects)
-
-    def url_for(self, key: str) -> str:
-        """``s3://BUCKET/KEY``."""
-        return self.server.url_for(key)
-
-    def set_faults(self, faults: FaultConfig | None = None, /, **changes: object) -> FaultConfig:
-        """Put new fault knobs in force; see :meth:`RunningS3Sim.set_faults`."""
-        return self._on_loop(lambda: self.server.set_faults(faults, **changes))
-
-    def change_object(self, key: str) -> S3Object:
-        """Give an object new content now; see :meth:`RunningS3Sim.change_object`."""
-        return self.call(self.server.change_object(key))
