@@ -9,17 +9,24 @@ Rules:
   plane uses; a bad value is one line on stderr and exit code 2.
 - The records API's token is never an argument (others can read a command line): it is
   read from the environment variable ``--records-token-env`` names.
+- ``--s3`` also serves the same files as an S3 bucket (moto on loopback, see
+  :mod:`skyhaul.sim.s3`): the second stdout line is exactly ``skyhaul-sim s3 <endpoint>
+  bucket <name>``, printed with the first once both sides are up. The URL file keeps the
+  base URL alone. The S3 side takes the fault knobs it can honour, fixed at start (with
+  none, its endpoint is moto's own); moto missing is one line on stderr and exit code 2.
 - SIGINT and SIGTERM stop the server cleanly: exit code 0.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -31,11 +38,14 @@ from skyhaul.sim.archive import ArchiveSpec, FileKind, profile
 from skyhaul.sim.cache import write_text_atomically
 from skyhaul.sim.config import SimConfig
 from skyhaul.sim.faults import FaultConfig
+from skyhaul.sim.s3 import RunningS3Sim, require_moto, start_s3_sim
+from skyhaul.sim.s3_proxy import UNSUPPORTED_KNOBS, needs_proxy, proxy_faults
 from skyhaul.sim.server import start_server
 
 __all__ = ["sim"]
 
 _FAULTS = "Faults (all off by default)"
+_S3 = "S3 (the same files as a bucket)"
 _RECORDS = "Records API (/api/records)"
 
 
@@ -229,6 +239,23 @@ def sim(
             rich_help_panel=_RECORDS,
         ),
     ] = None,
+    s3: Annotated[
+        bool,
+        typer.Option(
+            "--s3", help="Also serve the files from an S3 bucket (moto).", rich_help_panel=_S3
+        ),
+    ] = False,
+    s3_port: Annotated[
+        str,
+        typer.Option(
+            help="Port of the S3 endpoint; 0 picks a free one.",
+            metavar="PORT",
+            rich_help_panel=_S3,
+        ),
+    ] = "0",
+    s3_bucket: Annotated[
+        str, typer.Option(help="Name of the S3 bucket.", metavar="NAME", rich_help_panel=_S3)
+    ] = "skyhaul-sim",
     records_token_env: Annotated[
         str | None,
         typer.Option(
@@ -266,9 +293,10 @@ def sim(
     }
     try:
         seed_value = knobs.parse_count("--seed", seed)
-        port_value = knobs.parse_count("--port", port)
-        if port_value > 65535:
-            raise ConfigError(f"--port: must be at most 65535, got {port!r}")
+        port_value = _parse_port("--port", port)
+        s3_side = _S3Side(_parse_port("--s3-port", s3_port), s3_bucket) if s3 else None
+        if s3_side is not None:
+            require_moto()
         chosen = {name: value for name, value in fault_values.items() if value is not None}
         if records_token_env is not None:
             chosen["records_token"] = _token_from_env(records_token_env)
@@ -278,10 +306,25 @@ def sim(
         _fail(str(exc))
     config = SimConfig(archive=archive, root=root, faults=faults)
     try:
-        asyncio.run(_serve(config, host, port_value, url_file))
+        asyncio.run(_serve(config, host, port_value, url_file, s3_side))
     except OSError as exc:  # port taken, cache or URL file not writable
         where = f"{exc.filename}: " if exc.filename else ""
         _fail(f"{where}{exc.strerror if exc.filename else exc}")
+    except ConfigError as exc:  # the S3 side could not be set up
+        _fail(str(exc))
+
+
+@dataclass(frozen=True)
+class _S3Side:
+    port: int
+    bucket: str
+
+
+def _parse_port(name: str, value: str) -> int:
+    number = knobs.parse_count(name, value)
+    if number > 65535:
+        raise ConfigError(f"{name}: must be at most 65535, got {value!r}")
+    return number
 
 
 def _token_from_env(variable: str) -> str:
@@ -317,7 +360,9 @@ def _parse_kind(kind: str | None) -> FileKind | None:
     raise ConfigError(f"--kind: must be fits or blob, got {kind!r}")
 
 
-async def _serve(config: SimConfig, host: str, port: int, url_file: Path | None) -> None:
+async def _serve(
+    config: SimConfig, host: str, port: int, url_file: Path | None, s3: _S3Side | None
+) -> None:
     stop = asyncio.Event()
     restore = _stop_on_signals(stop)
     try:
@@ -325,19 +370,33 @@ async def _serve(config: SimConfig, host: str, port: int, url_file: Path | None)
             f"skyhaul-sim: preparing {config.archive.count} files in {config.cache_root}",
             err=True,
         )
-        running = await start_server(config, host, port)
-        try:
+        async with contextlib.AsyncExitStack() as running_sides:
+            running = await start_server(config, host, port)
+            running_sides.push_async_callback(running.close)
+            s3_line = None
+            if s3 is not None:
+                s3_sim = await _start_s3(config, host, s3)
+                running_sides.push_async_callback(s3_sim.close)
+                s3_line = f"skyhaul-sim s3 {s3_sim.endpoint} bucket {s3_sim.bucket}"
             mib = running.archive.total_size / 2**20
             count = len(running.archive.files)
             if url_file is not None:  # first, so it exists once the line is read
                 write_text_atomically(url_file, running.base_url + "\n")
             line = f"skyhaul-sim serving {running.base_url} ({count} files, {mib:.1f} MiB)"
-            print(line, flush=True)
+            print(line if s3_line is None else f"{line}\n{s3_line}", flush=True)
             await stop.wait()
-        finally:
-            await running.close()
     finally:
         restore()
+
+
+async def _start_s3(config: SimConfig, host: str, side: _S3Side) -> RunningS3Sim:
+    """Start the S3 side with the fault knobs it honours (and no proxy when none is set)."""
+    faults = proxy_faults(config.faults)
+    ignored = [k for k in UNSUPPORTED_KNOBS if getattr(config.faults, k) != getattr(faults, k)]
+    if ignored:
+        typer.echo(f"skyhaul-sim: the S3 side ignores {', '.join(ignored)}", err=True)
+    s3_config = dataclasses.replace(config, faults=faults)
+    return await start_s3_sim(s3_config, host, side.port, side.bucket, proxy=needs_proxy(faults))
 
 
 def _stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:

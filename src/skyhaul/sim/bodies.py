@@ -3,7 +3,8 @@
 Rules:
 - A clean body (no knob touches it) goes out with ``loop.sendfile`` (the kernel copies
   page cache to socket), falling back to chunked reads only where the transport cannot.
-- A mangled body is read in chunks off the event loop and written one chunk at a time:
+- A mangled body is read in chunks (off the event loop, from a file; or from any reader,
+  as the S3 fault proxy's upstream, :func:`send_planned`) and written one chunk at a time:
   paced by a :class:`skyhaul.sim.throttle.Pacer`, with bytes inverted at the planned
   offsets, and cut short at ``drop_after`` by closing the connection (after the bytes
   already written are flushed), so the client sees fewer bytes than Content-Length.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,6 +33,9 @@ _PACED_CHUNK_MIN = 1024
 
 OnSent = Callable[[int], None]
 """Called with the number of body bytes handed to the connection."""
+
+ReadChunk = Callable[[int], Awaitable[bytes]]
+"""``await read(n)``: the next bytes of a body, at most ``n`` (never empty before its end)."""
 
 
 class SendfileResponse(web.StreamResponse):
@@ -120,9 +124,57 @@ async def send_mangled(
     aiohttp.web.StreamResponse
         The response, finished (or with its connection closed).
     """
-    response.content_length = span.length
     loop = asyncio.get_running_loop()
-    limit = span.length if plan.drop_after is None else min(plan.drop_after, span.length)
+    fd = await loop.run_in_executor(None, os.open, disk_path, os.O_RDONLY)
+    offset = span.start
+
+    async def read(n: int) -> bytes:
+        nonlocal offset
+        chunk = await loop.run_in_executor(None, os.pread, fd, n, offset)
+        if not chunk:
+            raise OSError(f"{disk_path} shrank while being sent")
+        offset += len(chunk)
+        return chunk
+
+    try:
+        return await send_planned(request, response, read, span.length, plan, on_sent)
+    finally:
+        os.close(fd)
+
+
+async def send_planned(
+    request: web.Request,
+    response: web.StreamResponse,
+    read: ReadChunk,
+    length: int,
+    plan: BodyPlan,
+    on_sent: OnSent,
+) -> web.StreamResponse:
+    """Send a ``length``-byte body, taken from ``read``, through ``response`` as ``plan`` says.
+
+    Parameters
+    ----------
+    request : aiohttp.web.Request
+        The request being answered.
+    response : aiohttp.web.StreamResponse
+        The response, not yet prepared, with status and headers set.
+    read : callable
+        ``await read(n)`` returns the body's next bytes, at most ``n`` of them.
+    length : int
+        Bytes the response announces (its Content-Length).
+    plan : BodyPlan
+        Pacing, corruption and drop point.
+    on_sent : callable
+        Told how many body bytes went out, chunk by chunk.
+
+    Returns
+    -------
+    aiohttp.web.StreamResponse
+        The response, finished (or with its connection closed).
+    """
+    response.content_length = length
+    loop = asyncio.get_running_loop()
+    limit = length if plan.drop_after is None else min(plan.drop_after, length)
     chunk_size = _CHUNK
     pacer = None
     if plan.bandwidth is not None:
@@ -130,23 +182,18 @@ async def send_mangled(
         pacer = Pacer(plan.bandwidth, loop.time())
     try:
         await response.prepare(request)
-        fd = await loop.run_in_executor(None, os.open, disk_path, os.O_RDONLY)
-        try:
-            sent = 0
-            while sent < limit:
-                n = min(chunk_size, limit - sent)
-                chunk = await loop.run_in_executor(None, os.pread, fd, n, span.start + sent)
-                if not chunk:
-                    raise OSError(f"{disk_path} shrank while being sent")
-                chunk = _invert(chunk, sent, plan.corrupt_at)
-                if pacer is not None:
-                    await asyncio.sleep(pacer.delay(len(chunk), loop.time()))
-                await response.write(chunk)
-                on_sent(len(chunk))
-                sent += len(chunk)
-        finally:
-            os.close(fd)
-        if limit < span.length:
+        sent = 0
+        while sent < limit:
+            chunk = await read(min(chunk_size, limit - sent))
+            if not chunk:
+                raise OSError(f"body source ended at {sent} of {length} bytes")
+            chunk = _invert(chunk, sent, plan.corrupt_at)
+            if pacer is not None:
+                await asyncio.sleep(pacer.delay(len(chunk), loop.time()))
+            await response.write(chunk)
+            on_sent(len(chunk))
+            sent += len(chunk)
+        if limit < length:
             _close_connection(request)
             return response
         await response.write_eof()

@@ -176,6 +176,19 @@ async def start_server(config: SimConfig, host: str = "127.0.0.1", port: int = 0
     app.router.add_get("/files/{path:.+}", serve_file)  # GET also answers HEAD
     app.router.add_routes(ROUTES)
     app.router.add_routes(RECORDS_ROUTES)
+    runner, origin = await listen(app, host, port)
+    return RunningSim(runner, state, origin + "/")
+
+
+async def listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on ``host:port`` (port 0 picks a free one), without an access log.
+
+    Returns
+    -------
+    tuple of (aiohttp.web.AppRunner, str)
+        The runner (``await runner.cleanup()`` stops serving) and the origin,
+        ``http://HOST:PORT`` without a trailing slash.
+    """
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:
@@ -185,8 +198,13 @@ async def start_server(config: SimConfig, host: str = "127.0.0.1", port: int = 0
     except BaseException:
         await runner.cleanup()
         raise
+    return runner, http_origin(host, bound_port)
+
+
+def http_origin(host: str, port: int) -> str:
+    """``http://HOST:PORT``, with an IPv6 address in brackets."""
     url_host = f"[{host}]" if ":" in host else host
-    return RunningSim(runner, state, f"http://{url_host}:{bound_port}/")
+    return f"http://{url_host}:{port}"
 
 
 @web.middleware
