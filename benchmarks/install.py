@@ -85,14 +85,16 @@ class Installer:
         self._note(f"could not pip install {requirement}: {last_line(output)}")
         return False
 
-    def bytecode(self, package: Path) -> None:
+    def bytecode(self, package: Path, label: str | None = None) -> None:
         """Compile ``package``'s modules to ``__pycache__`` where that is not done yet.
 
         ``pip install`` does this at install time. An editable install relies on the
         first run to write the bytecode, and under ``PYTHONDONTWRITEBYTECODE`` (set in
         some sandboxes and CI images) no run ever does: every start would compile every
-        module again, about 0.15 s that no installed peer pays.
+        module again, about 0.15 s that no installed peer pays. ``label`` names the
+        package in the notes (default: its directory's name).
         """
+        label = label or package.name
         stale = [
             source
             for source in package.rglob("*.py")
@@ -101,9 +103,9 @@ class Installer:
         if not stale:
             return
         if compileall.compile_dir(str(package), quiet=1):
-            self._note(f"compiled the bytecode of {len(stale)} modules of {package.name}")
+            self._note(f"compiled the bytecode of {len(stale)} modules of {label}")
         else:
-            self._note(f"could not compile the bytecode of {package.name}")
+            self._note(f"could not compile the bytecode of {label}")
 
     def _apt_install(self, package: str) -> bool:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

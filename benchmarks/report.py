@@ -3,6 +3,8 @@
 Rules:
 - One section per scenario: a table (medians), the issue's figures next to ours, the
   targets with the numbers compared, the exact commands, and any skyhaul run that failed.
+- With ``--compare``, the base revision (``skyhaul@<commit>``) is one more row, and a line
+  under the table gives current / base (``compare.comparison_lines``).
 - ``write_readme`` keeps everything above the marker line untouched (hand-written text)
   and replaces everything below it.
 """
@@ -13,9 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.compare import comparison_lines
 from benchmarks.machine import Machine
 from benchmarks.results import ClientResult, FigureTable, ScenarioResult
-from benchmarks.tools import Tool
+from benchmarks.tools import SKYHAUL, Tool, is_skyhaul
 
 __all__ = ["MARKER", "RunContext", "render", "write_readme"]
 
@@ -64,7 +67,8 @@ class RunContext:
 
 def render(context: RunContext, scenarios: Sequence[ScenarioResult]) -> str:
     """Return the whole generated Markdown (everything below the marker)."""
-    parts = [_header(context), *(_scenario(s) for s in scenarios), _method()]
+    compared = any(is_skyhaul(t) and t != SKYHAUL for s in scenarios for t in s.clients)
+    parts = [_header(context), *(_scenario(s) for s in scenarios), _method(compared)]
     return "\n\n".join(parts).rstrip() + "\n"
 
 
@@ -107,7 +111,10 @@ def _scenario(result: ScenarioResult) -> str:
     lines = [f"### ({result.key}) {result.title}", "", result.description, ""]
     if result.clients:
         lines += _table(result)
-        lines += _skyhaul_own_account(result.clients.get("skyhaul"))
+        lines += comparison_lines(result.clients, files_per_second=result.file_size < _MiB)
+        for tool, client in result.clients.items():
+            if is_skyhaul(tool):
+                lines += _skyhaul_own_account(tool, client)
     for table in result.tables:
         lines += _figure_table(table)
     if result.extra:
@@ -122,14 +129,16 @@ def _scenario(result: ScenarioResult) -> str:
     for check in result.targets:
         lines.append(f"- {_VERDICT[check.verdict]}: {check.text} ({check.detail})")
     lines += _commands(result.clients.values())
-    lines += _skyhaul_failures(result.clients.get("skyhaul"))
+    for tool, client in result.clients.items():
+        if is_skyhaul(tool):
+            lines += _skyhaul_failures(tool, client)
     return "\n".join(lines).rstrip()
 
 
 def _table(result: ScenarioResult) -> list[str]:
     large = result.file_size >= _MiB
     limited = any(c.refused_share is not None for c in result.clients.values())
-    sky = result.clients.get("skyhaul")
+    sky = result.clients.get(SKYHAUL)
     head = ["tool", "wall s (range)", "CPU s", "files ok", "MiB/s" if large else "files/s"]
     if limited:
         head += ["requests", "refused"]
@@ -169,18 +178,16 @@ def _figure_table(table: FigureTable) -> list[str]:
 _SUMMARY_KEYS = ("downloaded", "failed", "abandoned", "bytes", "seconds")
 
 
-def _skyhaul_own_account(sky: ClientResult | None) -> list[str]:
+def _skyhaul_own_account(tool: str, sky: ClientResult) -> list[str]:
     """skyhaul's own ``--json`` figures: its ``seconds`` against the wall shows start-up."""
-    if sky is None:
-        return []
     shown = []
     for run in sky.runs:
         if run.summary:
             figures = ", ".join(f"{k} {run.summary[k]}" for k in _SUMMARY_KEYS if k in run.summary)
             shown.append(f"{figures} (wall {run.measurement.wall:.2f} s)")
     if not shown:
-        return ["skyhaul printed no `--json` summary.", ""]
-    return ["skyhaul's own `--json` summary per run: " + "; ".join(shown) + ".", ""]
+        return [f"{tool} printed no `--json` summary.", ""]
+    return [f"{tool}'s own `--json` summary per run: " + "; ".join(shown) + ".", ""]
 
 
 def _wall_cell(client: ClientResult) -> str:
@@ -200,13 +207,11 @@ def _commands(clients: Iterable[ClientResult]) -> list[str]:
     return [*lines, "```", "", "</details>"]
 
 
-def _skyhaul_failures(sky: ClientResult | None) -> list[str]:
-    if sky is None:
-        return []
+def _skyhaul_failures(tool: str, sky: ClientResult) -> list[str]:
     bad = [r for r in sky.runs if not r.clean or r.files_ok < sky.files_total]
     if not bad:
         return []
-    lines = ["", f"skyhaul runs that did not finish cleanly ({len(bad)} of {len(sky.runs)}):"]
+    lines = ["", f"{tool} runs that did not finish cleanly ({len(bad)} of {len(sky.runs)}):"]
     for run in bad:
         m = run.measurement
         status = "timed out" if m.timed_out else f"exit code {m.returncode}"
@@ -220,7 +225,13 @@ def _skyhaul_failures(sky: ClientResult | None) -> list[str]:
     return lines
 
 
-def _method() -> str:
+def _method(compared: bool = False) -> str:
+    base = [
+        "- `skyhaul@<commit>` (`--compare`) is the same venv's `skyhaul` with "
+        "`PYTHONPATH` set to a worktree of that commit, its bytecode compiled first; it "
+        "runs right after skyhaul, the two swapping places on every other repetition. "
+        "Current ÷ base below 1 means the current tree is faster.",
+    ]
     return "\n".join(
         [
             "### How it was measured",
@@ -238,6 +249,7 @@ def _method() -> str:
             "start-up and imports inside the timing, as a user does.",
             "- (d) counts requests and 429s from nginx's access log of the limited location; "
             "(g) from the simulator's own counters (`/_sim/stats`).",
+            *(base if compared else []),
         ]
     )
 

@@ -10,6 +10,12 @@ Markdown table per scenario and writes them, with the machine and tool versions,
 marker line of ``benchmarks/README.md``.
 
 Usage: ``python -m benchmarks.run [--quick] [--repeat N] [--only a,b,c,d,g] [--tools ...]``.
+
+``--compare REV`` also runs skyhaul at git revision ``REV`` (a detached worktree under the
+git-ignored ``bench-data/compare/``, see ``compare.py``) as the tool ``skyhaul@<commit>``,
+alternating with the current tree in the transfer scenarios (a, b, d), and shows current /
+base under each table. Such results are only printed: the README is written only when
+``--write`` is given too, so a comparison never replaces the README's tables by accident.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import shlex
 import shutil
 import statistics
@@ -27,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import skyhaul
+from benchmarks import compare
 from benchmarks.catalog_runs import run_catalog_scenario
 from benchmarks.install import Installer
 from benchmarks.machine import describe_machine, load_average
@@ -38,7 +46,7 @@ from benchmarks.servers import NginxServer
 from benchmarks.tools import REPO, Tool, find_tools
 from benchmarks.transfer_runs import run_transfer_scenario
 
-__all__ = ["main"]
+__all__ = ["main", "readme_target"]
 
 SCENARIOS = ("a", "b", "c", "d", "e", "f", "g")
 # Scenarios of skyhaul alone, each a module with ``scenario(quick=, say=) -> ScenarioResult``.
@@ -65,12 +73,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     installer = Installer(allowed=not args.no_install, say=_say)
     tools = _restrict(find_tools(installer), args.tools)
     installer.bytecode(Path(skyhaul.__file__).parent)  # as a pip install leaves it
+    base = _base(args.compare, installer) if args.compare else None
+    if base is not None:
+        tools[base.name] = base
     work = args.workdir or _default_workdir()
     root, runs = work / "srv", work / "runs"
     _say(f"work directory {work} (server root {root})")
     results: list[ScenarioResult] = []
     try:
         transfers = [s for s in transfer_scenarios(quick=args.quick) if s.key in selected]
+        if base is not None:
+            transfers = [compare.with_base(s, base.name) for s in transfers]
+            if not transfers:
+                _say("--compare: only the transfer scenarios (a, b, d) run the base revision")
         by_key = {r.key: r for r in _run_transfers(transfers, tools, root, runs, repeat)}
         if "c" in selected:
             by_key["c"] = run_catalog_scenario(
@@ -91,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
             _remove_if_empty(work)
     startup = _startup(tools["skyhaul"])
+    if base is not None and startup:
+        startup += f" ({base.name}: {_startup(base)})"
     context = RunContext(
         command=" ".join(["python -m benchmarks.run", shlex.join(argv or sys.argv[1:])]).strip(),
         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -104,10 +121,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     generated = render(context, results)
     print("\n" + generated)
-    if args.readme is not None:
-        write_readme(args.readme, generated, _INTRO)
-        _say(f"wrote {args.readme}")
+    readme = readme_target(args)
+    if readme is not None:
+        write_readme(readme, generated, _INTRO)
+        _say(f"wrote {readme}")
+    elif args.compare and args.readme is not None:
+        _say("--compare: results printed only; add --write to put them in the README")
     return 0
+
+
+def readme_target(args: argparse.Namespace) -> Path | None:
+    """The file the results go to: none with ``--compare`` unless ``--write`` is given.
+
+    A comparison of two revisions is a check of one change, not the project's figures:
+    writing it over the README's tables takes an explicit ``--write``.
+    """
+    if args.compare and not args.write:
+        return None
+    readme: Path | None = args.readme
+    return readme
+
+
+def _base(spec: str, installer: Installer) -> Tool:
+    """skyhaul at revision ``spec``, checked out and compiled; exit if it cannot run.
+
+    Warns when the current tree's skyhaul is not this checkout's ``src`` (an editable
+    install of another checkout, without ``PYTHONPATH``): the comparison would then not
+    be of this checkout.
+    """
+    here = Path(skyhaul.__file__).resolve()
+    if not here.is_relative_to(REPO / "src"):
+        _say(f"--compare: warning: the current skyhaul is {here}, not under {REPO / 'src'}")
+    revision = compare.resolve(spec)
+    worktree, done = compare.checkout(revision)
+    _say(f"--compare: {done}")
+    tool = compare.base_tool(revision, worktree, installer)
+    if not tool.available:
+        raise SystemExit(f"--compare: {tool.name} cannot run: {tool.version}")
+    _say(f"--compare: {tool.name} is {tool.version}")
+    return tool
 
 
 def _run_transfers(
@@ -157,10 +209,11 @@ def _startup(skyhaul: Tool, runs: int = 3) -> str:
     """skyhaul's start-up cost (``skyhaul --help``): it is inside every timed run."""
     if skyhaul.path is None:
         return ""
+    env = {**os.environ, **skyhaul.env} if skyhaul.env else None
     with tempfile.TemporaryDirectory(prefix="skyhaul-bench-") as scratch:
         out, err = Path(scratch) / "out", Path(scratch) / "err"
         measured = [
-            run_measured([skyhaul.path, "--help"], timeout=60, stdout=out, stderr=err)
+            run_measured([skyhaul.path, "--help"], timeout=60, stdout=out, stderr=err, env=env)
             for _ in range(runs)
         ]
     wall = statistics.median(m.wall for m in measured)
@@ -264,6 +317,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--keep-data", action="store_true", help="keep the generated files for the next run"
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="REV",
+        help=(
+            "also run skyhaul at git revision REV (e.g. HEAD~3), alternating with this tree "
+            "in (a), (b), (d), and show current / base; printed only unless --write"
+        ),
+    )
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="with --compare: write the results to the README too (default: print only)",
     )
     output = parser.add_mutually_exclusive_group()
     output.add_argument(

@@ -20,9 +20,16 @@ def read_summary(stdout: Path) -> dict[str, object] | None:
         return None
 
 
-def catalog_downloaded(program: str, catalog_url: str) -> int | None:
-    """Return how many files ``skyhaul status --json`` counts as DOWNLOADED (``None``: unknown)."""
-    code, output = capture([program, "status", "--json", "--catalog", catalog_url], timeout=120)
+def catalog_downloaded(
+    program: str, catalog_url: str, env: dict[str, str] | None = None
+) -> int | None:
+    """Return how many files ``skyhaul status --json`` counts as DOWNLOADED (``None``: unknown).
+
+    ``env`` is the environment the run had, so that a base revision reads its own catalog.
+    """
+    code, output = capture(
+        [program, "status", "--json", "--catalog", catalog_url], timeout=120, env=env
+    )
     document = _first_object(output) if code == 0 else None
     try:
         count = document["states"]["DOWNLOADED"]["count"]  # type: ignore[index]

@@ -12,15 +12,18 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.install import Installer
 from benchmarks.procs import capture, last_line
 
-__all__ = ["REPO", "Tool", "find_tools"]
+__all__ = ["REPO", "SKYHAUL", "Tool", "find_tools", "is_skyhaul"]
 
 REPO = Path(__file__).resolve().parent.parent
+#: The current tree's tool; ``skyhaul@<commit>`` is another revision's (``compare.py``).
+SKYHAUL = "skyhaul"
 
 _APT_PACKAGES = {
     "curl": ("curl",),
@@ -42,16 +45,25 @@ class Tool:
         Executable to run (the interpreter, for the Python peers); ``None``: unavailable.
     version : str
         One line, or why it is unavailable.
+    env : mapping
+        Variables set for it on top of the harness's environment (``PYTHONPATH`` for
+        skyhaul at another revision); empty for every other tool.
     """
 
     name: str
     path: str | None
     version: str
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def available(self) -> bool:
         """Whether the harness can run it."""
         return self.path is not None
+
+
+def is_skyhaul(name: str) -> bool:
+    """Whether tool ``name`` is skyhaul: the current tree's, or another revision's."""
+    return name == SKYHAUL or name.startswith(f"{SKYHAUL}@")
 
 
 def find_tools(installer: Installer) -> dict[str, Tool]:

@@ -2,7 +2,10 @@
 
 Rules:
 - Repetitions alternate the clients (A B C, A B C, ...), so slow drifts in the machine's
-  load spread over all of them instead of landing on one.
+  load spread over all of them instead of landing on one. With ``--compare``, skyhaul and
+  its base revision swap places on every other repetition (``compare.run_order``).
+- Each client runs in the harness's environment without proxies, plus its tool's own
+  variables (the base revision's ``PYTHONPATH``).
 - Before each run the client's output and scratch directories are emptied (skyhaul's
   catalog lives in the scratch directory), so every run downloads everything.
 - After each run, outside the timing: the files are checked (size and sha256), skyhaul's
@@ -19,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from benchmarks.compare import run_order
 from benchmarks.datasets import Offered, count_ok, offer
 from benchmarks.peers import Client, Job, catalog_url
 from benchmarks.procs import run_measured
@@ -26,7 +30,7 @@ from benchmarks.results import ClientResult, RunRecord, ScenarioResult
 from benchmarks.scenarios import TransferScenario
 from benchmarks.servers import NginxServer
 from benchmarks.skyhaul_outcome import catalog_downloaded, read_summary
-from benchmarks.tools import REPO, Tool
+from benchmarks.tools import REPO, Tool, is_skyhaul
 
 __all__ = ["run_transfer_scenario"]
 
@@ -88,13 +92,15 @@ def run_transfer_scenario(
     records: dict[str, list[RunRecord]] = {c.tool: [] for c in runnable}
     commands: dict[str, str] = {}
     for repetition in range(repeat):
-        for client in runnable:
-            program = tools[client.tool].path
+        for client in run_order(runnable, repetition):
+            tool = tools[client.tool]
+            program = tool.path
             assert program is not None
             job = _fresh_job(offered, work / client.tool)
             argv = client.argv(program, job)
-            commands[client.tool] = shlex.join(argv)
-            record = _run_once(client, program, job, argv, repetition, scenario, server)
+            commands[client.tool] = _shown(tool, argv)
+            env = _child_env(tool.env)
+            record = _run_once(client, program, job, argv, repetition, scenario, server, env)
             records[client.tool].append(record)
             say(f"[{scenario.key}] {repetition + 1}/{repeat} {_progress_line(client, record)}")
             shutil.rmtree(job.out_dir, ignore_errors=True)
@@ -123,20 +129,21 @@ def _run_once(
     repetition: int,
     scenario: TransferScenario,
     server: NginxServer,
+    env: dict[str, str],
 ) -> RunRecord:
     stdout, stderr = job.scratch / "stdout.log", job.scratch / "stderr.log"
     mark = server.limited_mark()
     measurement = run_measured(
-        argv, timeout=scenario.timeout, stdout=stdout, stderr=stderr, cwd=REPO, env=_child_env()
+        argv, timeout=scenario.timeout, stdout=stdout, stderr=stderr, cwd=REPO, env=env
     )
     requests = None
     if scenario.dataset.location == "limited":
         time.sleep(_LOG_FLUSH_SECONDS)  # nginx logs a request just after answering it
         requests = server.limited_since(mark)
     summary, downloaded = None, None
-    if client.tool == "skyhaul":
+    if is_skyhaul(client.tool):
         summary = read_summary(stdout)
-        downloaded = catalog_downloaded(program, catalog_url(job.scratch))
+        downloaded = catalog_downloaded(program, catalog_url(job.scratch), env=env)
     return RunRecord(
         repetition=repetition,
         measurement=measurement,
@@ -148,12 +155,20 @@ def _run_once(
     )
 
 
-def _child_env() -> dict[str, str]:
-    """The harness's environment without proxies: every request must stay on loopback."""
+def _child_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The harness's environment without proxies (every request must stay on loopback),
+    plus the tool's own variables."""
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     env["COLUMNS"] = "160"  # rich wraps logs at 80 columns without a terminal
+    env.update(extra)
     return env
+
+
+def _shown(tool: Tool, argv: list[str]) -> str:
+    """The command as the report lists it, with the tool's own variables in front."""
+    variables = [f"{name}={value}" for name, value in tool.env.items()]
+    return shlex.join([*variables, *argv])
 
 
 def _tail(path: Path) -> str:
