@@ -254,7 +254,7 @@ class Client:
         source: str | None,
     ) -> int:
         from skyhaul.services.acquire import Discovery
-        from skyhaul.services.runs import DownloadRun, DownloadSpec
+        from skyhaul.services.runs import prepare_download
 
         name = self._source_name(source)
         entry = None if name is None else self.config.source(name)
@@ -266,8 +266,14 @@ class Client:
             built = build_source(entry, verify_tls=self.options.verify_tls)
             discovery = Discovery(built, query, str(entry.dest))
         # One process: a caller's threads (Jupyter's) make forking unsafe.
-        spec = DownloadSpec(options, selection, discovery=discovery, processes=1)
-        run = DownloadRun.prepare(self.catalog, spec)
+        run = prepare_download(
+            self.catalog,
+            options,
+            selection=selection,
+            discovery=discovery,
+            processes=1,
+            params={"via": "python", "config": _path_text(self.config.path)},
+        )
         self.last_result = _run(run.run, cancel_event)
         return int(self.last_result.summary.downloaded)
 
@@ -342,3 +348,7 @@ def _slot_window(slot: Any) -> tuple[datetime, datetime]:
         raise UsageError(f"a slot needs a start and an end, got {slot!r}")
     window = _window(_time(start), _time(end))
     return window.start, window.end
+
+
+def _path_text(path: os.PathLike[str] | None) -> str | None:
+    return None if path is None else os.fspath(path)

@@ -222,10 +222,10 @@ def test_observation_must_not_end_before_it_starts(tmp_path: Path) -> None:
     assert "obs_end 2024-03-01T00:00:00+00:00 is before obs_start" in error_of(path)
 
 
-@pytest.mark.parametrize("url", ["ftp://h.example/x", "h.example/x", "https://", "s3://b/k"])
-def test_url_must_be_http(tmp_path: Path, url: str) -> None:
+@pytest.mark.parametrize("url", ["ftp://h.example/x", "h.example/x", "https://", "s3://"])
+def test_url_must_be_http_or_s3(tmp_path: Path, url: str) -> None:
     path = write(tmp_path, "urls.txt", f"https://h.example/ok\n\n{url}\n")
-    assert error_of(path) == f"{path}:3: {url!r} is not an http(s) URL"
+    assert error_of(path) == f"{path}:3: {url!r} is not an http(s) or s3 URL"
 
 
 def test_url_secrets_are_redacted_in_errors(tmp_path: Path) -> None:
@@ -294,3 +294,35 @@ def test_empty_list(tmp_path: Path, name: str, text: str) -> None:
 def test_bad_json(tmp_path: Path, text: str, expected: str) -> None:
     path = write(tmp_path, "m.json", text)
     assert error_of(path).startswith(f"{path}{expected}")
+
+
+def test_s3_urls_and_mirrors_in_csv(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "m.csv",
+        "url,path,mirrors\n"
+        "s3://bucket/raw/a.fits,a.fits,https://h.example/raw/a.fits  https://m.example/a.fits\n"
+        "https://h.example/b.fits,b.fits,\n",
+    )
+    a, b = read_specs(path)
+    assert a.url == "s3://bucket/raw/a.fits"
+    assert a.mirrors == ("https://h.example/raw/a.fits", "https://m.example/a.fits")
+    assert a.urls[0] == a.url
+    assert b.mirrors == ()
+
+
+def test_mirrors_in_json_as_a_list_or_text(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "m.json",
+        '[{"url": "s3://b/x.fits", "mirrors": ["https://h.example/x.fits", "s3://b/x.fits"]},'
+        ' {"url": "https://h.example/y.fits", "mirrors": "https://m.example/y.fits"}]',
+    )
+    x, y = read_specs(path)
+    assert x.mirrors == ("https://h.example/x.fits",)  # the file's own URL is not a mirror
+    assert y.mirrors == ("https://m.example/y.fits",)
+
+
+def test_a_bad_mirror_names_its_row(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.csv", "url,mirrors\nhttps://h.example/a,ftp://m.example/a\n")
+    assert error_of(path) == f"{path}:2: mirrors: 'ftp://m.example/a' is not an http(s) or s3 URL"

@@ -66,7 +66,7 @@ def assert_one_line_error(result: Result, expected: str) -> None:
         ),
         (
             "ftp://archive.example/x,x,,,,,,,",
-            "manifest.csv:17: 'ftp://archive.example/x' is not an http(s) URL",
+            "manifest.csv:17: 'ftp://archive.example/x' is not an http(s) or s3 URL",
         ),
     ],
 )
@@ -88,14 +88,15 @@ def test_a_url_list_names_the_line_of_a_url_that_is_not_http(
         "# my files\nhttps://archive.example/a\n\nfile:///etc/passwd\n"
     )
     assert_one_line_error(
-        skyhaul("get", "-i", "urls.txt"), "urls.txt:4: 'file:///etc/passwd' is not an http(s) URL"
+        skyhaul("get", "-i", "urls.txt"),
+        "urls.txt:4: 'file:///etc/passwd' is not an http(s) or s3 URL",
     )
     assert states() == {}
 
 
 def test_a_url_argument_that_is_not_http(skyhaul: Invoke, states: States) -> None:
     result = skyhaul("get", "https://archive.example/a", "archive.example/b")
-    assert_one_line_error(result, "URL argument 2: 'archive.example/b' is not an http(s) URL")
+    assert_one_line_error(result, "URL argument 2: 'archive.example/b' is not an http(s) or s3 URL")
     assert states() == {}
 
 

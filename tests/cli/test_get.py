@@ -21,7 +21,10 @@ Invoke = Callable[..., Result]
 States = Callable[[], dict[str, int]]
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-SUMMARY_KEYS = {"downloaded", "failed", "abandoned", "bytes", "seconds", "interrupted", "failures"}
+SUMMARY_KEYS = {
+    *("job", "downloaded", "failed", "abandoned", "bytes", "seconds", "interrupted"),
+    "failures",
+}
 
 
 def rows_of(manifest: Path) -> list[dict[str, str]]:
@@ -56,6 +59,7 @@ def test_json_mode_prints_one_summary_object_and_nothing_else(
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert set(summary) == SUMMARY_KEYS
+    assert isinstance(summary["job"], int)
     rows = rows_of(manifest)
     assert summary["downloaded"] == len(rows)
     assert summary["bytes"] == sum(int(row["size"]) for row in rows)

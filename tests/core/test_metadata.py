@@ -81,9 +81,10 @@ def test_specs_take_metadata_by_keyword_and_keep_their_positions() -> None:
     assert (spec.size, spec.checksum, spec.source, spec.version) == (3, "sha256:ab", "src", "v1")
     assert spec.instrument == "EUI"
     assert spec.obs_start is None
-    assert FileSpec.__match_args__ == ("url", "path", "size", "checksum", "source", "version")
+    own = ("url", "path", "size", "checksum", "source", "version", "mirrors")
+    assert FileSpec.__match_args__ == own
     with pytest.raises(TypeError):
-        FileSpec("u", "p", None, None, "cli", None, "EUI")  # type: ignore[misc]
+        FileSpec("u", "p", None, None, "cli", None, (), "EUI")  # type: ignore[misc]
 
 
 def test_records_take_metadata_by_keyword() -> None:

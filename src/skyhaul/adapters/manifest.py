@@ -7,9 +7,11 @@ Rules:
 - Format: by extension (``.csv``, ``.json``), else sniffed: ``[``/``{`` is JSON, a first
   row naming a ``url`` column is CSV, anything else is a URL list (one URL per line, blank
   lines and ``#`` comments skipped).
-- Columns: ``url`` (required, http or https), ``path`` (relative destination, default from
-  the URL, confined to the destination root), ``size`` (bytes), ``checksum``
-  (``algorithm:hex``), and one column per mission metadata field (:mod:`skyhaul.core.metadata`:
+- Columns: ``url`` (required: ``http``, ``https`` or ``s3://bucket/key``), ``path``
+  (relative destination, default from the URL, confined to the destination root),
+  ``size`` (bytes), ``checksum`` (``algorithm:hex``), ``mirrors`` (further URLs of the
+  same file, tried after ``url`` in order: whitespace-separated in CSV, a list or a
+  string in JSON), and one column per mission metadata field (:mod:`skyhaul.core.metadata`:
   instrument, observation and downlink times, slot), parsed by the field's kind (times:
   ISO 8601, UTC). Unknown columns are ignored with a warning.
 - Two rows naming one destination path with different URLs are an error; exact repeats
@@ -40,8 +42,8 @@ __all__ = ["MANIFEST_COLUMNS", "parse_specs", "read_specs", "specs_from_urls"]
 logger = logging.getLogger(__name__)
 
 #: Columns a CSV or JSON manifest may carry (``url`` is required).
-MANIFEST_COLUMNS = ("url", "path", "size", "checksum", *METADATA_NAMES)
-_HTTP_URL = re.compile(r"https?://[^/?#\s]+\S*\Z", re.IGNORECASE)
+MANIFEST_COLUMNS = ("url", "path", "size", "checksum", "mirrors", *METADATA_NAMES)
+_URL = re.compile(r"(?:https?|s3)://[^/?#\s]+\S*\Z", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s")
 
 Row = Mapping[str, object]
@@ -116,7 +118,7 @@ def specs_from_urls(urls: Iterable[str], *, source: str = "cli") -> list[FileSpe
     Raises
     ------
     ManifestError
-        A URL is not http(s), or two URLs would be saved under one path.
+        A URL is not http(s) or s3, or two URLs would be saved under one path.
     """
     collector = _Collector(source)
     for index, url in enumerate(urls, start=1):
@@ -258,16 +260,36 @@ class _Collector:
                 size=_size(row, where),
                 checksum=_checksum(row, where),
                 source=self.source,
+                mirrors=_mirrors(row, url, where),
                 **metadata,
             )
         )
 
 
 def _check_url(url: str, where: str) -> None:
-    if _HTTP_URL.match(url) is None:
+    if _URL.match(url) is None:
         if _WHITESPACE.search(url) is not None:
             raise ManifestError(f"{where}: URL {redact_url(url)!r} contains whitespace")
-        raise ManifestError(f"{where}: {redact_url(url)!r} is not an http(s) URL")
+        raise ManifestError(f"{where}: {redact_url(url)!r} is not an http(s) or s3 URL")
+
+
+def _mirrors(row: Row, url: str, where: str) -> tuple[str, ...]:
+    """The row's further URLs, in order, without repeats (or the file's own URL)."""
+    value = row.get("mirrors")
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        urls = value.split()
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        urls = [item.strip() for item in value]
+    else:
+        raise ManifestError(f"{where}: mirrors must be URLs (text or a list), got {_kind(value)}")
+    chosen: list[str] = []
+    for mirror in urls:
+        _check_url(mirror, f"{where}: mirrors")
+        if mirror != url and mirror not in chosen:
+            chosen.append(mirror)
+    return tuple(chosen)
 
 
 def _text(row: Row, column: str, where: str) -> str | None:

@@ -7,7 +7,10 @@ Rules:
 - A URL whose scheme no transport serves is a permanent client error of that file, not
   of the run.
 - ``default_transports`` wires HTTP(S) from the run's options (timeouts, TLS, the
-  sources' credentials) and S3 from the standard AWS environment.
+  sources' credentials) and S3 from the standard AWS environment (obstore is imported
+  only when the first ``s3://`` URL is opened).
+- A transport that cannot be configured (a half-made AWS setup) raises ``ConfigError``
+  when first asked for: the run stops with exit code 2; it is not a failure of a file.
 """
 
 from __future__ import annotations
@@ -77,4 +80,19 @@ def default_transports(options: TransferOptions) -> TransportRegistry:
             )
         )
 
-    return TransportRegistry({"http": http, "https": http})
+    def s3() -> Transport:
+        from skyhaul.adapters.s3 import S3Settings, S3Transport
+
+        transport = S3Transport(
+            S3Settings(
+                connect_timeout=options.connect_timeout,
+                read_timeout=options.read_timeout,
+                verify_tls=options.verify_tls,
+            )
+        )
+        # A half-made AWS setup is the run's configuration error (exit 2), found now
+        # rather than as a failure of each file.
+        _ = transport.access
+        return transport
+
+    return TransportRegistry({"http": http, "https": http, "s3": s3})

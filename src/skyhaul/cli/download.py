@@ -72,15 +72,20 @@ def download(
 
             source = build_source(configured, verify_tls=transfer.verify_tls)
             discovery = Discovery(source, listing_query(selection), str(configured.dest))
+    from skyhaul.services.runs import prepare_download
+
+    # What `jobs resume` needs besides the selection: where the source is configured.
+    params = {"config": None if config.path is None else str(config.path.resolve())}
     with opened_catalog(common) as catalog:
-        code = download_and_report(
-            term,
+        run = prepare_download(
             catalog,
             transfer,
-            show_progress=progress,
-            processes=processes,
-            catalog_at=catalog_location(common),
             selection=selection,
             discovery=discovery,
+            processes=processes,
+            params=params,
+        )
+        code = download_and_report(
+            term, run, show_progress=progress, catalog_at=catalog_location(common)
         )
     raise typer.Exit(code)

@@ -3,16 +3,14 @@
 Rules:
 - Every input (URL arguments and the ``-i`` list) is read and validated before the
   catalog is touched, so bad input registers nothing.
-- One request id (uuid4 hex) tags every named file, new or already known; the engine then
-  downloads exactly the files of that request that are not done yet.
+- Every run is a job: the named files, new or already known, are linked to it, and the
+  engine downloads exactly the files of that job that are not done yet.
 - The destination root is stored absolute.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -48,7 +46,11 @@ _INPUT_HELP = f"A URL list (one per line) or a CSV/JSON manifest ({', '.join(MAN
 def get(
     urls: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[URL]...", help="http(s) URLs to download.", show_default=False),
+        typer.Argument(
+            metavar="[URL]...",
+            help="http(s) or s3://BUCKET/KEY URLs to download.",
+            show_default=False,
+        ),
     ] = None,
     input_file: Annotated[
         Path | None,
@@ -76,11 +78,11 @@ def get(
     term = start(common)
     specs = _named_specs(urls or [], input_file)
     dest_root = _destination(directory)
-    request_id = uuid.uuid4().hex
+    # Imported here: the engine pulls in aiohttp, which status, ls and the rest never need.
+    from skyhaul.services.runs import prepare_get
+
     with opened_catalog(common) as catalog:
-        result = catalog.register(
-            specs, str(dest_root), now=datetime.now(UTC), request_id=request_id
-        )
+        run, result = prepare_get(catalog, specs, str(dest_root), transfer, processes=processes)
         logger.info(
             "%d files named: %d new, %d already known, %d changed",
             len(specs),
@@ -90,13 +92,10 @@ def get(
         )
         code = download_and_report(
             term,
-            catalog,
-            transfer,
+            run,
             show_progress=progress,
-            processes=processes,
             catalog_at=catalog_location(common),
             files_at=str(dest_root),
-            request_id=request_id,
         )
     raise typer.Exit(code)
 

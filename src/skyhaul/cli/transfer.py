@@ -1,8 +1,9 @@
 """Run a download for ``get`` and ``download`` and report the outcome.
 
 Rules:
-- The run itself (processes, forking, merging) is ``services.runs.DownloadRun``; this
-  module only draws its progress and prints its summary.
+- The run itself (its job, processes, forking, merging) is ``services.runs.DownloadRun``;
+  this module only draws its progress and prints its summary (with ``"job"`` in
+  ``--json``).
 - The run is driven by ``run_cancellable``: the first Ctrl-C or SIGTERM cancels it (files
   stay resumable), the second exits at once.
 - Live progress is drawn only when stdout and stderr are terminals and ``--no-progress``
@@ -17,14 +18,14 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from skyhaul.adapters.catalog import Catalog
 from skyhaul.cli.common import Terminal
 from skyhaul.cli.render import live_progress, summary_lines
-from skyhaul.core.model import RunSummary, Selection, TransferOptions
+from skyhaul.core.model import RunSummary
 from skyhaul.services.cancellation import EXIT_INTERRUPTED, run_cancellable
 
 if TYPE_CHECKING:
-    from skyhaul.services.acquire import AcquireResult, Discovery
+    from skyhaul.services.acquire import AcquireResult
+    from skyhaul.services.runs import DownloadRun
 
 __all__ = ["download_and_report", "exit_code"]
 
@@ -33,55 +34,32 @@ logger = logging.getLogger("skyhaul.cli")
 
 def download_and_report(
     term: Terminal,
-    catalog: Catalog,
-    options: TransferOptions,
+    run: DownloadRun,
     *,
     show_progress: bool,
     catalog_at: str,
     files_at: str | None = None,
-    selection: Selection | None = None,
-    request_id: str | None = None,
-    discovery: Discovery | None = None,
-    processes: int | None = 1,
 ) -> int:
-    """Download the eligible files, show progress, print the summary; return the exit code.
+    """Run a prepared download job, show its progress, print its summary; return the
+    exit code.
 
     Parameters
     ----------
     term : Terminal
         Where to write.
-    catalog : Catalog
-        The open catalog.
-    options : TransferOptions
-        Knobs of the run.
+    run : DownloadRun
+        The job, prepared (``services.runs.prepare_get`` / ``prepare_download``).
     show_progress : bool
         False with ``--no-progress``.
     catalog_at, files_at : str
         Where the catalog and the files are, for the summary.
-    selection, request_id
-        Which files (passed to the engine as is).
-    discovery : Discovery or None
-        List a source and register its files first (``download --source``).
-    processes : int or None
-        Engine processes (``--processes``); None chooses (``core.processes``).
 
     Returns
     -------
     int
         The command's exit code.
     """
-    # Imported here: the engine pulls in aiohttp, which status, ls and the rest never need.
-    from skyhaul.services.runs import DownloadRun, DownloadSpec
-
     live = show_progress and sys.stdout.isatty() and term.err.is_terminal
-    spec = DownloadSpec(
-        options=options,
-        selection=selection or Selection(),
-        request_id=request_id,
-        discovery=discovery,
-        processes=processes,
-    )
-    run = DownloadRun.prepare(catalog, spec)
 
     def notice(signal_name: str) -> None:
         logger.warning(
@@ -98,6 +76,7 @@ def download_and_report(
         async with live_progress(run.progress, term.err):
             return await work
 
+    logger.debug("job %d", run.job_id)
     result = run_cancellable(job, on_cancel=notice)
     summary = result.summary
     if term.json:

@@ -155,7 +155,7 @@ def job_progress(
         From ``ProgressBoard.snapshot()`` (or ``merge_snapshots``).
     sources : mapping of str to str, optional
         Where each in-flight file's bytes come from (``"http"``, ``"s3"``), by the key
-        the engine gave the board; files it does not name have no source.
+        the engine gave the board; for files it does not name, what the board says.
 
     Returns
     -------
@@ -177,7 +177,7 @@ def job_progress(
                 bytes_done=item.done,
                 bytes_total=item.total,
                 speed=round(item.speed, 1),
-                source=named.get(item.key),
+                source=named.get(item.key, item.source),
             )
             for item in snapshot.active
         ),

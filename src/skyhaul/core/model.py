@@ -32,6 +32,9 @@ class FileSpec(MissionMetadata):
     version : str or None
         What the listing says identifies this content (an ETag, a modification time):
         when it differs from the one seen before, the remote file changed.
+    mirrors : tuple of str
+        Further URLs of the same file, tried in this order after ``url`` (S3 then HTTP,
+        or mirrors of an archive).
     **metadata
         The mission metadata (:class:`~skyhaul.core.metadata.MissionMetadata`,
         keyword-only).
@@ -43,6 +46,12 @@ class FileSpec(MissionMetadata):
     checksum: str | None = None
     source: str = "cli"
     version: str | None = None
+    mirrors: tuple[str, ...] = ()
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every URL of the file, in the order they are tried."""
+        return (self.url, *self.mirrors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +83,15 @@ class FileRecord(MissionMetadata):
     downloaded_at: datetime | None = None
     remote_version: str | None = None
     """What the source listed as the content's version (see ``FileSpec.version``)."""
+    mirrors: tuple[str, ...] = ()
+    """Further URLs of the file, tried after ``url`` in this order."""
+    validator_url: str | None = None
+    """Which of its URLs ``validator`` came from (None: ``url``)."""
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every URL of the file, in the order they are tried."""
+        return (self.url, *self.mirrors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +183,8 @@ class AttemptRecord:
     bytes: int = 0
     error_class: ErrorClass | None = None
     message: str | None = None
+    sources: tuple[tuple[str, int], ...] = ()
+    """Which URL served how many bytes (several when the transfer moved to a mirror)."""
 
 
 @dataclass(frozen=True, slots=True)

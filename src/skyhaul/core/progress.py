@@ -40,6 +40,8 @@ class FileProgress:
         Bytes on disk so far.
     speed : float
         Bytes per second over the sliding window.
+    source : str or None
+        Where its bytes come from now (a URL scheme: ``https``, ``s3``).
     """
 
     key: str
@@ -47,6 +49,7 @@ class FileProgress:
     total: int | None
     done: int
     speed: float
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +121,10 @@ class _Throughput:
 
 
 class _ActiveFile:
-    __slots__ = ("done", "last_active", "meter", "name", "total")
+    __slots__ = ("done", "last_active", "meter", "name", "source", "total")
 
     def __init__(self, name: str, total: int | None, done: int, now: float, window: float) -> None:
+        self.source: str | None = None
         self.name = name
         self.total = total
         self.done = done
@@ -168,8 +172,13 @@ class ProgressBoard:
         else:
             self._bytes_total += bytes
 
-    def start_file(self, key: str, name: str, total: int | None, done: int = 0) -> None:
-        """A file is in flight; ``done`` bytes of it are already on disk (resume)."""
+    def start_file(
+        self, key: str, name: str, total: int | None, done: int = 0, source: str | None = None
+    ) -> None:
+        """A file is in flight; ``done`` bytes of it are already on disk (resume).
+
+        ``source`` says where its bytes come from (a URL scheme), when known.
+        """
         now = self._clock()
         self._bytes_done += done - self._credited.get(key, 0)
         self._credited[key] = done
@@ -178,7 +187,14 @@ class ProgressBoard:
             self._files_done -= 1
         elif previous is False:
             self._files_failed -= 1
-        self._active[key] = _ActiveFile(name, total, done, now, self._window)
+        self._active[key] = active = _ActiveFile(name, total, done, now, self._window)
+        active.source = source
+
+    def set_source(self, key: str, source: str) -> None:
+        """File ``key``'s bytes now come from ``source`` (it moved to a mirror)."""
+        file = self._active.get(key)
+        if file is not None:
+            file.source = source
 
     def advance(self, key: str, nbytes: int) -> None:
         """``nbytes`` more bytes of file ``key`` are on disk (called per chunk)."""
@@ -229,7 +245,7 @@ class ProgressBoard:
                 eta = remaining / speed
         recent = sorted(self._active.items(), key=lambda item: item[1].last_active, reverse=True)
         active = tuple(
-            FileProgress(key, f.name, f.total, f.done, f.meter.rate(now))
+            FileProgress(key, f.name, f.total, f.done, f.meter.rate(now), f.source)
             for key, f in recent[: self._max_active]
         )
         return ProgressSnapshot(

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from skyhaul.core.backfill import DayRun
+from skyhaul.core.jobprogress import JobProgress
+from skyhaul.core.jobs import JobState
 from skyhaul.core.lifecycle import FileEvent, FileState
 from skyhaul.core.model import (
     AttemptRecord,
@@ -34,6 +36,7 @@ __all__ = [
     "AcquireCatalog",
     "Claims",
     "DayLedger",
+    "JobStore",
     "OperatorQueries",
     "Registration",
     "Registry",
@@ -68,7 +71,7 @@ class Claims(Protocol):
         now: datetime,
         lease_seconds: float,
         selection: Selection | None = None,
-        request_id: str | None = None,
+        job_id: int | None = None,
     ) -> list[FileRecord]:
         """Claim up to ``limit`` due files of the selection (compare-and-set)."""
 
@@ -114,12 +117,12 @@ class Claims(Protocol):
         """Append attempt rows."""
 
     async def expected_totals(
-        self, *, request_id: str | None = None, selection: Selection | None = None
+        self, *, job_id: int | None = None, selection: Selection | None = None
     ) -> tuple[int, int | None]:
         """Return files and bytes still to download (bytes None if a size is unknown)."""
 
     async def next_attempt_due(
-        self, *, request_id: str | None = None, selection: Selection | None = None
+        self, *, job_id: int | None = None, selection: Selection | None = None
     ) -> datetime | None:
         """Return the earliest retry time of the selected FAILED files."""
 
@@ -137,9 +140,16 @@ class SegmentMap(Protocol):
         """Forget every durable range (the part file starts again from byte 0)."""
 
     async def set_validator(
-        self, file_id: int, owner: str, *, validator: str | None, size: int | None
+        self,
+        file_id: int,
+        owner: str,
+        *,
+        validator: str | None,
+        size: int | None,
+        url: str | None = None,
     ) -> bool:
-        """Record the remote validator and size the durable bytes belong to."""
+        """Record the remote validator and size the durable bytes belong to, and which
+        of the file's URLs gave it (None: its own URL)."""
 
 
 class Registry(Protocol):
@@ -151,9 +161,9 @@ class Registry(Protocol):
         dest_root: str,
         *,
         now: datetime,
-        request_id: str | None = None,
+        job_id: int | None = None,
     ) -> Registration:
-        """Add ``specs`` under ``dest_root``; link them to ``job_id`` when given."""
+        """Add ``specs`` under ``dest_root``; link them to job ``job_id`` when given."""
 
 
 class AcquireCatalog(Claims, SegmentMap, Registry, Protocol):
@@ -168,6 +178,39 @@ class DayLedger(Protocol):
 
     async def latest_day_runs(self, source: str, first: date, last: date) -> dict[date, DayRun]:
         """Return the latest row of each day of ``source`` in ``[first, last]``."""
+
+
+class JobStore(Protocol):
+    """A running job's side of the jobs table: its lease, its progress, its end."""
+
+    async def start_job(
+        self, job_id: int, owner: str, *, now: datetime, lease_seconds: float
+    ) -> bool:
+        """Start a queued job for ``owner`` (compare-and-set); False if it was not queued."""
+
+    async def publish_job_progress(
+        self,
+        job_id: int,
+        owner: str,
+        progress: JobProgress,
+        *,
+        now: datetime,
+        lease_seconds: float,
+    ) -> bool | None:
+        """Store progress and renew the lease; return whether a cancel was asked, or
+        None when ``owner`` no longer holds the running job."""
+
+    async def finish_job(
+        self,
+        job_id: int,
+        owner: str,
+        state: JobState,
+        *,
+        now: datetime,
+        summary: Mapping[str, Any] | None,
+        error: str | None = None,
+    ) -> bool:
+        """End ``owner``'s running job in ``state`` with its summary."""
 
 
 class OperatorQueries(Protocol):

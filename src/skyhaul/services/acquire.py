@@ -56,10 +56,13 @@ class AcquireResult:
 
     discovery: DiscoveryResult | None
     summary: RunSummary
+    job_id: int | None = None
+    """The job the run was (``"job"`` in the JSON form)."""
 
     def as_json(self) -> dict[str, object]:
         """JSON-ready form."""
-        body: dict[str, object] = dict(self.summary.as_json())
+        body: dict[str, object] = {} if self.job_id is None else {"job": self.job_id}
+        body.update(self.summary.as_json())
         if self.discovery is not None:
             body["discovery"] = self.discovery.as_json()
         return body
@@ -70,7 +73,7 @@ async def download(
     options: TransferOptions,
     *,
     selection: Selection | None = None,
-    request_id: str | None = None,
+    job_id: int | None = None,
     board: ProgressBoard | None = None,
     cancel: asyncio.Event | None = None,
     clock: Clock = SYSTEM_CLOCK,
@@ -89,7 +92,7 @@ async def download(
         sinks=ports.sinks,
         options=options,
         selection=selection,
-        request_id=request_id,
+        job_id=job_id,
         board=board,
         cancel=cancel,
         clock=clock,
@@ -102,7 +105,7 @@ async def run_download(
     options: TransferOptions,
     *,
     selection: Selection | None = None,
-    request_id: str | None = None,
+    job_id: int | None = None,
     board: ProgressBoard | None = None,
     cancel: asyncio.Event | None = None,
     transports: Transports | None = None,
@@ -118,8 +121,8 @@ async def run_download(
         Concurrency, segment size, attempts and timeouts.
     selection : Selection or None
         Which files; None for all.
-    request_id : str or None
-        Only the files a ``skyhaul get`` request named.
+    job_id : int or None
+        Only the files linked to that job (the files a ``skyhaul get`` named).
     board : ProgressBoard or None
         Receives progress.
     cancel : asyncio.Event or None
@@ -144,7 +147,7 @@ async def run_download(
             ports,
             options,
             selection=selection,
-            request_id=request_id,
+            job_id=job_id,
             board=board,
             cancel=cancel,
             clock=clock,
@@ -159,7 +162,7 @@ async def acquire(
     discovery: Discovery | None = None,
     cancel: asyncio.Event | None = None,
     board: ProgressBoard | None = None,
-    request_id: str | None = None,
+    job_id: int | None = None,
     on_discovered: Callable[[DiscoveryResult], None] | None = None,
     transports: Transports | None = None,
     clock: Clock = SYSTEM_CLOCK,
@@ -192,7 +195,7 @@ async def acquire(
             ports,
             options,
             selection=selection,
-            request_id=request_id,
+            job_id=job_id,
             board=board,
             cancel=cancel,
             clock=clock,

@@ -14,7 +14,8 @@ Rules:
   its selection is eligible now or later.
 - Cancellation (the ``cancel`` event) stops in-flight requests, makes their progress
   durable and releases every held file back to DISCOVERED: all of it resumable.
-- A full disk stops the whole run (``DiskFullError``): other files would fail the same way.
+- A full disk stops the whole run (``DiskFullError``), and so does a transport that cannot
+  be configured (``ConfigError``): other files would fail the same way.
 - One ``FileRun`` per held file is its whole in-run state: its record, its transfer, its
   task. The engine's collections only say where each one is (waiting, running, finished).
 """
@@ -47,7 +48,13 @@ from skyhaul.core.model import (
 from skyhaul.core.progress import ProgressBoard
 from skyhaul.core.redact import redact_url
 from skyhaul.core.retry import RetryPolicy
-from skyhaul.errors import ClientError, DiskFullError, PathEscapeError, TransferError
+from skyhaul.errors import (
+    ClientError,
+    ConfigError,
+    DiskFullError,
+    PathEscapeError,
+    TransferError,
+)
 from skyhaul.ports.catalog import Claims, SegmentMap
 from skyhaul.ports.sink import Sinks
 from skyhaul.ports.transport import Transports
@@ -115,6 +122,15 @@ class FileRun:
         """Bytes received over the network in this attempt."""
         return self.transfer.fetched if self.transfer is not None else 0
 
+    def served(self) -> tuple[tuple[str, int], ...]:
+        """Which URL served how many bytes of the file's content, as the attempt log says.
+
+        Only told when the file has mirrors: with one URL, it is the file's URL.
+        """
+        if self.transfer is None or not self.record.mirrors:
+            return ()
+        return tuple(self.transfer.sources.served().items())
+
 
 @dataclass
 class Engine:
@@ -132,8 +148,9 @@ class Engine:
         Where each file's bytes are written.
     options : TransferOptions
         Concurrency, segment size, attempts, leases, timeouts.
-    selection, request_id
-        Which files (``request_id`` is stamped by ``skyhaul get`` on the files it names).
+    selection, job_id
+        Which files (``job_id``: only the files linked to that job, as ``skyhaul get``
+        links the files it names).
     board : ProgressBoard or None
         Where progress goes (the CLI draws it).
     cancel : asyncio.Event or None
@@ -152,7 +169,7 @@ class Engine:
     sinks: Sinks
     options: TransferOptions
     selection: Selection | None = None
-    request_id: str | None = None
+    job_id: int | None = None
     board: ProgressBoard | None = None
     cancel: asyncio.Event | None = None
     clock: Clock = SYSTEM_CLOCK
@@ -214,7 +231,7 @@ class Engine:
             log.info("recovered %d files whose lease had expired", recovered)
         if self.board is not None:
             files, nbytes = await self.claims.expected_totals(
-                request_id=self.request_id, selection=self.selection
+                job_id=self.job_id, selection=self.selection
             )
             self.board.add_expected(files, nbytes)
 
@@ -279,7 +296,7 @@ class Engine:
             now=self.clock.now(),
             lease_seconds=self.options.lease_seconds,
             selection=self.selection,
-            request_id=self.request_id,
+            job_id=self.job_id,
         )
         for record in batch:
             held = self._held[record.id] = FileRun(record)
@@ -289,9 +306,7 @@ class Engine:
     async def _wait_for_due(self, cancelled: asyncio.Future[Literal[True]]) -> bool:
         """Wait for the next failed file to become due; False when there is none."""
         await self._flush()
-        due = await self.claims.next_attempt_due(
-            request_id=self.request_id, selection=self.selection
-        )
+        due = await self.claims.next_attempt_due(job_id=self.job_id, selection=self.selection)
         if due is None:
             return False
         delay = (due - self.clock.now()).total_seconds()
@@ -371,8 +386,8 @@ class Engine:
                 self.board.finish_file(str(held.id), True)
             del self._held[held.id]
             return
-        if isinstance(error, DiskFullError):
-            raise error
+        if isinstance(error, DiskFullError | ConfigError):
+            raise error  # every other file would fail the same way
         if not isinstance(error, TransferError):
             path = held.record.path
             log.error("%s: unexpected %s", path, type(error).__name__, exc_info=error)
@@ -429,6 +444,7 @@ class Engine:
                 bytes=held.fetched,
                 error_class=error.error_class if error else None,
                 message=error.message if error else None,
+                sources=held.served(),
             )
         )
 
@@ -482,7 +498,10 @@ class Engine:
         for held in list(self._running):
             ended = held.task
             assert ended is not None
-            if not ended.cancelled() and not isinstance(ended.exception(), DiskFullError):
+            stopped = ended.cancelled() or isinstance(
+                ended.exception(), DiskFullError | ConfigError
+            )
+            if not stopped:
                 await self._settle(held)  # finished before the cancel reached it
                 continue
             self._running.discard(held)

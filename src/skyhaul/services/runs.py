@@ -23,21 +23,26 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from skyhaul.adapters.catalog import Catalog
+from skyhaul.adapters.catalog import Catalog, RegisterResult
+from skyhaul.core.jobparams import options_to_json, selection_to_json
+from skyhaul.core.jobprogress import job_progress
+from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.lifecycle import FileState
-from skyhaul.core.model import RunSummary, Selection, TransferOptions
+from skyhaul.core.model import FileSpec, RunSummary, Selection, TransferOptions
 from skyhaul.core.processes import ProcessPlan, merge_summaries, plan_processes, share_options
 from skyhaul.core.progress import ProgressBoard, SnapshotSource
 from skyhaul.errors import UsageError
 from skyhaul.services.acquire import AcquireResult, Discovery, acquire
+from skyhaul.services.clock import SYSTEM_CLOCK
 from skyhaul.services.discovery import DiscoveryResult
+from skyhaul.services.jobs import JobOutcome, create_job, run_job
 from skyhaul.services.processes import ChildRun, MergedProgress, WorkerProcesses
 
-__all__ = ["DownloadRun", "DownloadSpec"]
+__all__ = ["DownloadRun", "DownloadSpec", "prepare_download", "prepare_get"]
 
 log = logging.getLogger("skyhaul.engine")
 
@@ -52,8 +57,8 @@ class DownloadSpec:
         Knobs of the run (shared between its processes).
     selection : Selection
         Which files.
-    request_id : str or None
-        Only the files a ``skyhaul get`` named.
+    linked_only : bool
+        Only the files linked to the run's job (``skyhaul get``: the files it named).
     discovery : Discovery or None
         List a source and register its files first; the run closes the source.
     processes : int or None
@@ -62,27 +67,31 @@ class DownloadSpec:
 
     options: TransferOptions
     selection: Selection = field(default_factory=Selection)
-    request_id: str | None = None
+    linked_only: bool = False
     discovery: Discovery | None = None
     processes: int | None = 1
 
 
 class DownloadRun:
-    """A download run prepared in this process (its extra processes already forked).
+    """A download run prepared in this process (its extra processes already forked), as
+    the job ``job_id``.
 
-    Use :meth:`prepare`, then drive :meth:`run` in an event loop.
+    Use :meth:`prepare` (or :func:`prepare_get`, :func:`prepare_download`), then drive
+    :meth:`run` in an event loop.
     """
 
     def __init__(
         self,
         catalog: Catalog,
         spec: DownloadSpec,
+        job_id: int,
         plan: ProcessPlan,
         board: ProgressBoard,
         workers: WorkerProcesses | None,
     ) -> None:
         self.catalog = catalog
         self.spec = spec
+        self.job_id = job_id
         self.plan = plan
         self.board = board
         self.workers = workers
@@ -92,7 +101,7 @@ class DownloadRun:
         """The whole run's progress, whichever process holds which part of it."""
 
     @classmethod
-    def prepare(cls, catalog: Catalog, spec: DownloadSpec) -> DownloadRun:
+    def prepare(cls, catalog: Catalog, spec: DownloadSpec, job_id: int) -> DownloadRun:
         """Plan the run's processes and fork the extra ones (before any loop or thread).
 
         Raises
@@ -100,16 +109,19 @@ class DownloadRun:
         UsageError
             ``--processes`` together with discovery.
         """
-        plan = _plan(catalog, spec)
+        files_of = job_id if spec.linked_only else None
+        plan = _plan(catalog, spec, files_of)
         board = ProgressBoard(time.monotonic)
         workers: WorkerProcesses | None = None
         if plan.count > 1:
             log.info("%d engine processes (%s)", plan.count, plan.reason)
             catalog.before_fork()
             workers = WorkerProcesses.fork(
-                plan.count - 1, lambda index: _child_run(catalog, spec, plan, index), progress=True
+                plan.count - 1,
+                lambda index: _child_run(catalog, spec, files_of, plan, index),
+                progress=True,
             )
-        return cls(catalog, spec, plan, board, workers)
+        return cls(catalog, spec, job_id, plan, board, workers)
 
     async def run(
         self,
@@ -117,7 +129,8 @@ class DownloadRun:
         *,
         on_discovered: Callable[[DiscoveryResult], None] | None = None,
     ) -> AcquireResult:
-        """Run this process's share beside the children's; return the whole run's result."""
+        """Run the job: this process's share beside the children's, its progress
+        published; return the whole run's result."""
         spec = self.spec
         own = acquire(
             self.catalog,
@@ -126,19 +139,90 @@ class DownloadRun:
             discovery=spec.discovery,
             cancel=cancel,
             board=self.board,
-            request_id=spec.request_id,
+            job_id=self.job_id if spec.linked_only else None,
             on_discovered=on_discovered,
         )
-        try:
-            if self.workers is None:
-                return await own
-            return await _with_workers(own, self.workers, self.catalog, cancel)
-        finally:
-            if spec.discovery is not None:
-                await spec.discovery.source.aclose()
+
+        async def work() -> AcquireResult:
+            try:
+                if self.workers is None:
+                    return await own
+                return await _with_workers(own, self.workers, self.catalog, cancel)
+            finally:
+                if spec.discovery is not None:
+                    await spec.discovery.source.aclose()
+
+        result = await run_job(
+            self.catalog,
+            self.job_id,
+            work,
+            cancel=cancel,
+            progress=lambda: job_progress(self.progress.snapshot()),
+            outcome=_outcome,
+            lease_seconds=spec.options.lease_seconds,
+        )
+        return replace(result, job_id=self.job_id)
 
 
-def _plan(catalog: Catalog, spec: DownloadSpec) -> ProcessPlan:
+def prepare_get(
+    catalog: Catalog,
+    specs: Sequence[FileSpec],
+    dest_root: str,
+    options: TransferOptions,
+    *,
+    processes: int | None = 1,
+) -> tuple[DownloadRun, RegisterResult]:
+    """Queue a ``get`` job, register its files linked to it, and prepare its run.
+
+    Its parameters name the destination and the options; its files are its links, so
+    ``jobs resume`` downloads exactly them again.
+    """
+    params = {"dest_root": dest_root, "options": options_to_json(options), "processes": processes}
+    job_id = create_job(catalog, JobKind.GET, params)
+    registered = catalog.register(specs, dest_root, now=SYSTEM_CLOCK.now(), job_id=job_id)
+    spec = DownloadSpec(options, linked_only=True, processes=processes)
+    return DownloadRun.prepare(catalog, spec, job_id), registered
+
+
+def prepare_download(
+    catalog: Catalog,
+    options: TransferOptions,
+    *,
+    selection: Selection,
+    discovery: Discovery | None = None,
+    processes: int | None = 1,
+    kind: JobKind = JobKind.DOWNLOAD,
+    params: Mapping[str, Any] | None = None,
+) -> DownloadRun:
+    """Queue a ``download`` job over ``selection`` (after ``discovery``) and prepare its run.
+
+    ``params`` adds to what the job records of itself (the selection, the options, the
+    source listed): whatever else its interface needs to run it again.
+    """
+    recorded = {
+        "selection": selection_to_json(selection),
+        "options": options_to_json(options),
+        "processes": processes,
+        "discover": discovery is not None,
+        **(params or {}),
+    }
+    job_id = create_job(catalog, kind, recorded)
+    spec = DownloadSpec(options, selection, discovery=discovery, processes=processes)
+    return DownloadRun.prepare(catalog, spec, job_id)
+
+
+def _outcome(result: AcquireResult) -> JobOutcome:
+    summary = result.summary
+    if summary.interrupted:
+        state = JobState.CANCELLED
+    elif summary.failed or summary.abandoned:
+        state = JobState.FAILED
+    else:
+        state = JobState.SUCCEEDED
+    return JobOutcome(state, result.as_json())
+
+
+def _plan(catalog: Catalog, spec: DownloadSpec, files_of: int | None = None) -> ProcessPlan:
     """Choose the run's engine processes; one where forking cannot work."""
     processes = spec.processes
     if processes == 1:
@@ -164,7 +248,7 @@ def _plan(catalog: Catalog, spec: DownloadSpec) -> ProcessPlan:
         if processes is not None:
             log.warning("one engine process: %s", why_not)
         return ProcessPlan(1, why_not)
-    files, nbytes = catalog.expected_totals(request_id=spec.request_id, selection=spec.selection)
+    files, nbytes = catalog.expected_totals(job_id=files_of, selection=spec.selection)
     return plan_processes(
         processes,
         files=files,
@@ -175,7 +259,9 @@ def _plan(catalog: Catalog, spec: DownloadSpec) -> ProcessPlan:
     )
 
 
-def _child_run(catalog: Catalog, spec: DownloadSpec, plan: ProcessPlan, index: int) -> ChildRun:
+def _child_run(
+    catalog: Catalog, spec: DownloadSpec, files_of: int | None, plan: ProcessPlan, index: int
+) -> ChildRun:
     """What forked child ``index`` runs (built in the child)."""
     catalog.after_fork()
     options = share_options(spec.options, plan.count, index + 1)
@@ -187,7 +273,7 @@ def _child_run(catalog: Catalog, spec: DownloadSpec, plan: ProcessPlan, index: i
             spec.selection,
             cancel=cancel,
             board=board,
-            request_id=spec.request_id,
+            job_id=files_of,
         )
         _log_share(share.summary)
         return share.summary

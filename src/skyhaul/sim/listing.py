@@ -80,12 +80,15 @@ class ListedFile:
             "slot": file.slot,
             "generation": self.version.generation,
             "etag": self.version.etag,
+            "mirrors": [],
         }
 
     def manifest_row(self) -> dict[str, object]:
         """Return the manifest row for this file (:data:`MANIFEST_COLUMNS`)."""
         entry = self.to_json()
-        return {column: entry[column] for column in MANIFEST_COLUMNS}
+        row = {column: entry[column] for column in MANIFEST_COLUMNS}
+        row["mirrors"] = ""  # each file has one URL here (text, as a CSV cell)
+        return row
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event
+from tests.adapters.catalog.old_rows import insert_files
 
 from skyhaul.adapters.catalog import Catalog, open_catalog
 from skyhaul.adapters.catalog.database import create_catalog_engine
@@ -275,11 +276,16 @@ def test_a_0002_catalog_upgrades(db_url: str, now: datetime) -> None:
     engine = create_catalog_engine(db_url)
     try:
         upgrade(engine, "0002")
-        old = open_catalog(db_url, migrate=False)
-        try:
-            old.register([_spec("old", None), _spec("dated", _at(D1, 1))], "/d", now=_at(D1, 2))
-        finally:
-            old.close()
+        rows = [
+            {"url": "https://arch.example/sdo/old", "path": "sdo/old", "source": "sdo"},
+            {
+                "url": "https://arch.example/sdo/dated",
+                "path": "sdo/dated",
+                "source": "sdo",
+                "obs_start": _at(D1, 1),
+            },
+        ]
+        insert_files(engine, rows, now=_at(D1, 2))
         with open_catalog(db_url) as catalog:
             catalog.append_day_run(run(D1))
             assert catalog.latest_day_runs("reach", D1, D1) == {D1: run(D1)}

@@ -33,7 +33,7 @@ def _inherited(cls: type) -> tuple[str, ...]:
 
 def test_the_layers_name_exactly_the_declared_fields() -> None:
     assert _inherited(FileSpec) == _inherited(FileRecord) == METADATA_NAMES
-    assert ("url", "path", "size", "checksum", *METADATA_NAMES) == MANIFEST_COLUMNS
+    assert ("url", "path", "size", "checksum", "mirrors", *METADATA_NAMES) == MANIFEST_COLUMNS
     assert ("size", "checksum", *METADATA_NAMES, "remote_version") == FILLABLE
     assert set(METADATA_NAMES) <= ORDERABLE
     assert [c.name for c in RECORD_COLUMNS][-len(METADATA_NAMES) :] == list(METADATA_NAMES)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from skyhaul.adapters.catalog import Catalog, open_catalog
+from skyhaul.core.jobs import JobKind
 from skyhaul.core.model import Completion, FileSpec, Selection
 
 
@@ -19,6 +20,7 @@ from skyhaul.core.model import Completion, FileSpec, Selection
 def big(tmp_path: Path, now) -> Iterator[Catalog]:
     """A SQLite catalog with a few thousand files in several states and instruments."""
     catalog = open_catalog(f"sqlite:///{tmp_path}/plans.db")
+    job = catalog.create_job(JobKind.GET, {}, now=now)
     catalog.register(
         [
             FileSpec(
@@ -33,7 +35,7 @@ def big(tmp_path: Path, now) -> Iterator[Catalog]:
         ],
         "/d",
         now=now,
-        request_id="r1",
+        job_id=job,
     )
     done = catalog.claim_batch("w", 1_500, now=now, lease_seconds=60)
     catalog.complete_many([Completion(r.id, 1, "s") for r in done], "w", now=now)
@@ -75,9 +77,7 @@ def plans_on_files(catalog: Catalog, seen: list[tuple[str, Any]]) -> list[str]:
 
 ACTIONS: dict[str, Callable[[Catalog, Any], object]] = {
     "claim": lambda c, now: c.claim_batch("x", 100, now=now, lease_seconds=5),
-    "claim by request": lambda c, now: c.claim_batch(
-        "x", 100, now=now, lease_seconds=5, request_id="r1"
-    ),
+    "claim by job": lambda c, now: c.claim_batch("x", 100, now=now, lease_seconds=5, job_id=1),
     "recover stale": lambda c, now: c.recover_stale(now=now + timedelta(days=1)),
     "renew": lambda c, now: c.renew_leases("w", list(range(1, 200)), now=now, lease_seconds=5),
     "release": lambda c, now: c.release(list(range(1, 200)), "w", now=now),
@@ -85,7 +85,7 @@ ACTIONS: dict[str, Callable[[Catalog, Any], object]] = {
         [Completion(i, 1, "s") for i in range(1, 200)], "w", now=now
     ),
     "status": lambda c, now: c.status_summary(),
-    "expected by request": lambda c, now: c.expected_totals(request_id="r1"),
+    "expected by job": lambda c, now: c.expected_totals(job_id=1),
     "next due": lambda c, now: c.next_attempt_due(),
     "observation window": lambda c, now: c.list_files(
         Selection(instrument="I1", obs_start=now, obs_end=now + timedelta(seconds=50))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from dataclasses import replace
@@ -9,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from skyhaul.adapters.catalog import Catalog, RegisterResult, open_catalog
+from skyhaul.core.jobs import JobKind
 from skyhaul.core.lifecycle import FileEvent, FileState
 from skyhaul.core.model import FileSpec, Selection, StateTotals
 from skyhaul.errors import UsageError
@@ -131,32 +133,46 @@ def test_path_conflict_within_one_call(catalog: Catalog, now) -> None:
         catalog.register([a, b], "/d", now=now)
 
 
-def test_request_id_is_stamped_on_new_and_known(catalog: Catalog, specs, now) -> None:
-    catalog.register(specs(3), "/d", now=now, request_id="first")
-    catalog.register(specs(2, start=2), "/d", now=now, request_id="second")
-    # File 2 was named by both; the later request owns it now.
-    assert catalog.expected_totals(request_id="first") == (2, 1 + 2)
-    assert catalog.expected_totals(request_id="second") == (2, 3 + 4)
-    claimed = catalog.claim_batch("w", 10, now=now, lease_seconds=60, request_id="second")
+def test_new_and_known_files_are_linked_to_the_job(catalog: Catalog, specs, now) -> None:
+    first = catalog.create_job(JobKind.GET, {}, now=now)
+    second = catalog.create_job(JobKind.GET, {}, now=now)
+    catalog.register(specs(3), "/d", now=now, job_id=first)
+    catalog.register(specs(2, start=2), "/d", now=now, job_id=second)
+    # File 2 was named by both jobs: each keeps it (a second get no longer takes it).
+    assert catalog.expected_totals(job_id=first) == (3, 1 + 2 + 3)
+    assert catalog.expected_totals(job_id=second) == (2, 3 + 4)
+    assert catalog.job_file_ids(first) == [1, 2, 3]
+    claimed = catalog.claim_batch("w", 10, now=now, lease_seconds=60, job_id=second)
     assert [r.url for r in claimed] == [s.url for s in specs(2, start=2)]
+
+
+def test_mirrors_are_kept_in_order_and_replaced_when_given_again(catalog: Catalog, now) -> None:
+    spec = FileSpec(url="s3://b/k.fits", path="k.fits", mirrors=("https://m1/k", "https://m2/k"))
+    catalog.register([spec], "/d", now=now)
+    assert catalog.list_files()[0].urls == ("s3://b/k.fits", "https://m1/k", "https://m2/k")
+    again = dataclasses.replace(spec, mirrors=("https://m3/k",))
+    assert catalog.register([again], "/d", now=now).known == 1  # not a change of the file
+    assert catalog.list_files()[0].mirrors == ("https://m3/k",)
 
 
 def test_large_registration_in_chunks(catalog: Catalog, specs, now) -> None:
     wanted = specs(5_000)
-    assert catalog.register(wanted, "/d", now=now, request_id="big").new == 5_000
+    big = catalog.create_job(JobKind.GET, {}, now=now)
+    assert catalog.register(wanted, "/d", now=now, job_id=big).new == 5_000
     assert catalog.register(wanted, "/d", now=now).known == 5_000
     assert catalog.count_files() == 5_000
-    assert catalog.expected_totals(request_id="big") == (5_000, sum(range(1, 5_001)))
+    assert catalog.expected_totals(job_id=big) == (5_000, sum(range(1, 5_001)))
 
 
 def test_concurrent_registrations_of_the_same_files(db_url: str, specs, now) -> None:
     catalogs = [open_catalog(db_url) for _ in range(3)]
+    job = catalogs[0].create_job(JobKind.GET, {}, now=now)
     results: list[RegisterResult] = []
     barrier = threading.Barrier(len(catalogs))
 
     def register(catalog: Catalog) -> None:
         barrier.wait()
-        results.append(catalog.register(specs(400), "/d", now=now, request_id="r"))
+        results.append(catalog.register(specs(400), "/d", now=now, job_id=job))
 
     threads = [threading.Thread(target=register, args=(c,)) for c in catalogs]
     try:
@@ -169,7 +185,7 @@ def test_concurrent_registrations_of_the_same_files(db_url: str, specs, now) -> 
         assert all(r.new + r.known == 400 and r.changed == 0 for r in results)
         assert catalogs[0].count_files() == 400
         assert catalogs[0].status_summary() == catalogs[0].recount_totals()
-        assert catalogs[0].expected_totals(request_id="r")[0] == 400
+        assert catalogs[0].expected_totals(job_id=job)[0] == 400
     finally:
         for catalog in catalogs:
             catalog.close()

@@ -35,7 +35,13 @@ class MemorySegmentMap:
         self.ranges.pop(file_id, None)
 
     async def set_validator(
-        self, file_id: int, owner: str, *, validator: str | None, size: int | None
+        self,
+        file_id: int,
+        owner: str,
+        *,
+        validator: str | None,
+        size: int | None,
+        url: str | None = None,
     ) -> bool:
         self.validators[file_id] = (validator, size)
         return True

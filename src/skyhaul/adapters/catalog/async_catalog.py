@@ -18,11 +18,13 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from skyhaul.adapters.catalog.register import RegisterResult
 from skyhaul.adapters.catalog.store import Catalog
 from skyhaul.core.backfill import DayRun
+from skyhaul.core.jobprogress import JobProgress
+from skyhaul.core.jobs import JobState
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import AttemptRecord, Completion, FileRecord, FileSpec, Selection
 
@@ -65,7 +67,7 @@ class AsyncCatalog:
         now: datetime,
         lease_seconds: float,
         selection: Selection | None = None,
-        request_id: str | None = None,
+        job_id: int | None = None,
     ) -> list[FileRecord]:
         """See :meth:`Catalog.claim_batch`."""
         return await self._call(
@@ -75,7 +77,7 @@ class AsyncCatalog:
             now=now,
             lease_seconds=lease_seconds,
             selection=selection,
-            request_id=request_id,
+            job_id=job_id,
         )
 
     async def renew_leases(
@@ -143,20 +145,16 @@ class AsyncCatalog:
         await self._call(self.catalog.record_attempts, attempt_records)
 
     async def expected_totals(
-        self, *, request_id: str | None = None, selection: Selection | None = None
+        self, *, job_id: int | None = None, selection: Selection | None = None
     ) -> tuple[int, int | None]:
         """See :meth:`Catalog.expected_totals`."""
-        return await self._call(
-            self.catalog.expected_totals, request_id=request_id, selection=selection
-        )
+        return await self._call(self.catalog.expected_totals, job_id=job_id, selection=selection)
 
     async def next_attempt_due(
-        self, *, request_id: str | None = None, selection: Selection | None = None
+        self, *, job_id: int | None = None, selection: Selection | None = None
     ) -> datetime | None:
         """See :meth:`Catalog.next_attempt_due`."""
-        return await self._call(
-            self.catalog.next_attempt_due, request_id=request_id, selection=selection
-        )
+        return await self._call(self.catalog.next_attempt_due, job_id=job_id, selection=selection)
 
     # --- SegmentMap ----------------------------------------------------------------------
 
@@ -173,11 +171,17 @@ class AsyncCatalog:
         await self._call(self.catalog.reset_segments, file_id)
 
     async def set_validator(
-        self, file_id: int, owner: str, *, validator: str | None, size: int | None
+        self,
+        file_id: int,
+        owner: str,
+        *,
+        validator: str | None,
+        size: int | None,
+        url: str | None = None,
     ) -> bool:
         """See :meth:`Catalog.set_validator`."""
         return await self._call(
-            self.catalog.set_validator, file_id, owner, validator=validator, size=size
+            self.catalog.set_validator, file_id, owner, validator=validator, size=size, url=url
         )
 
     # --- Registry ------------------------------------------------------------------------
@@ -188,12 +192,10 @@ class AsyncCatalog:
         dest_root: str,
         *,
         now: datetime,
-        request_id: str | None = None,
+        job_id: int | None = None,
     ) -> RegisterResult:
         """See :meth:`Catalog.register`."""
-        return await self._call(
-            self.catalog.register, specs, dest_root, now=now, request_id=request_id
-        )
+        return await self._call(self.catalog.register, specs, dest_root, now=now, job_id=job_id)
 
     # --- DayLedger -----------------------------------------------------------------------
 
@@ -204,3 +206,47 @@ class AsyncCatalog:
     async def latest_day_runs(self, source: str, first: date, last: date) -> dict[date, DayRun]:
         """See :meth:`Catalog.latest_day_runs`."""
         return await self._call(self.catalog.latest_day_runs, source, first, last)
+
+    # --- JobStore ------------------------------------------------------------------------
+
+    async def start_job(
+        self, job_id: int, owner: str, *, now: datetime, lease_seconds: float
+    ) -> bool:
+        """See :meth:`Catalog.start_job`."""
+        return await self._call(
+            self.catalog.start_job, job_id, owner, now=now, lease_seconds=lease_seconds
+        )
+
+    async def publish_job_progress(
+        self,
+        job_id: int,
+        owner: str,
+        progress: JobProgress,
+        *,
+        now: datetime,
+        lease_seconds: float,
+    ) -> bool | None:
+        """See :meth:`Catalog.publish_job_progress`."""
+        return await self._call(
+            self.catalog.publish_job_progress,
+            job_id,
+            owner,
+            progress,
+            now=now,
+            lease_seconds=lease_seconds,
+        )
+
+    async def finish_job(
+        self,
+        job_id: int,
+        owner: str,
+        state: JobState,
+        *,
+        now: datetime,
+        summary: Mapping[str, Any] | None,
+        error: str | None = None,
+    ) -> bool:
+        """See :meth:`Catalog.finish_job`."""
+        return await self._call(
+            self.catalog.finish_job, job_id, owner, state, now=now, summary=summary, error=error
+        )

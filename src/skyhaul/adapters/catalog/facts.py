@@ -52,10 +52,10 @@ def note_observations(connection: Connection, specs: Iterable[FileSpec]) -> None
 
 
 def where_clauses(
-    connection: Connection, selection: Selection | None, *, request_id: str | None = None
+    connection: Connection, selection: Selection | None, *, job_id: int | None = None
 ) -> list[ColumnElement[bool]]:
     """:func:`selection_clauses`, plus the lower bound an observation window implies."""
-    clauses = selection_clauses(selection, request_id=request_id)
+    clauses = selection_clauses(selection, job_id=job_id)
     if selection is None or selection.obs_start is None:
         return clauses
     c = catalog_facts.c

@@ -7,6 +7,7 @@ Rules:
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -94,13 +95,13 @@ def count_files(c: Connection, selection: Selection | None) -> int:
 
 
 def expected_totals(
-    c: Connection, *, request_id: str | None, selection: Selection | None
+    c: Connection, *, job_id: int | None, selection: Selection | None
 ) -> tuple[int, int | None]:
     """Return (files, bytes or None) of the selected files still to download."""
     wanted = set(_TO_DOWNLOAD)
     if selection is not None and selection.states is not None:
         wanted &= selection.states
-    if request_id is None and _states_only(selection):
+    if job_id is None and _states_only(selection):
         totals = read_totals(c)
         count = sum(totals[state][0] for state in wanted)
         nbytes = sum(totals[state][1] for state in wanted)
@@ -110,15 +111,15 @@ def expected_totals(
         return 0, 0
     row = c.execute(
         select(func.count(), func.coalesce(func.sum(files.c.size), 0), func.count(files.c.size))
-        .where(*where_clauses(c, selection, request_id=request_id))
-        .where(state_column(is_windowed(selection)).in_(state_values(wanted)))
+        .where(*where_clauses(c, selection, job_id=job_id))
+        .where(state_column(_narrowed(selection, job_id)).in_(state_values(wanted)))
     ).one()
     count, nbytes, sized = (int(value) for value in row)
     return count, nbytes if sized == count else None
 
 
 def next_attempt_due(
-    c: Connection, *, request_id: str | None, selection: Selection | None
+    c: Connection, *, job_id: int | None, selection: Selection | None
 ) -> datetime | None:
     """Return the earliest ``next_attempt_at`` among the selected FAILED files."""
     states = None if selection is None else selection.states
@@ -127,10 +128,10 @@ def next_attempt_due(
     due: datetime | None = c.scalar(
         select(files.c.next_attempt_at)
         .where(
-            state_column(is_windowed(selection)) == FileState.FAILED.value,
+            state_column(_narrowed(selection, job_id)) == FileState.FAILED.value,
             files.c.next_attempt_at.is_not(None),
         )
-        .where(*where_clauses(c, selection, request_id=request_id))
+        .where(*where_clauses(c, selection, job_id=job_id))
         .order_by(files.c.next_attempt_at)
         .limit(1)
     )
@@ -153,6 +154,7 @@ def attempts(c: Connection, file_id: int) -> list[AttemptRecord]:
             bytes=row.bytes,
             error_class=error_class(row.error_class),
             message=row.message,
+            sources=tuple(json.loads(row.sources).items()) if row.sources else (),
         )
         for row in c.execute(query)
     ]
@@ -172,3 +174,8 @@ def _states_only(selection: Selection | None) -> bool:
     if selection is None:
         return True
     return selection == Selection(states=selection.states)
+
+
+def _narrowed(selection: Selection | None, job_id: int | None) -> bool:
+    """True when an index other than the state's finds the files first (a window, a job)."""
+    return job_id is not None or is_windowed(selection)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -33,6 +34,17 @@ CHUNK = 2_000
 
 _STATE = _FIELDS.index("state")
 _ERROR_CLASS = _FIELDS.index("error_class")
+_MIRRORS = _FIELDS.index("mirrors")
+
+
+def encode_urls(urls: Sequence[str]) -> str | None:
+    """A file's mirrors as stored (a JSON list; None for none)."""
+    return json.dumps(list(urls)) if urls else None
+
+
+def decode_urls(text: str | None) -> tuple[str, ...]:
+    """The mirrors stored as :func:`encode_urls` wrote them."""
+    return tuple(json.loads(text)) if text else ()
 
 
 def to_record(row: Any) -> FileRecord:
@@ -40,6 +52,7 @@ def to_record(row: Any) -> FileRecord:
     values = list(row)
     values[_STATE] = FileState(values[_STATE])
     values[_ERROR_CLASS] = error_class(values[_ERROR_CLASS])
+    values[_MIRRORS] = decode_urls(values[_MIRRORS])
     keywords = dict(zip(_KEYWORDS, values[_N_POSITIONAL:], strict=True))
     return FileRecord(*values[:_N_POSITIONAL], **keywords)
 

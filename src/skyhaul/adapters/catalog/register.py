@@ -14,6 +14,10 @@ Rules:
   worked out once at import: registration is a hot path, and nothing here is per-row.
 - A destination path names one file: a path already used under the same destination root
   by another URL is refused, naming both URLs.
+- A file's mirrors (further URLs) are its URL's: given again, they replace the stored ones;
+  that is not a change of the file.
+- With a job, every file named (new or known) is linked to it in ``job_files``: a second
+  job over the same files adds its links, it never takes the first job's.
 - Rows are read and written in chunks of bound parameters, new rows handed to the driver
   in bulk; the whole registration is one transaction.
 """
@@ -27,11 +31,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from skyhaul.adapters.catalog.facts import note_observations
-from skyhaul.adapters.catalog.records import chunks
+from skyhaul.adapters.catalog.jobs_schema import job_files
+from skyhaul.adapters.catalog.records import chunks, encode_urls
 from skyhaul.adapters.catalog.schema import files, segments
 from skyhaul.adapters.catalog.selection import normal_instrument
 from skyhaul.adapters.catalog.totals import TotalsDelta
@@ -66,6 +71,7 @@ _KNOWN_COLUMNS = (
     files.c.size,
     files.c.checksum,
     files.c.remote_version,
+    files.c.mirrors,
     *(files.c[name].is_(None) for name in FILLABLE),
 )
 _FIRST_UNKNOWN = len(_KNOWN_COLUMNS) - len(FILLABLE)
@@ -91,7 +97,7 @@ def register_specs(
     dest_root: str,
     *,
     now: datetime,
-    request_id: str | None,
+    job_id: int | None,
     delta: TotalsDelta,
 ) -> RegisterResult:
     """Register ``specs`` under ``dest_root`` (see the module rules). Inside a write transaction."""
@@ -109,7 +115,7 @@ def register_specs(
         by_url = {row.url: row for row in rows}
         fresh = [spec for spec in chunk if spec.url not in by_url]
         _check_batch_paths(fresh, dest_root, paths_taken)
-        inserted, raced = _insert(connection, fresh, dest_root, now, request_id, delta)
+        inserted, raced = _insert(connection, fresh, dest_root, now, delta)
         new += inserted
         known += raced
         updates, changed_ids = _known_updates(rows, unique, now, delta)
@@ -118,12 +124,8 @@ def register_specs(
         _apply_updates(connection, updates)
         if changed_ids:
             connection.execute(delete(segments).where(segments.c.file_id.in_(changed_ids)))
-        if request_id is not None and rows:
-            connection.execute(
-                update(files)
-                .where(files.c.id.in_([row.id for row in rows]))
-                .values(request_id=request_id)
-            )
+        if job_id is not None:
+            _link(connection, job_id, [spec.url for spec in chunk])
     return RegisterResult(new=new, known=known, changed=changed)
 
 
@@ -179,11 +181,12 @@ _time_values = _values_of(_TIMES)
 
 #: Columns of a new row, in the order of the rows handed to the driver.
 _INSERTED = (
-    *("url", "path", "dest_root", "source", "request_id", "size", "checksum", "state"),
+    *("url", "path", "dest_root", "source", "size", "checksum", "state"),
     *("attempts", "bytes_done", "created_at", "updated_at"),
     *_AS_IS,
     *_TIMES,
     "remote_version",
+    "mirrors",
 )
 _INSERT = f"INSERT INTO {files.name} ({', '.join(_INSERTED)}) "
 _SKIP_CONFLICTS = " ON CONFLICT DO NOTHING"
@@ -197,7 +200,6 @@ def _insert(
     fresh: Sequence[FileSpec],
     dest_root: str,
     now: datetime,
-    request_id: str | None,
     delta: TotalsDelta,
 ) -> tuple[int, int]:
     """Insert new rows; return (inserted, inserted meanwhile by a concurrent registration).
@@ -214,11 +216,12 @@ def _insert(
     state = FileState.DISCOVERED.value
     rows = [
         (
-            *(spec.url, spec.path, dest_root, spec.source, request_id, spec.size),
+            *(spec.url, spec.path, dest_root, spec.source, spec.size),
             *(spec.checksum, state, 0, 0, stamp, stamp),
             *_as_is_values(spec),
             *map(binder, _time_values(spec)),
             spec.version,
+            encode_urls(spec.mirrors),
         )
         for spec in fresh
     ]
@@ -230,7 +233,7 @@ def _insert(
         for spec in fresh:
             delta.add(state, spec.size)
         return len(rows), 0
-    return _insert_one_by_one(connection, fresh, rows, dest_root, request_id, delta)
+    return _insert_one_by_one(connection, fresh, rows, dest_root, delta)
 
 
 def _insert_all(connection: Connection, rows: list[tuple[Any, ...]]) -> int:
@@ -257,7 +260,6 @@ def _insert_one_by_one(
     fresh: Sequence[FileSpec],
     rows: list[tuple[Any, ...]],
     dest_root: str,
-    request_id: str | None,
     delta: TotalsDelta,
 ) -> tuple[int, int]:
     """The slow path of :func:`_insert`: raise for a taken path, count concurrent inserts."""
@@ -276,10 +278,6 @@ def _insert_one_by_one(
             )
             raise _path_conflict(spec, dest_root, holder or "another URL")
         raced += 1
-        if request_id is not None:
-            connection.execute(
-                update(files).where(files.c.url == spec.url).values(request_id=request_id)
-            )
     return inserted, raced
 
 
@@ -300,6 +298,9 @@ def _known_updates(
             for name, value, missing in zip(FILLABLE, _spec_fillables(spec), unknown, strict=True)
             if missing and value is not None
         }
+        mirrors = encode_urls(spec.mirrors)
+        if spec.mirrors and mirrors != row.mirrors:
+            fills["mirrors"] = mirrors
         if _changed(row, spec):
             size = spec.size if spec.size is not None else row.size
             target = (
@@ -362,3 +363,16 @@ def _apply_updates(connection: Connection, updates: list[dict[str, Any]]) -> Non
             .values({name: bindparam("v_" + name) for name in columns})
         )
         connection.execute(statement, params)
+
+
+def _link(connection: Connection, job_id: int, urls: Sequence[str]) -> None:
+    """Link the files of ``urls`` to the job (links already there are kept)."""
+    if not urls:
+        return
+    # INSERT ... SELECT: one statement per chunk, whatever the number of files; the
+    # WHERE before ON CONFLICT keeps SQLite's parser from reading it as a join's ON.
+    linked = select(job_files.c.file_id).where(job_files.c.job_id == job_id)
+    chosen = select(literal(job_id), files.c.id).where(
+        files.c.url.in_(urls), files.c.id.not_in(linked)
+    )
+    connection.execute(insert(job_files).from_select(["job_id", "file_id"], chosen))

@@ -12,8 +12,8 @@ Indices and the query each one serves:
   (a range on ``obs_start``; the end is tested inside the index).
 - ``ix_files_instrument_downlink``: downlink-window selections.
 - ``ix_files_obs``, ``ix_files_downlink``: the same windows over all instruments.
-- ``ix_files_slot``, ``ix_files_request_id``, ``ix_files_downloaded_at``: the selections
-  by slot, by ``get`` request, and "what arrived since".
+- ``ix_files_slot``, ``ix_files_downloaded_at``: the selections by slot, and "what
+  arrived since" (a job's files are found through ``job_files``' primary key).
 - ``ix_files_undated`` (source, created_at), over files without ``obs_start``: per-day
   file counts, which bucket such files by their creation day (``ix_files_obs`` serves the
   others).
@@ -90,7 +90,6 @@ files = Table(
     Column("path", Text, nullable=False),
     Column("dest_root", Text, nullable=False),
     Column("source", Text, nullable=False),
-    Column("request_id", Text),
     Column("size", BigInteger),
     Column("checksum", Text),
     Column("sha256", String(64)),
@@ -108,6 +107,8 @@ files = Table(
     Column("downloaded_at", UTCDateTime),
     *(Column(name, METADATA_TYPES[kind]) for name, kind in METADATA_KINDS.items()),
     Column("remote_version", Text),
+    Column("mirrors", Text),
+    Column("validator_url", Text),
     UniqueConstraint("url"),
     UniqueConstraint("dest_root", "path"),
 )
@@ -138,7 +139,6 @@ _partial(
 _partial("ix_files_obs", files.c.obs_start, files.c.obs_end, when=files.c.obs_start)
 _partial("ix_files_downlink", files.c.downlink_time, when=files.c.downlink_time)
 _partial("ix_files_slot", files.c.slot, when=files.c.slot)
-_partial("ix_files_request_id", files.c.request_id, when=files.c.request_id)
 _partial("ix_files_downloaded_at", files.c.downloaded_at, when=files.c.downloaded_at)
 _undated = files.c.obs_start.is_(None)
 Index(
@@ -168,6 +168,7 @@ attempts = Table(
     Column("bytes", BigInteger, nullable=False),
     Column("error_class", String(32)),
     Column("message", Text),
+    Column("sources", Text),
 )
 
 Index("ix_attempts_file_id", attempts.c.file_id)

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, and_, false, or_, select
 
+from skyhaul.adapters.catalog.jobs_schema import job_files
 from skyhaul.adapters.catalog.schema import files
 from skyhaul.adapters.catalog.transitions import unindexed
 from skyhaul.core.lifecycle import FileState
@@ -25,13 +26,14 @@ from skyhaul.core.model import Selection
 
 
 def selection_clauses(
-    selection: Selection | None, *, request_id: str | None = None
+    selection: Selection | None, *, job_id: int | None = None
 ) -> list[ColumnElement[bool]]:
-    """Return the conditions a file must meet to be in ``selection`` (and in ``request_id``)."""
+    """Return the conditions a file must meet to be in ``selection`` (and job ``job_id``)."""
     c = files.c
     clauses: list[ColumnElement[bool]] = []
-    if request_id is not None:
-        clauses.append(c.request_id == request_id)
+    if job_id is not None:
+        linked = select(job_files.c.file_id).where(job_files.c.job_id == job_id)
+        clauses.append(c.id.in_(linked))
     if selection is None:
         return clauses
     if selection.states is not None:

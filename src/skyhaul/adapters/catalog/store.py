@@ -15,6 +15,7 @@ Rules:
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
@@ -146,7 +147,7 @@ class Catalog:
         dest_root: str,
         *,
         now: datetime,
-        request_id: str | None = None,
+        job_id: int | None = None,
     ) -> RegisterResult:
         """Add wanted files; idempotent by URL (see :mod:`.register` for the rules).
 
@@ -158,8 +159,9 @@ class Catalog:
             Destination root the paths are relative to (for new files).
         now : datetime
             Creation time of new rows.
-        request_id : str, optional
-            Stamped on every row named (new and known), so a run can download exactly them.
+        job_id : int, optional
+            The job every file named (new and known) is linked to, so that the job's run
+            downloads exactly them.
 
         Raises
         ------
@@ -169,7 +171,7 @@ class Catalog:
         """
         return self._change(
             lambda c, delta: register_specs(
-                c, specs, dest_root, now=now, request_id=request_id, delta=delta
+                c, specs, dest_root, now=now, job_id=job_id, delta=delta
             )
         )
 
@@ -183,7 +185,7 @@ class Catalog:
         now: datetime,
         lease_seconds: float,
         selection: Selection | None = None,
-        request_id: str | None = None,
+        job_id: int | None = None,
     ) -> list[FileRecord]:
         """Claim up to ``limit`` due files for ``owner`` (DOWNLOADING, leased, attempts+1).
 
@@ -200,9 +202,10 @@ class Catalog:
                 limit,
                 now=now,
                 lease_seconds=lease_seconds,
-                where=where_clauses(c, selection, request_id=request_id),
+                where=where_clauses(c, selection, job_id=job_id),
                 delta=delta,
-                windowed=is_windowed(selection),
+                # A job's files, like a window, are found by their own index first.
+                windowed=is_windowed(selection) or job_id is not None,
             )
 
         return self._change(work)
@@ -264,14 +267,21 @@ class Catalog:
     # --- one transfer --------------------------------------------------------------------
 
     def set_validator(
-        self, file_id: int, owner: str, *, validator: str | None, size: int | None
+        self,
+        file_id: int,
+        owner: str,
+        *,
+        validator: str | None,
+        size: int | None,
+        url: str | None = None,
     ) -> bool:
-        """Record the remote validator (and size, when known) learned at first response.
+        """Record the remote validator (and size, when known) of the durable bytes, and
+        which of the file's URLs gave it (None: its own URL).
 
         Returns False when ``owner`` no longer holds the file (nothing is changed).
         """
         return self._change(
-            lambda c, delta: transfers.set_validator(c, file_id, owner, validator, size, delta)
+            lambda c, delta: transfers.set_validator(c, file_id, owner, validator, size, delta, url)
         )
 
     def segments(self, file_id: int) -> list[tuple[int, int]]:
@@ -361,6 +371,7 @@ class Catalog:
                 "bytes": a.bytes,
                 "error_class": None if a.error_class is None else str(a.error_class),
                 "message": a.message,
+                "sources": json.dumps(dict(a.sources)) if a.sources else None,
             }
             for a in attempt_records
         ]
@@ -446,22 +457,22 @@ class Catalog:
         return self._db.read(lambda c: queries.count_files(c, selection))
 
     def expected_totals(
-        self, *, request_id: str | None = None, selection: Selection | None = None
+        self, *, job_id: int | None = None, selection: Selection | None = None
     ) -> tuple[int, int | None]:
         """Return files and bytes still to download (not DOWNLOADED, ABANDONED or IGNORED).
 
         Bytes are None when any of those files has an unknown size.
         """
         return self._db.read(
-            lambda c: queries.expected_totals(c, request_id=request_id, selection=selection)
+            lambda c: queries.expected_totals(c, job_id=job_id, selection=selection)
         )
 
     def next_attempt_due(
-        self, *, request_id: str | None = None, selection: Selection | None = None
+        self, *, job_id: int | None = None, selection: Selection | None = None
     ) -> datetime | None:
         """Return the earliest ``next_attempt_at`` of the selected FAILED files (None: none)."""
         return self._db.read(
-            lambda c: queries.next_attempt_due(c, request_id=request_id, selection=selection)
+            lambda c: queries.next_attempt_due(c, job_id=job_id, selection=selection)
         )
 
     # --- backfill ledger (see :mod:`.ledger`) ---------------------------------------------

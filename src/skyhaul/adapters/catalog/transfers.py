@@ -55,8 +55,10 @@ def set_validator(
     validator: str | None,
     size: int | None,
     delta: TotalsDelta,
+    url: str | None = None,
 ) -> bool:
-    """Set the validator (and size) of a file ``owner`` holds; False if it does not."""
+    """Set the validator (and size) of a file ``owner`` holds, and the URL it came from
+    (None: the file's own URL); False if ``owner`` does not hold it."""
     held = [
         files.c.id == file_id,
         files.c.lease_owner == owner,
@@ -65,7 +67,7 @@ def set_validator(
     old = c.execute(select(files.c.size).where(*held).with_for_update()).first()
     if old is None:
         return False
-    values: dict[str, Any] = {"validator": validator}
+    values: dict[str, Any] = {"validator": validator, "validator_url": url}
     if size is not None:
         values["size"] = size
         delta.resize(FileState.DOWNLOADING.value, old.size, size)

@@ -139,7 +139,9 @@ class FileTransfer:
         if self.record.checksum:
             self.expected = parse_checksum(self.record.checksum)
         self.size = self.record.size
-        self.sources = SourceList((self.record.url,), self.record.validator)
+        self.sources = SourceList(
+            self.record.urls, self.record.validator, self.record.validator_url
+        )
         self._writer = SinkWriter(self.sink)
 
     @property
@@ -275,6 +277,8 @@ class FileTransfer:
             return False
         if not self.sources.move_on(source, drop=drop):
             return False
+        if self.run.board is not None:
+            self.run.board.set_source(self.key, _scheme(self.sources.current.url))
         log.info(
             "%s: %s; continuing from %s",
             self.record.path,
@@ -371,9 +375,7 @@ class FileTransfer:
         self._hash = InOrderHash(self.sink, (self.expected, self.announced))
         if not done:
             # Resume needs the validator and size the probe learned: record them now.
-            await self.run.segment_map.set_validator(
-                self.record.id, self.run.owner, validator=self.validator, size=self.size
-            )
+            await self._record_validator()
         pieces = plan_segments(self.size, segment_size, ledger.written_ranges())
         queue: asyncio.Queue[ByteRange] = asyncio.Queue()
         for piece in pieces:
@@ -389,6 +391,16 @@ class FileTransfer:
             except* TransferError as failures:
                 raise failures.exceptions[0] from None
         self._hash.kick(ledger.contiguous_written(), final=True)
+
+    async def _record_validator(self) -> None:
+        source = self.sources.current
+        await self.run.segment_map.set_validator(
+            self.record.id,
+            self.run.owner,
+            validator=source.validator,
+            size=self.size,
+            url=None if source.url == self.record.url else source.url,
+        )
 
     def _new_checkpointer(self, ledger: SegmentLedger) -> Checkpointer:
         threshold = self.run.options.segment_size // 2
@@ -431,6 +443,9 @@ class FileTransfer:
                         return True
                     if asked is not Asked.RESUME:
                         self._learn(body, source, self.size if self.size else _total(body))
+                    if asked is Asked.SWITCH and source.validator:
+                        # A resume after a kill asks this source first, with its validator.
+                        await self._record_validator()
                     probe = False
                     assert body.content_range is not None
                     end = body.content_range.end
@@ -542,12 +557,17 @@ class FileTransfer:
 
     def _start_progress(self, done: int) -> None:
         if self.run.board is not None:
-            self.run.board.start_file(self.key, self.record.path, self.size, done)
+            source = _scheme(self.sources.current.url)
+            self.run.board.start_file(self.key, self.record.path, self.size, done, source)
 
     def _advance(self, nbytes: int) -> None:
         self.fetched += nbytes
         if self.run.board is not None:
             self.run.board.advance(self.key, nbytes)
+
+
+def _scheme(url: str) -> str:
+    return url.partition(":")[0].lower()
 
 
 def _total(body: Body) -> int | None:
