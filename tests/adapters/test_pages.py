@@ -247,6 +247,18 @@ async def test_backoff_is_jittered_by_rand(archive: Archive, make_client, sleeps
     assert sleeps.delays == [0.125, 0.25]
 
 
+async def test_backoff_is_the_retry_policys_full_jitter_capped_at_30s(
+    archive: Archive, make_client, sleeps
+) -> None:
+    draws = iter([0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0, 1.0])
+    client = make_client(attempts=9, rand=lambda: next(draws))
+    with pytest.raises(SourceError, match=r"after 9 tries"):
+        await client.get_text(f"{archive.url}/status/503")
+    # random() * min(30, 0.5 * 2 ** (try - 1)), one draw per wait, none after the last try.
+    assert sleeps.delays == pytest.approx([0.1, 0.4, 1.2, 3.2, 8.0, 16.0, 30.0, 30.0])
+    assert client.requests == 9
+
+
 @pytest.mark.parametrize("code", [429, 503, 500])
 async def test_retry_after_is_a_floor_on_the_wait(
     archive: Archive, make_client, sleeps, code: int
