@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from email.utils import parsedate_to_datetime
+from types import TracebackType
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -32,7 +33,6 @@ from skyhaul.errors import (
 
 __all__ = [
     "RETRYABLE_CLIENT_STATUSES",
-    "Redacted",
     "map_client_errors",
     "parse_retry_after",
     "raise_for_status",
@@ -75,47 +75,61 @@ def raise_for_status(status: int, headers: CIMultiDictProxy[str], url: str) -> N
     raise ClientError(message, status=status)
 
 
-@contextmanager
-def map_client_errors(url: str) -> Iterator[None]:
+def map_client_errors(url: str) -> AbstractContextManager[None]:
     """Translate aiohttp and socket errors raised inside the block to skyhaul errors."""
-    shown = Redacted(url)
-    try:
-        yield
-    except TransferError:
-        raise
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        # One class for the retry policy and the host's controller; only the words differ.
-        doing = "connecting to" if isinstance(exc, _CONNECT_TIMEOUTS) else "reading"
-        raise ReadTimeoutError(f"timed out {doing} {shown}") from exc
-    except aiohttp.InvalidURL as exc:
-        raise ClientError(f"invalid URL {shown}") from exc
-    except aiohttp.TooManyRedirects as exc:
-        raise ClientError(f"too many redirects from {shown}") from exc
-    except aiohttp.ClientConnectorCertificateError as exc:
-        raise ClientError(
-            f"TLS certificate of {shown} not trusted: {exc.certificate_error}"
-        ) from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise ConnectError(f"cannot connect to {shown}: {exc.strerror or exc}") from exc
-    except aiohttp.ServerDisconnectedError as exc:
-        raise ConnectError(f"server closed the connection: {shown}") from exc
-    except aiohttp.ClientPayloadError as exc:
-        raise ConnectError(f"body cut short from {shown}") from exc
-    except aiohttp.ClientError as exc:
-        raise ConnectError(f"{type(exc).__name__} from {shown}") from exc
-    except OSError as exc:
-        if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
-            raise ConnectError(f"connection reset by {shown}") from exc
-        raise ConnectError(f"network error from {shown}: {exc.strerror or exc}") from exc
+    return _ErrorMap(url)
 
 
-class Redacted:
-    """A URL shown redacted, computed when formatted (not once per request)."""
+class _ErrorMap:
+    """The context of ``map_client_errors``: a plain class, as it is entered for every
+    request and body (a generator-based context manager costs several times more)."""
 
     __slots__ = ("url",)
 
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def __str__(self) -> str:
-        return redact_url(self.url)
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if error is None or isinstance(error, TransferError):
+            return
+        mapped = _translate(error, self.url)
+        if mapped is not None:
+            raise mapped from error
+
+
+def _translate(exc: BaseException, url: str) -> TransferError | None:
+    """The skyhaul error of a foreign one, or None to let it through (cancellation)."""
+    if not isinstance(exc, Exception):
+        return None
+    shown = redact_url(url)
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        # One class for the retry policy and the host's controller; only the words differ.
+        doing = "connecting to" if isinstance(exc, _CONNECT_TIMEOUTS) else "reading"
+        return ReadTimeoutError(f"timed out {doing} {shown}")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return ClientError(f"invalid URL {shown}")
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return ClientError(f"too many redirects from {shown}")
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return ClientError(f"TLS certificate of {shown} not trusted: {exc.certificate_error}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ConnectError(f"cannot connect to {shown}: {exc.strerror or exc}")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return ConnectError(f"server closed the connection: {shown}")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return ConnectError(f"body cut short from {shown}")
+    if isinstance(exc, aiohttp.ClientError):
+        return ConnectError(f"{type(exc).__name__} from {shown}")
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
+            return ConnectError(f"connection reset by {shown}")
+        return ConnectError(f"network error from {shown}: {exc.strerror or exc}")
+    return None
