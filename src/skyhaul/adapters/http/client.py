@@ -98,7 +98,8 @@ class HttpClient:
         self.redirects = RedirectPolicy(self.settings.max_redirects)
         self._session: aiohttp.ClientSession | None = None
 
-    def _client(self) -> aiohttp.ClientSession:
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        # Made on first use: an aiohttp session belongs to the loop running when it is made.
         if self._session is None:
             s = self.settings
             headers = {"User-Agent": USER_AGENT}
@@ -130,7 +131,7 @@ class HttpClient:
             The request failed, or a redirect was refused (``ClientError``).
         """
         with map_client_errors(url):
-            session = self._client()
+            session = self._ensure_session()
             granted = self.credentials.headers_for(url)
             response = await session.request(
                 method, url, headers=_with(headers, granted), allow_redirects=False
