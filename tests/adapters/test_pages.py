@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
+from tests.adapters.http.loopback import serve
 
 from skyhaul.adapters.pages import PageClient
 from skyhaul.errors import SourceAuthError, SourceError
@@ -94,13 +95,8 @@ async def start_archive() -> AsyncIterator[StartArchive]:
 
     async def start() -> Archive:
         archive = Archive()
-        runner = web.AppRunner(archive.app(), shutdown_timeout=0.1)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
+        runner, archive.url = await serve(archive.app())
         runners.append(runner)
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        archive.url = f"http://127.0.0.1:{port}"
         return archive
 
     yield start

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from tests.adapters.http.loopback import Archive, StartArchive
+from tests.adapters.http.loopback import Archive, StartArchive, serve
 
 
 @pytest.fixture
@@ -22,13 +22,8 @@ async def start_archive() -> AsyncIterator[StartArchive]:
 
     async def start(tls: ssl.SSLContext | None = None) -> Archive:
         archive = Archive()
-        runner = web.AppRunner(archive.app(), shutdown_timeout=0.1)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
-        await site.start()
+        runner, archive.url = await serve(archive.app(), tls)
         runners.append(runner)
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        archive.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         return archive
 
     yield start

@@ -1,10 +1,11 @@
 """Loopback servers for the HTTP client's tests: plain and TLS archives that record every
-request (the fixtures that start them are in conftest)."""
+request, and ``serve`` for any app (the fixtures that start them are in conftest)."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -81,3 +82,15 @@ class Archive:
 
 
 StartArchive = Callable[..., Awaitable[Archive]]
+
+
+async def serve(
+    app: web.Application, tls: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on 127.0.0.1 (a free port); return its runner, to clean up, and base URL."""
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"{'https' if tls else 'http'}://127.0.0.1:{port}"

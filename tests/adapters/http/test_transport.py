@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from tests.adapters.http.loopback import serve
 
 from skyhaul.adapters.http import HttpSettings, HttpTransport, parse_retry_after
 from skyhaul.core.ranges import ByteRange
@@ -81,12 +82,8 @@ async def server() -> AsyncIterator[str]:
     app.router.add_get("/status/{code}", _status)
     app.router.add_get("/truncated", _truncated)
     app.router.add_get("/stall", _stall)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
+    runner, url = await serve(app)
+    yield url
     await runner.cleanup()
 
 
