@@ -56,7 +56,7 @@ class CredentialRule:
     def __init__(self, grants: Iterable[tuple[str, Mapping[str, str]]] = ()) -> None:
         by_origin: dict[str, dict[str, str]] = {}
         for origin, headers in grants:
-            normalised = origin_of(origin.rstrip("/"))
+            normalised = origin_of(origin)
             if headers and normalised:
                 by_origin.setdefault(normalised, {}).update(headers)
         self._by_origin: dict[str, Mapping[str, str]] = {
