@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
+from tests.adapters.http.loopback import serve
 
 from skyhaul.adapters.pages import PageClient
 from skyhaul.errors import SourceAuthError, SourceError
@@ -94,13 +95,8 @@ async def start_archive() -> AsyncIterator[StartArchive]:
 
     async def start() -> Archive:
         archive = Archive()
-        runner = web.AppRunner(archive.app(), shutdown_timeout=0.1)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
+        runner, archive.url = await serve(archive.app())
         runners.append(runner)
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        archive.url = f"http://127.0.0.1:{port}"
         return archive
 
     yield start
@@ -245,6 +241,18 @@ async def test_backoff_is_jittered_by_rand(archive: Archive, make_client, sleeps
     with pytest.raises(SourceError):
         await client.get_text(f"{archive.url}/status/502")
     assert sleeps.delays == [0.125, 0.25]
+
+
+async def test_backoff_is_the_retry_policys_full_jitter_capped_at_30s(
+    archive: Archive, make_client, sleeps
+) -> None:
+    draws = iter([0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0, 1.0])
+    client = make_client(attempts=9, rand=lambda: next(draws))
+    with pytest.raises(SourceError, match=r"after 9 tries"):
+        await client.get_text(f"{archive.url}/status/503")
+    # random() * min(30, 0.5 * 2 ** (try - 1)), one draw per wait, none after the last try.
+    assert sleeps.delays == pytest.approx([0.1, 0.4, 1.2, 3.2, 8.0, 16.0, 30.0, 30.0])
+    assert client.requests == 9
 
 
 @pytest.mark.parametrize("code", [429, 503, 500])

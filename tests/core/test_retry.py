@@ -156,6 +156,16 @@ def test_backoff_is_capped_by_max_delay_but_retry_after_beyond_it_is_not() -> No
     assert policy.decide(ErrorClass.THROTTLED, 30, retry_after=120.0, random=MAX).delay == 120.0
 
 
+def test_retry_after_is_honoured_only_for_the_classes_named() -> None:
+    default = RetryPolicy()
+    assert default.decide(ErrorClass.SERVER, 1, retry_after=7.0, random=ZERO).delay == 0.0
+    pages = RetryPolicy(retry_after_classes=frozenset({ErrorClass.THROTTLED, ErrorClass.SERVER}))
+    decision = pages.decide(ErrorClass.SERVER, 1, retry_after=7.0, random=ZERO)
+    assert decision.delay == 7.0
+    assert decision.reason == "server error (Retry-After 7s); retry 2 of 5 in 7.0s"
+    assert pages.decide(ErrorClass.CONNECT, 1, retry_after=7.0, random=ZERO).delay == 0.0
+
+
 def test_jitter_spreads_delays_over_the_whole_interval() -> None:
     policy = RetryPolicy()
     delays = {

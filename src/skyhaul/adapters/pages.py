@@ -1,12 +1,14 @@
 """Fetching listing pages (HTML indexes, JSON APIs) for sources: the HTTP seam of discovery.
 
 Rules:
-- One aiohttp session per client; TLS verified unless the configuration turns it off; the
-  source's credentials go on every request to the source's own origin and on no other.
+- Requests go through the shared :class:`skyhaul.adapters.http.HttpClient`: its session,
+  timeouts, redirect policy and credential rule. The source's credentials go to the
+  source's own origin and to no other, redirect hops included.
 - A 404 is an answer, not an error: ``get_text`` returns None (a day directory that does
   not exist yet). 401 and 403 are a ``SourceAuthError``; other 4xx a ``SourceError``.
-- Throttling, 5xx and network errors are retried with exponential backoff and full jitter
-  (``Retry-After`` honoured) up to ``attempts`` times, then a ``SourceError``.
+- Throttling, 5xx and network errors are retried as a ``core.retry.RetryPolicy`` decides
+  (exponential backoff from 0.5 s, capped at 30 s, full jitter, ``Retry-After`` a floor)
+  up to ``attempts`` tries, then a ``SourceError``. This client sleeps; the policy decides.
 - At most ``concurrency`` requests are in flight: listing must stay polite too.
 - Messages carry redacted URLs only.
 """
@@ -18,17 +20,21 @@ import json
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp
-
-from skyhaul.adapters.http import USER_AGENT, map_client_errors, raise_for_status
+from skyhaul.adapters.http import CredentialRule, HttpClient, HttpSettings
+from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.redact import redact_url
+from skyhaul.core.retry import RetryPolicy
 from skyhaul.errors import ClientError, SourceAuthError, SourceError, TransferError
 
 __all__ = ["PageClient", "refused_credentials"]
 
 Sleep = Callable[[float], Awaitable[None]]
+
+# Pages are few and wanted now: short waits, and a server's Retry-After on a 5xx counts too.
+_BASE_DELAY = 0.5
+_MAX_DELAY = 30.0
+_RETRY_AFTER = frozenset({ErrorClass.THROTTLED, ErrorClass.SERVER})
 
 
 def refused_credentials(source: str, status: int, url: str) -> SourceAuthError:
@@ -52,9 +58,9 @@ class PageClient:
     verify_tls : bool
         Verify certificates.
     timeout : float
-        Seconds for one request.
+        Seconds for one request (to connect, between reads, and in all).
     attempts : int
-        Tries per page before giving up.
+        Tries per page before giving up (at least one).
     concurrency : int
         Requests in flight at most.
     sleep, rand
@@ -75,32 +81,29 @@ class PageClient:
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.source = source
-        self._headers = dict(headers or {})
-        self._origin = origin
-        self._verify_tls = verify_tls
-        self._timeout = timeout
-        self._attempts = max(1, attempts)
+        grants = [(origin, headers)] if origin is not None and headers else []
+        self._http = HttpClient(
+            HttpSettings(
+                max_connections=16,
+                connect_timeout=timeout,
+                read_timeout=timeout,
+                total_timeout=timeout,
+                verify_tls=verify_tls,
+                byte_exact=False,
+            ),
+            CredentialRule(grants),
+        )
+        self._policy = RetryPolicy(
+            max_attempts=max(1, attempts),
+            base_delay=_BASE_DELAY,
+            max_delay=_MAX_DELAY,
+            retry_after_classes=_RETRY_AFTER,
+        )
         self._gate = asyncio.Semaphore(max(1, concurrency))
         self._sleep = sleep
         self._rand = rand
-        self._session: aiohttp.ClientSession | None = None
         self.requests = 0
         """Requests made (tests and benchmarks read it)."""
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self._verify_tls, limit=16),
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-                headers={"User-Agent": USER_AGENT},
-            )
-        return self._session
-
-    def _headers_for(self, url: str) -> dict[str, str]:
-        if self._origin is None or not self._headers:
-            return {}
-        parts = urlsplit(url)
-        return self._headers if f"{parts.scheme}://{parts.netloc}" == self._origin else {}
 
     async def get_text(self, url: str) -> str | None:
         """Return the page at ``url`` as text, or None when the server says 404 / 410."""
@@ -120,8 +123,8 @@ class PageClient:
             ) from None
 
     async def _get(self, url: str) -> bytes | None:
-        last: TransferError | None = None
-        for attempt in range(self._attempts):
+        tries = 0
+        while True:
             try:
                 async with self._gate:
                     return await self._fetch(url)
@@ -132,24 +135,20 @@ class PageClient:
                     raise refused_credentials(self.source, exc.status, url) from None
                 raise SourceError(f"source {self.source}: {exc.message}") from None
             except TransferError as exc:
-                last = exc
-                if attempt + 1 < self._attempts:
-                    backoff = self._rand() * min(30.0, 0.5 * 2**attempt)
-                    await self._sleep(max(backoff, exc.retry_after or 0.0))
-        assert last is not None
-        raise SourceError(
-            f"source {self.source}: {last.message} (after {self._attempts} tries)"
-        ) from None
+                tries += 1
+                decision = self._policy.decide(
+                    exc.error_class, tries, retry_after=exc.retry_after, random=self._rand
+                )
+                if not decision.retry:
+                    raise SourceError(
+                        f"source {self.source}: {exc.message} (after {tries} tries)"
+                    ) from None
+                await self._sleep(decision.delay)
 
     async def _fetch(self, url: str) -> bytes:
         self.requests += 1
-        with map_client_errors(url):
-            async with self._client().get(url, headers=self._headers_for(url)) as response:
-                raise_for_status(response.status, response.headers, url)
-                return await response.read()
+        return await self._http.read(url)
 
     async def aclose(self) -> None:
-        """Close the session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the session (a new one opens on demand)."""
+        await self._http.close()

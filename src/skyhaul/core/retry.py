@@ -8,8 +8,9 @@ Rules:
   gets at most ``max_attempts`` attempts.
 - Waits use exponential backoff with full jitter (AWS architecture blog, "Exponential
   Backoff And Jitter"): ``random() * min(cap, base * 2 ** (attempt - 1))``.
-- A server's ``Retry-After`` is a floor, never shortened by jitter; a remote file that
-  changed is fetched again at once, from byte 0.
+- A server's ``Retry-After`` is a floor, never shortened by jitter, for the classes in
+  ``retry_after_classes`` (throttling by default); a remote file that changed is fetched
+  again at once, from byte 0.
 - ``reason`` is shown to users, so it is a short sentence without jargon.
 - Within one attempt, a range request that breaks off is resumed where it got to for the
   classes in ``RESUMED_WITHIN_ATTEMPT`` (under this same policy); after the classes in
@@ -111,12 +112,15 @@ class RetryPolicy:
         Largest backoff ceiling, in seconds (a longer ``Retry-After`` is still honoured).
     permanent : frozenset of ErrorClass
         Classes that are never retried.
+    retry_after_classes : frozenset of ErrorClass
+        Classes whose ``Retry-After`` is honoured (listing pages honour it on 5xx too).
     """
 
     max_attempts: int = 5
     base_delay: float = 1.0
     max_delay: float = 300.0
     permanent: frozenset[ErrorClass] = frozenset({ErrorClass.CLIENT})
+    retry_after_classes: frozenset[ErrorClass] = frozenset({ErrorClass.THROTTLED})
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -151,7 +155,8 @@ class RetryPolicy:
         attempts : int
             Attempts made so far, including the one that just failed (``>= 1``).
         retry_after : float or None
-            Seconds the server asked us to wait, if it did (honoured for THROTTLED).
+            Seconds the server asked us to wait, if it did (honoured for the classes in
+            ``retry_after_classes``).
         random : callable
             Returns a float in ``[0, 1)``, used for jitter.
 
@@ -171,7 +176,7 @@ class RetryPolicy:
         if error_class is ErrorClass.CHANGED:
             return RetryDecision(True, 0.0, f"{what}; {next_try} from byte 0 now")
         delay = backoff_delay(attempts, base=self.base_delay, cap=self.max_delay, random=random)
-        if error_class is ErrorClass.THROTTLED and retry_after is not None:
+        if retry_after is not None and error_class in self.retry_after_classes:
             asked = max(0.0, retry_after)
             delay = min(max(asked, delay), max(self.max_delay, asked))
             return RetryDecision(

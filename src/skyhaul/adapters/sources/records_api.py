@@ -10,9 +10,13 @@ Rules:
   (tries per chunk), ``timeout``, and the credential keys of
   :mod:`skyhaul.adapters.credentials`. ``dest`` is where the day files go.
 - Values put into the query are percent-encoded; the template's own text is not.
-- Credentials go to the endpoint's origin only; messages show redacted URLs only.
-- :class:`RecordsClient` is the HTTP seam: one GET, the body as bytes, aiohttp errors and
-  statuses mapped to skyhaul's ``TransferError`` classes (401/403 to ``SourceAuthError``).
+- Credentials go to the endpoint's origin only, redirect hops included; messages show
+  redacted URLs only.
+- :class:`RecordsClient` is the HTTP seam: one GET through the shared
+  :class:`skyhaul.adapters.http.HttpClient` (its session, timeouts, redirect policy and
+  credential rule), the body as bytes, statuses mapped to skyhaul's ``TransferError``
+  classes (401/403 to ``SourceAuthError``). It never retries: the backfill's day fetch
+  does, under the host's adaptive gate.
 """
 
 from __future__ import annotations
@@ -23,18 +27,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import reduce
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import aiohttp
-
 from skyhaul.adapters.config import SourceConfig
 from skyhaul.adapters.credentials import CREDENTIAL_KEYS, credentials_from_options
-from skyhaul.adapters.http import USER_AGENT, map_client_errors, raise_for_status
+from skyhaul.adapters.http import HttpClient, HttpSettings
 from skyhaul.adapters.pages import refused_credentials
 from skyhaul.adapters.records_store import OUTPUT_FORMATS, OutputFormat
 from skyhaul.adapters.sources.options import OptionReader
-from skyhaul.core.redact import redact_url
 from skyhaul.core.units import parse_duration
 from skyhaul.errors import ClientError, ConfigError
 
@@ -65,6 +67,7 @@ _OPTIONS = frozenset(
         "verify_tls",
     }
 ) | (CREDENTIAL_KEYS - {"download_origins"})
+_ACCEPT = MappingProxyType({"Accept": "application/json"})
 _FIELD = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 _PRODUCT = re.compile(r"^\s*\d[\d_]*(\s*[*x×]\s*\d[\d_]*)*\s*$")
 
@@ -232,20 +235,18 @@ class RecordsClient:
 
     def __init__(self, settings: RecordsApiSettings) -> None:
         self.settings = settings
-        self._session: aiohttp.ClientSession | None = None
-        self._headers = {"Accept": "application/json"}
-        if settings.authorization is not None:
-            self._headers["Authorization"] = settings.authorization
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            s = self.settings
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=s.verify_tls, limit=max(4, s.concurrency)),
-                timeout=aiohttp.ClientTimeout(total=s.timeout),
-                headers={"User-Agent": USER_AGENT},
+        value = settings.authorization
+        self._http = HttpClient(
+            HttpSettings(
+                max_connections=max(4, settings.concurrency),
+                connect_timeout=settings.timeout,
+                read_timeout=settings.timeout,
+                total_timeout=settings.timeout,
+                verify_tls=settings.verify_tls,
+                authorization=() if value is None else ((settings.origin, value),),
+                byte_exact=False,
             )
-        return self._session
+        )
 
     async def fetch(self, url: str) -> bytes:
         """Return the body of ``url``.
@@ -256,29 +257,15 @@ class RecordsClient:
             401 or 403: the credentials are missing or refused.
         TransferError
             Any other failure, classified (throttled with its Retry-After, server,
-            client, connection, timeout).
+            client, connection, timeout, refused redirect).
         """
         try:
-            with map_client_errors(url):
-                # Redirects stay on the endpoint's origin: the header must not leak.
-                async with self._client().get(
-                    url, headers=self._headers, allow_redirects=False
-                ) as response:
-                    raise_for_status(response.status, response.headers, url)
-                    if 300 <= response.status < 400:
-                        raise ClientError(
-                            f"HTTP {response.status} redirect from {redact_url(url)} "
-                            "(records APIs are not followed across redirects)",
-                            status=response.status,
-                        )
-                    return await response.read()
+            return await self._http.read(url, _ACCEPT)
         except ClientError as exc:
             if exc.status in (401, 403):
                 raise refused_credentials(self.settings.name, exc.status, url) from None
             raise
 
     async def aclose(self) -> None:
-        """Close the session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the session (a new one opens on demand)."""
+        await self._http.close()

@@ -1,5 +1,5 @@
 """The HTTP transport against a real aiohttp server on loopback: status mapping,
-validators, ranges and network faults all come out as skyhaul errors."""
+validators, ranges, redirects and network faults all come out as skyhaul errors."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from tests.adapters.http.loopback import serve
 
 from skyhaul.adapters.http import HttpSettings, HttpTransport, parse_retry_after
 from skyhaul.core.ranges import ByteRange
@@ -44,6 +45,10 @@ async def _file(request: web.Request) -> web.StreamResponse:
     return web.Response(body=BODY, headers=headers)
 
 
+async def _moved(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/file")
+
+
 async def _status(request: web.Request) -> web.Response:
     code = int(request.match_info["code"])
     headers = {}
@@ -73,15 +78,12 @@ async def _stall(request: web.Request) -> web.StreamResponse:
 async def server() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/file", _file)
+    app.router.add_get("/moved", _moved)
     app.router.add_get("/status/{code}", _status)
     app.router.add_get("/truncated", _truncated)
     app.router.add_get("/stall", _stall)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
+    runner, url = await serve(app)
+    yield url
     await runner.cleanup()
 
 
@@ -127,6 +129,17 @@ async def test_range_answer_reports_content_range(server: str) -> None:
             assert body.content_range is not None
             assert (body.content_range.start, body.content_range.end) == (100, 200)
             assert body.content_range.total == len(BODY)
+            assert b"".join([c async for c in body.chunks()]) == BODY[100:200]
+    finally:
+        await transport.close()
+
+
+async def test_a_range_and_a_stat_follow_a_redirect(server: str) -> None:
+    transport = HttpTransport()
+    try:
+        assert (await transport.stat(f"{server}/moved")).size == len(BODY)
+        async with transport.open(f"{server}/moved", ByteRange(100, 200), '"v1"') as body:
+            assert body.partial
             assert b"".join([c async for c in body.chunks()]) == BODY[100:200]
     finally:
         await transport.close()
