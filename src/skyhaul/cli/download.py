@@ -11,13 +11,10 @@ Rules:
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated
 
 import typer
 
-from skyhaul.adapters.catalog.selection import is_windowed
-from skyhaul.adapters.sources import build_source, download_credentials
 from skyhaul.cli.common import catalog_location, opened_catalog, start
 from skyhaul.cli.options import (
     CommonOptions,
@@ -28,7 +25,7 @@ from skyhaul.cli.options import (
     build_transfer,
     with_options,
 )
-from skyhaul.cli.sources import ConfigOption, build_config, listing_query
+from skyhaul.cli.sources import ConfigOption, build_config, source_for_download
 from skyhaul.cli.transfer import download_and_report
 from skyhaul.core.model import Selection, TransferOptions
 
@@ -62,16 +59,7 @@ def download(
 ) -> None:
     """Download the files in the catalog that are due (new, or failed and due again)."""
     term = start(common)
-    discovery = None
-    configured = None if selection.source is None else config.load().sources.get(selection.source)
-    if configured is not None:
-        # The source's files may need its credentials, discovered now or earlier.
-        transfer = replace(transfer, credentials=download_credentials(configured))
-        if not no_discover and is_windowed(selection):
-            from skyhaul.services.acquire import Discovery
-
-            source = build_source(configured, verify_tls=transfer.verify_tls)
-            discovery = Discovery(source, listing_query(selection), str(configured.dest))
+    transfer, discovery = source_for_download(config, selection, transfer, discover=not no_discover)
     from skyhaul.services.runs import prepare_download
 
     # What `jobs resume` needs besides the selection: where the source is configured.

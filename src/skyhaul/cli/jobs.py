@@ -10,6 +10,10 @@ Rules:
   summary line, and exits as the job's own command would have: 0 succeeded, 1 failed,
   130 cancelled or interrupted (Ctrl-C on the follower exits 130 too). With ``--json``
   the lines go to stderr and the final document to stdout.
+- ``skyhaul jobs resume ID`` queues a failed, cancelled or interrupted ``get`` or
+  ``download`` job again and runs it here, as its own command did: the same job, its
+  own files or selection, its own options (credentials read again from the source's
+  configuration), the same exit codes.
 - ``skyhaul jobs cancel ID`` sets the cancel flag of a running job (its process, wherever
   it runs, stops within 2 s and leaves every file resumable) or cancels a queued one at
   once. An unknown or already finished job is one line on stderr and exit code 2.
@@ -23,6 +27,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -30,10 +35,13 @@ from rich.table import Table
 from rich.text import Text
 
 from skyhaul.adapters.catalog import Catalog
-from skyhaul.cli.common import Terminal, opened_catalog, start
-from skyhaul.cli.options import CommonOptions, build_common, with_options
+from skyhaul.cli.common import Terminal, catalog_location, opened_catalog, start
+from skyhaul.cli.options import CommonOptions, build_common, build_progress, with_options
+from skyhaul.cli.sources import ConfigOption, build_config, source_for_download
+from skyhaul.cli.transfer import download_and_report
+from skyhaul.core.jobparams import options_from_json, selection_from_json
 from skyhaul.core.jobprogress import JobProgress, progress_line
-from skyhaul.core.jobs import JobRecord, JobState
+from skyhaul.core.jobs import JobKind, JobRecord, JobState
 from skyhaul.core.units import format_duration, format_size
 from skyhaul.errors import UsageError
 
@@ -75,7 +83,7 @@ def jobs(
     *,
     common: CommonOptions,
 ) -> None:
-    """List jobs (each get, download, backfill, watch cycle), newest first; show or cancel one."""
+    """List jobs (get, download, backfill, watch cycle) newest first; show, cancel, resume one."""
     if ctx.invoked_subcommand is not None:
         if state:
             raise UsageError(f"--state lists jobs; it does not go with '{ctx.invoked_subcommand}'")
@@ -164,6 +172,45 @@ def cancel(ctx: typer.Context, job_id: JobId, *, common: CommonOptions) -> None:
         )
 
 
+@jobs_app.command("resume")
+@with_options(common=build_common, progress=build_progress, config=build_config)
+def resume(
+    ctx: typer.Context,
+    job_id: JobId,
+    *,
+    common: CommonOptions,
+    progress: bool,
+    config: ConfigOption,
+) -> None:
+    """Run a failed, cancelled or interrupted job again: its own selection and options."""
+    term = start(_inherited(ctx, common))
+    # Imported here: the engine pulls in aiohttp, which the other jobs commands never need.
+    from skyhaul.services.runs import resume_download
+
+    with opened_catalog(term.options) as catalog:
+        job = _read(catalog, job_id)
+        if job.kind not in (JobKind.GET, JobKind.DOWNLOAD):
+            raise UsageError(f"job {job_id} is a {job.kind.value} job: it resumes with its command")
+        options = options_from_json(job.params.get("options", {}))
+        selection = selection_from_json(job.params.get("selection", {}))
+        recorded = job.params.get("config")
+        if config.path is None and isinstance(recorded, str):
+            config = ConfigOption(Path(recorded))
+        options, discovery = source_for_download(
+            config, selection, options, discover=bool(job.params.get("discover"))
+        )
+        run = resume_download(catalog, job, discovery=discovery, credentials=options.credentials)
+        dest_root = job.params.get("dest_root")
+        code = download_and_report(
+            term,
+            run,
+            show_progress=progress,
+            catalog_at=catalog_location(term.options),
+            files_at=dest_root if isinstance(dest_root, str) else None,
+        )
+    raise typer.Exit(code)
+
+
 def follow_job(
     read: Callable[[], JobRecord],
     emit: Callable[[JobRecord], None],
@@ -206,7 +253,9 @@ def _now() -> datetime:
 
 
 def _recover(catalog: Catalog) -> None:
-    catalog.recover_interrupted_jobs(now=_now())
+    from skyhaul.services.jobs import recover_jobs
+
+    recover_jobs(catalog)
 
 
 def _read(catalog: Catalog, job_id: int) -> JobRecord:

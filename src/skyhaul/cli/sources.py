@@ -10,17 +10,21 @@ Rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from skyhaul.adapters.catalog.selection import is_windowed
 from skyhaul.adapters.config import CONFIG_ENV, SkyhaulConfig, SourceConfig, load_config
-from skyhaul.adapters.sources import ListingQuery, Source, build_source
-from skyhaul.core.model import Selection
+from skyhaul.adapters.sources import ListingQuery, Source, build_source, download_credentials
+from skyhaul.core.model import Selection, TransferOptions
 from skyhaul.core.window import TimeWindow
 from skyhaul.errors import UsageError
+
+if TYPE_CHECKING:
+    from skyhaul.services.acquire import Discovery
 
 __all__ = ["ConfigOption", "build_config", "listing_query", "open_source"]
 
@@ -83,3 +87,23 @@ def listing_query(selection: Selection) -> ListingQuery:
         window = TimeWindow(selection.obs_start, selection.obs_end)
         return ListingQuery(window, instrument=instrument, by="observation")
     raise UsageError("a source lists a time window: give --start and --end (with --by), or --slots")
+
+
+def source_for_download(
+    config: ConfigOption, selection: Selection, transfer: TransferOptions, *, discover: bool
+) -> tuple[TransferOptions, Discovery | None]:
+    """The options and the discovery of a download over ``selection.source``.
+
+    A configured source gives the files its credentials (discovered now or earlier); with
+    ``discover`` and a window, it is listed first. An unconfigured name only filters.
+    """
+    configured = None if selection.source is None else config.load().sources.get(selection.source)
+    if configured is None:
+        return transfer, None
+    transfer = replace(transfer, credentials=download_credentials(configured))
+    if not discover or not is_windowed(selection):
+        return transfer, None
+    from skyhaul.services.acquire import Discovery
+
+    source = build_source(configured, verify_tls=transfer.verify_tls)
+    return transfer, Discovery(source, listing_query(selection), str(configured.dest))

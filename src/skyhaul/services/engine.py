@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
-import socket
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,9 +57,10 @@ from skyhaul.ports.sink import Sinks
 from skyhaul.ports.transport import Transports
 from skyhaul.services.clock import SYSTEM_CLOCK, Clock
 from skyhaul.services.hostgate import GateRegistry
+from skyhaul.services.owners import new_owner, owner_is_dead_here
 from skyhaul.services.transfer import FileTransfer, TransferRun
 
-__all__ = ["Engine", "FileRun", "new_owner", "owner_is_dead_here"]
+__all__ = ["Engine", "FileRun"]
 
 log = logging.getLogger("skyhaul.engine")
 
@@ -76,29 +74,6 @@ CLAIM_AHEAD = 64
 CLAIM_AHEAD_MOST = 1024
 #: A run does not wait longer than this for a file's next attempt; it reports it failed.
 LONGEST_WAIT = timedelta(minutes=10)
-
-
-def new_owner() -> str:
-    """A lease owner id: host, process and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_is_dead_here(owner: str) -> bool:
-    """True when ``owner`` names a process of this host that no longer exists."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 @dataclass(slots=True, eq=False)

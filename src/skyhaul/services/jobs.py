@@ -22,7 +22,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 from skyhaul.adapters.catalog import Catalog
@@ -31,7 +30,7 @@ from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.errors import SkyhaulError, UsageError
 from skyhaul.ports.catalog import JobStore
 from skyhaul.services.clock import SYSTEM_CLOCK, Clock
-from skyhaul.services.engine import new_owner, owner_is_dead_here
+from skyhaul.services.owners import new_owner, owner_is_dead_here
 from skyhaul.services.wiring import async_catalog
 
 __all__ = [
@@ -215,8 +214,3 @@ async def _finish_quietly(
         await store.finish_job(job_id, owner, state, now=clock.now(), summary=None, error=error)
     except SkyhaulError as exc:
         log.warning("job %d: could not record its end: %s", job_id, exc)
-
-
-def utc_now() -> datetime:  # pragma: no cover - re-exported for callers' clocks
-    """The wall clock (see :mod:`skyhaul.services.clock`)."""
-    return SYSTEM_CLOCK.now()

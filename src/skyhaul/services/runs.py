@@ -28,9 +28,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from skyhaul.adapters.catalog import Catalog, RegisterResult
-from skyhaul.core.jobparams import options_to_json, selection_to_json
+from skyhaul.core.jobparams import (
+    options_from_json,
+    options_to_json,
+    selection_from_json,
+    selection_to_json,
+)
 from skyhaul.core.jobprogress import job_progress
-from skyhaul.core.jobs import JobKind, JobState
+from skyhaul.core.jobs import JobKind, JobRecord, JobState
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, RunSummary, Selection, TransferOptions
 from skyhaul.core.processes import ProcessPlan, merge_summaries, plan_processes, share_options
@@ -42,7 +47,13 @@ from skyhaul.services.discovery import DiscoveryResult
 from skyhaul.services.jobs import JobOutcome, create_job, run_job
 from skyhaul.services.processes import ChildRun, MergedProgress, WorkerProcesses
 
-__all__ = ["DownloadRun", "DownloadSpec", "prepare_download", "prepare_get"]
+__all__ = [
+    "DownloadRun",
+    "DownloadSpec",
+    "prepare_download",
+    "prepare_get",
+    "resume_download",
+]
 
 log = logging.getLogger("skyhaul.engine")
 
@@ -209,6 +220,52 @@ def prepare_download(
     job_id = create_job(catalog, kind, recorded)
     spec = DownloadSpec(options, selection, discovery=discovery, processes=processes)
     return DownloadRun.prepare(catalog, spec, job_id)
+
+
+def resume_download(
+    catalog: Catalog,
+    job: JobRecord,
+    *,
+    discovery: Discovery | None = None,
+    credentials: tuple[tuple[str, str], ...] = (),
+) -> DownloadRun:
+    """Queue a failed, cancelled or interrupted ``get`` or ``download`` job again and
+    prepare its run: the same job, its own selection (a get: its linked files).
+
+    Parameters
+    ----------
+    catalog : Catalog
+        Where the job lives.
+    job : JobRecord
+        The job as read.
+    discovery : Discovery or None
+        For a download that listed a source: the same source and window, built again by
+        the caller from the configuration.
+    credentials : tuple of (origin, authorization) pairs
+        Read again from the source's configuration (a job never stores a secret).
+
+    Raises
+    ------
+    UsageError
+        The job is of another kind, or not in a state it resumes from.
+    """
+    if job.kind not in (JobKind.GET, JobKind.DOWNLOAD):
+        raise UsageError(f"job {job.id} is a {job.kind.value} job, not a get or a download")
+    if not catalog.requeue_job(job.id, now=SYSTEM_CLOCK.now()):
+        raise UsageError(
+            f"job {job.id} is {job.state.value}: only a failed, cancelled or interrupted job"
+            " resumes"
+        )
+    params = job.params
+    options = replace(options_from_json(params.get("options", {})), credentials=credentials)
+    processes = params.get("processes", 1)
+    if job.kind is JobKind.GET:
+        spec = DownloadSpec(options, linked_only=True, processes=processes)
+    else:
+        selection = selection_from_json(params.get("selection", {}))
+        processes = 1 if discovery is not None else processes
+        spec = DownloadSpec(options, selection, discovery=discovery, processes=processes)
+    return DownloadRun.prepare(catalog, spec, job.id)
 
 
 def _outcome(result: AcquireResult) -> JobOutcome:
