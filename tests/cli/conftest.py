@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typer.testing import CliRunner, Result
 
 from skyhaul.adapters.catalog import Catalog, open_catalog
 from skyhaul.cli.app import app
+from skyhaul.core.jobs import JobRecord, JobState
 from skyhaul.sim import FaultConfig, SimConfig, SimThread, profile
 
 
@@ -108,3 +110,22 @@ def states(catalog_url: str) -> States:
             return {s.value: t.count for s, t in opened.status_summary().items() if t.count}
 
     return counts
+
+
+def running_job(
+    url: str, process: subprocess.Popen[str], *, moving: bool = False, timeout: float = 60
+) -> JobRecord:
+    """Poll the SQLite catalog at ``url`` until ``process`` runs a job (one whose progress
+    shows bytes moved, with ``moving``); return that job."""
+    path = Path(url.removeprefix("sqlite:///"))
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, "no job ran"
+        assert process.poll() is None, "the process ended before its job was seen running"
+        if path.exists():
+            with open_catalog(url) as catalog:
+                running = catalog.list_jobs(states=[JobState.RUNNING])
+            progress = running[0].progress if running else None
+            if running and (not moving or (progress is not None and progress.bytes_done)):
+                return running[0]
+        time.sleep(0.05)

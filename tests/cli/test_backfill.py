@@ -17,10 +17,11 @@ import pytest
 
 from skyhaul.adapters.catalog import open_catalog
 from skyhaul.core.backfill import DayStatus
+from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.sim import FaultConfig, SimThread
 from skyhaul.sim.records_config import RecordsConfig
 
-from .conftest import Invoke
+from .conftest import Invoke, RunCli, running_job
 
 RECORDS = RecordsConfig(sensors=2, cadence=60.0)
 PER_DAY = 2 * 2 * 1440
@@ -117,7 +118,7 @@ def test_limit_days_runs_only_that_many_days_needing_work(
 
 
 def test_a_failed_day_exits_1_and_the_others_still_land(
-    skyhaul: Invoke, sim: SimThread, config: Path
+    skyhaul: Invoke, sim: SimThread, config: Path, catalog_url: str
 ) -> None:
     use_records(sim, replace(RECORDS, malformed_days=(date(2024, 1, 2),)))
     result = skyhaul("backfill", *RANGE, "--json")
@@ -126,6 +127,77 @@ def test_a_failed_day_exits_1_and_the_others_still_land(
     assert (summary["downloaded"], summary["failed"]) == (2, 1)
     assert summary["failures"][0]["day"] == "2024-01-02"
     assert summary["failures"][0]["error_type"] == "PayloadError"
+    with open_catalog(catalog_url) as catalog:
+        job = catalog.get_job(summary["job"])
+    assert job is not None and job.state is JobState.FAILED and job.summary == summary
+
+
+def test_a_backfill_is_a_job_with_the_parameters_that_reproduce_it(
+    skyhaul: Invoke, config: Path, catalog_url: str, tmp_path: Path, token: str
+) -> None:
+    out = tmp_path / "elsewhere"
+    result = skyhaul(
+        "backfill", *RANGE, "--config", str(config), "--limit-days", "1", "--retry-failed",
+        "--format", "json", "--output-dir", str(out), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    with open_catalog(catalog_url) as catalog:
+        (job,) = catalog.list_jobs()
+    assert summary["job"] == job.id
+    assert (job.kind, job.state) == (JobKind.BACKFILL, JobState.SUCCEEDED)
+    assert job.params == {
+        "source": "reach",
+        "config": str(config.resolve()),
+        "first": "2024-01-01",
+        "last": "2024-01-03",
+        "retry_failed": True,
+        "limit_days": 1,
+        "output_dir": str(out.resolve()),
+        "format": "json",
+    }
+    assert token not in json.dumps(job.params)
+    assert job.summary == summary
+    assert job.progress is not None
+    assert (job.progress.files_done, job.progress.files_total) == (1, 1)
+    assert job.progress.bytes_done == (out / "reach_2024-01-01.json").stat().st_size
+    # A dry run touches nothing, the jobs table included.
+    assert skyhaul("backfill", *RANGE, "--dry-run").exit_code == 0
+    with open_catalog(catalog_url) as catalog:
+        assert [j.id for j in catalog.list_jobs()] == [job.id]
+
+
+def test_jobs_cancel_stops_a_running_backfill_within_2_s(
+    sim: SimThread, config: Path, catalog_url: str, tmp_path: Path, skyhaul_process: RunCli
+) -> None:
+    """Another process cancels the job: the backfill exits 130 as on Ctrl-C, day left PENDING."""
+    use_records(sim, replace(RECORDS, rate=4.0, burst=0))  # 24 chunks: 6 s a day
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skyhaul.cli.app", "backfill", "--config", str(config), *RANGE],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        job = running_job(catalog_url, process)
+        cancelled = skyhaul_process("jobs", "cancel", str(job.id))
+        asked = time.monotonic()
+        assert cancelled.returncode == 0, cancelled.stderr
+        _, stderr = process.communicate(timeout=10)
+        assert time.monotonic() - asked < 2
+    finally:
+        if process.poll() is None:  # a failed assertion above: do not leave it running
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stderr
+    with open_catalog(catalog_url) as catalog:
+        ended = catalog.get_job(job.id)
+        latest = catalog.latest_day_runs("reach", D1, D3)
+    assert ended is not None and ended.state is JobState.CANCELLED
+    assert ended.summary is not None and ended.summary["job"] == job.id
+    assert latest[D1].status is DayStatus.PENDING, "resumable: the next run redoes the day"
+    assert not (tmp_path / "data" / "reach" / "reach_2024-01-01.csv").exists()
 
 
 @pytest.mark.parametrize(

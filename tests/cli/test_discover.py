@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from skyhaul.adapters.catalog import open_catalog
+from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import Selection
 from skyhaul.sim import FaultConfig, SimConfig, SimThread
 from skyhaul.sim.archive import ArchiveSpec, SizeBand
 
-from .conftest import Invoke, States
+from .conftest import Invoke, States, running_job
 
 MARCH_1 = datetime(2024, 3, 1, tzinfo=UTC)
 MARCH_2 = datetime(2024, 3, 2, tzinfo=UTC)
@@ -261,3 +262,47 @@ def test_watch_stops_on_sigterm_with_exit_130(tmp_path: Path) -> None:
         _, stderr = child.communicate(timeout=10)
     assert child.returncode == 130
     assert "cycle 1: listed 4 (4 new, 0 changed); downloaded 4" in stderr
+
+
+def test_cancelling_a_cycles_job_stops_the_watch_with_exit_130(tmp_path: Path) -> None:
+    spec = ArchiveSpec(seed=7, count=8, sizes=(SizeBand(256 * 1024, 512 * 1024),), days=1)
+    with SimThread(SimConfig(archive=spec, root=tmp_path / "sim")) as sim:
+        sim.set_faults(FaultConfig(bandwidth=64 * 1024))  # a cycle of about 30 s
+        config = tmp_path / "skyhaul.toml"
+        config.write_text(f'[sources.archive]\ntype = "sim"\nurl = "{sim.base_url}"\n')
+        catalog = f"sqlite:///{tmp_path / 'catalog.db'}"
+        command = _skyhaul(
+            "watch", "--source", "archive", "--every", "1h", "--start", "2024-01-01",
+            "--config", str(config), "--catalog", catalog, "--json",
+        )  # fmt: skip
+        child = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            job = running_job(catalog, child, moving=True)  # the first cycle's
+            cancelled = subprocess.run(
+                _skyhaul("jobs", "cancel", str(job.id), "--catalog", catalog),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            asked = time.monotonic()
+            assert cancelled.returncode == 0, cancelled.stderr
+            stdout, stderr = child.communicate(timeout=10)
+            assert time.monotonic() - asked < 2
+        finally:
+            if child.poll() is None:  # a failed assertion above: do not leave it running
+                child.kill()
+                child.communicate()
+    assert child.returncode == 130, stderr
+    assert f"; job {job.id}" in stderr, "the cycle's line names its job"
+    (cycle,) = json.loads(stdout)["cycles"]
+    assert (cycle["job"], cycle["interrupted"]) == (job.id, True)
+    with open_catalog(catalog) as opened:
+        ended = opened.get_job(job.id)
+        assert [j.id for j in opened.list_jobs()] == [job.id], "no second cycle"
+    assert ended is not None and ended.kind is JobKind.WATCH_CYCLE
+    assert ended.state is JobState.CANCELLED

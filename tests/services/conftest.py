@@ -1,19 +1,23 @@
-"""Fixtures for engine tests: a real catalog on disk and a real simulator on loopback."""
+"""Fixtures for service tests: a real catalog on disk and a real simulator on loopback
+(serving files, or records for the backfill)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from skyhaul.adapters.catalog import Catalog, open_catalog
+from skyhaul.adapters.sources.records_api import RecordsApiSettings
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, Selection
 from skyhaul.sim.archive import ArchiveSpec, SizeBand
 from skyhaul.sim.config import SimConfig
+from skyhaul.sim.records_config import RecordsConfig
 from skyhaul.sim.thread import SimThread
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -78,3 +82,35 @@ def assert_catalog_truthful(catalog: Catalog) -> None:
 
 def states(catalog: Catalog) -> dict[FileState, int]:
     return {state: totals.count for state, totals in catalog.status_summary().items()}
+
+
+#: One small file: the simulator of a backfill serves records, not files.
+TINY = ArchiveSpec(seed=3, count=1, sizes=(SizeBand(1024, 2048, 1.0),))
+#: Two sensors, two dosimeters each, one sample a minute: 5,760 records a day.
+RECORDS = RecordsConfig(sensors=2, cadence=60.0)
+PER_DAY = 2 * 2 * 1440
+
+
+@pytest.fixture
+def records_sim(sim_root: Path) -> Iterator[SimThread]:
+    """A simulator serving RECORDS from its records API."""
+    with SimThread(SimConfig(archive=TINY, root=sim_root)) as running:
+        set_records(running, RECORDS)
+        yield running
+
+
+def set_records(sim: SimThread, config: RecordsConfig) -> None:
+    sim.set_faults(replace(sim.faults, records=config))
+
+
+def settings_for(sim: SimThread, **changes: object) -> RecordsApiSettings:
+    """The records source ``reach`` on ``sim``, one request an hour of the day."""
+    base = RecordsApiSettings(
+        name="reach",
+        url=sim.base_url + "api/records",
+        query="?sensor={sensor}&obTime={start}..{end}",
+        params={"sensor": "ALL"},
+        chunk=timedelta(hours=1),
+        expected_per_day=PER_DAY,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]

@@ -13,6 +13,8 @@ import pytest
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.config import SourceConfig
 from skyhaul.adapters.sources import ListingQuery, Source, build_source
+from skyhaul.core.jobparams import options_to_json
+from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import Selection, TransferOptions
 from skyhaul.core.window import TimeWindow
@@ -194,6 +196,47 @@ async def test_watch_goes_on_when_a_listing_fails(
     assert [r.discovery for r in reports] == [None, None]
     assert all("HTTP 500" in (r.listing_error or "") for r in reports)
     assert "listing failed" in reports[0].line()
+    # Each cycle's job failed (its listing did), with the error in its summary.
+    jobs = [catalog.get_job(r.job_id or 0) for r in reports]
+    assert [j.state if j else None for j in jobs] == [JobState.FAILED] * 2
+    assert all("HTTP 500" in (j.summary or {}).get("listing_error", "") for j in jobs if j)
+
+
+async def test_each_watch_cycle_is_a_job(sim: SimThread, catalog: Catalog, tmp_path: Path) -> None:
+    source = sim_source(sim, tmp_path)
+    config = tmp_path / "skyhaul.toml"
+    moments = iter([datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, 0, 5, tzinfo=UTC)])
+    plan = WatchPlan(
+        source=source,
+        dest_root=str(tmp_path / "data"),
+        every=0.0,
+        lookback=timedelta(days=1),
+        instrument="EUI",
+        by="observation",
+        cycles=2,
+        config=config,
+    )
+    reports = await watch(catalog, FAST, plan, now=lambda: next(moments))
+    await source.aclose()
+    jobs = catalog.list_jobs()
+    assert [j.id for j in reversed(jobs)] == [r.job_id for r in reports]
+    assert [(j.kind, j.state) for j in jobs] == [(JobKind.WATCH_CYCLE, JobState.SUCCEEDED)] * 2
+    first = jobs[-1]
+    assert first.params == {
+        "source": "sim",
+        "config": str(config.resolve()),
+        "start": "2029-12-31T00:00:00+00:00",
+        "end": "2030-01-01T00:00:00+00:00",
+        "instrument": "EUI",
+        "by": "observation",
+        "dest_root": str(tmp_path / "data"),
+        "cycle": 1,
+        "options": options_to_json(FAST),
+    }
+    assert jobs[0].params["start"] == "2029-12-31T00:05:00+00:00"
+    assert first.summary == reports[0].as_json() and first.summary["job"] == first.id
+    assert first.progress is not None
+    assert reports[1].line().endswith(f"; job {jobs[0].id}")
 
 
 async def test_watch_stops_promptly_when_cancelled(

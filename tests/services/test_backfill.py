@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -17,39 +16,11 @@ from skyhaul.adapters.sources.records_api import RecordsApiSettings
 from skyhaul.core.backfill import Action, DayStatus
 from skyhaul.errors import InterruptedRun, SourceAuthError
 from skyhaul.services.backfill import BackfillRequest, backfill
-from skyhaul.sim.archive import ArchiveSpec, SizeBand
-from skyhaul.sim.config import SimConfig
-from skyhaul.sim.records_config import RecordsConfig
 from skyhaul.sim.thread import SimThread
 
+from .conftest import PER_DAY, RECORDS, set_records, settings_for
+
 D1 = date(2024, 1, 1)
-TINY = ArchiveSpec(seed=3, count=1, sizes=(SizeBand(1024, 2048, 1.0),))
-#: Two sensors, two dosimeters each, one sample a minute: 5,760 records a day.
-RECORDS = RecordsConfig(sensors=2, cadence=60.0)
-PER_DAY = 2 * 2 * 1440
-
-
-@pytest.fixture
-def records_sim(sim_root: Path) -> Iterator[SimThread]:
-    with SimThread(SimConfig(archive=TINY, root=sim_root)) as running:
-        set_records(running, RECORDS)
-        yield running
-
-
-def set_records(sim: SimThread, config: RecordsConfig) -> None:
-    sim.set_faults(replace(sim.faults, records=config))
-
-
-def settings_for(sim: SimThread, **changes: object) -> RecordsApiSettings:
-    base = RecordsApiSettings(
-        name="reach",
-        url=sim.base_url + "api/records",
-        query="?sensor={sensor}&obTime={start}..{end}",
-        params={"sensor": "ALL"},
-        chunk=timedelta(hours=1),
-        expected_per_day=PER_DAY,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def run(

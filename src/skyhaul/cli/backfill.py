@@ -5,9 +5,11 @@ Rules:
   before the start is a usage error (exit 2) before anything is read or fetched.
 - ``--dry-run`` prints the plan (one line per day: action and why) and touches nothing:
   no request, no ledger row, no file, not even a new catalog file.
+- A run is a job (``skyhaul jobs``): ``--json`` names it (``"job"``), and ``skyhaul jobs
+  cancel ID`` from anywhere stops it as Ctrl-C does. A dry run is no job.
 - Exit codes: 0 when every day ended downloaded or as a known skip, 1 when a day failed in
   this run, 2 for usage, configuration, credentials or a full disk, 130 when interrupted
-  (the day in progress stays PENDING and is redone by the next run).
+  or cancelled (the day in progress stays PENDING and is redone by the next run).
 """
 
 from __future__ import annotations
@@ -115,29 +117,21 @@ def backfill(
     progress: bool,
 ) -> None:
     """Fetch a records API one UTC day at a time, resumably, into one file per day."""
-    from skyhaul.adapters.sources.records_api import (
-        OUTPUT_FORMATS,
-        RECORDS_API,
-        records_api_settings,
-    )
+    from skyhaul.adapters.sources.records_api import OUTPUT_FORMATS
     from skyhaul.services.backfill import BackfillRequest
-    from skyhaul.services.backfill import backfill as run_backfill
+    from skyhaul.services.backfill_job import prepare_backfill, records_source
 
     term = start(common)
     first, last = parse_day_range(start_date, end_date)
     if output_format is not None and output_format not in OUTPUT_FORMATS:
         raise UsageError(f"--format: {output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}")
-    entry = config.load().source(source)
-    if entry.type != RECORDS_API:
-        raise UsageError(
-            f"{entry.where}: backfill reads sources of type {RECORDS_API}, not {entry.type!r}"
-        )
-    settings = records_api_settings(entry)
+    loaded = config.load()
+    settings, dest = records_source(loaded, source)
     chosen = output_format or settings.output_format
     request = BackfillRequest(
         first=first,
         last=last,
-        output_dir=(output_dir or entry.dest).resolve(),
+        output_dir=(output_dir or dest).resolve(),
         output_format=chosen,
         retry_failed=retry_failed,
         limit_days=limit_days,
@@ -148,13 +142,12 @@ def backfill(
     else:
         live = progress and not term.json and sys.stdout.isatty() and term.err.is_terminal
         with opened_catalog(common) as catalog, DayProgress(term.err, enabled=live) as bar:
+            job = prepare_backfill(catalog, settings, request, config=loaded.path)
 
-            async def job(cancel: asyncio.Event) -> BackfillSummary:
-                return await run_backfill(
-                    catalog, settings, request, cancel=cancel, on_chunk=bar.update
-                )
+            async def run(cancel: asyncio.Event) -> BackfillSummary:
+                return await job.run(catalog, cancel=cancel, on_chunk=bar.update)
 
-            summary = run_cancellable(job)
+            summary = run_cancellable(run)
     _report(term, summary)
     raise typer.Exit(1 if summary.failed else 0)
 

@@ -5,6 +5,8 @@ Rules:
   --lookback``; registers; downloads the source's eligible files; logs one summary line.
 - Ctrl-C or SIGTERM stops the current cycle cleanly (files resumable) and exits 130; a
   second one exits at once. A killed watch resumes where it left off at its next start.
+- Each cycle is a job (``skyhaul jobs``; its log line and its ``--json`` document name
+  it); ``skyhaul jobs cancel ID`` of the running cycle stops the watch as Ctrl-C does.
 - An archive that fails a listing is logged and retried next cycle; configuration and
   credential errors stop the watch (exit 2).
 """
@@ -95,7 +97,8 @@ def watch(
             fixed_start = parse_utc(window_start)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--start") from None
-    source_obj, entry = open_source(config.load(), source, verify_tls=transfer.verify_tls)
+    loaded = config.load()
+    source_obj, entry = open_source(loaded, source, verify_tls=transfer.verify_tls)
     transfer = replace(transfer, credentials=download_credentials(entry))
     plan = WatchPlan(
         source=source_obj,
@@ -106,6 +109,7 @@ def watch(
         instrument=instrument,
         by=by.value,
         cycles=cycles,
+        config=None if loaded.path is None else loaded.path.resolve(),
     )
     reports: list[CycleReport] = []
 
@@ -123,16 +127,6 @@ def watch(
 
         interrupted = run_cancellable(job, on_cancel=notice)
     if term.json:
-        term.emit_json({"cycles": [_cycle_document(r) for r in reports]})
+        term.emit_json({"cycles": [report.as_json() for report in reports]})
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
-
-
-def _cycle_document(report: CycleReport) -> dict[str, object]:
-    return {
-        "cycle": report.number,
-        "window": [report.window.start.isoformat(), report.window.end.isoformat()],
-        "discovery": None if report.discovery is None else report.discovery.as_json(),
-        "listing_error": report.listing_error,
-        **report.summary.as_json(),
-    }

@@ -3,7 +3,8 @@
 Rules:
 - A service asks for the roles it uses and nothing else: the engine for ``Claims`` and
   ``SegmentMap``, discovery for ``Registry``, backfill for ``DayLedger``, the jobs
-  service for ``JobStore``. A rename or a changed signature fails in mypy, not at run time.
+  service for ``JobStore`` (and watch, which queues a job per cycle while its loop runs).
+  A rename or a changed signature fails in mypy, not at run time.
 - These Protocols are asynchronous: how the catalog runs off the event loop (a thread
   for the SQLAlchemy catalog) is the adapter's business (``adapters.catalog.AsyncCatalog``).
 - Time is always passed in (``now``); the catalog never reads a clock. A call that lost
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 
 from skyhaul.core.backfill import DayRun
 from skyhaul.core.jobprogress import JobProgress
-from skyhaul.core.jobs import JobState
+from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.lifecycle import FileEvent, FileState
 from skyhaul.core.model import (
     AttemptRecord,
@@ -181,7 +182,10 @@ class DayLedger(Protocol):
 
 
 class JobStore(Protocol):
-    """A running job's side of the jobs table: its lease, its progress, its end."""
+    """A job's side of the jobs table: its creation, its lease, its progress, its end."""
+
+    async def create_job(self, kind: JobKind, params: Mapping[str, Any], *, now: datetime) -> int:
+        """Queue a job whose JSON-ready ``params`` reproduce it; return its id."""
 
     async def start_job(
         self, job_id: int, owner: str, *, now: datetime, lease_seconds: float

@@ -15,17 +15,21 @@ Rules:
   (:class:`NoDataError`); a bad payload, a parse error or an HTTP error is FAILED.
 - ``now`` (injected) stamps the ledger; requests are paced on the event loop's clock by
   one host gate for the whole run, so what a day learnt of the server's limit carries over.
+- The ledger is reached through the :class:`DayLedger` port (the catalog on its own thread,
+  :func:`skyhaul.services.wiring.async_catalog`); only a dry run, which opens no event
+  loop, reads it synchronously (:func:`plan_backfill`).
+- A run counts its days, bytes and chunks on a :class:`DayBoard` as it goes: the progress
+  its job publishes (:mod:`skyhaul.services.backfill_job`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -44,6 +48,7 @@ from skyhaul.core.backfill import (
     iter_days,
     plan_days,
 )
+from skyhaul.core.dayprogress import DayBoard
 from skyhaul.core.units import format_size
 from skyhaul.errors import (
     DiskFullError,
@@ -52,16 +57,20 @@ from skyhaul.errors import (
     SkyhaulError,
     SourceAuthError,
 )
+from skyhaul.ports.catalog import DayLedger
 from skyhaul.services.cancellation import until_cancelled
 from skyhaul.services.dayfetch import DayFetch, fetch_day
 from skyhaul.services.hostgate import GateRegistry, HostGate
+from skyhaul.services.wiring import async_catalog
 
 __all__ = [
     "BackfillRequest",
+    "BackfillRun",
     "BackfillSummary",
     "backfill",
     "dry_run_summary",
     "plan_backfill",
+    "plan_from_ledger",
     "summarize_plan",
 ]
 
@@ -107,10 +116,12 @@ class BackfillSummary:
     """What one backfill did: the plan, counts, and each day's final ledger row.
 
     ``failed`` counts days that failed in this run; ``skipped_failed`` days skipped because
-    they failed before (``--retry-failed`` runs them).
+    they failed before (``--retry-failed`` runs them). ``job_id`` is the job the run was,
+    when it ran as one (``"job"`` in the JSON form).
     """
 
     run_id: str
+    job_id: int | None = None
     planned: int = 0
     downloaded: int = 0
     skipped_existing: int = 0
@@ -143,7 +154,9 @@ class BackfillSummary:
 
     def as_json(self) -> dict[str, object]:
         """The summary as a JSON-ready dictionary."""
+        job: dict[str, object] = {} if self.job_id is None else {"job": self.job_id}
         return {
+            **job,
             "run_id": self.run_id,
             "dry_run": self.dry_run,
             "planned": self.planned,
@@ -174,11 +187,19 @@ def _utcnow() -> datetime:
 
 
 def plan_backfill(catalog: Catalog | None, source: str, request: BackfillRequest) -> list[DayPlan]:
-    """Plan the request's days from the ledger (``catalog`` None: nothing ran before)."""
-    days = list(iter_days(request.first, request.last))
+    """Plan the request's days from the ledger (``catalog`` None: nothing ran before).
+
+    The synchronous path, for a dry run that opens no event loop; a run plans through
+    its :class:`DayLedger` (:meth:`BackfillRun.run`).
+    """
     latest = catalog.latest_day_runs(source, request.first, request.last) if catalog else {}
+    return plan_from_ledger(latest, request)
+
+
+def plan_from_ledger(latest: Mapping[date, DayRun], request: BackfillRequest) -> list[DayPlan]:
+    """Plan the request's days from each day's latest ledger row (reads the day files)."""
     return plan_days(
-        days,
+        list(iter_days(request.first, request.last)),
         latest,
         lambda run: check_artifact(run.path, run.size, run.sha256),
         retry_failed=request.retry_failed,
@@ -196,7 +217,9 @@ async def backfill(
     now: Callable[[], datetime] = _utcnow,
     on_chunk: Callable[[date, DayFetch], None] | None = None,
 ) -> BackfillSummary:
-    """Run (or, with ``dry_run``, plan) a backfill.
+    """Run (or, with ``dry_run``, plan) a backfill over ``catalog``'s ledger, as no job.
+
+    The command line runs it as a job (:mod:`skyhaul.services.backfill_job`).
 
     Parameters
     ----------
@@ -223,34 +246,203 @@ async def backfill(
     SourceAuthError, DiskFullError
         The range stopped: no later day could succeed.
     """
-    plan = await asyncio.to_thread(plan_backfill, catalog, settings.name, request)
-    if request.dry_run:
-        return dry_run_summary(plan)
-    summary = BackfillSummary(run_id=str(uuid.uuid4()), planned=len(plan), plan=plan)
-    owned = client is None
-    http = client or RecordsClient(settings)
-    gate = GateRegistry(settings.concurrency, asyncio.get_running_loop().time).for_url(settings.url)
-    began = time.monotonic()
-    try:
-        for item in plan:
-            if cancel is not None and cancel.is_set():
-                raise InterruptedRun("interrupted; run backfill again to finish")
-            if item.action is not Action.RUN:
-                _count_skip(summary, item.action)
-                log.info("%s: %s", item.day.isoformat(), _skip_text(item))
-                continue
-            report = None if on_chunk is None else functools.partial(on_chunk, item.day)
-            outcome = await _run_day(
-                catalog, http, gate, settings, request, item, summary, now, cancel, report
+    run = BackfillRun(settings, request, now=now, on_chunk=on_chunk)
+    async with async_catalog(catalog) as ledger:
+        return await run.run(ledger, cancel=cancel, client=client)
+
+
+class BackfillRun:
+    """One backfill: its summary and its progress grow as :meth:`run` works through the days.
+
+    The summary stays readable when the run stops early (a job records it as the
+    cancelled run's summary); :attr:`board` is its progress (:meth:`DayBoard.snapshot`).
+    ``settings``, ``request``, ``now`` and ``on_chunk`` are :func:`backfill`'s.
+
+    Parameters
+    ----------
+    clock : callable
+        Monotonic seconds of the progress board.
+    """
+
+    def __init__(
+        self,
+        settings: RecordsApiSettings,
+        request: BackfillRequest,
+        *,
+        now: Callable[[], datetime] = _utcnow,
+        on_chunk: Callable[[date, DayFetch], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.request = request
+        self.summary = BackfillSummary(run_id=str(uuid.uuid4()))
+        self.board = DayBoard(clock)
+        self._now = now
+        self._on_chunk = on_chunk
+
+    async def run(
+        self,
+        ledger: DayLedger,
+        *,
+        cancel: asyncio.Event | None = None,
+        client: RecordsClient | None = None,
+    ) -> BackfillSummary:
+        """Plan from ``ledger``, then run the days that need work, in order.
+
+        Raises
+        ------
+        InterruptedRun
+            ``cancel`` was set.
+        SourceAuthError, DiskFullError
+            The range stopped: no later day could succeed.
+        """
+        settings, request = self.settings, self.request
+        latest = await ledger.latest_day_runs(settings.name, request.first, request.last)
+        plan = await asyncio.to_thread(plan_from_ledger, latest, request)
+        if request.dry_run:
+            self.summary = dry_run_summary(plan)
+            return self.summary
+        summary = self.summary
+        summary.planned, summary.plan = len(plan), plan
+        per_day = len(chunk_windows(*day_window(request.first), settings.chunk))
+        self.board.plan(len(plan), sum(p.action.needs_work for p in plan), per_day)
+        owned = client is None
+        http = client or RecordsClient(settings)
+        gate = GateRegistry(settings.concurrency, asyncio.get_running_loop().time).for_url(
+            settings.url
+        )
+        began = time.monotonic()
+        try:
+            for item in plan:
+                if cancel is not None and cancel.is_set():
+                    raise InterruptedRun("interrupted; run backfill again to finish")
+                if item.action is not Action.RUN:
+                    _count_skip(summary, item.action)
+                    self.board.skip()
+                    log.info("%s: %s", item.day.isoformat(), _skip_text(item))
+                    continue
+                outcome = await self._run_day(ledger, http, gate, item, cancel)
+                summary.outcomes.append(outcome)
+        finally:
+            summary.seconds = time.monotonic() - began
+            if owned:
+                await http.aclose()
+            _remove_if_empty(request.output_dir / SPOOL_DIR / settings.name)
+            _remove_if_empty(request.output_dir / SPOOL_DIR)
+        return summary
+
+    async def _run_day(
+        self,
+        ledger: DayLedger,
+        client: RecordsClient,
+        gate: HostGate,
+        item: DayPlan,
+        cancel: asyncio.Event | None,
+    ) -> DayRun:
+        settings, request, summary = self.settings, self.request, self.summary
+        day = item.day
+        start, end = day_window(day)
+        pending = DayRun(
+            run_id=summary.run_id,
+            source=settings.name,
+            day=day,
+            status=DayStatus.PENDING,
+            window_start=start,
+            window_end=end,
+            started_at=self._now(),
+            expected_records=settings.expected_per_day,
+            output_format=request.output_format,
+        )
+        await ledger.append_day_run(pending)
+        spool = ChunkSpool(request.output_dir / SPOOL_DIR / settings.name / day.isoformat())
+        counts = DayFetch()
+        began = time.monotonic()
+        dest = artifact_path(request.output_dir, settings.name, day, request.output_format)
+        self.board.start_day(dest.name)
+
+        def report(landed: DayFetch) -> None:
+            self.board.chunk(landed.chunks_done, landed.received)
+            if self._on_chunk is not None:
+                self._on_chunk(day, landed)
+
+        try:
+            await asyncio.to_thread(spool.clear)
+            windows = chunk_windows(start, end, settings.chunk)
+            work = fetch_day(
+                client, gate, settings, windows, spool, counters=counts, on_chunk=report
             )
-            summary.outcomes.append(outcome)
-    finally:
-        summary.seconds = time.monotonic() - began
-        if owned:
-            await http.aclose()
-        _remove_if_empty(request.output_dir / SPOOL_DIR / settings.name)
-        _remove_if_empty(request.output_dir / SPOOL_DIR)
-    return summary
+            if cancel is None:
+                await work
+            elif await until_cancelled(work, cancel) is None:
+                raise InterruptedRun("interrupted; run backfill again to finish")
+            artifact = await asyncio.to_thread(
+                assemble_day,
+                spool,
+                len(windows),
+                dest,
+                request.output_format,
+                time_field=settings.time_field,
+            )
+        except (InterruptedRun, *_STOPS_THE_RANGE) as exc:
+            # The day stays PENDING, and the next run redoes it without --retry-failed: the
+            # day was not at fault, the user's interrupt, credentials or disk were.
+            summary.requests += counts.requests
+            summary.throttled += counts.throttled
+            self.board.end_day(DayStatus.PENDING)
+            if not isinstance(exc, InterruptedRun):
+                await asyncio.to_thread(spool.clear)
+                log.warning("%s: stopped, left PENDING: %s", day.isoformat(), exc)
+            raise
+        except NoDataError as exc:
+            final = replace(
+                pending,
+                status=DayStatus.SKIPPED_NO_DATA,
+                records=0,
+                availability=availability_pct(0, settings.expected_per_day),
+                error_type=type(exc).__name__,
+                error_message=str(exc),
+            )
+            summary.skipped_no_data += 1
+        except SkyhaulError as exc:
+            final = replace(
+                pending,
+                status=DayStatus.FAILED,
+                error_type=type(exc).__name__,
+                error_message=str(exc),
+            )
+            summary.failed += 1
+        else:
+            final = replace(
+                pending,
+                status=DayStatus.DOWNLOADED,
+                records=artifact.records,
+                availability=availability_pct(artifact.records, settings.expected_per_day),
+                size=artifact.size,
+                path=str(artifact.path),
+                sha256=artifact.sha256,
+            )
+            summary.downloaded += 1
+            summary.records += artifact.records
+        return await self._finish(ledger, final, counts, began, spool)
+
+    async def _finish(
+        self, ledger: DayLedger, row: DayRun, counts: DayFetch, began: float, spool: ChunkSpool
+    ) -> DayRun:
+        final = replace(
+            row,
+            finished_at=self._now(),
+            seconds=time.monotonic() - began,
+            requests=counts.requests,
+            throttled=counts.throttled,
+        )
+        await ledger.append_day_run(final)
+        await asyncio.to_thread(spool.clear)
+        self.summary.requests += counts.requests
+        self.summary.throttled += counts.throttled
+        self.board.end_day(final.status, final.size or 0)
+        level = logging.WARNING if final.status is DayStatus.FAILED else logging.INFO
+        log.log(level, "%s", day_line(final))
+        return final
 
 
 def _remove_if_empty(directory: Path) -> None:
@@ -290,120 +482,6 @@ def _skip_text(item: DayPlan) -> str:
 def artifact_path(output_dir: Path, source: str, day: date, output_format: str) -> Path:
     """Where a day's file goes: ``<output_dir>/<source>_<YYYY-MM-DD>.<format>``."""
     return output_dir / f"{source}_{day.isoformat()}.{output_format}"
-
-
-async def _run_day(
-    catalog: Catalog,
-    client: RecordsClient,
-    gate: HostGate,
-    settings: RecordsApiSettings,
-    request: BackfillRequest,
-    item: DayPlan,
-    summary: BackfillSummary,
-    now: Callable[[], datetime],
-    cancel: asyncio.Event | None,
-    on_chunk: Callable[[DayFetch], None] | None,
-) -> DayRun:
-    day = item.day
-    start, end = day_window(day)
-    pending = DayRun(
-        run_id=summary.run_id,
-        source=settings.name,
-        day=day,
-        status=DayStatus.PENDING,
-        window_start=start,
-        window_end=end,
-        started_at=now(),
-        expected_records=settings.expected_per_day,
-        output_format=request.output_format,
-    )
-    await asyncio.to_thread(catalog.append_day_run, pending)
-    spool = ChunkSpool(request.output_dir / SPOOL_DIR / settings.name / day.isoformat())
-    counts = DayFetch()
-    began = time.monotonic()
-    dest = artifact_path(request.output_dir, settings.name, day, request.output_format)
-    try:
-        await asyncio.to_thread(spool.clear)
-        windows = chunk_windows(start, end, settings.chunk)
-        work = fetch_day(client, gate, settings, windows, spool, counters=counts, on_chunk=on_chunk)
-        if cancel is None:
-            await work
-        elif await until_cancelled(work, cancel) is None:
-            raise InterruptedRun("interrupted; run backfill again to finish")
-        artifact = await asyncio.to_thread(
-            assemble_day,
-            spool,
-            len(windows),
-            dest,
-            request.output_format,
-            time_field=settings.time_field,
-        )
-    except (InterruptedRun, *_STOPS_THE_RANGE) as exc:
-        # The day stays PENDING, and the next run redoes it without --retry-failed: the
-        # day was not at fault, the user's interrupt, credentials or disk were.
-        summary.requests += counts.requests
-        summary.throttled += counts.throttled
-        if not isinstance(exc, InterruptedRun):
-            await asyncio.to_thread(spool.clear)
-            log.warning("%s: stopped, left PENDING: %s", day.isoformat(), exc)
-        raise
-    except NoDataError as exc:
-        final = replace(
-            pending,
-            status=DayStatus.SKIPPED_NO_DATA,
-            records=0,
-            availability=availability_pct(0, settings.expected_per_day),
-            error_type=type(exc).__name__,
-            error_message=str(exc),
-        )
-        summary.skipped_no_data += 1
-    except SkyhaulError as exc:
-        final = replace(
-            pending,
-            status=DayStatus.FAILED,
-            error_type=type(exc).__name__,
-            error_message=str(exc),
-        )
-        summary.failed += 1
-    else:
-        final = replace(
-            pending,
-            status=DayStatus.DOWNLOADED,
-            records=artifact.records,
-            availability=availability_pct(artifact.records, settings.expected_per_day),
-            size=artifact.size,
-            path=str(artifact.path),
-            sha256=artifact.sha256,
-        )
-        summary.downloaded += 1
-        summary.records += artifact.records
-    return await _finish(catalog, final, counts, began, now, summary, spool)
-
-
-async def _finish(
-    catalog: Catalog,
-    row: DayRun,
-    counts: DayFetch,
-    began: float,
-    now: Callable[[], datetime],
-    summary: BackfillSummary,
-    spool: ChunkSpool,
-) -> DayRun:
-    final = replace(
-        row,
-        finished_at=now(),
-        seconds=time.monotonic() - began,
-        requests=counts.requests,
-        throttled=counts.throttled,
-    )
-    await asyncio.to_thread(catalog.append_day_run, final)
-    await asyncio.to_thread(spool.clear)
-    summary.requests += counts.requests
-    summary.throttled += counts.throttled
-    log.log(
-        logging.WARNING if final.status is DayStatus.FAILED else logging.INFO, "%s", day_line(final)
-    )
-    return final
 
 
 def day_line(run: DayRun) -> str:

@@ -47,6 +47,8 @@ class DayFetch:
     requests: int = 0
     throttled: int = 0
     records: int = 0
+    received: int = 0
+    """Bytes of the answers spooled (the bodies as the server sent them)."""
     chunks_done: int = 0
     chunks: int = 0
 
@@ -134,6 +136,7 @@ async def fetch_day(
                 _spool_chunk, spool, index, body, windows[index], settings.time_field, where
             )
             counts.records += records
+            counts.received += len(body)
             counts.chunks_done += 1
             if on_chunk is not None:
                 on_chunk(counts)

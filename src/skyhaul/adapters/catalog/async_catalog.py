@@ -24,7 +24,7 @@ from skyhaul.adapters.catalog.register import RegisterResult
 from skyhaul.adapters.catalog.store import Catalog
 from skyhaul.core.backfill import DayRun
 from skyhaul.core.jobprogress import JobProgress
-from skyhaul.core.jobs import JobState
+from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import AttemptRecord, Completion, FileRecord, FileSpec, Selection
 
@@ -208,6 +208,10 @@ class AsyncCatalog:
         return await self._call(self.catalog.latest_day_runs, source, first, last)
 
     # --- JobStore ------------------------------------------------------------------------
+
+    async def create_job(self, kind: JobKind, params: Mapping[str, Any], *, now: datetime) -> int:
+        """See :meth:`Catalog.create_job`."""
+        return await self._call(self.catalog.create_job, kind, params, now=now)
 
     async def start_job(
         self, job_id: int, owner: str, *, now: datetime, lease_seconds: float
