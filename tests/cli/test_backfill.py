@@ -198,6 +198,15 @@ def test_jobs_cancel_stops_a_running_backfill_within_2_s(
     assert ended.summary is not None and ended.summary["job"] == job.id
     assert latest[D1].status is DayStatus.PENDING, "resumable: the next run redoes the day"
     assert not (tmp_path / "data" / "reach" / "reach_2024-01-01.csv").exists()
+    # `jobs resume` runs the same job again from its parameters, to the end.
+    use_records(sim, RECORDS)
+    resumed = skyhaul_process("jobs", "resume", str(job.id), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["job"] == job.id
+    with open_catalog(catalog_url) as catalog:
+        again = catalog.get_job(job.id)
+    assert again is not None and again.state is JobState.SUCCEEDED
+    assert (tmp_path / "data" / "reach" / "reach_2024-01-01.csv").exists()
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,7 @@ def backfill(
                 return await job.run(catalog, cancel=cancel, on_chunk=bar.update)
 
             summary = run_cancellable(run)
-    _report(term, summary)
+    report_backfill(term, summary)
     raise typer.Exit(1 if summary.failed else 0)
 
 
@@ -165,7 +165,8 @@ def _dry_run(common: CommonOptions, source: str, request: BackfillRequest) -> Ba
     return dry_run_summary(plan)
 
 
-def _report(term: Terminal, summary: BackfillSummary) -> None:
+def report_backfill(term: Terminal, summary: BackfillSummary) -> None:
+    """Print a backfill's summary (its plan for a dry run), or its JSON document."""
     from skyhaul.services.backfill import summarize_plan
 
     if term.json:

@@ -10,10 +10,10 @@ Rules:
   summary line, and exits as the job's own command would have: 0 succeeded, 1 failed,
   130 cancelled or interrupted (Ctrl-C on the follower exits 130 too). With ``--json``
   the lines go to stderr and the final document to stdout.
-- ``skyhaul jobs resume ID`` queues a failed, cancelled or interrupted ``get`` or
-  ``download`` job again and runs it here, as its own command did: the same job, its
-  own files or selection, its own options (credentials read again from the source's
-  configuration), the same exit codes.
+- ``skyhaul jobs resume ID`` queues a failed, cancelled or interrupted ``get``,
+  ``download`` or ``backfill`` job again and runs it here, as its own command did: the
+  same job, its own files, selection or days, its own options (credentials read again
+  from the source's configuration), the same exit codes.
 - ``skyhaul jobs cancel ID`` sets the cancel flag of a running job (its process, wherever
   it runs, stops within 2 s and leaves every file resumable) or cancels a queued one at
   once. An unknown or already finished job is one line on stderr and exit code 2.
@@ -189,8 +189,12 @@ def resume(
 
     with opened_catalog(term.options) as catalog:
         job = _read(catalog, job_id)
+        if job.kind is JobKind.BACKFILL:
+            raise typer.Exit(_resume_backfill(term, catalog, job))
         if job.kind not in (JobKind.GET, JobKind.DOWNLOAD):
-            raise UsageError(f"job {job_id} is a {job.kind.value} job: it resumes with its command")
+            raise UsageError(
+                f"job {job_id} is a {job.kind.value} job: get, download and backfill jobs resume"
+            )
         options = options_from_json(job.params.get("options", {}))
         selection = selection_from_json(job.params.get("selection", {}))
         recorded = job.params.get("config")
@@ -209,6 +213,20 @@ def resume(
             files_at=dest_root if isinstance(dest_root, str) else None,
         )
     raise typer.Exit(code)
+
+
+def _resume_backfill(term: Terminal, catalog: Catalog, job: JobRecord) -> int:
+    """Run a backfill job again from its parameters; return the exit code."""
+    from skyhaul.cli.backfill import report_backfill
+    from skyhaul.services.backfill_job import resume_backfill
+    from skyhaul.services.cancellation import run_cancellable
+    from skyhaul.services.jobs import requeue
+
+    again = resume_backfill(catalog, job.id)  # its configuration is read before it queues
+    requeue(catalog, job)
+    summary = run_cancellable(lambda cancel: again.run(catalog, cancel=cancel))
+    report_backfill(term, summary)
+    return 1 if summary.failed else 0
 
 
 def follow_job(

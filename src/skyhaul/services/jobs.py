@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.jobprogress import JobProgress
-from skyhaul.core.jobs import JobKind, JobState
+from skyhaul.core.jobs import JobKind, JobRecord, JobState
 from skyhaul.errors import SkyhaulError, UsageError
 from skyhaul.ports.catalog import JobStore
 from skyhaul.services.clock import SYSTEM_CLOCK, Clock
@@ -38,6 +38,7 @@ __all__ = [
     "JobOutcome",
     "create_job",
     "recover_jobs",
+    "requeue",
     "run_job",
 ]
 
@@ -70,6 +71,21 @@ def create_job(
 ) -> int:
     """Queue a job of ``kind`` whose ``params`` (JSON-ready) reproduce it; return its id."""
     return catalog.create_job(kind, params, now=clock.now())
+
+
+def requeue(catalog: Catalog, job: JobRecord, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    """Queue ``job`` again to resume it (compare-and-set).
+
+    Raises
+    ------
+    UsageError
+        It is not failed, cancelled or interrupted (it runs, or it succeeded).
+    """
+    if not catalog.requeue_job(job.id, now=clock.now()):
+        raise UsageError(
+            f"job {job.id} is {job.state.value}: only a failed, cancelled or interrupted job"
+            " resumes"
+        )
 
 
 def recover_jobs(catalog: Catalog, *, clock: Clock = SYSTEM_CLOCK) -> int:

@@ -44,7 +44,7 @@ from skyhaul.errors import UsageError
 from skyhaul.services.acquire import AcquireResult, Discovery, acquire
 from skyhaul.services.clock import SYSTEM_CLOCK
 from skyhaul.services.discovery import DiscoveryResult
-from skyhaul.services.jobs import JobOutcome, create_job, run_job
+from skyhaul.services.jobs import JobOutcome, create_job, requeue, run_job
 from skyhaul.services.processes import ChildRun, MergedProgress, WorkerProcesses
 
 __all__ = [
@@ -251,11 +251,7 @@ def resume_download(
     """
     if job.kind not in (JobKind.GET, JobKind.DOWNLOAD):
         raise UsageError(f"job {job.id} is a {job.kind.value} job, not a get or a download")
-    if not catalog.requeue_job(job.id, now=SYSTEM_CLOCK.now()):
-        raise UsageError(
-            f"job {job.id} is {job.state.value}: only a failed, cancelled or interrupted job"
-            " resumes"
-        )
+    requeue(catalog, job)
     params = job.params
     options = replace(options_from_json(params.get("options", {})), credentials=credentials)
     processes = params.get("processes", 1)
