@@ -1,4 +1,9 @@
-"""Fixtures for engine tests: a real catalog on disk and a real simulator on loopback."""
+"""Fixtures for engine tests: a real catalog on disk and real simulators on loopback.
+
+``mirrored`` serves one archive over HTTP and over S3 (moto behind the fault proxy) for
+the whole session, since moto is slow to start: tests that change an object use a file
+no other test reads.
+"""
 
 from __future__ import annotations
 
@@ -87,7 +92,9 @@ def states(catalog: Catalog) -> dict[FileState, int]:
 
 
 #: Blobs served over HTTP and over S3 alike (one cache, the same bytes): files of eight
-#: 256 KiB segments, files of one segment, and one of 100 MiB.
+#: 256 KiB segments, files of one segment, and one of 100 MiB. Each test takes files of
+#: its own, by index: test_mirrors the 2 MiB files 0-6 and 64 KiB files 1-2,
+#: test_s3_transfer the 2 MiB files 7-12 and the 100 MiB one.
 MIRRORED = ArchiveSpec(
     seed=43,
     count=18,

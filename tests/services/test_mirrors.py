@@ -42,35 +42,6 @@ OPTIONS = TransferOptions(
 CUT = 100 * KIB
 
 
-@asynccontextmanager
-async def _file_server(path: Path, digest: str) -> AsyncIterator[tuple[str, str]]:
-    """Serve ``path`` (ranges, ETag) twice: at the first URL for one request only (then
-    404), at the second announcing ``Repr-Digest: digest``. Yield both URLs."""
-    served_once: list[int] = []
-
-    async def once(request: web.Request) -> web.StreamResponse:
-        if served_once:
-            raise web.HTTPNotFound()
-        served_once.append(1)
-        return web.FileResponse(path)
-
-    async def announcing(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(path, headers={"Repr-Digest": digest})
-
-    app = web.Application()
-    app.router.add_get("/once.bin", once)
-    app.router.add_get("/announcing.bin", announcing)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    origin = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield f"{origin}/once.bin", f"{origin}/announcing.bin"
-    finally:
-        await runner.cleanup()
-
-
 def _register(catalog: Catalog, spec: FileSpec, dest: Path) -> FileRecord:
     catalog.register([spec], str(dest), now=NOW)
     [record] = catalog.list_files()
@@ -252,6 +223,35 @@ async def test_a_resume_asks_the_source_its_validator_came_from_first(
     assert s3_sent == s3_before
     assert http_sent - http_before == f.size - durable
     assert _served(catalog, record)[-1] == {f.url: f.size}
+
+
+@asynccontextmanager
+async def _file_server(path: Path, digest: str) -> AsyncIterator[tuple[str, str]]:
+    """Serve ``path`` (ranges, ETag) twice: at the first URL for one request only (then
+    404), at the second announcing ``Repr-Digest: digest``. Yield both URLs."""
+    served_once: list[int] = []
+
+    async def once(request: web.Request) -> web.StreamResponse:
+        if served_once:
+            raise web.HTTPNotFound()
+        served_once.append(1)
+        return web.FileResponse(path)
+
+    async def announcing(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(path, headers={"Repr-Digest": digest})
+
+    app = web.Application()
+    app.router.add_get("/once.bin", once)
+    app.router.add_get("/announcing.bin", announcing)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    origin = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield f"{origin}/once.bin", f"{origin}/announcing.bin"
+    finally:
+        await runner.cleanup()
 
 
 def _md5_digest(data: bytes) -> str:
