@@ -24,6 +24,7 @@ from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileRecord, FileSpec, TransferOptions
 from skyhaul.services.acquire import run_download
+from skyhaul.sim.listing import ListedFile
 
 from .conftest import KIB, MIB, NOW, Mirrored, assert_catalog_truthful, states
 
@@ -42,7 +43,9 @@ OPTIONS = TransferOptions(
 CUT = 100 * KIB
 
 
-def _register(catalog: Catalog, spec: FileSpec, dest: Path) -> FileRecord:
+def _register(catalog: Catalog, dest: Path, f: ListedFile, url: str, *mirrors: str) -> FileRecord:
+    """Register ``f`` (its size and sha256 expected) at ``url`` with ``mirrors``."""
+    spec = FileSpec(url, f.path, f.size, f"sha256:{f.sha256}", mirrors=mirrors)
     catalog.register([spec], str(dest), now=NOW)
     [record] = catalog.list_files()
     return record
@@ -66,11 +69,7 @@ async def test_s3_cut_mid_file_continues_over_http_keeping_the_bytes_written(
     f = mirrored.files(2 * MIB)[0]
     s3_url = mirrored.s3_url(f)
     mirrored.s3.set_faults(drop_after=CUT)  # every S3 body: S3 keeps failing
-    record = _register(
-        catalog,
-        FileSpec(s3_url, f.path, f.size, f"sha256:{f.sha256}", mirrors=(f.url,)),
-        tmp_path / "out",
-    )
+    record = _register(catalog, tmp_path / "out", f, s3_url, f.url)
     http_before, s3_before = _sent(mirrored, f.path)
     summary = await run_download(catalog, OPTIONS)
     assert summary.downloaded == 1, summary.failures
@@ -93,11 +92,7 @@ async def test_corrupt_http_bytes_are_never_promoted_the_s3_mirror_serves_the_fi
     f = mirrored.files(size)[1]
     s3_url = mirrored.s3_url(f)
     mirrored.http.set_faults(corrupt=1.0)
-    record = _register(
-        catalog,
-        FileSpec(f.url, f.path, f.size, f"sha256:{f.sha256}", mirrors=(s3_url,)),
-        tmp_path / "out",
-    )
+    record = _register(catalog, tmp_path / "out", f, f.url, s3_url)
     corrupted = mirrored.http.stats.snapshot().corrupted
     summary = await run_download(catalog, OPTIONS)
     assert summary.downloaded == 1, summary.failures
@@ -116,11 +111,7 @@ async def test_mixed_bytes_that_fail_verification_are_fetched_again_from_the_mir
     # S3 holds another file of the same size (no digest announced): a bad copy.
     wrong = mirrored.put("wrong/same-size-a.bin", os.urandom(f.size))
     mirrored.s3.set_faults(drop_after=CUT)
-    record = _register(
-        catalog,
-        FileSpec(wrong, f.path, f.size, f"sha256:{f.sha256}", mirrors=(f.url,)),
-        tmp_path / "out",
-    )
+    record = _register(catalog, tmp_path / "out", f, wrong, f.url)
     http_before, _ = _sent(mirrored, f.path)
     summary = await run_download(catalog, OPTIONS)
     assert summary.downloaded == 1, summary.failures
@@ -137,11 +128,7 @@ async def test_mixed_bytes_redone_from_a_wrong_mirror_fail_as_integrity(
     f = mirrored.files(2 * MIB)[3]
     wrong = mirrored.put("wrong/same-size-b.bin", os.urandom(f.size))
     mirrored.http.set_faults(drop_after=CUT)
-    record = _register(
-        catalog,
-        FileSpec(f.url, f.path, f.size, f"sha256:{f.sha256}", mirrors=(wrong,)),
-        tmp_path / "out",
-    )
+    record = _register(catalog, tmp_path / "out", f, f.url, wrong)
     summary = await run_download(catalog, replace(OPTIONS, max_attempts=1))
     assert summary.downloaded == 0
     assert_catalog_truthful(catalog)
@@ -167,11 +154,7 @@ async def test_a_mirror_of_another_size_is_dropped_and_the_next_one_used(
     else:
         url = mirrored.s3.url_for(f"missing/{f.path}")
     other = mirrored.put(f"other-size/{f.path}", os.urandom(f.size + 1))
-    record = _register(
-        catalog,
-        FileSpec(url, f.path, f.size, f"sha256:{f.sha256}", mirrors=(other, f.url)),
-        tmp_path / "out",
-    )
+    record = _register(catalog, tmp_path / "out", f, url, other, f.url)
     summary = await run_download(catalog, OPTIONS)
     assert summary.downloaded == 1, summary.failures
     assert_catalog_truthful(catalog)
@@ -189,11 +172,7 @@ async def test_a_resume_asks_the_source_its_validator_came_from_first(
     s3_url = mirrored.s3_url(f)
     mirrored.s3.set_faults(drop_after=CUT)
     mirrored.http.set_faults(bandwidth=512 * KIB)
-    record = _register(
-        catalog,
-        FileSpec(s3_url, f.path, f.size, f"sha256:{f.sha256}", mirrors=(f.url,)),
-        tmp_path / "out",
-    )
+    record = _register(catalog, tmp_path / "out", f, s3_url, f.url)
     cancel = asyncio.Event()
     run = asyncio.ensure_future(run_download(catalog, OPTIONS, cancel=cancel))
     loop = asyncio.get_running_loop()
@@ -275,11 +254,7 @@ async def test_a_digest_of_another_algorithm_learned_at_a_switch_is_verified(
     # The first source answers the probe, then 404: the mirror, announcing an md5 that
     # nobody computed so far, serves the other segments.
     async with _file_server(f.version.disk_path, digest) as (first, mirror):
-        record = _register(
-            catalog,
-            FileSpec(first, f.path, f.size, f"sha256:{f.sha256}", mirrors=(mirror,)),
-            tmp_path / "out",
-        )
+        record = _register(catalog, tmp_path / "out", f, first, mirror)
         summary = await run_download(catalog, replace(OPTIONS, max_attempts=1))
     assert_catalog_truthful(catalog)
     assert summary.downloaded == int(downloaded), summary.failures
