@@ -2,6 +2,8 @@
 
     python -m benchmarks.bench_s3 [--quick] [--repeat N] [--workdir DIR]
 
+``make bench`` runs it as scenario (s) (``python -m benchmarks.run --only s``).
+
 Rules:
 - The server is ``skyhaul sim --s3`` in a child process (moto in server mode; no fault
   knob, so no proxy: the endpoint is moto's own), one per dataset: 4 x 256 MiB and
@@ -13,9 +15,9 @@ Rules:
   first one byte for byte. Medians of ``--repeat`` runs (3).
 - Clients, all in the same run: (a) ``S3Transport`` streaming each object to its file (the
   transport alone: no hashing, no catalog); (b) the aws CLI, ``aws s3 cp``, when installed;
-  (c) boto3's ``download_file``; (d) the slot for ``skyhaul get s3://...`` with
-  ``AWS_ENDPOINT_URL_S3``: skipped, with its error, while the engine does not route
-  ``s3://`` URLs.
+  (c) boto3's ``download_file``; (d) ``skyhaul get -i MANIFEST`` of the ``s3://`` URLs
+  (columns url and path = the key, so its files land where the others' do) with
+  ``AWS_ENDPOINT_URL_S3``: the whole engine (catalog, sha256 of every file, fsync, promote).
 - Each object is one GET for every client: ranged multipart downloads are off for (b),
   (c) and (d). moto answers a range by reading the whole object first, so 8 MiB parts of a
   256 MiB object would measure moto (about 50 MiB/s), not the client.
@@ -37,17 +39,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.procs import Measurement, capture, last_line, run_measured, stop
+from benchmarks.results import FigureTable, ScenarioResult
 from benchmarks.tools import REPO
 from skyhaul.sim.archive import ArchiveSpec, build_archive
 from skyhaul.sim.cache import ArchiveCache, default_root
 from skyhaul.sim.s3 import SIM_CREDENTIALS, SIM_REGION
 
-__all__ = ["main"]
+__all__ = ["main", "scenario"]
 
 MIB = 1 << 20
 RUN_TIMEOUT_S = 900.0
@@ -92,14 +96,17 @@ class Row:
     runs: list[tuple[Measurement, int]] = field(default_factory=list)
     skipped: str = ""
 
-    def line(self, case: Case) -> str:
+    def cells(self, case: Case) -> tuple[str, ...]:
         if self.skipped:
-            return f"| {self.client} | skipped: {self.skipped} | | | |"
+            return (self.client, f"skipped: {self.skipped}", "", "", "")
         wall = statistics.median(m.wall for m, _ in self.runs)
         cpu = statistics.median(m.cpu for m, _ in self.runs)
         ok = min(files for _, files in self.runs)
         rate = case.total / MIB / wall
-        return f"| {self.client} | {rate:,.0f} | {wall:.2f} | {cpu:.2f} | {ok}/{len(case.keys)} |"
+        return (self.client, f"{rate:,.0f}", f"{wall:.2f}", f"{cpu:.2f}", f"{ok}/{len(case.keys)}")
+
+
+_HEAD = ("client", "MiB/s", "wall s", "CPU s", "files ok")
 
 
 # --- the server ---------------------------------------------------------------------------
@@ -199,10 +206,9 @@ def _commands(case: Case, sim: S3Sim, dest: Path, keys_file: Path) -> dict[str, 
             *("--only-show-errors", "--endpoint-url", sim.endpoint),
         ]
     commands["(c) boto3 download_file"] = [*python, "boto3", str(keys_file), str(dest), streams]
-    # ---- slot: skyhaul get on s3:// URLs (skipped while the engine routes http(s) only) ----
     commands["(d) skyhaul get"] = [
         str(Path(sys.executable).with_name("skyhaul")),
-        *("get", "-i", str(keys_file.with_suffix(".urls")), "-d", str(dest)),
+        *("get", "-i", str(keys_file.with_suffix(".csv")), "-d", str(dest)),
         *("--catalog", f"sqlite:///{dest.parent / 'skyhaul-get.db'}", "--no-progress"),
         *("-j", streams, "--max-per-host", streams, "--segment-size", "64GiB"),
     ]
@@ -258,12 +264,14 @@ def fetch_boto3(bucket: str, keys: list[str], dest: Path, streams: int) -> None:
 # --- one case -----------------------------------------------------------------------------
 
 
-def run_case(case: Case, sim: S3Sim, scratch: Path, repeat: int) -> list[Row]:
+def run_case(
+    case: Case, sim: S3Sim, scratch: Path, repeat: int, say: Callable[[str], None]
+) -> list[Row]:
     """Every client on ``case``, ``repeat`` times each (clients interleaved per round)."""
     keys_file = scratch / f"{case.dataset.name}-{len(case.keys)}.keys"
     keys_file.write_text("\n".join(case.keys) + "\n")
-    urls = [f"s3://{sim.bucket}/{k}" for k in case.keys]
-    keys_file.with_suffix(".urls").write_text("\n".join(urls) + "\n")
+    rows_text = [f"s3://{sim.bucket}/{k},{k}" for k in case.keys]  # keys hold no commas
+    keys_file.with_suffix(".csv").write_text("url,path\n" + "\n".join(rows_text) + "\n")
     env = _env(sim, scratch)
     rows: dict[str, Row] = {}
     for repetition in range(repeat):
@@ -288,7 +296,7 @@ def run_case(case: Case, sim: S3Sim, scratch: Path, repeat: int) -> list[Row]:
                 row.skipped = f"exit {measured.returncode}, {files} files ok: {why}"
                 continue
             row.runs.append((measured, files))
-            _say(f"  {case.title}: {client} run {repetition + 1}: {measured.wall:.2f} s")
+            say(f"  {case.title}: {client} run {repetition + 1}: {measured.wall:.2f} s")
     return list(rows.values())
 
 
@@ -315,11 +323,42 @@ def _datasets(quick: bool) -> tuple[Dataset, Dataset]:
 
 def run(quick: bool, repeat: int, scratch: Path) -> list[str]:
     """Run every case; return the Markdown tables."""
-    lines: list[str] = []
     _, aws_version = capture(["aws", "--version"])
-    lines.append(f"aws CLI: {aws_version or 'not installed'}")
+    lines = [f"aws CLI: {aws_version or 'not installed'}"]
+    for title, rows in measure(quick, repeat, scratch, _say):
+        lines += ["", f"### {title}", ""]
+        lines += ["| " + " | ".join(_HEAD) + " |", "|---|--:|--:|--:|--:|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def scenario(*, quick: bool, say: Callable[[str], None]) -> ScenarioResult:
+    """Run the benchmark for ``make bench`` (scenario s) and return its section."""
+    _, aws_version = capture(["aws", "--version"])
+    result = ScenarioResult(
+        "s",
+        "S3 from the simulator's S3: skyhaul get s3:// beside boto3 and the aws CLI",
+        "`skyhaul sim --s3` (moto, no fault proxy) in a child process per dataset; every "
+        "client a child process signing with the simulator's keys, one GET per object, "
+        f"writing to /dev/shm; medians of {1 if quick else 3} runs. (a) skyhaul's "
+        "S3Transport alone (no hashing, no catalog), (b) `aws s3 cp` "
+        f"({aws_version or 'not installed'}), (c) boto3 `download_file`, (d) `skyhaul get` "
+        "of the s3:// URLs (sha256, catalog, promote). moto shares the cores: the figures "
+        "compare clients on one server. Measured by benchmarks/bench_s3.py.",
+    )
+    with tempfile.TemporaryDirectory(prefix="skyhaul-bench-s3-") as scratch:
+        measured = measure(quick, 1 if quick else 3, Path(scratch), say)
+    result.tables = [FigureTable(f"**{title}**", _HEAD, rows) for title, rows in measured]
+    return result
+
+
+def measure(
+    quick: bool, repeat: int, scratch: Path, say: Callable[[str], None]
+) -> list[tuple[str, tuple[tuple[str, ...], ...]]]:
+    """Run every case; return each case's title and its rows of cells."""
+    measured: list[tuple[str, tuple[tuple[str, ...], ...]]] = []
     for dataset in _datasets(quick):
-        _say(f"starting skyhaul sim --s3 with {dataset.count} x {dataset.size // MIB} MiB")
+        say(f"starting skyhaul sim --s3 with {dataset.count} x {dataset.size // MIB} MiB")
         sim = S3Sim(dataset, scratch)
         try:
             keys = tuple(f.path for f in sim.archive.files)
@@ -335,13 +374,11 @@ def run(quick: bool, repeat: int, scratch: Path) -> list[str]:
                 one = f"1 x {dataset.size // MIB} MiB, 1 stream (obstore vs boto3)"
                 cases.append(Case(one, dataset, keys[:1], 1))
             for case in cases:
-                rows = run_case(case, sim, scratch, repeat)
-                lines += ["", f"### {case.title}", ""]
-                lines += ["| client | MiB/s | wall s | CPU s | files ok |", "|---|--:|--:|--:|--:|"]
-                lines += [row.line(case) for row in rows]
+                rows = run_case(case, sim, scratch, repeat, say)
+                measured.append((case.title, tuple(row.cells(case) for row in rows)))
         finally:
             sim.close()
-    return lines
+    return measured
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,11 +5,12 @@ Scenarios (see ``scenarios.py``): (a) 4 large files with sha256, (b) 2,000 small
 from a rate-limited server; and skyhaul alone: (e) discovering 100,000 files from the
 archive simulator (``bench_discovery.py``), (f) each selection query on a 1,000,000-row
 catalog (``bench_selection.py``), (g) backfill goodput against records APIs limited to 5, 20
-and 100 requests/s, next to the seed's AIMD client (``bench_backfill.py``). Prints one
-Markdown table per scenario and writes them, with the machine and tool versions, below the
-marker line of ``benchmarks/README.md``.
+and 100 requests/s, next to the seed's AIMD client (``bench_backfill.py``); and (s) S3 from
+the simulator's S3: ``skyhaul get s3://`` beside boto3 and the aws CLI (``bench_s3.py``).
+Prints one Markdown table per scenario and writes them, with the machine and tool versions,
+below the marker line of ``benchmarks/README.md``.
 
-Usage: ``python -m benchmarks.run [--quick] [--repeat N] [--only a,b,c,d,g] [--tools ...]``.
+Usage: ``python -m benchmarks.run [--quick] [--repeat N] [--only a,b,c,d,g,s] [--tools ...]``.
 
 ``--compare REV`` also runs skyhaul at git revision ``REV`` (a detached worktree under the
 git-ignored ``bench-data/compare/``, see ``compare.py``) as the tool ``skyhaul@<commit>``,
@@ -48,9 +49,9 @@ from benchmarks.transfer_runs import run_transfer_scenario
 
 __all__ = ["main", "readme_target"]
 
-SCENARIOS = ("a", "b", "c", "d", "e", "f", "g")
-# Scenarios of skyhaul alone, each a module with ``scenario(quick=, say=) -> ScenarioResult``.
-_OWN = {"e": "bench_discovery", "f": "bench_selection", "g": "bench_backfill"}
+SCENARIOS = ("a", "b", "c", "d", "e", "f", "g", "s")
+# Scenarios run by a module of their own, ``scenario(quick=, say=) -> ScenarioResult``.
+_OWN = {"e": "bench_discovery", "f": "bench_selection", "g": "bench_backfill", "s": "bench_s3"}
 README = REPO / "benchmarks" / "README.md"
 _SHM = Path("/dev/shm")
 
@@ -60,7 +61,8 @@ _INTRO = """\
 `make bench` (or `.venv/bin/python -m benchmarks.run`) runs skyhaul and the peers found on
 the machine (curl, wget, aria2c, parfive, a bare aiohttp loop) against one nginx on
 loopback, writing to `/dev/shm`, times discovery, catalog selections and backfill goodput
-on their own, and rewrites the results below the marker line.
+on their own, compares S3 clients on the simulator's S3, and rewrites the results below
+the marker line.
 """
 
 

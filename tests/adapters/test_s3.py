@@ -31,7 +31,7 @@ from skyhaul.errors import (
 from skyhaul.sim.s3 import SIM_CREDENTIALS, SIM_REGION
 from skyhaul.sim.s3_thread import S3SimThread
 
-from .conftest import CHANGED_INDEX, MIB, unsigned_transport
+from .conftest import CHANGED_INDEX, KIB, MIB, unsigned_transport
 
 PRIVATE_KEY = "private/secret.bin"
 PRIVATE_BODY = b"only for signed requests\n" * 100
@@ -202,6 +202,23 @@ async def test_a_body_cut_short_is_a_connect_error(s3_faults: S3SimThread) -> No
         await transport.close()
     assert "cut short" in str(caught.value)
     assert s3_faults.stats.snapshot().dropped == dropped + 1
+
+
+async def test_a_body_cut_short_yields_what_arrived_before_the_cut(s3_faults: S3SimThread) -> None:
+    big = next(o for o in s3_faults.objects() if o.size == 100 * MIB)
+    s3_faults.set_faults(drop_after=300 * KIB)
+    transport = unsigned_transport(s3_faults.endpoint)
+    received = b""
+    try:
+        with pytest.raises(ConnectError):
+            async with transport.open(big.url, ByteRange(0, 8 * MIB), if_range=big.etag) as body:
+                async for chunk in body.chunks():
+                    received += chunk
+    finally:
+        await transport.close()
+    # A range that breaks off resumes after the bytes it got: less than 64 KiB is lost.
+    assert 300 * KIB - 64 * KIB < len(received) <= 300 * KIB
+    assert received == big.version.disk_path.read_bytes()[: len(received)]
 
 
 @pytest.mark.parametrize(

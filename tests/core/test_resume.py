@@ -45,7 +45,7 @@ def part(start: int, end: int, total: int | None = SIZE, validator: str | None =
 SCENARIOS = [
     ("small file, 200", W, full(10), None, 10, None, "FULL", "STREAM_WHOLE"),
     ("small file of unknown size", W, full(10), None, None, None, "FULL", "STREAM_WHOLE"),
-    ("small file, another size", W, full(11), None, 10, None, "SIZE_DIFFERS", "FAIL_INTEGRITY"),
+    ("small file, another size", W, full(11), None, 10, None, "SIZE_DIFFERS", "DROP_SOURCE"),
     ("probe ignored: a 200", P, full(), mib(0, 8), None, None, "FULL", "STREAM_WHOLE"),
     ("probe of a small file", P, part(0, 5, 5 * MiB), mib(0, 8), None, None, "RANGE_WHOLE", "STREAM_WHOLE"),
     ("probe where asked", P, part(0, 8), mib(0, 8), None, None, "RANGE_EXACT", "WRITE_RANGE"),
@@ -53,7 +53,7 @@ SCENARIOS = [
     ("probe from elsewhere", P, part(1, 8), mib(0, 8), None, None, "RANGE_MISPLACED", "FAIL_INTEGRITY"),
     ("probe past the range", P, part(0, 9), mib(0, 8), None, None, "RANGE_MISPLACED", "FAIL_INTEGRITY"),
     ("probe without a total", P, part(0, 8, None), mib(0, 8), None, None, "RANGE_UNSIZED", "FAIL_INTEGRITY"),
-    ("probe, manifest size differs", P, part(0, 8), mib(0, 8), SIZE + 1, None, "SIZE_DIFFERS", "FAIL_INTEGRITY"),
+    ("probe, manifest size differs", P, part(0, 8), mib(0, 8), SIZE + 1, None, "SIZE_DIFFERS", "DROP_SOURCE"),
     ("resume honoured", R, part(8, 16), mib(8, 16), SIZE, V1, "RANGE_EXACT", "WRITE_RANGE"),
     ("resume: If-Range failed", R, full(), mib(8, 16), SIZE, V1, "FULL", "RESTART"),
     ("resume: size changed", R, part(8, 16, SIZE + 5), mib(8, 16), SIZE, V1, "SIZE_DIFFERS", "FAIL_CHANGED"),
@@ -88,9 +88,20 @@ def test_scenarios(
     assert decide(asked, got) is Verdict[verdict]
 
 
-def test_a_digest_that_differs_from_another_sources_drops_it_on_a_switch() -> None:
-    facts = AnswerFacts(True, ContentRange(0, MiB, SIZE), SIZE, '"m"', digest="sha256:bb")
-    answer = classify(
+@pytest.mark.parametrize(
+    ("digest", "answer", "verdict"),
+    [
+        ("sha256:bb", Answer.DIGEST_DIFFERS, Verdict.DROP_SOURCE),
+        ("sha256:AA", Answer.RANGE_EXACT, Verdict.WRITE_RANGE),
+        # An md5 and a sha256 of one file differ as strings: they are not compared.
+        ("md5:bb", Answer.RANGE_EXACT, Verdict.WRITE_RANGE),
+    ],
+)
+def test_a_switch_compares_the_digest_another_source_announced(
+    digest: str, answer: Answer, verdict: Verdict
+) -> None:
+    facts = AnswerFacts(True, ContentRange(0, MiB, SIZE), SIZE, '"m"', digest=digest)
+    got = classify(
         Asked.SWITCH,
         facts,
         wanted=ByteRange(0, MiB),
@@ -98,8 +109,15 @@ def test_a_digest_that_differs_from_another_sources_drops_it_on_a_switch() -> No
         known_validator=None,
         known_digest="sha256:aa",
     )
-    assert answer is Answer.DIGEST_DIFFERS
-    assert decide(Asked.SWITCH, answer) is Verdict.DROP_SOURCE
+    assert got is answer
+    assert decide(Asked.SWITCH, got) is verdict
+
+
+@pytest.mark.parametrize("asked", [Asked.WHOLE, Asked.PROBE, Asked.SWITCH])
+def test_a_first_answer_of_another_size_drops_its_source(asked: Asked) -> None:
+    # Not the file asked for (the manifest's size, or the size another source gave):
+    # the next source is tried; a file without one fails as integrity.
+    assert decide(asked, Answer.SIZE_DIFFERS) is Verdict.DROP_SOURCE
 
 
 @pytest.mark.parametrize("asked", list(Asked))

@@ -1,14 +1,20 @@
-"""Fixtures for service tests: a real catalog on disk and a real simulator on loopback
-(serving files, or records for the backfill)."""
+"""Fixtures for service tests: a real catalog on disk and real simulators on loopback
+(serving files, or records for the backfill).
+
+``mirrored`` serves one archive over HTTP and over S3 (moto behind the fault proxy) for
+the whole session, since moto is slow to start: tests that change an object use a file
+no other test reads.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 
 from skyhaul.adapters.catalog import Catalog, open_catalog
@@ -17,7 +23,11 @@ from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, Selection
 from skyhaul.sim.archive import ArchiveSpec, SizeBand
 from skyhaul.sim.config import SimConfig
+from skyhaul.sim.faults import FaultConfig
+from skyhaul.sim.listing import ListedFile
 from skyhaul.sim.records_config import RecordsConfig
+from skyhaul.sim.s3 import SIM_CREDENTIALS, SIM_REGION
+from skyhaul.sim.s3_thread import S3SimThread
 from skyhaul.sim.thread import SimThread
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -114,3 +124,70 @@ def settings_for(sim: SimThread, **changes: object) -> RecordsApiSettings:
         expected_per_day=PER_DAY,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
+
+
+#: Blobs served over HTTP and over S3 alike (one cache, the same bytes): files of eight
+#: 256 KiB segments, files of one segment, and one of 100 MiB. Each test takes files of
+#: its own, by index: test_mirrors the 2 MiB files 0-6 and 64 KiB files 1-2,
+#: test_s3_transfer the 2 MiB files 7-12 and the 100 MiB one.
+MIRRORED = ArchiveSpec(
+    seed=43,
+    count=18,
+    sizes=(
+        SizeBand(2 * MIB, 2 * MIB, 13),
+        SizeBand(64 * KIB, 64 * KIB, 4),
+        SizeBand(100 * MIB, 100 * MIB, 1),
+    ),
+    kind="blob",
+)
+S3_BUCKET = "skyhaul-engine-tests"
+
+
+@dataclass(frozen=True)
+class Mirrored:
+    """The MIRRORED archive over HTTP and over S3 (the S3 fault proxy in front of moto)."""
+
+    http: SimThread
+    s3: S3SimThread
+
+    def files(self, size: int) -> list[ListedFile]:
+        """The HTTP listing's files of ``size`` bytes, in archive order."""
+        return [f for f in self.http.files if f.size == size]
+
+    def s3_url(self, f: ListedFile) -> str:
+        """The S3 URL of the same file."""
+        return self.s3.url_for(f.path)
+
+    def put(self, key: str, data: bytes) -> str:
+        """Upload ``data`` under ``key`` (anyone may read it); return its S3 URL."""
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.s3.moto_endpoint,
+            region_name=SIM_REGION,
+            aws_access_key_id=SIM_CREDENTIALS[0],
+            aws_secret_access_key=SIM_CREDENTIALS[1],
+        )
+        client.put_object(Bucket=self.s3.bucket, Key=key, Body=data, ACL="public-read")
+        return self.s3.url_for(key)
+
+
+@pytest.fixture(scope="session")
+def mirrored_archive(sim_root: Path) -> Iterator[Mirrored]:
+    config = SimConfig(archive=MIRRORED, root=sim_root)
+    with SimThread(config) as http, S3SimThread(config, bucket=S3_BUCKET) as s3:
+        yield Mirrored(http, s3)
+
+
+@pytest.fixture
+def mirrored(mirrored_archive: Mirrored, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mirrored]:
+    """Both sides without faults, and the AWS environment pointing at the S3 simulator
+    (unsigned: no credentials anywhere). Faults are turned off again after the test."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", mirrored_archive.s3.endpoint)
+    monkeypatch.setenv("AWS_SKIP_SIGNATURE", "true")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        yield mirrored_archive
+    finally:
+        mirrored_archive.http.set_faults(FaultConfig())
+        mirrored_archive.s3.set_faults(FaultConfig())

@@ -25,6 +25,14 @@ def test_counters_and_snapshot() -> None:
     assert stats.snapshot().requests == 0 and stats.bytes_sent == 0
 
 
+def test_the_most_requests_open_at_once() -> None:
+    stats = SimStats()
+    for delta in (1, 1, -1, 1, 1, -1, -1, -1, 1):
+        stats.record_open(delta)
+    assert stats.snapshot().peak_open == 3
+    assert stats.snapshot().to_json()["peak_open"] == 3
+
+
 def test_updates_from_many_threads() -> None:
     stats = SimStats()
 

@@ -18,6 +18,12 @@ Rules:
   attempt as ``integrity`` (an answer we cannot trust); fail it as ``changed`` (the
   remote file changed: its durable bytes are forgotten and the next attempt starts from
   byte 0); or drop this source for this file (it is not the same file as the others).
+- A source's first answer (whole, probe or switch) with another size than the one
+  expected (the manifest's, or the one an earlier source gave) holds another file: it
+  is dropped, and the next source is tried; a file with no source left fails as
+  ``integrity``. Once a source has served bytes, a new size means the file changed.
+- Digests are compared only when both are of one algorithm (an md5 and a sha256 of one
+  file differ as strings).
 """
 
 from __future__ import annotations
@@ -109,7 +115,7 @@ TABLE: dict[tuple[Asked, Answer], Verdict] = {
     (Asked.WHOLE, _A.RANGE_EXACT): _I,
     (Asked.WHOLE, _A.RANGE_MISPLACED): _I,
     (Asked.WHOLE, _A.RANGE_UNSIZED): _I,
-    (Asked.WHOLE, _A.SIZE_DIFFERS): _I,
+    (Asked.WHOLE, _A.SIZE_DIFFERS): _D,  # not the file asked for: try the next source
     (Asked.WHOLE, _A.DIGEST_DIFFERS): _I,
     (Asked.WHOLE, _A.VALIDATOR_CHANGED): _C,
     (Asked.WHOLE, _A.VALIDATOR_MISSING): _W,
@@ -121,7 +127,7 @@ TABLE: dict[tuple[Asked, Answer], Verdict] = {
     (Asked.PROBE, _A.RANGE_EXACT): _R,
     (Asked.PROBE, _A.RANGE_MISPLACED): _I,
     (Asked.PROBE, _A.RANGE_UNSIZED): _I,
-    (Asked.PROBE, _A.SIZE_DIFFERS): _I,
+    (Asked.PROBE, _A.SIZE_DIFFERS): _D,
     (Asked.PROBE, _A.DIGEST_DIFFERS): _I,
     (Asked.PROBE, _A.VALIDATOR_CHANGED): _C,
     (Asked.PROBE, _A.VALIDATOR_MISSING): _R,
@@ -210,7 +216,7 @@ def classify(
     Answer
         Errors (412, 416) are classified by the caller from the error it got.
     """
-    if known_digest is not None and answer.digest is not None and answer.digest != known_digest:
+    if _digests_differ(answer.digest, known_digest):
         return Answer.DIGEST_DIFFERS
     if not answer.partial:
         if known_size is not None and answer.size is not None and answer.size != known_size:
@@ -234,6 +240,15 @@ def classify(
     if content_range.start == 0 and content_range.end == total:
         return Answer.RANGE_WHOLE
     return Answer.RANGE_EXACT
+
+
+def _digests_differ(announced: str | None, known: str | None) -> bool:
+    """Two ``algorithm:hex`` digests of one algorithm that differ (else False)."""
+    if announced is None or known is None:
+        return False
+    algorithm, _, value = announced.partition(":")
+    known_algorithm, _, known_value = known.partition(":")
+    return algorithm == known_algorithm and value.lower() != known_value.lower()
 
 
 def decide(asked: Asked, answer: Answer) -> Verdict:

@@ -13,7 +13,8 @@ Rules:
 - Knobs only a file server can honour (``ignore_range``, ``change_every``, ``p_change``,
   ``no_digest``, ``faults_on_api``, the records API's) are refused with a ConfigError, so
   no test believes they apply here.
-- Requests, statuses, body bytes, drops and corruptions are counted in a ``SimStats``.
+- Requests, statuses, body bytes, drops, corruptions and the most requests answered at
+  once are counted in a ``SimStats``.
 """
 
 from __future__ import annotations
@@ -197,6 +198,15 @@ async def start_proxy(
 
 
 async def _forward(request: web.Request) -> web.StreamResponse:
+    stats = request.app[PROXY_STATE].stats
+    stats.record_open(1)
+    try:
+        return await _answer(request)  # the whole answer is sent before it returns
+    finally:
+        stats.record_open(-1)
+
+
+async def _answer(request: web.Request) -> web.StreamResponse:
     state = request.app[PROXY_STATE]
     stats = state.stats
     stats.record_request(request.method, "Range" in request.headers)

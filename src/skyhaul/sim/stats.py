@@ -7,6 +7,9 @@ Rules:
   whole range once it is sent), per archive path for files and per URL path otherwise.
 - ``/api/records`` has counters of its own besides: requests, 429s, and records served in
   200 answers (a malformed body serves none).
+- The most requests answered at once (``peak_open``) is counted by the S3 fault proxy,
+  whose handler sends the whole answer; the HTTP simulator's ``sendfile`` bodies leave
+  after its handler returns, so it does not count them.
 - Updates and snapshots take one lock: the server's loop writes while test threads read.
 """
 
@@ -49,6 +52,8 @@ class StatsSnapshot:
         Requests to ``/api/records`` answered 429.
     records_served : int
         Records sent in 200 answers of ``/api/records``.
+    peak_open : int
+        The most requests being answered at once since the last reset (S3 proxy only).
     """
 
     requests: int = 0
@@ -64,6 +69,7 @@ class StatsSnapshot:
     records_requests: int = 0
     records_throttled: int = 0
     records_served: int = 0
+    peak_open: int = 0
 
     def to_json(self) -> dict[str, object]:
         """Return the counters as a JSON-ready mapping (status codes as strings)."""
@@ -81,6 +87,7 @@ class StatsSnapshot:
             "records_requests": self.records_requests,
             "records_throttled": self.records_throttled,
             "records_served": self.records_served,
+            "peak_open": self.peak_open,
         }
 
 
@@ -89,6 +96,7 @@ class SimStats:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._open = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -98,6 +106,7 @@ class SimStats:
         self._bytes_by_path: Counter[str] = Counter()
         self._ranged = 0
         self._events: Counter[str] = Counter()
+        self._peak_open = self._open  # requests still open stay counted
 
     def reset(self) -> None:
         """Set every counter back to zero."""
@@ -110,6 +119,12 @@ class SimStats:
             self._requests += 1
             self._by_method[method] += 1
             self._ranged += ranged
+
+    def record_open(self, delta: int) -> None:
+        """A request starts being answered (``+1``) or its answer is sent (``-1``)."""
+        with self._lock:
+            self._open += delta
+            self._peak_open = max(self._peak_open, self._open)
 
     def record_status(self, status: int) -> None:
         """Count a response's status code."""
@@ -145,6 +160,7 @@ class SimStats:
                 records_requests=self._events["records_requests"],
                 records_throttled=self._events["records_throttled"],
                 records_served=self._events["records_served"],
+                peak_open=self._peak_open,
             )
 
     @property

@@ -6,13 +6,15 @@ Rules:
   grows (``kick``), in a worker thread, a block at a time: the event loop never hashes.
 - A thread cannot be cancelled: ``stop`` ends the hashing thread at its next block and
   waits for it, so it never moves ``hashed`` under the next phase of the transfer.
+- An algorithm that became needed after hashing began (a digest a mirror announced at a
+  switch) is computed at ``finish`` from a second read of the sink: every check is made.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from skyhaul.core.integrity import Checksum, MultiHasher
+from skyhaul.core.integrity import Checksum, Hasher, MultiHasher, new_hasher
 from skyhaul.ports.sink import Sink
 
 __all__ = ["HASH_BLOCK", "InOrderHash"]
@@ -64,14 +66,39 @@ class InOrderHash:
             self.hasher.update(block)
             self.hashed += len(block)
 
-    async def finish(self, size: int) -> dict[str, str]:
-        """Hash whatever is left up to ``size``; return the digests by algorithm."""
+    async def finish(self, size: int, checks: tuple[Checksum | None, ...] = ()) -> dict[str, str]:
+        """Hash whatever is left up to ``size``; return the digests by algorithm.
+
+        Parameters
+        ----------
+        size : int
+            The file's size.
+        checks : tuple of Checksum or None
+            The checksums the result will be compared with: an algorithm among them that
+            was not hashed in order is computed now, from a second read of the sink.
+        """
         if self._task is not None:
             await self._task
             self._task = None
         if self.hashed < size:
             await asyncio.to_thread(self._upto, size, self._epoch)
-        return self.hasher.digests()
+        digests = self.hasher.digests()
+        late = {c.algorithm for c in checks if c is not None} - digests.keys()
+        if late:
+            digests |= await asyncio.to_thread(self._read_again, sorted(late), size)
+        return digests
+
+    def _read_again(self, algorithms: list[str], size: int) -> dict[str, str]:
+        hashers: dict[str, Hasher] = {name: new_hasher(name) for name in algorithms}
+        position = 0
+        while position < size:
+            block = self._sink.read_at(position, min(HASH_BLOCK, size - position))
+            if not block:
+                break
+            for hasher in hashers.values():
+                hasher.update(block)
+            position += len(block)
+        return {name: hasher.hexdigest() for name, hasher in hashers.items()}
 
     async def stop(self) -> None:
         """End the hashing thread (at its next block) and wait for it."""

@@ -15,6 +15,10 @@ Rules:
 - A file with several sources moves to the next one when its source fails
   (``sources``), keeping the durable bytes; a transfer that mixed sources and fails
   verification is redone once from a single source.
+- A restart (the durable bytes are stale: the remote file changed) forgets the size and
+  digest learned with them; the whole-file answer that follows tells them again, and its
+  validator and size are recorded before its body, so a later attempt resumes the new
+  content, not the old one.
 """
 
 from __future__ import annotations
@@ -189,7 +193,7 @@ class FileTransfer:
             await self._segmented()
         except _Restart:
             await self._restart_from_zero()
-            await self._whole_from_any_source()
+            await self._whole_from_any_source(record=True)
 
     async def _quiesce(self) -> None:
         """Stop background work: checkpoints, hashing and writes still in threads."""
@@ -210,6 +214,10 @@ class FileTransfer:
             self.run.board.restart_file(self.key)
         self.ledger = None
         self.sources.restarted()
+        # The remote file changed (or stopped honouring ranges): its size and digest may
+        # have changed with it. The whole answer tells them again.
+        self.size = None
+        self.announced = None
 
     async def _forget_bytes(self) -> None:
         await self._quiesce()
@@ -287,22 +295,35 @@ class FileTransfer:
         )
         return True
 
+    def _drop(self, source: FileSource, why: _SourceDiffers) -> None:
+        """Drop ``source`` (it holds another file) for the next; IntegrityError if none."""
+        if self._move_on(source, None, drop=True):
+            return
+        if len(self.record.urls) == 1:
+            raise IntegrityError(str(why)) from None
+        raise IntegrityError(f"no source holds the same file: {why}") from None
+
     # --- one answer for the whole file -------------------------------------------------
 
-    async def _whole_from_any_source(self) -> None:
+    async def _whole_from_any_source(self, *, record: bool = False) -> None:
+        """Fetch the whole file in one request, moving on to the next source if need be.
+
+        ``record``: write the answer's validator and size to the catalog before its body
+        (after a restart, so that a later attempt does not hold the new content to the
+        old size).
+        """
         while True:
             source = self.sources.current
             try:
-                await self._whole_body(source)
+                await self._whole_body(source, record)
                 return
             except TransferError as exc:
                 if not self._move_on(source, exc, drop=False):
                     raise
             except _SourceDiffers as exc:
-                if not self._move_on(source, None, drop=True):
-                    raise IntegrityError(f"no source holds the same file: {exc}") from None
+                self._drop(source, exc)
 
-    async def _whole_body(self, source: FileSource) -> None:
+    async def _whole_body(self, source: FileSource, record: bool) -> None:
         """Ask for the whole file in one request and stream it."""
         self.sink.open(truncate=True)
         gate = self.run.gates.for_url(source.url)
@@ -311,16 +332,18 @@ class FileTransfer:
         try:
             async with AsyncExitStack() as stack:
                 body, _ = await self._ask(stack, source, Asked.WHOLE, None)
-                await self._stream_whole(body, source)
+                await self._stream_whole(body, source, record=record)
         except BaseException as exc:
             error = exc
             raise
         finally:
             gate.release(started, error)
 
-    async def _stream_whole(self, body: Body, source: FileSource) -> None:
+    async def _stream_whole(self, body: Body, source: FileSource, *, record: bool = False) -> None:
         """Write a whole-file answer from byte 0, hashing it in order as it is written."""
         self._learn(body, source, body.info.size)
+        if record:
+            await self._record_validator()
         self.sources.restarted()
         self.ledger = None
         hash_ = self._hash = InOrderHash(self.sink, (self.expected, self.announced))
@@ -454,8 +477,7 @@ class FileTransfer:
                     position = slot.written
             except _SourceDiffers as exc:
                 error = exc
-                if not self._move_on(source, None, drop=True):
-                    raise IntegrityError(f"no source holds the same file: {exc}") from None
+                self._drop(source, exc)
                 continue
             except TransferError as exc:
                 error = exc
@@ -532,7 +554,7 @@ class FileTransfer:
 
     async def _verify_and_commit(self) -> Completion:
         assert self._hash is not None and self.size is not None
-        digests = await self._hash.finish(self.size)
+        digests = await self._hash.finish(self.size, (self.expected, self.announced))
         on_disk = self.sink.size()
         if on_disk != self.size or self._hash.hashed != self.size:
             await self._forget_bytes()
