@@ -24,6 +24,8 @@ from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileRecord, FileSpec, TransferOptions
 from skyhaul.services.acquire import run_download
+from skyhaul.services.clock import Clock
+from skyhaul.services.transfer.transfer import MIRROR_PATIENCE
 from skyhaul.sim.listing import ListedFile
 
 from .conftest import KIB, MIB, NOW, Mirrored, assert_catalog_truthful, states
@@ -266,3 +268,23 @@ async def test_a_digest_of_another_algorithm_learned_at_a_switch_is_verified(
         # The mirror announced an md5 its bytes do not have: never promoted.
         assert attempt.error_class is ErrorClass.INTEGRITY
         assert "md5" in (attempt.message or "")
+
+
+async def test_a_dead_source_is_left_after_one_retry_when_a_mirror_serves(
+    mirrored: Mirrored, catalog: Catalog, tmp_path: Path
+) -> None:
+    # Nothing listens on the first URL; the backoff is long, and counted, not slept.
+    f = mirrored.files(2 * MIB)[3]
+    dead = "http://127.0.0.1:9/" + f.path
+    _register(catalog, tmp_path / "out", f, dead, f.url)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    slow = replace(OPTIONS, max_attempts=5, retry_base_delay=30.0, retry_max_delay=30.0)
+    summary = await run_download(catalog, slow, clock=Clock(sleep=sleep))
+    assert summary.downloaded == 1, summary.failures
+    assert_catalog_truthful(catalog)
+    # One retry of the probe at the dead source (MIRROR_PATIENCE), then the mirror.
+    assert len(waits) == MIRROR_PATIENCE

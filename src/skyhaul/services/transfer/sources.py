@@ -88,6 +88,12 @@ class SourceList:
                 return True
         return False
 
+    def has_next(self) -> bool:
+        """True when the list could move on from the current source."""
+        if self._pinned:
+            return False
+        return any(not s.dropped for s in self._sources[self._index + 1 :])
+
     def restarted(self) -> None:
         """The content starts again from byte 0: no source has served any of it."""
         for source in self._sources:

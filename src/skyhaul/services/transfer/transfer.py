@@ -35,7 +35,7 @@ from skyhaul.core.model import Completion, FileRecord, TransferOptions
 from skyhaul.core.progress import ProgressBoard
 from skyhaul.core.ranges import ByteRange, merge_ranges, plan_segments
 from skyhaul.core.redact import redact_url
-from skyhaul.core.resume import Answer, AnswerFacts, Asked, Verdict, classify, decide
+from skyhaul.core.resume import Asked, Verdict
 from skyhaul.core.retry import MOVES_TO_NEXT_SOURCE, RESUMED_WITHIN_ATTEMPT, RetryPolicy
 from skyhaul.errors import (
     ConnectError,
@@ -47,6 +47,7 @@ from skyhaul.ports.catalog import SegmentMap
 from skyhaul.ports.sink import Sink
 from skyhaul.ports.transport import Body, Transports
 from skyhaul.services.hostgate import GateRegistry
+from skyhaul.services.transfer.answers import Restart, SourceDiffers, judge, refused
 from skyhaul.services.transfer.checkpoint import Checkpointer, SegmentLedger, Slot
 from skyhaul.services.transfer.hashing import InOrderHash
 from skyhaul.services.transfer.sources import FileSource, SourceList
@@ -58,6 +59,9 @@ log = logging.getLogger("skyhaul.engine")
 
 #: Bytes between two checks for background checkpoints and hashing (at most).
 POKE_EVERY = 1 << 20
+#: Tries of a range at one source, after its first, when the file has another source to
+#: go to: a host refusing connections would otherwise cost every range its whole backoff.
+MIRROR_PATIENCE = 1
 
 
 @dataclass(slots=True)
@@ -93,14 +97,6 @@ class TransferRun:
     board: ProgressBoard | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     random: Callable[[], float] = random.random
-
-
-class _Restart(Exception):
-    """The durable bytes are stale: start again from byte 0 with one whole-file request."""
-
-
-class _SourceDiffers(Exception):
-    """This source does not hold the same file as the others."""
 
 
 @dataclass(slots=True)
@@ -191,7 +187,7 @@ class FileTransfer:
             return
         try:
             await self._segmented()
-        except _Restart:
+        except Restart:
             await self._restart_from_zero()
             await self._whole_from_any_source(record=True)
 
@@ -241,43 +237,17 @@ class FileTransfer:
         try:
             body = await stack.enter_async_context(transport.open(source.url, wanted, sent))
         except RemoteChangedError as exc:
-            answer = Answer.PRECONDITION_FAILED if exc.status == 412 else Answer.UNSATISFIABLE
-            self._act(decide(asked, answer), answer, exc.message)
-            raise
-        info = body.info
-        facts = AnswerFacts(
-            partial=body.partial,
-            content_range=body.content_range,
-            size=body.content_range.total if body.content_range is not None else info.size,
-            validator=info.validator,
-            digest=None if info.digest is None else str(info.digest),
-        )
-        known_digest = None
-        if asked is Asked.SWITCH and self.announced is not None:
-            known_digest = str(self.announced)
-        answer = classify(
+            refused(asked, exc)
+        known_digest = self.announced if asked is Asked.SWITCH else None
+        verdict = judge(
             asked,
-            facts,
-            wanted=wanted,
+            body,
+            wanted,
             known_size=self.size,
-            known_validator=sent,
+            sent=sent,
             known_digest=known_digest,
         )
-        verdict = decide(asked, answer)
-        self._act(verdict, answer, _describe(answer, facts, wanted, self.size))
         return body, verdict
-
-    @staticmethod
-    def _act(verdict: Verdict, answer: Answer, why: str) -> None:
-        """Raise what a refusing verdict means; return for the verdicts that write."""
-        if verdict is Verdict.FAIL_INTEGRITY:
-            raise IntegrityError(why)
-        if verdict is Verdict.FAIL_CHANGED:
-            raise RemoteChangedError(why)
-        if verdict is Verdict.RESTART:
-            raise _Restart(why)
-        if verdict is Verdict.DROP_SOURCE:
-            raise _SourceDiffers(why)
 
     def _move_on(self, source: FileSource, error: TransferError | None, *, drop: bool) -> bool:
         """Continue on the next source after ``source`` failed; False when there is none."""
@@ -295,7 +265,7 @@ class FileTransfer:
         )
         return True
 
-    def _drop(self, source: FileSource, why: _SourceDiffers) -> None:
+    def _drop(self, source: FileSource, why: SourceDiffers) -> None:
         """Drop ``source`` (it holds another file) for the next; IntegrityError if none."""
         if self._move_on(source, None, drop=True):
             return
@@ -320,7 +290,7 @@ class FileTransfer:
             except TransferError as exc:
                 if not self._move_on(source, exc, drop=False):
                     raise
-            except _SourceDiffers as exc:
+            except SourceDiffers as exc:
                 self._drop(source, exc)
 
     async def _whole_body(self, source: FileSource, record: bool) -> None:
@@ -409,7 +379,7 @@ class FileTransfer:
                 async with asyncio.TaskGroup() as group:
                     for _ in range(workers):
                         group.create_task(self._segment_worker(queue))
-            except* _Restart as restart:
+            except* Restart as restart:
                 raise restart.exceptions[0] from None
             except* TransferError as failures:
                 raise failures.exceptions[0] from None
@@ -475,7 +445,7 @@ class FileTransfer:
                     slot = self.ledger.open_slot(position)
                     await self._stream_range(body, slot, end, source)
                     position = slot.written
-            except _SourceDiffers as exc:
+            except SourceDiffers as exc:
                 error = exc
                 self._drop(source, exc)
                 continue
@@ -484,7 +454,8 @@ class FileTransfer:
                 failures += 1
                 if slot is not None:
                     position = slot.written  # resume after the bytes already written
-                if exc.error_class in RESUMED_WITHIN_ATTEMPT:
+                patient = failures <= MIRROR_PATIENCE or not self.sources.has_next()
+                if exc.error_class in RESUMED_WITHIN_ATTEMPT and patient:
                     decision = self.run.policy.decide(
                         exc.error_class,
                         failures,
@@ -595,27 +566,3 @@ def _scheme(url: str) -> str:
 def _total(body: Body) -> int | None:
     content_range = body.content_range
     return content_range.total if content_range is not None else body.info.size
-
-
-def _describe(
-    answer: Answer, facts: AnswerFacts, wanted: ByteRange | None, known_size: int | None
-) -> str:
-    """Say in one line why an answer was refused (for the attempt log and the user)."""
-    content_range = facts.content_range
-    if answer is Answer.SIZE_DIFFERS:
-        return f"size mismatch: expected {known_size} bytes, server has {facts.size}"
-    if answer is Answer.RANGE_MISPLACED and content_range is not None and wanted is not None:
-        if content_range.start != wanted.start:
-            return f"asked bytes from {wanted.start}, server sent from {content_range.start}"
-        return f"Content-Range {content_range} exceeds the range asked"
-    if answer is Answer.RANGE_MISPLACED:
-        return "a range answer to a request for the whole file"
-    if answer is Answer.RANGE_UNSIZED:
-        return "the server did not say the file's size (Content-Range */)"
-    if answer is Answer.VALIDATOR_CHANGED:
-        return "remote file changed (new validator)"
-    if answer is Answer.DIGEST_DIFFERS:
-        return f"the server announces another digest ({facts.digest})"
-    if answer is Answer.FULL:
-        return "the server answered the whole file to a range request"
-    return f"unexpected answer ({answer.value})"
