@@ -204,8 +204,9 @@ class Catalog:
                 lease_seconds=lease_seconds,
                 where=where_clauses(c, selection, job_id=job_id),
                 delta=delta,
-                # A job's files, like a window, are found by their own index first.
-                windowed=is_windowed(selection) or job_id is not None,
+                # A job's files are claimed along the state index, which stops at the
+                # limit; the job's links are looked up for each candidate, not walked.
+                windowed=is_windowed(selection),
             )
 
         return self._change(work)

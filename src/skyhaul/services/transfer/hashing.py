@@ -36,9 +36,11 @@ class InOrderHash:
     """
 
     def __init__(self, sink: Sink, checks: tuple[Checksum | None, ...]) -> None:
-        extra = next(
-            (c.algorithm for c in checks if c is not None and c.algorithm != "sha256"), None
-        )
+        extra = None
+        for check in checks:  # a loop, not a generator: this runs once per file
+            if check is not None and check.algorithm != "sha256":
+                extra = check.algorithm
+                break
         self.hasher = MultiHasher(extra)
         self.hashed = 0
         self._sink = sink
@@ -51,9 +53,14 @@ class InOrderHash:
             self.hasher.update(buffer)
             self.hashed += len(buffer)
 
+    @property
+    def hashing(self) -> bool:
+        """True while the hashing thread runs (a kick would do nothing)."""
+        return self._task is not None and not self._task.done()
+
     def kick(self, prefix: int, *, final: bool) -> None:
         """Hash up to ``prefix`` in a worker thread, once a block is waiting (or ``final``)."""
-        if self._task is not None and not self._task.done():
+        if self.hashing:
             return
         if prefix - self.hashed >= HASH_BLOCK or (final and prefix > self.hashed):
             self._task = asyncio.ensure_future(asyncio.to_thread(self._upto, prefix, self._epoch))
@@ -83,7 +90,7 @@ class InOrderHash:
         if self.hashed < size:
             await asyncio.to_thread(self._upto, size, self._epoch)
         digests = self.hasher.digests()
-        late = {c.algorithm for c in checks if c is not None} - digests.keys()
+        late = {c.algorithm for c in checks if c is not None and c.algorithm not in digests}
         if late:
             digests |= await asyncio.to_thread(self._read_again, sorted(late), size)
         return digests
@@ -99,6 +106,11 @@ class InOrderHash:
                 hasher.update(block)
             position += len(block)
         return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+    @property
+    def busy(self) -> bool:
+        """True while a hashing thread may run (then ``stop`` must be awaited)."""
+        return self._task is not None
 
     async def stop(self) -> None:
         """End the hashing thread (at its next block) and wait for it."""

@@ -35,6 +35,11 @@ class FileSource:
     """Bytes it served to the current content of the sink."""
     dropped: bool = False
 
+    @property
+    def scheme(self) -> str:
+        """The URL's scheme, lower case (``https``, ``s3``): what progress shows."""
+        return self.url.partition(":")[0].lower()
+
 
 class SourceList:
     """A file's sources in the order they are tried.
@@ -52,13 +57,16 @@ class SourceList:
     def __init__(
         self, urls: tuple[str, ...], validator: str | None, validator_url: str | None = None
     ) -> None:
+        self._index = 0
+        self._pinned = False
+        if len(urls) == 1:  # the common case, once per file: no search
+            self._sources = [FileSource(urls[0], validator)]
+            return
         sources = [FileSource(url) for url in urls]
         owner = next((s for s in sources if s.url == validator_url), sources[0])
         owner.validator = validator
         sources.remove(owner)
         self._sources = [owner, *sources]
-        self._index = 0
-        self._pinned = False
 
     @property
     def current(self) -> FileSource:
@@ -68,6 +76,8 @@ class SourceList:
     @property
     def mixed(self) -> bool:
         """True when more than one source served bytes of the current content."""
+        if len(self._sources) == 1:
+            return False
         return sum(1 for s in self._sources if s.served) > 1
 
     def move_on(self, failed: FileSource, *, drop: bool = False) -> bool:
@@ -97,7 +107,8 @@ class SourceList:
     def restarted(self) -> None:
         """The content starts again from byte 0: no source has served any of it."""
         for source in self._sources:
-            source.served = 0
+            if source.served:
+                source.served = 0
 
     def pin(self) -> None:
         """Serve the rest of the attempt from the current source alone."""

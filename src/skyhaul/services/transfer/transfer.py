@@ -26,9 +26,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from types import TracebackType
 
 from skyhaul.core.integrity import Checksum, matches, parse_checksum
 from skyhaul.core.model import Completion, FileRecord, TransferOptions
@@ -196,10 +198,11 @@ class FileTransfer:
         if self._checkpointer is not None:
             checkpointer, self._checkpointer = self._checkpointer, None
             await checkpointer.close()
-        if self._hash is not None:
-            hash_, self._hash = self._hash, None
+        hash_, self._hash = self._hash, None
+        if hash_ is not None and hash_.busy:
             await hash_.stop()
-        await self._writer.settle()
+        if self._writer.busy:
+            await self._writer.settle()
 
     async def _restart_from_zero(self) -> None:
         # Segment writes of cancelled workers may still be running in threads: they must
@@ -224,30 +227,9 @@ class FileTransfer:
 
     # --- asking, and what the answer means (core.resume decides) ----------------------
 
-    async def _ask(
-        self,
-        stack: AsyncExitStack,
-        source: FileSource,
-        asked: Asked,
-        wanted: ByteRange | None,
-    ) -> tuple[Body, Verdict]:
-        """Open ``wanted`` (or the whole file) at ``source`` and judge the answer."""
-        sent = source.validator if asked is Asked.RESUME else None
-        transport = self.run.transports.for_url(source.url)
-        try:
-            body = await stack.enter_async_context(transport.open(source.url, wanted, sent))
-        except RemoteChangedError as exc:
-            refused(asked, exc)
-        known_digest = self.announced if asked is Asked.SWITCH else None
-        verdict = judge(
-            asked,
-            body,
-            wanted,
-            known_size=self.size,
-            sent=sent,
-            known_digest=known_digest,
-        )
-        return body, verdict
+    def _ask(self, source: FileSource, asked: Asked, wanted: ByteRange | None) -> _Asking:
+        """Open ``wanted`` (or the whole file) at ``source``; judge the answer on entry."""
+        return _Asking(self, source, asked, wanted)
 
     def _move_on(self, source: FileSource, error: TransferError | None, *, drop: bool) -> bool:
         """Continue on the next source after ``source`` failed; False when there is none."""
@@ -256,7 +238,7 @@ class FileTransfer:
         if not self.sources.move_on(source, drop=drop):
             return False
         if self.run.board is not None:
-            self.run.board.set_source(self.key, _scheme(self.sources.current.url))
+            self.run.board.set_source(self.key, self.sources.current.scheme)
         log.info(
             "%s: %s; continuing from %s",
             self.record.path,
@@ -300,8 +282,7 @@ class FileTransfer:
         started = await gate.acquire()
         error: BaseException | None = None
         try:
-            async with AsyncExitStack() as stack:
-                body, _ = await self._ask(stack, source, Asked.WHOLE, None)
+            async with self._ask(source, Asked.WHOLE, None) as (body, _):
                 await self._stream_whole(body, source, record=record)
         except BaseException as exc:
             error = exc
@@ -409,8 +390,11 @@ class FileTransfer:
         """Start background checkpoints and hashing when enough bytes wait for them."""
         if self._checkpointer is not None:
             self._checkpointer.poke()
-        if self._hash is not None and self.ledger is not None:
-            self._hash.kick(self.ledger.contiguous_written(), final=False)
+        hash_ = self._hash
+        # The contiguous prefix is worth computing (a merge of every slot) only when
+        # the hashing thread is idle and could take it.
+        if hash_ is not None and self.ledger is not None and not hash_.hashing:
+            hash_.kick(self.ledger.contiguous_written(), final=False)
 
     async def _fetch_range(self, piece: ByteRange, *, probe: bool) -> bool:
         """Fetch ``piece``, resuming within it after transient failures.
@@ -429,8 +413,7 @@ class FileTransfer:
             started = await gate.acquire()
             error: BaseException | None = None
             try:
-                async with AsyncExitStack() as stack:
-                    body, verdict = await self._ask(stack, source, asked, wanted)
+                async with self._ask(source, asked, wanted) as (body, verdict):
                     if verdict is Verdict.STREAM_WHOLE:
                         await self._stream_whole(body, source)
                         return True
@@ -550,7 +533,7 @@ class FileTransfer:
 
     def _start_progress(self, done: int) -> None:
         if self.run.board is not None:
-            source = _scheme(self.sources.current.url)
+            source = self.sources.current.scheme
             self.run.board.start_file(self.key, self.record.path, self.size, done, source)
 
     def _advance(self, nbytes: int) -> None:
@@ -559,10 +542,57 @@ class FileTransfer:
             self.run.board.advance(self.key, nbytes)
 
 
-def _scheme(url: str) -> str:
-    return url.partition(":")[0].lower()
-
-
 def _total(body: Body) -> int | None:
     content_range = body.content_range
     return content_range.total if content_range is not None else body.info.size
+
+
+class _Asking:
+    """One request and its judged answer, as an async context manager.
+
+    Written out rather than an ``AsyncExitStack`` or a generator: it runs once per
+    request, and small files make thousands of requests a second.
+    """
+
+    __slots__ = ("_asked", "_opened", "_source", "_transfer", "_wanted")
+
+    def __init__(
+        self, transfer: FileTransfer, source: FileSource, asked: Asked, wanted: ByteRange | None
+    ) -> None:
+        self._transfer = transfer
+        self._source = source
+        self._asked = asked
+        self._wanted = wanted
+        self._opened: AbstractAsyncContextManager[Body] | None = None
+
+    async def __aenter__(self) -> tuple[Body, Verdict]:
+        transfer, source, asked = self._transfer, self._source, self._asked
+        sent = source.validator if asked is Asked.RESUME else None
+        transport = transfer.run.transports.for_url(source.url)
+        opened = self._opened = transport.open(source.url, self._wanted, sent)
+        try:
+            body = await opened.__aenter__()
+        except RemoteChangedError as exc:
+            refused(asked, exc)
+        try:
+            verdict = judge(
+                asked,
+                body,
+                self._wanted,
+                known_size=transfer.size,
+                sent=sent,
+                known_digest=transfer.announced if asked is Asked.SWITCH else None,
+            )
+        except BaseException:
+            await opened.__aexit__(*sys.exc_info())
+            raise
+        return body, verdict
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> bool | None:
+        assert self._opened is not None
+        return await self._opened.__aexit__(kind, error, trace)

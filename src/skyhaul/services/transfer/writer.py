@@ -90,6 +90,11 @@ class SinkWriter:
             work()
         return offset + size
 
+    @property
+    def busy(self) -> bool:
+        """True while a write may still run in a worker thread."""
+        return bool(self._threads)
+
     async def settle(self) -> None:
         """Wait for the writes still running in worker threads."""
         if self._threads:
