@@ -389,7 +389,12 @@ def main(argv: list[str] | None = None) -> None:
         keys = Path(keys_file).read_text().split()
         fetch = fetch_transport if client == "transport" else fetch_boto3
         fetch(os.environ["BENCH_S3_BUCKET"], keys, Path(dest), int(streams))
-        return
+        # Done and written: leave without finalizing the interpreter, where obstore's
+        # tokio threads can race it and abort (pyo3-async-runtimes, seen here 1 run in 8
+        # under asyncio.run).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller datasets, one run each")
     parser.add_argument("--repeat", type=int, default=None, help="runs per client (3)")

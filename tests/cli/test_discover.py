@@ -306,3 +306,35 @@ def test_cancelling_a_cycles_job_stops_the_watch_with_exit_130(tmp_path: Path) -
         assert [j.id for j in opened.list_jobs()] == [job.id], "no second cycle"
     assert ended is not None and ended.kind is JobKind.WATCH_CYCLE
     assert ended.state is JobState.CANCELLED
+
+
+def test_a_failed_watch_cycle_resumes_its_own_window(
+    skyhaul: Invoke, sim: SimThread, config: Path, catalog_url: str
+) -> None:
+    instrument = sim.files[0].version.file.instrument
+    params = {
+        "source": "archive",
+        "config": str(config),
+        "start": MARCH_1.isoformat(),
+        "end": MARCH_2.isoformat(),
+        "instrument": instrument,
+        "by": "observation",
+        "dest_root": str(config.parent / "data" / "archive"),
+        "cycle": 3,
+        "options": {},
+    }
+    now = datetime.now(UTC)
+    with open_catalog(catalog_url) as catalog:  # a cycle whose listing failed
+        job = catalog.create_job(JobKind.WATCH_CYCLE, params, now=now)
+        assert catalog.start_job(job, "gone", now=now, lease_seconds=60)
+        assert catalog.finish_job(job, "gone", JobState.FAILED, now=now, summary=None)
+    result = skyhaul("jobs", "resume", str(job), "--json")
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(result.stdout)
+    wanted = _observed_on_march_1(sim, instrument)
+    assert (body["job"], body["downloaded"]) == (job, len(wanted))
+    with open_catalog(catalog_url) as catalog:
+        ended = catalog.get_job(job)
+        done = catalog.list_files(Selection(states=frozenset({FileState.DOWNLOADED})))
+    assert ended is not None and ended.state is JobState.SUCCEEDED
+    assert {r.path for r in done} == wanted

@@ -115,3 +115,21 @@ def test_s3_stopped_mid_run_every_file_arrives_over_its_http_mirror(
     from_s3 = {p for p, [a] in served.items() if any(u.startswith("s3://") for u in a)}
     from_http = {p for p, [a] in served.items() if any(u.startswith("http") for u in a)}
     assert from_s3 and from_http and from_s3 | from_http == {f.path for f in files}
+
+
+def test_a_command_that_read_s3_always_exits_with_its_own_code(
+    sim: SimThread, s3: S3SimThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # obstore's Rust runtime can abort the interpreter while it finalizes (a known race of
+    # pyo3's tokio runtime): the work is done, but the exit code would say SIGABRT.
+    _aws_env(monkeypatch, s3.endpoint)
+    url = s3.url_for(sim.files[0].path)
+    codes = []
+    for run in range(12):
+        done = subprocess.run(
+            [sys.executable, "-m", "skyhaul.cli.app", "get", url, "-d", str(tmp_path / f"f{run}"),
+             "--catalog", f"sqlite:///{tmp_path / f'c{run}.db'}", "--no-progress"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        codes.append(done.returncode)
+    assert codes == [0] * 12

@@ -11,9 +11,9 @@ Rules:
   130 cancelled or interrupted (Ctrl-C on the follower exits 130 too). With ``--json``
   the lines go to stderr and the final document to stdout.
 - ``skyhaul jobs resume ID`` queues a failed, cancelled or interrupted ``get``,
-  ``download`` or ``backfill`` job again and runs it here, as its own command did: the
-  same job, its own files, selection or days, its own options (credentials read again
-  from the source's configuration), the same exit codes.
+  ``download``, ``backfill`` or watch-cycle job again and runs it here, as its own
+  command did: the same job, its own files, selection, window or days, its own options
+  (credentials read again from the source's configuration), the same exit codes.
 - ``skyhaul jobs cancel ID`` sets the cancel flag of a running job (its process, wherever
   it runs, stops within 2 s and leaves every file resumable) or cancels a queued one at
   once. An unknown or already finished job is one line on stderr and exit code 2.
@@ -26,6 +26,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,6 +43,8 @@ from skyhaul.cli.transfer import download_and_report
 from skyhaul.core.jobparams import options_from_json, selection_from_json
 from skyhaul.core.jobprogress import JobProgress, progress_line
 from skyhaul.core.jobs import JobKind, JobRecord, JobState
+from skyhaul.core.model import Selection
+from skyhaul.core.timeparse import parse_utc
 from skyhaul.core.units import format_duration, format_size
 from skyhaul.errors import UsageError
 
@@ -191,18 +194,18 @@ def resume(
         job = _read(catalog, job_id)
         if job.kind is JobKind.BACKFILL:
             raise typer.Exit(_resume_backfill(term, catalog, job))
-        if job.kind not in (JobKind.GET, JobKind.DOWNLOAD):
-            raise UsageError(
-                f"job {job_id} is a {job.kind.value} job: get, download and backfill jobs resume"
-            )
+        if job.kind not in (JobKind.GET, JobKind.DOWNLOAD, JobKind.WATCH_CYCLE):
+            raise UsageError(f"job {job_id} is a {job.kind.value} job: it does not resume")
         options = options_from_json(job.params.get("options", {}))
-        selection = selection_from_json(job.params.get("selection", {}))
         recorded = job.params.get("config")
         if config.path is None and isinstance(recorded, str):
             config = ConfigOption(Path(recorded))
-        options, discovery = source_for_download(
-            config, selection, options, discover=bool(job.params.get("discover"))
-        )
+        if job.kind is JobKind.WATCH_CYCLE:
+            selection, discover = _cycle_selection(job), True
+        else:
+            selection = selection_from_json(job.params.get("selection", {}))
+            discover = bool(job.params.get("discover"))
+        options, discovery = source_for_download(config, selection, options, discover=discover)
         run = resume_download(catalog, job, discovery=discovery, credentials=options.credentials)
         dest_root = job.params.get("dest_root")
         code = download_and_report(
@@ -213,6 +216,19 @@ def resume(
             files_at=dest_root if isinstance(dest_root, str) else None,
         )
     raise typer.Exit(code)
+
+
+def _cycle_selection(job: JobRecord) -> Selection:
+    """A watch cycle's window as the selection a download lists and takes again."""
+    params = job.params
+    try:
+        start, end = parse_utc(params["start"]), parse_utc(params["end"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"job {job.id}: its parameters do not describe a cycle: {exc}") from None
+    selection = Selection(source=params.get("source"), instrument=params.get("instrument"))
+    if params.get("by") == "downlink":
+        return replace(selection, downlink_start=start, downlink_end=end)
+    return replace(selection, obs_start=start, obs_end=end)
 
 
 def _resume_backfill(term: Terminal, catalog: Catalog, job: JobRecord) -> int:

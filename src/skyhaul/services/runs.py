@@ -229,8 +229,9 @@ def resume_download(
     discovery: Discovery | None = None,
     credentials: tuple[tuple[str, str], ...] = (),
 ) -> DownloadRun:
-    """Queue a failed, cancelled or interrupted ``get`` or ``download`` job again and
-    prepare its run: the same job, its own selection (a get: its linked files).
+    """Queue a failed, cancelled or interrupted ``get``, ``download`` or watch-cycle job
+    again and prepare its run: the same job, its own selection (a get: its linked files;
+    a watch cycle: its source's window, listed again).
 
     Parameters
     ----------
@@ -239,8 +240,8 @@ def resume_download(
     job : JobRecord
         The job as read.
     discovery : Discovery or None
-        For a download that listed a source: the same source and window, built again by
-        the caller from the configuration.
+        For a download that listed a source, or a watch cycle: the same source and
+        window, built again by the caller from the configuration.
     credentials : tuple of (origin, authorization) pairs
         Read again from the source's configuration (a job never stores a secret).
 
@@ -249,14 +250,20 @@ def resume_download(
     UsageError
         The job is of another kind, or not in a state it resumes from.
     """
-    if job.kind not in (JobKind.GET, JobKind.DOWNLOAD):
-        raise UsageError(f"job {job.id} is a {job.kind.value} job, not a get or a download")
+    if job.kind not in (JobKind.GET, JobKind.DOWNLOAD, JobKind.WATCH_CYCLE):
+        raise UsageError(
+            f"job {job.id} is a {job.kind.value} job, not a get, a download or a watch cycle"
+        )
     requeue(catalog, job)
     params = job.params
     options = replace(options_from_json(params.get("options", {})), credentials=credentials)
     processes = params.get("processes", 1)
     if job.kind is JobKind.GET:
         spec = DownloadSpec(options, linked_only=True, processes=processes)
+    elif job.kind is JobKind.WATCH_CYCLE:
+        # A cycle lists its source's window again, then downloads that source's files.
+        selection = Selection(instrument=params.get("instrument"), source=params.get("source"))
+        spec = DownloadSpec(options, selection, discovery=discovery, processes=1)
     else:
         selection = selection_from_json(params.get("selection", {}))
         processes = 1 if discovery is not None else processes

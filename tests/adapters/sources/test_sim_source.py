@@ -360,3 +360,41 @@ async def test_hostile_or_broken_listing_is_a_source_error(
     assert text.startswith(f"source {NAME}: {url}")
     assert message in text
     assert "\n" not in text
+
+
+# --- several URLs per file ---------------------------------------------------------------------
+
+
+@pytest.fixture
+async def listing_with_mirrors() -> AsyncIterator[str]:
+    """A JSON listing in the simulator's shape whose file has two mirrors."""
+    entry = {
+        "url": "s3://bucket/raw/a.fits",
+        "path": "raw/a.fits",
+        "size": 2880,
+        "mirrors": ["https://one.example/raw/a.fits", "https://two.example/raw/a.fits"],
+    }
+
+    async def files(request: web.Request) -> web.Response:
+        return web.json_response([entry])
+
+    app = web.Application()
+    app.router.add_get("/api/files", files)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/"
+    await runner.cleanup()
+
+
+async def test_a_listing_can_give_several_urls_per_file(
+    listing_with_mirrors: str, make_source: MakeSource
+) -> None:
+    [spec] = await make_source(listing_with_mirrors).list_files(ListingQuery(MIDDLE))
+    assert spec.urls == (
+        "s3://bucket/raw/a.fits",
+        "https://one.example/raw/a.fits",
+        "https://two.example/raw/a.fits",
+    )

@@ -87,6 +87,7 @@ class SimSource(ClosingSource):
                 checksum=entry.get("checksum") or None,
                 source=self.name,
                 version=entry.get("etag") or None,
+                mirrors=_urls(entry.get("mirrors")),
                 **parse_metadata(lambda name: _text(entry.get(name))),
             )
         except PathEscapeError as exc:
@@ -125,3 +126,12 @@ def _int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"size must be a non-negative integer, got {value!r}")
     return value
+
+
+def _urls(value: object) -> tuple[str, ...]:
+    """A listing's further URLs of a file (a JSON list of text), in order."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(url, str) for url in value):
+        raise ValueError(f"mirrors must be a list of URLs, got {type(value).__name__}")
+    return tuple(value)
