@@ -36,20 +36,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
+from benchmarks import simproc
 from benchmarks.clients.seed_aimd import ChunkError, fetch_chunks
-from benchmarks.procs import last_line, stop
 from benchmarks.results import FigureTable, ScenarioResult, TargetCheck
 from skyhaul.adapters.sources.records_api import RecordsApiSettings
 from skyhaul.core.backfill import chunk_windows, day_window
@@ -71,7 +67,7 @@ SIM_START_TIMEOUT_S = 60.0
 CLIENTS = ("skyhaul", "seed (AIMD 5..25 r/s)")
 
 
-class SimProcess:
+class SimProcess(simproc.SimProcess):
     """``skyhaul sim`` as a child serving the records API, for the life of a ``with`` block.
 
     Parameters
@@ -81,84 +77,25 @@ class SimProcess:
     """
 
     def __init__(self, scratch: Path) -> None:
-        self._scratch = scratch
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-        self.base_url = ""
-
-    def __enter__(self) -> SimProcess:
-        url_file = self._scratch / "sim.url"
-        argv = [
-            str(Path(sys.executable).parent / "skyhaul"),
-            "sim",
+        args = [
             "--files=1",
             "--size=1",
-            f"--root={self._scratch / 'sim'}",
-            f"--url-file={url_file}",
+            f"--root={scratch / 'sim'}",
             f"--sensors={SENSORS}",
             f"--cadence={CADENCE_S}",
             f"--records-burst={BURST}",
         ]
-        self._log = (self._scratch / "sim.log").open("wb")
-        self._proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            self.base_url = self._wait_for(url_file)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._proc is not None:
-            stop(self._proc, 10)  # SIGTERM: the simulator closes and exits
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        super().__init__(scratch, args, start_timeout=SIM_START_TIMEOUT_S)
 
     def limit(self, rate: float) -> None:
         """Put ``rate`` requests/s in force (a full bucket) and reset the counters."""
-        self._post("_sim/faults", {"records_rate": rate, "records_burst": BURST})
-        self._post("_sim/reset-stats", {})
+        self.post("_sim/faults", {"records_rate": rate, "records_burst": BURST})
+        self.post("_sim/reset-stats", {})
 
     def counts(self) -> tuple[int, int]:
         """Records requests and their 429s since the last :meth:`limit`."""
-        with urllib.request.urlopen(self.base_url + "_sim/stats", timeout=10) as answer:
-            stats = json.load(answer)
+        stats = self.stats()
         return stats["records_requests"], stats["records_throttled"]
-
-    def _post(self, path: str, body: dict[str, object]) -> None:
-        request = urllib.request.Request(
-            self.base_url + path,
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            answer.read()
-
-    def _wait_for(self, url_file: Path) -> str:
-        assert self._proc is not None
-        deadline = time.monotonic() + SIM_START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if url_file.exists():
-                return url_file.read_text().strip().rstrip("/") + "/"
-            if self._proc.poll() is not None:
-                log = (self._scratch / "sim.log").read_text(errors="replace")
-                raise RuntimeError(f"skyhaul sim exited at start: {last_line(log)}")
-            time.sleep(0.05)
-        raise RuntimeError(f"skyhaul sim did not listen within {SIM_START_TIMEOUT_S:.0f} s")
 
 
 def chunk_for(limit: float, *, quick: bool = False) -> timedelta:

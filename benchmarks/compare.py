@@ -15,8 +15,9 @@ Rules:
   ``PYTHONPATH=<worktree>/src`` differs, which puts its package ahead of the editable
   install. The harness checks that the base really imports from there.
 - It is one more client, ``skyhaul@<short commit>``, placed right after skyhaul in each
-  transfer scenario (a, b, d). The two swap places on every other repetition, so neither
-  always runs in the same position relative to the other clients.
+  transfer scenario (a, b, b20, d), in the fault runs (h) and in the kill runs (k). The
+  two swap places on every other repetition, so neither always runs in the same position
+  relative to the other clients.
 - The report gives, per scenario, current / base for the medians (wall, CPU) and for each
   repetition's pair of runs, so the run's noise shows next to the ratio.
 """
@@ -27,10 +28,11 @@ import os
 import shutil
 import statistics
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import skyhaul
 from benchmarks.install import Installer
 from benchmarks.peers import Client
 from benchmarks.procs import capture, last_line
@@ -44,9 +46,11 @@ __all__ = [
     "base_tool",
     "checkout",
     "comparison_lines",
+    "prepare",
     "resolve",
     "run_order",
     "with_base",
+    "with_base_clients",
 ]
 
 #: Where base worktrees live (git-ignored), one directory per commit.
@@ -143,15 +147,45 @@ def base_tool(revision: Revision, worktree: Path, installer: Installer) -> Tool:
     return Tool(name, str(script), version, env=env)
 
 
+def prepare(spec: str, installer: Installer, say: Callable[[str], None]) -> Tool:
+    """skyhaul at revision ``spec``, checked out and compiled; exit if it cannot run.
+
+    Warns when the current tree's skyhaul is not this checkout's ``src`` (an editable
+    install of another checkout, without ``PYTHONPATH``): the comparison would then not
+    be of this checkout.
+    """
+    here = Path(skyhaul.__file__).resolve()
+    if not here.is_relative_to(REPO / "src"):
+        say(f"--compare: warning: the current skyhaul is {here}, not under {REPO / 'src'}")
+    revision = resolve(spec)
+    worktree, done = checkout(revision)
+    say(f"--compare: {done}")
+    tool = base_tool(revision, worktree, installer)
+    if not tool.available:
+        raise SystemExit(f"--compare: {tool.name} cannot run: {tool.version}")
+    say(f"--compare: {tool.name} is {tool.version}")
+    return tool
+
+
 def with_base(scenario: TransferScenario, name: str) -> TransferScenario:
     """``scenario`` with a client for tool ``name`` right after skyhaul's, same flags."""
-    clients: list[Client] = []
-    for client in scenario.clients:
-        clients.append(client)
+    return replace(scenario, clients=with_base_clients(scenario.clients, name))
+
+
+def with_base_clients(clients: Sequence[Client], name: str | None) -> tuple[Client, ...]:
+    """``clients`` with one for tool ``name`` right after each of skyhaul's, same flags.
+
+    ``name`` ``None`` (no ``--compare``) leaves them as they are.
+    """
+    if name is None:
+        return tuple(clients)
+    made: list[Client] = []
+    for client in clients:
+        made.append(client)
         if client.tool == SKYHAUL:
             label = client.name.replace(SKYHAUL, name, 1)
-            clients.append(Client(label, name, client.argv))
-    return replace(scenario, clients=tuple(clients))
+            made.append(Client(label, name, client.argv, client.variant))
+    return tuple(made)
 
 
 def run_order(clients: Sequence[Client], repetition: int) -> list[Client]:

@@ -6,6 +6,8 @@ Rules:
   exists and matches is reused, anything else is regenerated.
 - Each client gets the same files in the same order: a plain URL list for the peers and a
   CSV manifest (url, path, size, checksum) for skyhaul.
+- Files another server generates (the archive simulator) are offered from its listing
+  (``offer_listing``): each is saved under the basename of its URL, like any other.
 - A file "is ok" when it exists under the output directory with the right size and, when
   checked, the right sha256. Checking happens after the timed run.
 """
@@ -17,10 +19,12 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-__all__ = ["Dataset", "Offered", "count_ok", "offer"]
+__all__ = ["Dataset", "FileEntry", "Offered", "count_ok", "offer", "offer_listing"]
 
 _CHUNK = 1 << 20
 _INDEX = "index.json"
@@ -93,7 +97,13 @@ class Offered:
 
 
 def offer(
-    dataset: Dataset, root: Path, lists_dir: Path, base_url: str, *, checksums: bool
+    dataset: Dataset,
+    root: Path,
+    lists_dir: Path,
+    base_url: str,
+    *,
+    checksums: bool,
+    url_location: str | None = None,
 ) -> Offered:
     """Make sure ``dataset`` exists under ``root`` and write the client lists.
 
@@ -109,6 +119,9 @@ def offer(
         ``http://127.0.0.1:PORT`` of the server.
     checksums : bool
         Put ``sha256:<hex>`` in the manifest's checksum column (else leave it empty).
+    url_location : str, optional
+        URL path prefix to offer the files under instead of ``dataset.location`` (a server
+        location aliased to the same directory, such as nginx's paced ``/paced/``).
 
     Returns
     -------
@@ -116,7 +129,60 @@ def offer(
     """
     directory = root / dataset.relative_dir
     entries = _load_index(directory, dataset) or _generate(directory, dataset)
-    urls = tuple(f"{base_url}/{dataset.relative_dir}/{e.name}" for e in entries)
+    served = dataset.relative_dir
+    if url_location is not None:
+        served = f"{url_location}/{served.split('/', 1)[1]}"
+    urls = tuple(f"{base_url}/{served}/{e.name}" for e in entries)
+    return _write_lists(dataset, entries, urls, lists_dir, checksums=checksums)
+
+
+def offer_listing(
+    listing: Sequence[Mapping[str, object]], lists_dir: Path, *, stem: str, checksums: bool
+) -> Offered:
+    """Offer files another server lists (url, size, sha256 each), such as the simulator.
+
+    Parameters
+    ----------
+    listing : sequence of mapping
+        One entry per file with ``url``, ``size`` and ``sha256`` (``/api/files``).
+    lists_dir : Path
+        Where the URL list and manifest go.
+    stem : str
+        Name of the dataset in the report.
+    checksums : bool
+        Put ``sha256:<hex>`` in the manifest's checksum column.
+
+    Returns
+    -------
+    Offered
+        Each file named by the basename of its URL (they must differ).
+    """
+    entries, urls = [], []
+    for item in listing:
+        url = str(item["url"])
+        name = urlsplit(url).path.rsplit("/", 1)[-1]
+        size = item["size"]
+        if not isinstance(size, int):
+            raise ValueError(f"listing entry {url}: size {size!r} is not a number of bytes")
+        entries.append(FileEntry(name, size, str(item["sha256"])))
+        urls.append(url)
+    names = [e.name for e in entries]
+    if len(set(names)) != len(names):
+        raise ValueError("listing: two files share a basename; clients would overwrite one")
+    sizes = {e.size for e in entries}
+    dataset = Dataset(stem, len(entries), sizes.pop() if len(sizes) == 1 else 0, location="")
+    return _write_lists(dataset, tuple(entries), tuple(urls), lists_dir, checksums=checksums)
+
+
+def _write_lists(
+    dataset: Dataset,
+    entries: tuple[FileEntry, ...],
+    urls: tuple[str, ...],
+    lists_dir: Path,
+    *,
+    checksums: bool,
+) -> Offered:
+    """Write the URL list and skyhaul's manifest for ``entries`` at ``urls``."""
     lists_dir.mkdir(parents=True, exist_ok=True)
     url_list = lists_dir / "urls.txt"
     url_list.write_text("".join(f"{u}\n" for u in urls))

@@ -16,11 +16,19 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Measurement", "capture", "last_line", "run_measured", "stop"]
+__all__ = [
+    "Measurement",
+    "allocated_bytes",
+    "capture",
+    "last_line",
+    "run_killed_when",
+    "run_measured",
+    "stop",
+]
 
 _GRACE_SECONDS = 3.0
 
@@ -107,6 +115,80 @@ def run_measured(
         returncode=proc.returncode,
         timed_out=expired.is_set(),
     )
+
+
+def run_killed_when(
+    argv: Sequence[str],
+    *,
+    when: Callable[[], bool],
+    poll: float,
+    timeout: float,
+    stdout: Path,
+    stderr: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[Measurement, bool]:
+    """Run ``argv`` and SIGKILL its process group as soon as ``when()`` holds.
+
+    ``when`` is asked every ``poll`` seconds while the child runs. SIGKILL, as a crash or
+    ``kill -9`` would, leaves the child no chance to save anything. A child that ends
+    first is measured as ``run_measured`` would; at the deadline the group is ended.
+
+    Returns
+    -------
+    tuple of (Measurement, bool)
+        The measurement (a killed child's exit code is ``-9``) and whether it was killed.
+    """
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+        killed = timed_out = False
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if not killed and when():
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    killed = True
+                elif time.perf_counter() - start > timeout and not timed_out:
+                    timed_out = True
+                    threading.Thread(target=_end_group, args=(proc.pid, None), daemon=True).start()
+                time.sleep(poll)
+        except BaseException:
+            _end_group(proc.pid, None)
+            proc.wait()
+            raise
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    _end_group(proc.pid, None)  # what the child started, if it outlived it
+    measured = Measurement(wall, usage.ru_utime + usage.ru_stime, proc.returncode, timed_out)
+    return measured, killed
+
+
+def allocated_bytes(directory: Path) -> int:
+    """Bytes of disk the files under ``directory`` hold (allocated blocks, not sizes).
+
+    A download that writes at offsets into a sparse or pre-sized file (a ``.part``
+    truncated to its size, aria2c's pieces) holds only what it wrote, so this counts what
+    arrived, whatever the file sizes say. Files that vanish while counted are skipped.
+    """
+    total = 0
+    for root, _, names in os.walk(directory):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except FileNotFoundError:
+                continue
+    return total
 
 
 def capture(

@@ -11,7 +11,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from benchmarks.machine import Machine
 from benchmarks.results import ClientResult, FigureTable, ScenarioResult
 from benchmarks.tools import SKYHAUL, Tool, is_skyhaul
 
-__all__ = ["MARKER", "RunContext", "render", "write_readme"]
+__all__ = ["MARKER", "RunContext", "render", "sections", "write_readme"]
 
 MARKER = "<!-- results below are generated -->"
 
@@ -70,6 +70,11 @@ def render(context: RunContext, scenarios: Sequence[ScenarioResult]) -> str:
     compared = any(is_skyhaul(t) and t != SKYHAUL for s in scenarios for t in s.clients)
     parts = [_header(context), *(_scenario(s) for s in scenarios), _method(compared)]
     return "\n\n".join(parts).rstrip() + "\n"
+
+
+def sections(scenarios: Sequence[ScenarioResult]) -> str:
+    """The Markdown of ``scenarios`` alone (a benchmark run by itself prints this)."""
+    return "\n\n".join(_scenario(s) for s in scenarios).rstrip() + "\n"
 
 
 def write_readme(path: Path, generated: str, default_intro: str) -> None:
@@ -129,7 +134,7 @@ def _scenario(result: ScenarioResult) -> str:
         lines += ["Targets for skyhaul:", ""]
     for check in result.targets:
         lines.append(f"- {_VERDICT[check.verdict]}: {check.text} ({check.detail})")
-    lines += _commands(result.clients.values())
+    lines += _commands([c.command for c in result.clients.values()] + result.commands)
     for tool, client in result.clients.items():
         if is_skyhaul(tool):
             lines += _skyhaul_failures(tool, client)
@@ -199,12 +204,10 @@ def _wall_cell(client: ClientResult) -> str:
     return f"{client.wall:.2f} ({min(walls):.2f}–{max(walls):.2f})"
 
 
-def _commands(clients: Iterable[ClientResult]) -> list[str]:
-    listed = list(clients)
-    if not listed:
+def _commands(commands: Sequence[str]) -> list[str]:
+    if not commands:
         return []
-    lines = ["", "<details><summary>Commands</summary>", "", "```"]
-    lines += [c.command for c in listed]
+    lines = ["", "<details><summary>Commands</summary>", "", "```", *commands]
     return [*lines, "```", "", "</details>"]
 
 
@@ -249,7 +252,10 @@ def _method(compared: bool = False) -> str:
             "- The Python peers (parfive, the aiohttp loop) and skyhaul pay their interpreter's "
             "start-up and imports inside the timing, as a user does.",
             "- (d) counts requests and 429s from nginx's access log of the limited location; "
-            "(g) from the simulator's own counters (`/_sim/stats`).",
+            "(g) from the simulator's own counters (`/_sim/stats`); (h) takes requests, 503s, "
+            "drops and corruptions from those counters too, the faults set anew (and "
+            "reseeded) before every run; (k) adds up the body bytes nginx logged for each "
+            "request of the paced location, cut short or not.",
             *(base if compared else []),
         ]
     )

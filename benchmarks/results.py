@@ -10,7 +10,7 @@ Rules:
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from benchmarks.procs import Measurement
@@ -26,6 +26,7 @@ __all__ = [
     "check_at_most",
     "check_rate_ratio",
     "check_wall_ratio",
+    "fastest",
 ]
 
 
@@ -186,6 +187,8 @@ class ScenarioResult:
         The issue author's figure for each tool, in words.
     file_size : int
         Bytes per file (0 when the scenario transfers nothing).
+    commands : list of str
+        Commands run besides the clients' own (a rerun after a kill), shown with theirs.
     """
 
     key: str
@@ -198,6 +201,25 @@ class ScenarioResult:
     tables: list[FigureTable] = field(default_factory=list)
     references: dict[str, str] = field(default_factory=dict)
     file_size: int = 0
+    commands: list[str] = field(default_factory=list)
+
+
+def fastest(
+    results: Mapping[str, ClientResult], keys: Iterable[str]
+) -> tuple[str, ClientResult | None]:
+    """The client with the most files per second among ``keys`` that ran, and its label.
+
+    A target against a peer with several settings (parfive's ``max_splits``) is stated
+    against its strongest one. A client that missed files does not count as fastest
+    unless none got them all. With none of ``keys`` present: the first key and ``None``.
+    """
+    wanted = tuple(keys)
+    present = [results[key] for key in wanted if key in results]
+    if not present:
+        return (wanted[0] if wanted else "?"), None
+    complete = [r for r in present if r.files_ok == r.files_total] or present
+    best = max(complete, key=lambda r: r.files_per_second)
+    return best.name, best
 
 
 def _verdict(ok: bool) -> str:

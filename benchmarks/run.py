@@ -1,22 +1,26 @@
 """``make bench``: skyhaul and its peers against one loopback nginx, writing to /dev/shm.
 
 Scenarios (see ``scenarios.py``): (a) 4 large files with sha256, (b) 2,000 small files,
-(c) claim and status on a 1,000,000-row catalog (``bench_catalog.py``), (d) 300 tiny files
-from a rate-limited server; and skyhaul alone: (e) discovering 100,000 files from the
-archive simulator (``bench_discovery.py``), (f) each selection query on a 1,000,000-row
-catalog (``bench_selection.py``), (g) backfill goodput against records APIs limited to 5, 20
-and 100 requests/s, next to the seed's AIMD client (``bench_backfill.py``); and (s) S3 from
-the simulator's S3: ``skyhaul get s3://`` beside boto3 and the aws CLI (``bench_s3.py``).
-Prints one Markdown table per scenario and writes them, with the machine and tool versions,
-below the marker line of ``benchmarks/README.md``.
+(b20) 20,000 small files, (c) claim and status on a 1,000,000-row catalog
+(``bench_catalog.py``), (d) 300 tiny files from a rate-limited server; (h) skyhaul and
+aria2c against the archive simulator's faults (``bench_faults.py``); (k) the bytes a
+SIGKILL at about half costs skyhaul and aria2c (``bench_kill.py``); and skyhaul alone:
+(e) discovering 100,000 files from the archive simulator (``bench_discovery.py``), (f) each
+selection query on a 1,000,000-row catalog (``bench_selection.py``), (g) backfill goodput
+against records APIs limited to 5, 20 and 100 requests/s, next to the seed's AIMD client
+(``bench_backfill.py``); and (s) S3 from the simulator's S3: ``skyhaul get s3://`` beside
+boto3 and the aws CLI (``bench_s3.py``). Prints one Markdown table per scenario and writes
+them, with the machine and tool versions, below the marker line of
+``benchmarks/README.md``.
 
-Usage: ``python -m benchmarks.run [--quick] [--repeat N] [--only a,b,c,d,g,s] [--tools ...]``.
+Usage: ``python -m benchmarks.run [--quick] [--repeat N] [--only a,b,h,k] [--tools ...]``.
 
 ``--compare REV`` also runs skyhaul at git revision ``REV`` (a detached worktree under the
 git-ignored ``bench-data/compare/``, see ``compare.py``) as the tool ``skyhaul@<commit>``,
-alternating with the current tree in the transfer scenarios (a, b, d), and shows current /
-base under each table. Such results are only printed: the README is written only when
-``--write`` is given too, so a comparison never replaces the README's tables by accident.
+alternating with the current tree in the transfer scenarios (a, b, b20, d), the fault runs
+(h) and the kill runs (k), and shows current / base under each table (k: one row more).
+Such results are only printed: the README is written only when ``--write`` is given too, so
+a comparison never replaces the README's tables by accident.
 """
 
 from __future__ import annotations
@@ -49,9 +53,13 @@ from benchmarks.transfer_runs import run_transfer_scenario
 
 __all__ = ["main", "readme_target"]
 
-SCENARIOS = ("a", "b", "c", "d", "e", "f", "g", "s")
+SCENARIOS = ("a", "b", "b20", "c", "d", "e", "f", "g", "h", "k", "s")
 # Scenarios run by a module of their own, ``scenario(quick=, say=) -> ScenarioResult``.
 _OWN = {"e": "bench_discovery", "f": "bench_selection", "g": "bench_backfill", "s": "bench_s3"}
+# Scenarios run by a module of their own that runs the tools found here, the base revision
+# among them: ``scenario(quick=, repeat=, work=, root=, tools=, base=, say=)`` returns one
+# section, or a list of them (h: one per fault case).
+_WITH_BASE = {"h": "bench_faults", "k": "bench_kill"}
 README = REPO / "benchmarks" / "README.md"
 _SHM = Path("/dev/shm")
 
@@ -75,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     installer = Installer(allowed=not args.no_install, say=_say)
     tools = _restrict(find_tools(installer), args.tools)
     installer.bytecode(Path(skyhaul.__file__).parent)  # as a pip install leaves it
-    base = _base(args.compare, installer) if args.compare else None
+    base = compare.prepare(args.compare, installer, _say) if args.compare else None
     if base is not None:
         tools[base.name] = base
     work = args.workdir or _default_workdir()
@@ -86,22 +94,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         transfers = [s for s in transfer_scenarios(quick=args.quick) if s.key in selected]
         if base is not None:
             transfers = [compare.with_base(s, base.name) for s in transfers]
-            if not transfers:
-                _say("--compare: only the transfer scenarios (a, b, d) run the base revision")
-        by_key = {r.key: r for r in _run_transfers(transfers, tools, root, runs, repeat)}
+            if not transfers and not selected & set(_WITH_BASE):
+                _say(
+                    "--compare: only the transfer scenarios (a, b, b20, d), the fault runs (h) "
+                    "and the kill runs (k) run the base revision"
+                )
+        by_key: dict[str, list[ScenarioResult]] = {}
+        for result in _run_transfers(transfers, tools, root, runs, repeat):
+            by_key[result.key] = [result]
         if "c" in selected:
-            by_key["c"] = run_catalog_scenario(
-                catalog_scenario(quick=args.quick),
-                work=runs / "c",
-                url=args.catalog_url,
-                skyhaul=tools["skyhaul"],
-                wait=args.wait_catalog,
-                say=_say,
-            )
+            by_key["c"] = [
+                run_catalog_scenario(
+                    catalog_scenario(quick=args.quick),
+                    work=runs / "c",
+                    url=args.catalog_url,
+                    skyhaul=tools["skyhaul"],
+                    wait=args.wait_catalog,
+                    say=_say,
+                )
+            ]
         for key, name in _OWN.items():
             if key in selected:
-                by_key[key] = _run_own(key, name, quick=args.quick)
-        results = [by_key[key] for key in SCENARIOS if key in by_key]
+                by_key[key] = [_run_own(key, name, quick=args.quick)]
+        for key, name in _WITH_BASE.items():
+            if key in selected:
+                by_key[key] = _run_with_base(
+                    key,
+                    name,
+                    quick=args.quick,
+                    repeat=repeat,
+                    work=runs / key,
+                    root=root,
+                    tools=tools,
+                    base=None if base is None else base.name,
+                )
+        results = [r for key in SCENARIOS for r in by_key.get(key, [])]
     finally:
         shutil.rmtree(runs, ignore_errors=True)
         if not args.keep_data:
@@ -142,26 +169,6 @@ def readme_target(args: argparse.Namespace) -> Path | None:
         return None
     readme: Path | None = args.readme
     return readme
-
-
-def _base(spec: str, installer: Installer) -> Tool:
-    """skyhaul at revision ``spec``, checked out and compiled; exit if it cannot run.
-
-    Warns when the current tree's skyhaul is not this checkout's ``src`` (an editable
-    install of another checkout, without ``PYTHONPATH``): the comparison would then not
-    be of this checkout.
-    """
-    here = Path(skyhaul.__file__).resolve()
-    if not here.is_relative_to(REPO / "src"):
-        _say(f"--compare: warning: the current skyhaul is {here}, not under {REPO / 'src'}")
-    revision = compare.resolve(spec)
-    worktree, done = compare.checkout(revision)
-    _say(f"--compare: {done}")
-    tool = compare.base_tool(revision, worktree, installer)
-    if not tool.available:
-        raise SystemExit(f"--compare: {tool.name} cannot run: {tool.version}")
-    _say(f"--compare: {tool.name} is {tool.version}")
-    return tool
 
 
 def _run_transfers(
@@ -205,6 +212,42 @@ def _run_own(key: str, name: str, *, quick: bool) -> ScenarioResult:
         outcome = ScenarioResult(key, f"benchmarks/{name}.py", "It failed; see the reason.")
         outcome.skipped[name] = f"failed: {type(error).__name__}: {error}"
     return outcome
+
+
+def _run_with_base(
+    key: str,
+    name: str,
+    *,
+    quick: bool,
+    repeat: int,
+    work: Path,
+    root: Path,
+    tools: dict[str, Tool],
+    base: str | None,
+) -> list[ScenarioResult]:
+    """Run ``benchmarks.<name>.scenario`` with the tools (and base revision) found here.
+
+    (h) keeps the simulator's files under the server root (``root/sim``), (k) uses nginx
+    on (a)'s files there; both are removed with the rest unless ``--keep-data``. A failure
+    is reported in its section, not raised.
+    """
+    _say(f"[{key}] benchmarks/{name}.py ...")
+    try:
+        module = importlib.import_module(f"benchmarks.{name}")
+        outcome = module.scenario(
+            quick=quick,
+            repeat=repeat,
+            work=work,
+            root=root,
+            tools=tools,
+            base=base,
+            say=_say,
+        )
+    except Exception as error:  # one broken benchmark must not lose the others' results
+        failed = ScenarioResult(key, f"benchmarks/{name}.py", "It failed; see the reason.")
+        failed.skipped[name] = f"failed: {type(error).__name__}: {error}"
+        return [failed]
+    return list(outcome) if isinstance(outcome, list) else [outcome]
 
 
 def _startup(skyhaul: Tool, runs: int = 3) -> str:
@@ -293,7 +336,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--repeat", type=_positive, metavar="N", help="repetitions per client (default 3, quick 1)"
     )
-    parser.add_argument("--only", metavar="KEYS", help="scenarios to run, e.g. a,b,d or e,f,g")
+    parser.add_argument(
+        "--only",
+        metavar="KEYS",
+        help="scenarios to run, e.g. a,b,d or e,f,g (keys: " + ",".join(SCENARIOS) + ")",
+    )
     parser.add_argument(
         "--tools",
         metavar="NAMES",
@@ -325,7 +372,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="REV",
         help=(
             "also run skyhaul at git revision REV (e.g. HEAD~3), alternating with this tree "
-            "in (a), (b), (d), and show current / base; printed only unless --write"
+            "in (a), (b), (b20), (d), (h), (k), and show current / base; printed only unless "
+            "--write"
         ),
     )
     parser.add_argument(

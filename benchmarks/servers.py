@@ -8,6 +8,10 @@ Rules:
 - ``/limited/`` allows 20 requests/s with a burst of 5 per client address and answers 429,
   without Retry-After, past it (nginx ``limit_req``, like many archives). Its access log
   holds one status per line, so the harness counts requests and refusals per run.
+- ``/paced/`` serves the files of ``/files/`` at ``PACED_RATE`` bytes/s per request
+  (nginx ``limit_rate``), so that a run can be killed part-way at a chosen point (scenario
+  k); its access log holds the body bytes sent for each request, logged when the request
+  ends, cut short or not, so the harness adds up what the server sent during a run.
 - One worker process: on a 2-core machine the client under test keeps the other core.
 """
 
@@ -26,11 +30,13 @@ from typing import BinaryIO
 
 from benchmarks.procs import stop
 
-__all__ = ["LIMIT_BURST", "LIMIT_RATE", "NginxServer", "RequestCount"]
+__all__ = ["LIMIT_BURST", "LIMIT_RATE", "PACED_RATE", "NginxServer", "RequestCount"]
 
 #: Requests per second ``/limited/`` allows, and the burst it lets through at once.
 LIMIT_RATE = 20
 LIMIT_BURST = 5
+#: Bytes per second ``/paced/`` sends on each request (nginx ``limit_rate``).
+PACED_RATE = 16 << 20
 
 _START_TIMEOUT = 15.0
 _STOP_TIMEOUT = 10.0
@@ -59,6 +65,7 @@ http {{
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
     log_format status_only '$status';
+    log_format sent_only '$body_bytes_sent';
     limit_req_zone $binary_remote_addr zone=z:1m rate={rate}r/s;
     server {{
         listen 127.0.0.1:{port} backlog=4096;
@@ -70,6 +77,11 @@ http {{
             limit_req zone=z burst={burst} nodelay;
             limit_req_status 429;
             access_log {tmp}/limited.log status_only;
+        }}
+        location /paced/ {{
+            alias {root}/files/;
+            limit_rate {paced};
+            access_log {tmp}/paced.log sent_only;
         }}
     }}
 }}
@@ -128,6 +140,7 @@ class NginxServer:
                 root=self._root,
                 rate=LIMIT_RATE,
                 burst=LIMIT_BURST,
+                paced=PACED_RATE,
             )
         )
         self._root.mkdir(parents=True, exist_ok=True)
@@ -178,6 +191,27 @@ class NginxServer:
         except FileNotFoundError:
             return RequestCount(0, 0)
         return RequestCount(len(statuses), sum(1 for s in statuses if s == b"429"))
+
+    @property
+    def paced_log(self) -> Path:
+        """The access log of ``/paced/`` (body bytes sent, one request per line)."""
+        return self._tmp / "paced.log"
+
+    def paced_mark(self) -> int:
+        """Return a position in the ``/paced/`` access log (pass it to ``paced_sent_since``)."""
+        try:
+            return self.paced_log.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def paced_sent_since(self, mark: int) -> int:
+        """Body bytes ``/paced/`` sent in the requests logged after ``mark``."""
+        try:
+            with self.paced_log.open("rb") as handle:
+                handle.seek(mark)
+                return sum(int(field) for field in handle.read().split())
+        except FileNotFoundError:
+            return 0
 
     def _wait_ready(self) -> None:
         assert self._proc is not None
