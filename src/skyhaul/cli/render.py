@@ -166,14 +166,14 @@ def summary_lines(
         f"{summary.downloaded} downloaded, {summary.failed} failed, {summary.abandoned} abandoned"
     )
     if not (summary.downloaded or summary.failed or summary.abandoned or summary.interrupted):
-        amount = "nothing to do"
+        amount = "nothing downloaded" if summary.unfinished else "nothing to do"
     else:
         amount = f"{format_size(summary.bytes)} in {format_duration(summary.seconds)}"
         if summary.bytes and summary.seconds > 0:
             amount += f" ({_speed(summary.bytes / summary.seconds)})"
     headline = Text(
         f"{counts} — {amount}",
-        style="bold red" if summary.failed or summary.abandoned else "bold green",
+        style="bold red" if summary.not_done else "bold green",
     )
     lines: list[RenderableType] = [headline]
     for failure in summary.failures[:MAX_FAILURE_LINES]:
@@ -185,6 +185,8 @@ def summary_lines(
     hidden = len(summary.failures) - MAX_FAILURE_LINES
     if hidden > 0:
         lines.append(Text(f"  … and {hidden} more (skyhaul ls --state FAILED --state ABANDONED)"))
+    if summary.unfinished:
+        lines.append(Text(_unfinished_line(summary.unfinished), style="red"))
     if summary.interrupted:
         lines.append(
             Text("Interrupted: files stay resumable; run the same command again to finish.")
@@ -193,6 +195,35 @@ def summary_lines(
         lines.append(Text(f"Files:   {files_at}"))
     lines.append(Text(f"Catalog: {catalog_at}"))
     return lines
+
+
+#: How each state of a file left undone is told, in the order told.
+_UNFINISHED_WORDS = {
+    "abandoned": "ABANDONED",
+    "failed": "FAILED",
+    "downloading": "DOWNLOADING in another process",
+    "discovered": "DISCOVERED",
+}
+
+
+def _unfinished_line(unfinished: dict[str, int]) -> str:
+    """Say which named files a run left undone, and what to do about them.
+
+    For example ``2 of the files named are not done: 1 ABANDONED, 1 FAILED (skyhaul
+    retry gives them a new start; skyhaul ls --state ABANDONED --state FAILED says why)``.
+    """
+    total = sum(unfinished.values())
+    known = [state for state in _UNFINISHED_WORDS if unfinished.get(state)]
+    known += sorted(state for state in unfinished if state not in _UNFINISHED_WORDS)
+    parts = [f"{unfinished[s]} {_UNFINISHED_WORDS.get(s, s.upper())}" for s in known]
+    line = f"{total} of the files named {'is' if total == 1 else 'are'} not done: "
+    line += ", ".join(parts)
+    if unfinished.get("abandoned") or unfinished.get("failed"):
+        line += (
+            " (skyhaul retry gives them a new start; "
+            "skyhaul ls --state ABANDONED --state FAILED says why)"
+        )
+    return line
 
 
 def _bar(total: int | None, done: int, width: int) -> ProgressBar:

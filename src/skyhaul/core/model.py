@@ -252,6 +252,16 @@ class RunSummary:
     seconds: float = 0.0
     interrupted: bool = False
     failures: list[Failure] = field(default_factory=list)
+    unfinished: dict[str, int] = field(default_factory=dict)
+    """Files named to the run (a ``get``'s) that it left undone without failing them
+    itself, by state in lower case: ``abandoned`` or ``failed`` in an earlier run (and
+    not due within this one), ``downloading`` under another live process, or
+    ``discovered`` (released by another process after this one looked)."""
+
+    @property
+    def not_done(self) -> int:
+        """Files that did not end downloaded: failed, abandoned or unfinished (exit 1)."""
+        return self.failed + self.abandoned + sum(self.unfinished.values())
 
     def as_json(self) -> dict[str, object]:
         """Return the summary as a JSON-ready dict."""
@@ -266,4 +276,5 @@ class RunSummary:
                 {"url": f.url, "error_class": f.error_class, "message": f.message}
                 for f in self.failures
             ],
+            "unfinished": dict(self.unfinished),
         }

@@ -607,6 +607,10 @@ class Catalog:
         """Return the ids of the files a job concerns, in order."""
         return self._db.read(lambda c: catalog_jobs.file_ids(c, job_id))
 
+    def job_file_states(self, job_id: int) -> dict[FileState, int]:
+        """Return how many of a job's files are in each state (states with none left out)."""
+        return self._db.read(lambda c: queries.states_of_job(c, job_id))
+
 
 def open_catalog(url: str | None = None, *, migrate: bool = True) -> Catalog:
     """Open (and create or migrate, as needed) the catalog at ``url``.
