@@ -24,7 +24,7 @@ States = Callable[[], dict[str, int]]
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SUMMARY_KEYS = {
     *("job", "downloaded", "failed", "abandoned", "bytes", "seconds", "interrupted"),
-    *("failures", "unfinished"),
+    *("failures", "unfinished", "retries", "integrity_refetched", "sources_switched"),
 }
 
 

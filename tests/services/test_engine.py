@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ import pytest
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, TransferOptions
+from skyhaul.core.progress import ProgressBoard, ProgressSnapshot
 from skyhaul.services.acquire import run_download
 from skyhaul.services.clock import Clock
 from skyhaul.sim.archive import ArchiveSpec
@@ -317,3 +319,50 @@ async def test_a_retry_due_in_a_minute_runs_at_once_on_an_injected_clock(
     assert clock.slept and clock.slept[0] > 0  # it did wait, in virtual time...
     assert time.monotonic() - began < 10  # ...not in real time
     assert [a.outcome for a in catalog.attempts(1)] == ["failed", "downloaded"]
+
+
+async def test_the_summary_counts_retries_by_class_and_mismatches_fetched_again(
+    sim: SimThread, catalog: Catalog, tmp_path: Path
+) -> None:
+    sim.set_faults(FaultConfig(seed=12, p503=0.15, corrupt=0.15))
+    _register(catalog, specs_from(sim), tmp_path / "out")
+    board = ProgressBoard(time.monotonic)
+    summary = await run_download(catalog, FAST, board=board)
+    assert summary.downloaded == len(sim.files), summary.failures
+    # A retry is a failed attempt followed by another: the attempt log says the same.
+    failed_attempts = Counter(
+        str(attempt.error_class)
+        for record in catalog.list_files()
+        for attempt in catalog.attempts(record.id)
+        if attempt.outcome == "failed"
+    )
+    assert summary.retries == dict(failed_attempts)
+    assert summary.retries.get("server", 0) > 0
+    assert summary.retries.get("integrity", 0) > 0
+    assert summary.integrity_refetched == summary.retries["integrity"]
+    assert summary.sources_switched == 0
+    snap = board.snapshot()
+    assert (snap.files_done, snap.files_retrying, snap.files_failed) == (len(sim.files), 0, 0)
+
+
+async def test_a_file_waiting_for_its_retry_is_retrying_until_the_run_leaves_it_failed(
+    sim: SimThread, catalog: Catalog, tmp_path: Path
+) -> None:
+    # Every answer is 503 with Retry-After one hour: too far for the run to wait.
+    sim.set_faults(FaultConfig(p503=1.0, retry_after_503=3600))
+    smallest = min(specs_from(sim), key=lambda spec: spec.size or 0)
+    _register(catalog, [smallest], tmp_path / "out")
+    seen: list[ProgressSnapshot] = []
+
+    class Recorded(ProgressBoard):
+        def retry_file(self, key: str) -> None:
+            super().retry_file(key)
+            seen.append(self.snapshot())
+
+    board = Recorded(time.monotonic)
+    summary = await run_download(catalog, FAST, board=board)
+    assert (summary.failed, summary.abandoned, summary.retries) == (1, 0, {"throttled": 1})
+    [waiting] = seen
+    assert (waiting.files_retrying, waiting.files_failed) == (1, 0)
+    ended = board.snapshot()
+    assert (ended.files_retrying, ended.files_failed) == (0, 1)

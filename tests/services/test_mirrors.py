@@ -288,3 +288,18 @@ async def test_a_dead_source_is_left_after_one_retry_when_a_mirror_serves(
     assert_catalog_truthful(catalog)
     # One retry of the probe at the dead source (MIRROR_PATIENCE), then the mirror.
     assert len(waits) == MIRROR_PATIENCE
+
+
+async def test_the_summary_counts_sources_switched_and_mixed_bytes_fetched_again(
+    mirrored: Mirrored, catalog: Catalog, tmp_path: Path
+) -> None:
+    f = mirrored.files(2 * MIB)[2]
+    # S3 holds another file of the same size and is cut: the transfer switches to HTTP,
+    # the mix fails verification and HTTP alone serves it again, in one attempt.
+    wrong = mirrored.put("wrong/same-size-c.bin", os.urandom(f.size))
+    mirrored.s3.set_faults(drop_after=CUT)
+    _register(catalog, tmp_path / "out", f, wrong, f.url)
+    summary = await run_download(catalog, OPTIONS)
+    assert summary.downloaded == 1, summary.failures
+    assert (summary.sources_switched, summary.integrity_refetched) == (1, 1)
+    assert summary.retries == {}

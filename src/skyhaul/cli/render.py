@@ -72,6 +72,8 @@ def render_snapshot(
     grid.add_column(no_wrap=True, width=_TIME_WIDTH)
 
     files = f"{snapshot.files_done}/{snapshot.files_total} files"
+    if snapshot.files_retrying:
+        files += f", {snapshot.files_retrying} retrying"
     if snapshot.files_failed:
         files += f", {snapshot.files_failed} failed"
     if final or snapshot.eta is None:
@@ -187,6 +189,9 @@ def summary_lines(
         lines.append(Text(f"  … and {hidden} more (skyhaul ls --state FAILED --state ABANDONED)"))
     if summary.unfinished:
         lines.append(Text(_unfinished_line(summary.unfinished), style="red"))
+    repaired = _repairs(summary)
+    if repaired:
+        lines.append(Text(f"Repaired: {repaired}"))
     if summary.interrupted:
         lines.append(
             Text("Interrupted: files stay resumable; run the same command again to finish.")
@@ -224,6 +229,30 @@ def _unfinished_line(unfinished: dict[str, int]) -> str:
             "skyhaul ls --state ABANDONED --state FAILED says why)"
         )
     return line
+
+
+def _repairs(summary: RunSummary) -> str:
+    """Say what a run repaired on its way, for example ``3 retries (2 server, 1
+    integrity), 1 integrity mismatch fetched again, 2 sources switched``; empty if
+    nothing."""
+    parts = []
+    retries = sum(summary.retries.values())
+    if retries:
+        by_class = sorted(summary.retries.items(), key=lambda item: (-item[1], item[0]))
+        detail = ", ".join(f"{count} {name}" for name, count in by_class)
+        parts.append(f"{_count(retries, 'retry', 'retries')} ({detail})")
+    if summary.integrity_refetched:
+        mismatches = _count(
+            summary.integrity_refetched, "integrity mismatch", "integrity mismatches"
+        )
+        parts.append(f"{mismatches} fetched again")
+    if summary.sources_switched:
+        parts.append(f"{_count(summary.sources_switched, 'source', 'sources')} switched")
+    return ", ".join(parts)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _bar(total: int | None, done: int, width: int) -> ProgressBar:

@@ -257,6 +257,15 @@ class RunSummary:
     itself, by state in lower case: ``abandoned`` or ``failed`` in an earlier run (and
     not due within this one), ``downloading`` under another live process, or
     ``discovered`` (released by another process after this one looked)."""
+    retries: dict[str, int] = field(default_factory=dict)
+    """Failed attempts that were given another attempt, by error class (``server``,
+    ``integrity``, ...): one per ``failed`` row of the attempt log."""
+    integrity_refetched: int = 0
+    """Files whose bytes failed verification and were fetched again: by another attempt
+    (also in ``retries`` as ``integrity``), or within the attempt from a single source
+    after bytes from two sources did not make the file."""
+    sources_switched: int = 0
+    """Times a transfer moved on to a file's next source (a mirror) and went on there."""
 
     @property
     def not_done(self) -> int:
@@ -277,4 +286,7 @@ class RunSummary:
                 for f in self.failures
             ],
             "unfinished": dict(self.unfinished),
+            "retries": dict(self.retries),
+            "integrity_refetched": self.integrity_refetched,
+            "sources_switched": self.sources_switched,
         }
