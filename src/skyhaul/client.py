@@ -330,9 +330,11 @@ def _ctrl_c_sets(interrupted: threading.Event) -> Iterator[None]:
 
     The handler replaces whatever handles SIGINT (Python's default, ``asyncio.run``'s,
     which only cancels its main task, blocked in this call) while the body runs. Only
-    the main thread can handle signals: elsewhere the body simply runs.
+    the main thread can handle signals, and a process told to ignore SIGINT keeps
+    ignoring it: then the body simply runs.
     """
-    if threading.current_thread() is not threading.main_thread():
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield
         return
 

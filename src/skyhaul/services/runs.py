@@ -12,6 +12,9 @@ Rules:
   ``--max-per-host``. The summary, the progress and the outcome are the whole run's.
 - A run that discovers a source first stays in one process: the listing must be
   registered before anyone claims.
+- A run of its job's own files (``get``) ends by counting the ones it left undone
+  without failing them itself (abandoned or failed earlier and not due, held by another
+  live process): ``RunSummary.unfinished``, which fails the job as a failure would.
 """
 
 from __future__ import annotations
