@@ -158,6 +158,7 @@ def test_ls_bad_downloaded_between_is_a_usage_error(skyhaul: Invoke) -> None:
     assert "is before start" in result.stderr
 
 
+@pytest.mark.usefixtures("catalog")  # status reads a catalog; it never creates one
 def test_unknown_source_and_broken_config(skyhaul: Invoke, config: Path, tmp_path: Path) -> None:
     result = skyhaul("discover", "--source", "nope", "--start", "2024-03-01", "--end", "2024-03-02")
     assert result.exit_code == 2
