@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -140,3 +144,75 @@ def test_bad_input_is_a_usage_error(client: skyhaul.Client, tmp_path: Path) -> N
         client.download_files_by_observation("EUI", "yesterday", "2024-03-01")
     with pytest.raises(ConfigError, match="no source named 'nope'"):
         skyhaul.Client(catalog=f"sqlite:///{tmp_path / 'x.db'}", source="nope")
+
+
+#: A script that calls the Client where an event loop runs (or none does), and prints
+#: what ``last_result`` holds when Ctrl-C reaches it.
+INTERRUPTED_SCRIPT = """
+import asyncio, json, sys
+import skyhaul
+
+catalog, config, mode = sys.argv[1:]
+client = skyhaul.Client(catalog=catalog, config=config)
+
+def download():
+    try:
+        client.download_files_by_downlink(None, "2024-01-01", "2025-01-01")
+    except KeyboardInterrupt:
+        print(json.dumps(client.last_result.summary.as_json()), flush=True)
+        raise
+
+async def cell():
+    download()
+
+if mode == "asyncio.run":
+    asyncio.run(cell())
+elif mode == "run_until_complete":
+    asyncio.new_event_loop().run_until_complete(cell())
+else:
+    download()
+"""
+
+
+@pytest.mark.parametrize("mode", ["asyncio.run", "run_until_complete", "no loop"])
+def test_ctrl_c_cancels_a_download_within_2_s_and_keeps_its_result(
+    sim: SimThread, tmp_path: Path, mode: str
+) -> None:
+    sim.set_faults(FaultConfig(bandwidth=64 * 1024, latency=0.05))
+    config = tmp_path / "skyhaul.toml"
+    config.write_text(f'[sources.sim]\ntype = "sim"\nurl = "{sim.base_url}"\n')
+    catalog = f"sqlite:///{tmp_path / 'c.db'}"
+    before = sim.stats.snapshot().bytes_sent
+    child = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_SCRIPT, catalog, str(config), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while sim.stats.snapshot().bytes_sent == before:  # the download is under way
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the download never started"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGINT)
+        signalled = time.monotonic()
+        stdout, stderr = child.communicate(timeout=30)
+        took = time.monotonic() - signalled
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+        sim.set_faults(FaultConfig())
+    assert took < 2.0, f"{took:.1f} s after Ctrl-C; {stderr}"
+    assert child.returncode in (-signal.SIGINT, 130), stderr
+    assert "KeyboardInterrupt" in stderr
+    summary = json.loads(stdout)
+    assert summary["interrupted"] is True
+    assert summary["downloaded"] < len(sim.files)
+    with skyhaul.Client(catalog=catalog, config=config) as again:
+        counts = again.catalog.status_summary()
+        assert counts[FileState.DOWNLOADING].count == 0  # every file resumable
+        assert again.download_files_by_downlink(None, "2024-01-01", "2025-01-01") == (
+            len(sim.files) - summary["downloaded"]
+        )

@@ -7,6 +7,12 @@ Rules:
 - ``cancel_event`` is anything with ``is_set()`` (a ``threading.Event``): once set,
   queued files are not started and in-flight ones stop within a fraction of a second,
   their progress kept; the method returns what was downloaded until then.
+- Ctrl-C (a KeyboardInterrupt in the main thread) while a method runs cancels it the
+  same way, loop or no loop: a KeyboardInterrupt cannot reach a thread blocked on a
+  worker, nor work on the caller's own loop thread without losing its result. So the
+  method takes SIGINT for its duration: the first one sets the cancel event, the work
+  winds down (files resumable), :attr:`Client.last_result` keeps what it did, and then
+  the method raises KeyboardInterrupt. A second Ctrl-C raises at once.
 - ``download_files_by_*`` do the seed's whole flow: recover stale files, list the source
   for the window (when a source is configured or named), keep the eligible files (new,
   and failed ones whose retry is due), download them in parallel, and return how many
@@ -17,9 +23,11 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Callable, Coroutine, Iterable
-from concurrent.futures import ThreadPoolExecutor
+import signal
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -207,6 +215,7 @@ class Client:
         DiscoveryResult
             Counts: listed, new, known, changed.
         """
+        from skyhaul.services.cancellation import until_cancelled
         from skyhaul.services.discovery import discover_into
 
         entry = self.config.source(source)
@@ -215,11 +224,15 @@ class Client:
         async def work(cancel: asyncio.Event) -> Any:
             built = build_source(entry, verify_tls=self.options.verify_tls)
             try:
-                return await discover_into(self.catalog, built, query, str(entry.dest))
+                found = discover_into(self.catalog, built, query, str(entry.dest))
+                return await until_cancelled(found, cancel)
             finally:
                 await built.aclose()
 
-        return _run(work, None)
+        found, interrupted = _run(work, None)
+        if interrupted:
+            raise KeyboardInterrupt
+        return found
 
     def close(self) -> None:
         """Close the catalog."""
@@ -274,21 +287,92 @@ class Client:
             processes=1,
             params={"via": "python", "config": _path_text(self.config.path)},
         )
-        self.last_result = _run(run.run, cancel_event)
+        self.last_result, interrupted = _run(run.run, cancel_event)
+        if interrupted:
+            raise KeyboardInterrupt  # after keeping the result: the caller asked to stop
         return int(self.last_result.summary.downloaded)
+
+
+class _AnyOf:
+    """Set as soon as one of its events is (the caller's ``cancel_event``, Ctrl-C)."""
+
+    def __init__(self, *events: CancelEvent | None) -> None:
+        self._events = [event for event in events if event is not None]
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self._events)
 
 
 def _run(
     make: Callable[[asyncio.Event], Coroutine[Any, Any, T]], cancel_event: CancelEvent | None
-) -> T:
-    """Run ``make(cancel)`` to completion from synchronous code, loop or no loop."""
+) -> tuple[T, bool]:
+    """Run ``make(cancel)`` to completion from synchronous code, loop or no loop.
+
+    Returns what it returned, and whether Ctrl-C cancelled it (the caller raises
+    KeyboardInterrupt once it has kept the result).
+    """
+    interrupted = threading.Event()
+    cancel = _AnyOf(cancel_event, interrupted)
+    with _ctrl_c_sets(interrupted):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            value = asyncio.run(_with_cancel(make, cancel))
+        else:
+            # A loop runs in this thread (Jupyter): it cannot be re-entered, so use our own.
+            value = _on_worker_thread(lambda: asyncio.run(_with_cancel(make, cancel)))
+    return value, interrupted.is_set()
+
+
+@contextlib.contextmanager
+def _ctrl_c_sets(interrupted: threading.Event) -> Iterator[None]:
+    """Make the first SIGINT set ``interrupted`` instead of raising; a second raises.
+
+    The handler replaces whatever handles SIGINT (Python's default, ``asyncio.run``'s,
+    which only cancels its main task, blocked in this call) while the body runs. Only
+    the main thread can handle signals, and a process told to ignore SIGINT keeps
+    ignoring it: then the body simply runs.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt  # the user insists: stop waiting for the wind-down
+        interrupted.set()
+
+    previous = signal.signal(signal.SIGINT, handle)
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_with_cancel(make, cancel_event))
-    # A loop runs in this thread (Jupyter): it cannot be re-entered, so use our own.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skyhaul-client") as pool:
-        return pool.submit(asyncio.run, _with_cancel(make, cancel_event)).result()
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+def _on_worker_thread(work: Callable[[], T]) -> T:
+    """Run ``work`` on a new thread; wait for it here, where signal handlers still run.
+
+    The worker blocks SIGINT, so the signal reaches this (main) thread and wakes its
+    wait; the loops and threads the work starts inherit that mask.
+    """
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            outcome.append(work())
+        except BaseException as error:  # handed to the waiting thread
+            failure.append(error)
+
+    worker = threading.Thread(target=target, name="skyhaul-client", daemon=True)
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 async def _with_cancel(

@@ -85,6 +85,10 @@ class CatalogUnavailableError(UsageError):
     """The catalog URL cannot be opened (unreachable server, bad URL, unwritable file)."""
 
 
+class NoCatalogError(CatalogUnavailableError):
+    """A command that only reads found no catalog where it looked (none is created)."""
+
+
 class PathEscapeError(UsageError):
     """A destination path would land outside the destination root."""
 

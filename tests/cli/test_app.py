@@ -75,8 +75,9 @@ def test_option_sets_must_not_clash() -> None:
         with_options(selection=build_selection, common=build_common)(command)
 
 
+@pytest.mark.usefixtures("catalog")  # status reads a catalog; it never creates one
 def test_an_unexpected_error_is_one_line_and_exit_1(
-    skyhaul: Invoke, catalog_url: str, monkeypatch: pytest.MonkeyPatch
+    skyhaul: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(self: object) -> None:
         raise RuntimeError("boom\nsecond line")
@@ -130,8 +131,9 @@ def test_exit_code_of_a_run(
     assert json.loads(result.stdout)["interrupted"] is outcome.interrupted
 
 
+@pytest.mark.usefixtures("catalog")  # status reads a catalog; it never creates one
 def test_error_types_carry_their_exit_code(
-    skyhaul: Invoke, catalog_url: str, monkeypatch: pytest.MonkeyPatch
+    skyhaul: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def interrupted(self: object) -> None:
         raise InterruptedRun("interrupted while reading the catalog")

@@ -90,7 +90,8 @@ def test_status_table(skyhaul: Invoke, files: Catalog, tmp_path: Path) -> None:
     assert "2.1 KiB" in total
 
 
-def test_status_of_an_empty_catalog(skyhaul: Invoke, catalog_url: str) -> None:
+@pytest.mark.usefixtures("catalog")  # status reads a catalog; it never creates one
+def test_status_of_an_empty_catalog(skyhaul: Invoke) -> None:
     result = skyhaul("status", "--json")
     assert json.loads(result.stdout)["total"] == {"count": 0, "bytes": 0}
 
@@ -203,3 +204,60 @@ def test_ignore_and_unignore(skyhaul: Invoke, files: Catalog, states: States) ->
 def test_ignore_all(skyhaul: Invoke, files: Catalog, states: States) -> None:
     assert json.loads(skyhaul("ignore", "--all", "--json").stdout) == {"changed": 4}
     assert states() == {"DOWNLOADING": 1, "IGNORED": 5}
+
+
+READ_ONLY = [
+    ("status",),
+    ("ls",),
+    ("jobs",),
+    ("jobs", "show", "1"),
+    ("ledger", "show", "--source", "sim", "--start-date", "2024-01-01", "--end-date", "2024-01-02"),
+    ("ledger", "export", "--csv", "ledger.csv"),
+    ("report", "availability", "--source", "sim", "--start-date", "2024-01-01",
+     "--end-date", "2024-01-02"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
+def test_a_read_only_command_never_creates_a_catalog(
+    skyhaul: Invoke, catalog_url: str, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    (tmp_path / "skyhaul.toml").write_text('[sources.sim]\ntype = "sim"\nurl = "http://x"\n')
+    result = skyhaul(*command)
+    assert result.exit_code == 2, result.output
+    path = tmp_path / "catalog.db"
+    assert result.stderr == (
+        f"skyhaul: error: no catalog at {path} (create one with skyhaul get or skyhaul discover)\n"
+    )
+    assert not path.exists()
+    nested = tmp_path / "deep" / "down" / "c.db"
+    assert skyhaul(*command, "--catalog", str(nested)).exit_code == 2
+    assert not (tmp_path / "deep").exists()
+
+
+def test_a_read_only_command_migrates_a_catalog_behind(
+    skyhaul: Invoke, catalog_url: str, tmp_path: Path
+) -> None:
+    from skyhaul.adapters.catalog.database import create_catalog_engine
+    from skyhaul.adapters.catalog.migrate import upgrade
+
+    engine = create_catalog_engine(catalog_url)
+    try:
+        upgrade(engine, "0004")
+    finally:
+        engine.dispose()
+    result = skyhaul("status", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total"] == {"count": 0, "bytes": 0}
+
+
+def test_the_sqlite_catalog_is_created_readable_by_its_owner_only(
+    skyhaul: Invoke, catalog_url: str, tmp_path: Path
+) -> None:
+    # Any command that writes creates it: here one that registers nothing it can reach.
+    result = skyhaul("retry")
+    assert result.exit_code == 0, result.output
+    created = [tmp_path / name for name in ("catalog.db", "catalog.db-wal", "catalog.db-shm")]
+    modes = {path.name: oct(path.stat().st_mode & 0o777) for path in created if path.exists()}
+    assert modes["catalog.db"] == "0o600"
+    assert set(modes.values()) == {"0o600"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from skyhaul.adapters.catalog import open_catalog
 from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import Selection
+from skyhaul.services.watch import WATCH_FAILING_CYCLES
 from skyhaul.sim import FaultConfig, SimConfig, SimThread
 from skyhaul.sim.archive import ArchiveSpec, SizeBand
 
@@ -156,6 +158,7 @@ def test_ls_bad_downloaded_between_is_a_usage_error(skyhaul: Invoke) -> None:
     assert "is before start" in result.stderr
 
 
+@pytest.mark.usefixtures("catalog")  # status reads a catalog; it never creates one
 def test_unknown_source_and_broken_config(skyhaul: Invoke, config: Path, tmp_path: Path) -> None:
     result = skyhaul("discover", "--source", "nope", "--start", "2024-03-01", "--end", "2024-03-02")
     assert result.exit_code == 2
@@ -338,3 +341,55 @@ def test_a_failed_watch_cycle_resumes_its_own_window(
         done = catalog.list_files(Selection(states=frozenset({FileState.DOWNLOADED})))
     assert ended is not None and ended.state is JobState.SUCCEEDED
     assert {r.path for r in done} == wanted
+
+
+def test_a_watch_whose_every_listing_failed_exits_1_and_warns(
+    skyhaul: Invoke, sim: SimThread, config: Path
+) -> None:
+    sim.set_faults(FaultConfig(faults_on_api=True, fail_paths={"/api/files": 404}))
+    result = skyhaul(
+        "watch", "--source", "archive", "--every", "0.01s", "--cycles", "2",
+        "--start", "2024-01-01",
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert re.search(r"WARNING\s+cycle 1: listing failed", result.stderr)
+    assert re.search(r"WARNING\s+cycle 2: listing failed", result.stderr)
+    assert not re.search(r"INFO\s+cycle \d", result.stderr)
+    assert re.search(r"ERROR\s+the last 2 cycles failed", result.stderr)
+
+
+def test_a_watch_whose_last_cycles_failed_exits_1_when_stopped(tmp_path: Path) -> None:
+    spec = ArchiveSpec(seed=8, count=2, sizes=(SizeBand(8 * 1024, 16 * 1024),), days=1)
+    with SimThread(SimConfig(archive=spec, root=tmp_path / "sim")) as sim:
+        sim.set_faults(FaultConfig(faults_on_api=True, fail_paths={"/api/files": 404}))
+        config = tmp_path / "skyhaul.toml"
+        config.write_text(f'[sources.archive]\ntype = "sim"\nurl = "{sim.base_url}"\n')
+        catalog = f"sqlite:///{tmp_path / 'catalog.db'}"
+        command = _skyhaul(
+            "watch", "--source", "archive", "--every", "0.05s", "--start", "2024-01-01",
+            "--config", str(config), "--catalog", catalog,
+        )  # fmt: skip
+        child = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:  # wait for WATCH_FAILING_CYCLES cycles to have failed
+                assert time.monotonic() < deadline and child.poll() is None
+                if (tmp_path / "catalog.db").exists():
+                    with open_catalog(catalog) as opened:
+                        failed = opened.list_jobs(states=[JobState.FAILED])
+                    if len(failed) >= WATCH_FAILING_CYCLES:
+                        break
+                time.sleep(0.05)
+            child.send_signal(signal.SIGTERM)
+            _, stderr = child.communicate(timeout=10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+    assert child.returncode == 1, stderr
+    assert f"the last {WATCH_FAILING_CYCLES} cycles failed" in stderr

@@ -8,12 +8,13 @@ import json
 import re
 import subprocess
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import Result
 
 from skyhaul.adapters.catalog import Catalog
+from skyhaul.core.jobs import JobState
 from skyhaul.core.model import FileSpec
 from skyhaul.sim import SimThread
 
@@ -23,7 +24,7 @@ States = Callable[[], dict[str, int]]
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SUMMARY_KEYS = {
     *("job", "downloaded", "failed", "abandoned", "bytes", "seconds", "interrupted"),
-    "failures",
+    *("failures", "unfinished", "retries", "integrity_refetched", "sources_switched"),
 }
 
 
@@ -172,3 +173,59 @@ def test_get_as_a_subprocess_keeps_stdout_for_json(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["downloaded"] == 24
     assert "━" not in done.stderr  # no progress bars: not a terminal
+
+
+def test_a_rerun_of_a_get_whose_file_was_abandoned_exits_1_and_says_so(
+    skyhaul: Invoke, sim: SimThread, manifest: Path, catalog: Catalog, states: States
+) -> None:
+    missing = sim.files[5]
+    sim.set_faults(fail_paths={missing.path: 404})
+    assert skyhaul("get", "-i", str(manifest), "-d", "files").exit_code == 1
+    again = skyhaul("get", "-i", str(manifest), "-d", "files")
+    assert again.exit_code == 1, again.output
+    assert "nothing to do" not in again.stdout
+    assert re.search(r"1 of the files named is not done: 1 ABANDONED\b", again.stdout)
+    assert "skyhaul retry" in again.stdout
+    as_json = skyhaul("get", "-i", str(manifest), "-d", "files", "--json")
+    assert as_json.exit_code == 1
+    summary = json.loads(as_json.stdout)
+    assert summary["unfinished"] == {"abandoned": 1}
+    assert (summary["downloaded"], summary["failed"], summary["abandoned"]) == (0, 0, 0)
+    job = catalog.get_job(summary["job"])
+    assert job is not None and job.state is JobState.FAILED
+    assert states() == {"DOWNLOADED": 23, "ABANDONED": 1}
+
+
+def test_a_named_file_failed_earlier_and_not_due_soon_is_not_success(
+    skyhaul: Invoke, sim: SimThread, tmp_path: Path, catalog: Catalog
+) -> None:
+    url = sim.files[0].url
+    catalog.register([FileSpec(url=url, path="a.fits")], str(tmp_path / "files"), now=NOW)
+    now = datetime.now(UTC)
+    [claimed] = catalog.claim_batch("earlier:1:run", 1, now=now, lease_seconds=60)
+    catalog.fail(
+        claimed.id,
+        "earlier:1:run",
+        now=now,
+        error_class="server",
+        message="HTTP 500",
+        next_attempt_at=now + timedelta(hours=1),
+        permanent=False,
+    )
+    result = skyhaul("get", url, "-d", "files", "--json")
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["unfinished"] == {"failed": 1}
+
+
+def test_a_named_file_another_live_process_holds_is_reported_not_success(
+    skyhaul: Invoke, sim: SimThread, tmp_path: Path, catalog: Catalog, states: States
+) -> None:
+    first, held = (f.url for f in sim.files[:2])
+    catalog.register([FileSpec(url=held, path="held.fits")], str(tmp_path / "files"), now=NOW)
+    # A live worker on another host holds it: its lease runs for ten minutes more.
+    catalog.claim_batch("elsewhere:4242:run", 1, now=datetime.now(UTC), lease_seconds=600)
+    result = skyhaul("get", first, held, "-d", "files")
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("1 downloaded, 0 failed, 0 abandoned — ")
+    assert "1 of the files named is not done: 1 DOWNLOADING in another process" in result.stdout
+    assert states() == {"DOWNLOADED": 1, "DOWNLOADING": 1}

@@ -206,7 +206,8 @@ def test_unknown_job_and_misplaced_options_are_one_line(skyhaul: Invoke, three: 
     assert _one_error_line(skyhaul("jobs", "show", "two")).startswith("skyhaul: error:")
 
 
-def test_help_renders(skyhaul: Invoke, catalog_url: str) -> None:
+@pytest.mark.usefixtures("catalog")  # jobs reads a catalog; it never creates one
+def test_help_renders(skyhaul: Invoke) -> None:
     group = skyhaul("jobs", "--help")
     assert group.exit_code == 0
     assert "--state" in group.stdout and "show" in group.stdout and "cancel" in group.stdout

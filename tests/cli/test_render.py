@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 
 from rich.console import Console, RenderableType
 
@@ -154,3 +155,31 @@ def test_live_progress_draws_while_the_body_runs() -> None:
     drawn = out.getvalue()
     assert "a.fits" in drawn
     assert "1/2 files" in drawn
+
+
+def test_snapshot_tells_retrying_files_apart_from_failed_ones() -> None:
+    snap = replace(snapshot(), files_retrying=2)
+    first = text_of(render_snapshot(snap, width=120)).splitlines()[0]
+    assert "3/10 files, 2 retrying, 1 failed" in first
+
+
+def test_summary_tells_what_was_repaired() -> None:
+    summary = RunSummary(
+        downloaded=5,
+        bytes=5 * MiB,
+        seconds=1.0,
+        retries={"integrity": 1, "server": 2},
+        integrity_refetched=1,
+        sources_switched=2,
+    )
+    lines = text_of(*summary_lines(summary, files_at=None, catalog_at="c.db")).splitlines()
+    assert lines[1] == (
+        "Repaired: 3 retries (2 server, 1 integrity), 1 integrity mismatch fetched again, "
+        "2 sources switched"
+    )
+    assert lines[2] == "Catalog: c.db"
+
+
+def test_a_run_that_left_named_files_undone_exits_1() -> None:
+    assert exit_code(RunSummary(unfinished={"abandoned": 1})) == 1
+    assert exit_code(RunSummary(unfinished={"abandoned": 1}, interrupted=True)) == 130

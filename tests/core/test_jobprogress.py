@@ -119,3 +119,19 @@ def test_progress_line() -> None:
     )
     quiet = JobProgress(files_done=2, files_total=5, bytes_done=3 * MiB, speed=0.0)
     assert progress_line(quiet) == "2/5 files, 3.0 MiB, 0 B/s"
+
+
+def test_retrying_files_are_published_apart_from_failed_ones() -> None:
+    board = ProgressBoard(FakeClock())
+    board.add_expected(3, 300)
+    board.start_file("k1", "a.fits", 100)
+    board.retry_file("k1")
+    board.start_file("k2", "b.fits", 100)
+    board.finish_file("k2", ok=False)
+    progress = job_progress(board.snapshot())
+    assert (progress.files_retrying, progress.files_failed) == (1, 1)
+    assert JobProgress.from_json(json.loads(json.dumps(progress.as_json()))) == progress
+    assert progress_line(progress).startswith("0/3 files (1 retrying, 1 failed), ")
+    older = progress.as_json()
+    del older["files_retrying"]  # published before retrying files were told apart
+    assert JobProgress.from_json(older).files_retrying == 0

@@ -108,3 +108,13 @@ def test_merged_summary_lists_each_failed_file_once() -> None:
     merged = merge_summaries(parts, downloaded={2})
     assert sorted((f.file_id, f.abandoned) for f in merged.failures) == [(1, True), (3, False)]
     assert (merged.failed, merged.abandoned) == (1, 1)
+
+
+def test_merged_summary_adds_what_was_repaired() -> None:
+    parts = [
+        RunSummary(retries={"server": 2, "integrity": 1}, integrity_refetched=1),
+        RunSummary(retries={"server": 1, "connect": 3}, integrity_refetched=2, sources_switched=1),
+    ]
+    merged = merge_summaries(parts)
+    assert merged.retries == {"server": 3, "integrity": 1, "connect": 3}
+    assert (merged.integrity_refetched, merged.sources_switched) == (3, 1)

@@ -224,3 +224,31 @@ def test_merged_snapshots_add_up_with_totals_from_the_drawing_board(clock: FakeC
     assert merged.speed == pytest.approx(own.snapshot().speed + other.snapshot().speed)
     assert merged.eta == pytest.approx(150 / merged.speed)
     assert [f.key for f in merged.active] == ["3"]
+
+
+def test_a_file_waiting_for_its_retry_is_retrying_not_failed(clock: FakeClock) -> None:
+    board = ProgressBoard(clock)
+    board.add_expected(2, 200)
+    board.start_file("a", "a.fits", 100)
+    board.advance("a", 40)
+    board.retry_file("a")
+    snap = board.snapshot()
+    assert (snap.files_done, snap.files_retrying, snap.files_failed) == (0, 1, 0)
+    assert (snap.bytes_done, snap.active) == (40, ())
+    board.start_file("a", "a.fits", 100, done=40)  # its next attempt
+    snap = board.snapshot()
+    assert (snap.files_retrying, snap.files_failed) == (0, 0)
+    board.retry_file("a")
+    board.finish_file("a", ok=False)  # the run ends before its retry: failed for good
+    snap = board.snapshot()
+    assert (snap.files_retrying, snap.files_failed) == (0, 1)
+
+
+def test_merged_snapshots_add_retrying_files(clock: FakeClock) -> None:
+    own, other = ProgressBoard(clock), ProgressBoard(clock)
+    for board, key in ((own, "1"), (other, "2"), (other, "3")):
+        board.start_file(key, key, 10)
+        board.retry_file(key)
+    other.finish_file("3", ok=False)
+    merged = merge_snapshots(own.snapshot(), [other.snapshot()])
+    assert (merged.files_retrying, merged.files_failed) == (2, 1)

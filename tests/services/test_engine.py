@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ import pytest
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, TransferOptions
+from skyhaul.core.progress import ProgressBoard, ProgressSnapshot
 from skyhaul.services.acquire import run_download
 from skyhaul.services.clock import Clock
 from skyhaul.sim.archive import ArchiveSpec
@@ -317,3 +319,54 @@ async def test_a_retry_due_in_a_minute_runs_at_once_on_an_injected_clock(
     assert clock.slept and clock.slept[0] > 0  # it did wait, in virtual time...
     assert time.monotonic() - began < 10  # ...not in real time
     assert [a.outcome for a in catalog.attempts(1)] == ["failed", "downloaded"]
+
+
+async def test_the_summary_counts_retries_by_class_and_mismatches_fetched_again(
+    sim: SimThread, catalog: Catalog, tmp_path: Path
+) -> None:
+    # Two small files fail every attempt: one answers 500, one never matches its checksum.
+    specs = specs_from(sim)
+    failing, mismatched = sorted(specs, key=lambda spec: spec.size or 0)[:2]
+    assert (mismatched.size or 0) <= FAST.segment_size  # one request per attempt
+    sim.set_faults(FaultConfig(fail_paths={failing.path: 500}))
+    wrong = replace(mismatched, checksum="sha256:" + "0" * 64)
+    _register(catalog, [wrong if spec is mismatched else spec for spec in specs], tmp_path / "out")
+    board = ProgressBoard(time.monotonic)
+    summary = await run_download(catalog, FAST, board=board)
+    assert (summary.downloaded, summary.abandoned) == (len(specs) - 2, 2)
+    retried = FAST.max_attempts - 1  # the last attempt abandons
+    assert summary.retries == {"server": retried, "integrity": retried}
+    assert (summary.integrity_refetched, summary.sources_switched) == (retried, 0)
+    # A retry is a failed attempt followed by another: the attempt log says the same.
+    failed_attempts = Counter(
+        str(attempt.error_class)
+        for record in catalog.list_files()
+        for attempt in catalog.attempts(record.id)
+        if attempt.outcome == "failed"
+    )
+    assert summary.retries == dict(failed_attempts)
+    snap = board.snapshot()
+    assert (snap.files_done, snap.files_retrying, snap.files_failed) == (len(specs) - 2, 0, 2)
+
+
+async def test_a_file_waiting_for_its_retry_is_retrying_until_the_run_leaves_it_failed(
+    sim: SimThread, catalog: Catalog, tmp_path: Path
+) -> None:
+    # Every answer is 503 with Retry-After one hour: too far for the run to wait.
+    sim.set_faults(FaultConfig(p503=1.0, retry_after_503=3600))
+    smallest = min(specs_from(sim), key=lambda spec: spec.size or 0)
+    _register(catalog, [smallest], tmp_path / "out")
+    seen: list[ProgressSnapshot] = []
+
+    class Recorded(ProgressBoard):
+        def retry_file(self, key: str) -> None:
+            super().retry_file(key)
+            seen.append(self.snapshot())
+
+    board = Recorded(time.monotonic)
+    summary = await run_download(catalog, FAST, board=board)
+    assert (summary.failed, summary.abandoned, summary.retries) == (1, 0, {"throttled": 1})
+    [waiting] = seen
+    assert (waiting.files_retrying, waiting.files_failed) == (1, 0)
+    ended = board.snapshot()
+    assert (ended.files_retrying, ended.files_failed) == (0, 1)

@@ -120,6 +120,9 @@ async def test_mixed_bytes_that_fail_verification_are_fetched_again_from_the_mir
     assert_catalog_truthful(catalog)
     # One attempt: the mix failed verification and HTTP alone served the file again.
     assert _served(catalog, record) == [{f.url: f.size}]
+    # The summary says so: one switch (S3 to HTTP), one mismatch fetched again, no retry.
+    assert (summary.sources_switched, summary.integrity_refetched) == (1, 1)
+    assert summary.retries == {}
     http_sent, _ = _sent(mirrored, f.path)
     assert http_sent - http_before > f.size
 

@@ -16,14 +16,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.console import Console
 from rich.logging import RichHandler
 
 from skyhaul.adapters.catalog import Catalog, catalog_url, open_catalog
+from skyhaul.adapters.catalog.urls import describe_catalog
 from skyhaul.cli.options import CommonOptions
-from skyhaul.core.redact import redact_url
+from skyhaul.errors import NoCatalogError
 
 __all__ = [
     "Terminal",
@@ -89,17 +89,33 @@ def start(options: CommonOptions) -> Terminal:
 
 
 @contextmanager
-def opened_catalog(options: CommonOptions) -> Iterator[Catalog]:
+def opened_catalog(options: CommonOptions, *, create: bool = True) -> Iterator[Catalog]:
     """Open the catalog named by ``--catalog`` (or its defaults) and close it after use.
+
+    Parameters
+    ----------
+    options : CommonOptions
+        ``--catalog``.
+    create : bool
+        Create the catalog if there is none. Commands that only read pass False: a
+        missing catalog is an error then, and nothing is created. A catalog behind on
+        migrations is still migrated.
 
     Raises
     ------
+    NoCatalogError
+        Without ``create``, when there is no catalog (the message says how to make one).
     CatalogUnavailableError
         When the catalog cannot be opened.
     """
     url = catalog_url(options.catalog)
     logger.debug("catalog: %s", describe_catalog(url))
-    catalog = open_catalog(url)
+    try:
+        catalog = open_catalog(url, create=create)
+    except NoCatalogError as error:
+        raise NoCatalogError(
+            f"{error.message} (create one with skyhaul get or skyhaul discover)"
+        ) from None
     try:
         yield catalog
     finally:
@@ -109,14 +125,6 @@ def opened_catalog(options: CommonOptions) -> Iterator[Catalog]:
 def catalog_location(options: CommonOptions) -> str:
     """Say where the catalog lives: the absolute file of a SQLite URL, else the redacted URL."""
     return describe_catalog(catalog_url(options.catalog))
-
-
-def describe_catalog(url: str) -> str:
-    """Say where the catalog at ``url`` lives (a SQLite file made absolute, or redacted)."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and url != prefix + ":memory:":
-        return str(Path(url.removeprefix(prefix).split("?", 1)[0]).resolve())
-    return redact_url(url)
 
 
 def _install_log_handler(console: Console, *, verbose: bool) -> None:

@@ -6,6 +6,9 @@ Rules:
 - Every run is a job: the named files, new or already known, are linked to it, and the
   engine downloads exactly the files of that job that are not done yet.
 - The destination root is stored absolute.
+- A named file that does not end downloaded is never success: abandoned or failed in an
+  earlier run, or held by another live process, it is counted and named in the summary
+  (with the hint ``skyhaul retry``) and the exit code is 1.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def jobs(
         ctx.obj = common
         return
     term = start(common)
-    with opened_catalog(common) as catalog:
+    with opened_catalog(common, create=False) as catalog:
         _recover(catalog)
         records = catalog.list_jobs(states=state, limit=limit)
     if term.json:
@@ -129,7 +129,7 @@ def show(
 ) -> None:
     """Show one job: parameters, progress, files in flight, summary."""
     term = start(_inherited(ctx, common))
-    with opened_catalog(term.options) as catalog:
+    with opened_catalog(term.options, create=False) as catalog:
         record = _read(catalog, job_id)
         if follow:
             lines = term.err if term.json else term.out
@@ -153,7 +153,7 @@ def show(
 def cancel(ctx: typer.Context, job_id: JobId, *, common: CommonOptions) -> None:
     """Stop a job: a running one within 2 s (its files stay resumable), a queued one at once."""
     term = start(_inherited(ctx, common))
-    with opened_catalog(term.options) as catalog:
+    with opened_catalog(term.options, create=False) as catalog:
         before = _read(catalog, job_id)
         if before.finished or not catalog.request_job_cancel(job_id, now=_now()):
             after = _read(catalog, job_id)  # it may have ended since it was read
@@ -190,7 +190,7 @@ def resume(
     # Imported here: the engine pulls in aiohttp, which the other jobs commands never need.
     from skyhaul.services.runs import resume_download
 
-    with opened_catalog(term.options) as catalog:
+    with opened_catalog(term.options, create=False) as catalog:
         job = _read(catalog, job_id)
         if job.kind is JobKind.BACKFILL:
             raise typer.Exit(_resume_backfill(term, catalog, job))

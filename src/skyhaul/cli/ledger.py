@@ -56,7 +56,7 @@ def export(
     last = None if end_date is None else parse_day(end_date, "--end-date")
     if first is not None and last is not None and last < first:
         raise UsageError(f"--end-date {last.isoformat()} is before --start-date {first}")
-    with opened_catalog(common) as catalog:
+    with opened_catalog(common, create=False) as catalog:
         rows = catalog.day_runs(source, first, last)
     count = write_ledger_csv(rows, csv_path)
     if term.json:
@@ -81,7 +81,7 @@ def show(
 
     term = start(common)
     first, last = parse_day_range(start_date, end_date)
-    with opened_catalog(common) as catalog:
+    with opened_catalog(common, create=False) as catalog:
         latest = catalog.latest_day_runs(source, first, last)
     if term.json:
         term.emit_json(

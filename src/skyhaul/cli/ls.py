@@ -88,7 +88,7 @@ def ls(
         )
     # No filter at all is "every file"; say so plainly to the catalog.
     wanted = None if selection == Selection() else selection
-    with opened_catalog(common) as catalog:
+    with opened_catalog(common, create=False) as catalog:
         records = catalog.list_files(wanted, limit=limit or None, order=order)
         matching = catalog.count_files(wanted) if len(records) == limit else len(records)
     if term.json:

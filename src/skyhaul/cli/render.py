@@ -72,6 +72,8 @@ def render_snapshot(
     grid.add_column(no_wrap=True, width=_TIME_WIDTH)
 
     files = f"{snapshot.files_done}/{snapshot.files_total} files"
+    if snapshot.files_retrying:
+        files += f", {snapshot.files_retrying} retrying"
     if snapshot.files_failed:
         files += f", {snapshot.files_failed} failed"
     if final or snapshot.eta is None:
@@ -166,14 +168,14 @@ def summary_lines(
         f"{summary.downloaded} downloaded, {summary.failed} failed, {summary.abandoned} abandoned"
     )
     if not (summary.downloaded or summary.failed or summary.abandoned or summary.interrupted):
-        amount = "nothing to do"
+        amount = "nothing downloaded" if summary.unfinished else "nothing to do"
     else:
         amount = f"{format_size(summary.bytes)} in {format_duration(summary.seconds)}"
         if summary.bytes and summary.seconds > 0:
             amount += f" ({_speed(summary.bytes / summary.seconds)})"
     headline = Text(
         f"{counts} — {amount}",
-        style="bold red" if summary.failed or summary.abandoned else "bold green",
+        style="bold red" if summary.not_done else "bold green",
     )
     lines: list[RenderableType] = [headline]
     for failure in summary.failures[:MAX_FAILURE_LINES]:
@@ -185,6 +187,11 @@ def summary_lines(
     hidden = len(summary.failures) - MAX_FAILURE_LINES
     if hidden > 0:
         lines.append(Text(f"  … and {hidden} more (skyhaul ls --state FAILED --state ABANDONED)"))
+    if summary.unfinished:
+        lines.append(Text(_unfinished_line(summary.unfinished), style="red"))
+    repaired = _repairs(summary)
+    if repaired:
+        lines.append(Text(f"Repaired: {repaired}"))
     if summary.interrupted:
         lines.append(
             Text("Interrupted: files stay resumable; run the same command again to finish.")
@@ -193,6 +200,59 @@ def summary_lines(
         lines.append(Text(f"Files:   {files_at}"))
     lines.append(Text(f"Catalog: {catalog_at}"))
     return lines
+
+
+#: How each state of a file left undone is told, in the order told.
+_UNFINISHED_WORDS = {
+    "abandoned": "ABANDONED",
+    "failed": "FAILED",
+    "downloading": "DOWNLOADING in another process",
+    "discovered": "DISCOVERED",
+}
+
+
+def _unfinished_line(unfinished: dict[str, int]) -> str:
+    """Say which named files a run left undone, and what to do about them.
+
+    For example ``2 of the files named are not done: 1 ABANDONED, 1 FAILED (skyhaul
+    retry gives them a new start; skyhaul ls --state ABANDONED --state FAILED says why)``.
+    """
+    total = sum(unfinished.values())
+    known = [state for state in _UNFINISHED_WORDS if unfinished.get(state)]
+    known += sorted(state for state in unfinished if state not in _UNFINISHED_WORDS)
+    parts = [f"{unfinished[s]} {_UNFINISHED_WORDS.get(s, s.upper())}" for s in known]
+    line = f"{total} of the files named {'is' if total == 1 else 'are'} not done: "
+    line += ", ".join(parts)
+    if unfinished.get("abandoned") or unfinished.get("failed"):
+        line += (
+            " (skyhaul retry gives them a new start; "
+            "skyhaul ls --state ABANDONED --state FAILED says why)"
+        )
+    return line
+
+
+def _repairs(summary: RunSummary) -> str:
+    """Say what a run repaired on its way, for example ``3 retries (2 server, 1
+    integrity), 1 integrity mismatch fetched again, 2 sources switched``; empty if
+    nothing."""
+    parts = []
+    retries = sum(summary.retries.values())
+    if retries:
+        by_class = sorted(summary.retries.items(), key=lambda item: (-item[1], item[0]))
+        detail = ", ".join(f"{count} {name}" for name, count in by_class)
+        parts.append(f"{_count(retries, 'retry', 'retries')} ({detail})")
+    if summary.integrity_refetched:
+        mismatches = _count(
+            summary.integrity_refetched, "integrity mismatch", "integrity mismatches"
+        )
+        parts.append(f"{mismatches} fetched again")
+    if summary.sources_switched:
+        parts.append(f"{_count(summary.sources_switched, 'source', 'sources')} switched")
+    return ", ".join(parts)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _bar(total: int | None, done: int, width: int) -> ProgressBar:

@@ -65,7 +65,7 @@ def availability(
     days = list(iter_days(first, last))
     entry = config.load().source(source)
     records = entry.type == RECORDS_API
-    with opened_catalog(common) as catalog:
+    with opened_catalog(common, create=False) as catalog:
         if records:
             rows = from_day_runs(days, catalog.latest_day_runs(source, first, last))
         else:

@@ -24,7 +24,7 @@ __all__ = ["status", "status_document"]
 def status(*, common: CommonOptions) -> None:
     """Show how many files and bytes the catalog holds in each state."""
     term = start(common)
-    with opened_catalog(common) as catalog:
+    with opened_catalog(common, create=False) as catalog:
         totals = catalog.status_summary()
     if term.json:
         term.emit_json(status_document(totals))

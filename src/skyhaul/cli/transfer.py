@@ -8,7 +8,8 @@ Rules:
   stay resumable), the second exits at once.
 - Live progress is drawn only when stdout and stderr are terminals and ``--no-progress``
   was not given; it never writes on stdout.
-- Exit code: 130 if interrupted, else 1 if any file failed or was abandoned, else 0.
+- Exit code: 130 if interrupted, else 1 if any file failed, was abandoned or was left
+  undone (``RunSummary.not_done``: a ``get`` names files abandoned earlier), else 0.
 """
 
 from __future__ import annotations
@@ -91,6 +92,6 @@ def exit_code(summary: RunSummary) -> int:
     """Return the exit code of a finished run (130, 1 or 0)."""
     if summary.interrupted:
         return EXIT_INTERRUPTED
-    if summary.failed or summary.abandoned:
+    if summary.not_done:
         return 1
     return 0

@@ -7,8 +7,11 @@ Rules:
   second one exits at once. A killed watch resumes where it left off at its next start.
 - Each cycle is a job (``skyhaul jobs``; its log line and its ``--json`` document name
   it); ``skyhaul jobs cancel ID`` of the running cycle stops the watch as Ctrl-C does.
-- An archive that fails a listing is logged and retried next cycle; configuration and
-  credential errors stop the watch (exit 2).
+- An archive that fails a listing is logged (WARNING) and retried next cycle;
+  configuration and credential errors stop the watch (exit 2).
+- Exit code when it stops: 1 when its last ``WATCH_FAILING_CYCLES`` (3) completed cycles
+  all failed, or every one when fewer ran (``services.watch.failing_cycles``), whether
+  ``--cycles`` ended it or a signal did; else 130 after a signal, 0 after ``--cycles``.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def watch(
     config: ConfigOption,
 ) -> None:
     """Discover and download a source's new files every DURATION until stopped."""
-    from skyhaul.services.watch import WatchPlan
+    from skyhaul.services.watch import WatchPlan, failing_cycles
     from skyhaul.services.watch import watch as watch_loop
 
     term = start(common)
@@ -128,5 +131,12 @@ def watch(
         interrupted = run_cancellable(job, on_cancel=notice)
     if term.json:
         term.emit_json({"cycles": [report.as_json() for report in reports]})
+    failed = failing_cycles(reports)
+    if failed:
+        last = failed[-1]
+        why = f"listing: {last.listing_error}" if last.listing_error else "files failed"
+        span = "the last cycle" if len(failed) == 1 else f"the last {len(failed)} cycles"
+        logger.error("%s failed (%s)", span, why)
+        raise typer.Exit(1)
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)

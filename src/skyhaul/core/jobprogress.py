@@ -83,7 +83,7 @@ class JobProgress:
     Parameters
     ----------
     files_done, files_total, files_failed : int
-        Files finished, expected, and failed (latest outcome).
+        Files finished, expected, and failed for good (latest outcome).
     bytes_done : int
         Bytes on disk.
     bytes_total : int or None
@@ -94,6 +94,9 @@ class JobProgress:
         Seconds left at that speed; None when unknown.
     in_flight : tuple of InFlightFile
         Files being moved now, most recently active first.
+    files_retrying : int
+        Files whose attempt failed and that wait for another (latest outcome); 0 in
+        progress published before they were told apart from failed ones.
     """
 
     files_done: int = 0
@@ -104,6 +107,7 @@ class JobProgress:
     speed: float = 0.0
     eta: float | None = None
     in_flight: tuple[InFlightFile, ...] = ()
+    files_retrying: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """Return the progress as a JSON-ready dict."""
@@ -116,6 +120,7 @@ class JobProgress:
             "speed": self.speed,
             "eta": self.eta,
             "in_flight": [item.as_json() for item in self.in_flight],
+            "files_retrying": self.files_retrying,
         }
 
     @classmethod
@@ -141,6 +146,7 @@ class JobProgress:
             speed=_float(data, "speed"),
             eta=None if eta is None else _float(data, "eta"),
             in_flight=tuple(InFlightFile.from_json(row) for row in rows),
+            files_retrying=_int(data, "files_retrying") if "files_retrying" in data else 0,
         )
 
 
@@ -181,6 +187,7 @@ def job_progress(
             )
             for item in snapshot.active
         ),
+        files_retrying=snapshot.files_retrying,
     )
 
 
@@ -189,12 +196,20 @@ def progress_line(progress: JobProgress) -> str:
 
     For example ``312/2000 files, 1.2 GiB of 3.0 GiB, 85.0 MiB/s, ETA 21s, 16 in flight``;
     failed files, an unknown total, an unknown ETA and an empty flight change the line
-    as one would expect (``3 failed`` is added; ``of ...``, ``ETA`` and ``in flight``
-    are left out).
+    as one would expect (``2 retrying`` and ``3 failed`` are added; ``of ...``, ``ETA``
+    and ``in flight`` are left out).
     """
     files = f"{progress.files_done}/{progress.files_total} files"
-    if progress.files_failed:
-        files += f" ({progress.files_failed} failed)"
+    setbacks = [
+        f"{count} {word}"
+        for count, word in (
+            (progress.files_retrying, "retrying"),
+            (progress.files_failed, "failed"),
+        )
+        if count
+    ]
+    if setbacks:
+        files += f" ({', '.join(setbacks)})"
     amount = format_size(progress.bytes_done)
     if progress.bytes_total is not None:
         amount += f" of {format_size(progress.bytes_total)}"

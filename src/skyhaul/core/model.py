@@ -252,6 +252,25 @@ class RunSummary:
     seconds: float = 0.0
     interrupted: bool = False
     failures: list[Failure] = field(default_factory=list)
+    unfinished: dict[str, int] = field(default_factory=dict)
+    """Files named to the run (a ``get``'s) that it left undone without failing them
+    itself, by state in lower case: ``abandoned`` or ``failed`` in an earlier run (and
+    not due within this one), ``downloading`` under another live process, or
+    ``discovered`` (released by another process after this one looked)."""
+    retries: dict[str, int] = field(default_factory=dict)
+    """Failed attempts that were given another attempt, by error class (``server``,
+    ``integrity``, ...): one per ``failed`` row of the attempt log."""
+    integrity_refetched: int = 0
+    """Files whose bytes failed verification and were fetched again: by another attempt
+    (also in ``retries`` as ``integrity``), or within the attempt from a single source
+    after bytes from two sources did not make the file."""
+    sources_switched: int = 0
+    """Times a transfer moved on to a file's next source (a mirror) and went on there."""
+
+    @property
+    def not_done(self) -> int:
+        """Files that did not end downloaded: failed, abandoned or unfinished (exit 1)."""
+        return self.failed + self.abandoned + sum(self.unfinished.values())
 
     def as_json(self) -> dict[str, object]:
         """Return the summary as a JSON-ready dict."""
@@ -266,4 +285,8 @@ class RunSummary:
                 {"url": f.url, "error_class": f.error_class, "message": f.message}
                 for f in self.failures
             ],
+            "unfinished": dict(self.unfinished),
+            "retries": dict(self.retries),
+            "integrity_refetched": self.integrity_refetched,
+            "sources_switched": self.sources_switched,
         }

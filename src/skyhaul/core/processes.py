@@ -146,14 +146,19 @@ def merge_summaries(parts: Sequence[RunSummary], *, downloaded: Collection[int] 
     Returns
     -------
     RunSummary
-        Counts and bytes added up, the longest ``seconds``, ``interrupted`` if any part
-        was, and one failure per file (abandoned before failed: it is the later outcome).
+        Counts, bytes and repairs (retries per class, mismatches fetched again, sources
+        switched) added up, the longest ``seconds``, ``interrupted`` if any part was,
+        and one failure per file (abandoned before failed: it is the later outcome).
     """
     merged = RunSummary()
     latest: dict[int | str, Failure] = {}
     for part in parts:
         merged.downloaded += part.downloaded
         merged.bytes += part.bytes
+        for error_class, count in part.retries.items():
+            merged.retries[error_class] = merged.retries.get(error_class, 0) + count
+        merged.integrity_refetched += part.integrity_refetched
+        merged.sources_switched += part.sources_switched
         merged.seconds = max(merged.seconds, part.seconds)
         merged.interrupted = merged.interrupted or part.interrupted
         for failure in part.failures:

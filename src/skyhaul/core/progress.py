@@ -9,8 +9,9 @@ Rules:
 - Byte totals count what is on disk: a resumed file starts with its bytes done, a file
   whose server ignored a range (``restart_file``) gives its bytes back, and a failed file
   keeps them (its ``.part`` survives for the next attempt).
-- ``files_failed`` counts files whose latest outcome is a failure: starting such a file
-  again takes it out of the count.
+- Each finished file has one latest outcome: done, failed (for good: abandoned, or left
+  failed when the run ends) or retrying (its attempt failed and another one will come).
+  Starting such a file again takes it out of its count.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 BUCKET_SECONDS = 0.25
+
+_Outcome = Literal["done", "failed", "retrying"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,7 @@ class ProgressSnapshot:
     Parameters
     ----------
     files_total, files_done, files_failed : int
-        Files expected, finished successfully, and failed (latest outcome).
+        Files expected, finished successfully, and failed for good (latest outcome).
     bytes_total : int or None
         Bytes expected; ``None`` when some expected size is unknown.
     bytes_done : int
@@ -72,6 +75,8 @@ class ProgressSnapshot:
         Seconds since the board was created.
     active : tuple of FileProgress
         Files in flight, most recently active first, at most ``max_active`` of them.
+    files_retrying : int
+        Files whose attempt failed and that wait for another (latest outcome).
     """
 
     files_total: int
@@ -83,6 +88,7 @@ class ProgressSnapshot:
     eta: float | None
     elapsed: float
     active: tuple[FileProgress, ...]
+    files_retrying: int = 0
 
 
 class _Throughput:
@@ -160,9 +166,8 @@ class ProgressBoard:
         self._bytes_done = 0
         self._active: dict[str, _ActiveFile] = {}
         self._credited: dict[str, int] = {}  # bytes counted in _bytes_done, per file
-        self._outcome: dict[str, bool] = {}  # latest outcome of finished files
-        self._files_done = 0
-        self._files_failed = 0
+        self._outcome: dict[str, _Outcome] = {}  # latest outcome of finished files
+        self._counts: dict[_Outcome, int] = {"done": 0, "failed": 0, "retrying": 0}
 
     def add_expected(self, files: int, bytes: int | None) -> None:
         """Announce ``files`` more files of ``bytes`` bytes (``None``: sizes unknown)."""
@@ -183,10 +188,8 @@ class ProgressBoard:
         self._bytes_done += done - self._credited.get(key, 0)
         self._credited[key] = done
         previous = self._outcome.pop(key, None)
-        if previous is True:
-            self._files_done -= 1
-        elif previous is False:
-            self._files_failed -= 1
+        if previous is not None:
+            self._counts[previous] -= 1
         self._active[key] = active = _ActiveFile(name, total, done, now, self._window)
         active.source = source
 
@@ -216,21 +219,21 @@ class ProgressBoard:
         file.last_active = self._clock()
 
     def finish_file(self, key: str, ok: bool) -> None:
-        """File ``key`` is no longer in flight: downloaded (``ok``) or failed."""
+        """File ``key`` is no longer in flight: downloaded (``ok``) or failed for good."""
+        self._settle(key, "done" if ok else "failed")
+
+    def retry_file(self, key: str) -> None:
+        """File ``key``'s attempt failed and another will come: it is retrying until it
+        starts again, or until :meth:`finish_file` says how it ended."""
+        self._settle(key, "retrying")
+
+    def _settle(self, key: str, outcome: _Outcome) -> None:
         self._active.pop(key, None)
         previous = self._outcome.get(key)
         if previous is not None:  # finished twice without a new start: count once
-            if previous is ok:
-                return
-            if previous:
-                self._files_done -= 1
-            else:
-                self._files_failed -= 1
-        self._outcome[key] = ok
-        if ok:
-            self._files_done += 1
-        else:
-            self._files_failed += 1
+            self._counts[previous] -= 1
+        self._outcome[key] = outcome
+        self._counts[outcome] += 1
 
     def snapshot(self) -> ProgressSnapshot:
         """Return the run's progress now."""
@@ -250,14 +253,15 @@ class ProgressBoard:
         )
         return ProgressSnapshot(
             files_total=self._files_total,
-            files_done=self._files_done,
-            files_failed=self._files_failed,
+            files_done=self._counts["done"],
+            files_failed=self._counts["failed"],
             bytes_total=self._bytes_total,
             bytes_done=self._bytes_done,
             speed=speed,
             eta=eta,
             elapsed=now - self._started,
             active=active,
+            files_retrying=self._counts["retrying"],
         )
 
 
@@ -303,6 +307,7 @@ def merge_snapshots(
         eta=eta,
         elapsed=own.elapsed,
         active=tuple(active[:max_active]),
+        files_retrying=sum(p.files_retrying for p in parts),
     )
 
 

@@ -18,6 +18,10 @@ Rules:
   be configured (``ConfigError``): other files would fail the same way.
 - One ``FileRun`` per held file is its whole in-run state: its record, its transfer, its
   task. The engine's collections only say where each one is (waiting, running, finished).
+- The summary counts what was repaired: each failed attempt given another (by class),
+  bytes that failed verification and were fetched again, each move to a next source.
+  A file waiting for its retry is "retrying" on the board; one the run leaves FAILED is
+  "failed" there when the run ends.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from skyhaul.core.claimahead import ClaimAhead
+from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import (
     AttemptRecord,
@@ -194,7 +199,11 @@ class Engine:
             await self._wind_down()
             self.summary.seconds = self.clock.monotonic() - began
             self.summary.failures = list(self._failures.values())
-            self.summary.failed = sum(1 for f in self._failures.values() if not f.abandoned)
+            left_failed = [f for f in self._failures.values() if not f.abandoned]
+            self.summary.failed = len(left_failed)
+            if self.board is not None:
+                for failure in left_failed:  # no retry in this run: failed for good
+                    self.board.finish_file(str(failure.file_id), False)
         return self.summary
 
     # --- the scheduling loop --------------------------------------------------------------
@@ -388,6 +397,11 @@ class Engine:
             permanent=not decision.retry,
         )
         abandoned = state is FileState.ABANDONED
+        if state is FileState.FAILED:
+            retries = self.summary.retries
+            retries[error.error_class.value] = retries.get(error.error_class.value, 0) + 1
+            if error.error_class is ErrorClass.INTEGRITY:
+                self.summary.integrity_refetched += 1
         self._note_attempt(held, "abandoned" if abandoned else "failed", error)
         self._failures[record.id] = Failure(
             url=redact_url(record.url),
@@ -402,13 +416,21 @@ class Engine:
         else:
             log.debug("%s: %s; retry in %.1f s", record.path, error, decision.delay)
         if self.board is not None:
-            # A retried file leaves the failed count again when it restarts.
-            self.board.finish_file(str(record.id), False)
+            if abandoned:
+                self.board.finish_file(str(record.id), False)
+            else:
+                self.board.retry_file(str(record.id))
         del self._held[record.id]
 
     def _note_attempt(
         self, held: FileRun, outcome: str, error: TransferError | None = None
     ) -> None:
+        """Log one attempt, and count what its transfer repaired within it."""
+        if held.transfer is not None:
+            sources = held.transfer.sources
+            self.summary.sources_switched += sources.switches
+            if sources.pinned:  # bytes from two sources failed: fetched again from one
+                self.summary.integrity_refetched += 1
         now = self.clock.now()
         self._attempts.append(
             AttemptRecord(

@@ -12,6 +12,9 @@ Rules:
   ``--max-per-host``. The summary, the progress and the outcome are the whole run's.
 - A run that discovers a source first stays in one process: the listing must be
   registered before anyone claims.
+- A run of its job's own files (``get``) ends by counting the ones it left undone
+  without failing them itself (abandoned or failed earlier and not due, held by another
+  live process): ``RunSummary.unfinished``, which fails the job as a failure would.
 """
 
 from __future__ import annotations
@@ -157,11 +160,15 @@ class DownloadRun:
         async def work() -> AcquireResult:
             try:
                 if self.workers is None:
-                    return await own
-                return await _with_workers(own, self.workers, self.catalog, cancel)
+                    result = await own
+                else:
+                    result = await _with_workers(own, self.workers, self.catalog, cancel)
             finally:
                 if spec.discovery is not None:
                     await spec.discovery.source.aclose()
+            if spec.linked_only and not result.summary.interrupted:
+                await asyncio.to_thread(_note_unfinished, self.catalog, self.job_id, result.summary)
+            return result
 
         result = await run_job(
             self.catalog,
@@ -271,11 +278,32 @@ def resume_download(
     return DownloadRun.prepare(catalog, spec, job.id)
 
 
+#: States of a named file that count as settled: downloaded, or set aside by an operator.
+_SETTLED = frozenset({FileState.DOWNLOADED, FileState.IGNORED})
+
+
+def _note_unfinished(catalog: Catalog, job_id: int, summary: RunSummary) -> None:
+    """Count the job's files that the run left undone without failing them itself.
+
+    The engine claims only what is due, so a file abandoned earlier, failed earlier and
+    due later than the run waits, or held by another live process never reaches it: the
+    run would end "nothing to do". Its own failures are in ``summary`` already (they are
+    FAILED or ABANDONED now): they are taken off the counts.
+    """
+    counted = {FileState.FAILED: summary.failed, FileState.ABANDONED: summary.abandoned}
+    unfinished: dict[str, int] = {}
+    for state, count in sorted(catalog.job_file_states(job_id).items()):
+        left = count - counted.get(state, 0)
+        if state not in _SETTLED and left > 0:
+            unfinished[state.value.lower()] = left
+    summary.unfinished = unfinished
+
+
 def _outcome(result: AcquireResult) -> JobOutcome:
     summary = result.summary
     if summary.interrupted:
         state = JobState.CANCELLED
-    elif summary.failed or summary.abandoned:
+    elif summary.not_done:
         state = JobState.FAILED
     else:
         state = JobState.SUCCEEDED

@@ -8,6 +8,10 @@ Rules:
 - A failed listing (archive down) is logged and the cycle's downloads still run for what
   is already known; the loop goes on. Errors the user must fix (credentials,
   configuration) stop it.
+- A cycle fails when its listing fails or one of its files does; its line is then a
+  WARNING (INFO otherwise). A watch whose last ``WATCH_FAILING_CYCLES`` completed cycles
+  all failed (every one, when fewer completed) is failing (:func:`failing_cycles`): its
+  command exits 1 when it stops, however it was stopped.
 - Each cycle is a job of kind ``watch_cycle``, queued when the cycle starts with the
   parameters that reproduce it (source, configuration file, window, instrument, time
   basis, destination, options; never a secret) and run by
@@ -27,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,9 +54,20 @@ from skyhaul.services.discovery import DiscoveryResult
 from skyhaul.services.jobs import JobOutcome, run_job
 from skyhaul.services.wiring import async_catalog
 
-__all__ = ["CycleReport", "WatchPlan", "cycle_params", "watch"]
+__all__ = [
+    "WATCH_FAILING_CYCLES",
+    "CycleReport",
+    "WatchPlan",
+    "cycle_params",
+    "failing_cycles",
+    "watch",
+]
 
 log = logging.getLogger("skyhaul.watch")
+
+#: A watch whose last this many cycles all failed (or every cycle, when it ran fewer)
+#: exits 1 when it stops.
+WATCH_FAILING_CYCLES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +119,11 @@ class CycleReport:
     listing_error: str | None = None
     seconds: float = 0.0
     job_id: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        """The cycle failed: its listing did, or a file did (its job ends failed)."""
+        return self.listing_error is not None or self.summary.not_done > 0
 
     def line(self) -> str:
         """The one summary line a cycle logs."""
@@ -160,7 +180,7 @@ async def watch(
             report = await _cycle(catalog, jobs, options, plan, number, now(), cancel)
             report.seconds = monotonic() - began
             reports.append(report)
-            log.info("%s", report.line())
+            log.log(logging.WARNING if report.failed else logging.INFO, "%s", report.line())
             if on_cycle is not None:
                 on_cycle(report)
             if plan.cycles is not None and number >= plan.cycles:
@@ -215,6 +235,19 @@ async def _cycle(
     )
 
 
+def failing_cycles(
+    reports: Sequence[CycleReport], last: int = WATCH_FAILING_CYCLES
+) -> list[CycleReport]:
+    """Return the failed cycles that make a watch fail, or nothing when it is healthy.
+
+    A watch fails when its last ``last`` completed cycles all failed, or every completed
+    cycle when fewer ran. A cycle interrupted by the stop is no evidence either way.
+    """
+    completed = [r for r in reports if not r.summary.interrupted]
+    tail = completed[-last:]
+    return tail if tail and all(r.failed for r in tail) else []
+
+
 def cycle_params(
     plan: WatchPlan, window: TimeWindow, options: TransferOptions, number: int
 ) -> dict[str, Any]:
@@ -236,7 +269,7 @@ def _cycle_outcome(report: CycleReport) -> JobOutcome:
     summary = report.summary
     if summary.interrupted:
         state = JobState.CANCELLED
-    elif report.listing_error is not None or summary.failed or summary.abandoned:
+    elif report.failed:
         state = JobState.FAILED
     else:
         state = JobState.SUCCEEDED

@@ -25,7 +25,7 @@ from skyhaul.adapters.catalog.migrate import (
     upgrade,
 )
 from skyhaul.adapters.catalog.schema import catalog_facts, metadata
-from skyhaul.errors import CatalogUnavailableError, SkyhaulError
+from skyhaul.errors import CatalogUnavailableError, NoCatalogError, SkyhaulError
 
 #: Tables every catalog at head has.
 TABLES = {"files", "segments", "attempts", "state_totals", "slots", "day_runs", "jobs", "job_files"}
@@ -258,3 +258,27 @@ def test_opening_a_current_catalog_does_not_load_alembic(tmp_path: Path) -> None
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_a_reader_finds_no_catalog_and_creates_none(db_url: str) -> None:
+    with pytest.raises(NoCatalogError, match=r"^no catalog at "):
+        open_catalog(db_url, create=False)
+    if db_url.startswith("sqlite:///"):
+        assert not Path(db_url.removeprefix("sqlite:///")).exists()
+    else:
+        engine = create_catalog_engine(db_url)
+        try:
+            with engine.connect() as connection:
+                assert inspect(connection).get_table_names() == []
+        finally:
+            engine.dispose()
+    open_catalog(db_url).close()  # a writer creates it; then a reader opens it
+    open_catalog(db_url, create=False).close()
+
+
+def test_a_new_sqlite_catalog_is_private_to_its_owner(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "catalog.db"
+    with open_catalog(f"sqlite:///{path}") as catalog:
+        catalog.status_summary()
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "new" / "catalog.db-wal").stat().st_mode & 0o777 == 0o600

@@ -3,6 +3,9 @@
 Rules:
 - Every catalog call runs in exactly one transaction, through :meth:`Database.write` or
   :meth:`Database.read`; nothing else touches a connection.
+- A SQLite catalog file is created readable and writable by its owner only (0600): it
+  holds signed URLs. SQLite gives its ``-wal`` and ``-shm`` files the same mode. An
+  engine asked not to create leaves a missing file missing (``NoCatalogError``).
 - SQLite: WAL, ``synchronous=NORMAL``, a 30 s busy timeout and foreign keys, set on
   every new connection. Write transactions start with ``BEGIN IMMEDIATE`` so that two
   writers queue on the busy timeout instead of deadlocking when a read turns into a write;
@@ -17,6 +20,7 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -29,8 +33,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
+from skyhaul.adapters.catalog.urls import describe_catalog
 from skyhaul.core.redact import redact_url
-from skyhaul.errors import CatalogUnavailableError, SkyhaulError, UsageError
+from skyhaul.errors import CatalogUnavailableError, NoCatalogError, SkyhaulError, UsageError
 
 T = TypeVar("T")
 
@@ -62,12 +67,14 @@ def is_memory_sqlite(url: URL) -> bool:
     )
 
 
-def create_catalog_engine(url: str) -> Engine:
+def create_catalog_engine(url: str, *, create: bool = True) -> Engine:
     """Create the engine for a catalog URL, with the per-backend settings above.
 
-    For a SQLite file, the parent directory is created. Raises ``ValueError`` for URLs
-    that cannot be a catalog, ``OSError`` when the directory cannot be made, and
-    SQLAlchemy or import errors for unknown drivers (the caller maps them).
+    For a SQLite file, the parent directory and the file (mode 0600) are created, unless
+    ``create`` is False: then a missing file is a ``NoCatalogError``. Raises
+    ``ValueError`` for URLs that cannot be a catalog, ``OSError`` when the directory
+    cannot be made, and SQLAlchemy or import errors for unknown drivers (the caller maps
+    them).
     """
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -78,7 +85,12 @@ def create_catalog_engine(url: str) -> Engine:
             )
         else:
             if parsed.database and not parsed.query.get("uri"):
-                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                path = Path(parsed.database).expanduser()
+                if create:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    _create_private(path)
+                elif not path.exists():
+                    raise NoCatalogError(f"no catalog at {describe_catalog(url)}")
             engine = create_engine(
                 parsed,
                 connect_args={"check_same_thread": False},
@@ -92,6 +104,16 @@ def create_catalog_engine(url: str) -> Engine:
     if "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
     return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty database file that only its owner can read (SQLite takes an
+    empty file as an empty database), unless it exists."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # an existing catalog keeps its mode; a directory fails at connect
+    os.close(descriptor)
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

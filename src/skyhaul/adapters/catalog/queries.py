@@ -138,6 +138,16 @@ def next_attempt_due(
     return due
 
 
+def states_of_job(c: Connection, job_id: int) -> dict[FileState, int]:
+    """Return how many of a job's files are in each state (states with none left out)."""
+    query = (
+        select(files.c.state, func.count())
+        .where(*where_clauses(c, None, job_id=job_id))
+        .group_by(files.c.state)
+    )
+    return {FileState(state): int(count) for state, count in c.execute(query)}
+
+
 def attempts(c: Connection, file_id: int) -> list[AttemptRecord]:
     """Return the attempts at one file, oldest first."""
     query = (

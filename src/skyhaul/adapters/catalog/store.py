@@ -55,7 +55,7 @@ from skyhaul.core.model import (
     StateTotals,
 )
 from skyhaul.core.redact import redact_url
-from skyhaul.errors import IllegalTransitionError, SkyhaulError
+from skyhaul.errors import IllegalTransitionError, NoCatalogError, SkyhaulError
 
 T = TypeVar("T")
 
@@ -607,8 +607,12 @@ class Catalog:
         """Return the ids of the files a job concerns, in order."""
         return self._db.read(lambda c: catalog_jobs.file_ids(c, job_id))
 
+    def job_file_states(self, job_id: int) -> dict[FileState, int]:
+        """Return how many of a job's files are in each state (states with none left out)."""
+        return self._db.read(lambda c: queries.states_of_job(c, job_id))
 
-def open_catalog(url: str | None = None, *, migrate: bool = True) -> Catalog:
+
+def open_catalog(url: str | None = None, *, migrate: bool = True, create: bool = True) -> Catalog:
     """Open (and create or migrate, as needed) the catalog at ``url``.
 
     Parameters
@@ -618,22 +622,30 @@ def open_catalog(url: str | None = None, *, migrate: bool = True) -> Catalog:
         (see :func:`~skyhaul.adapters.catalog.urls.catalog_url`).
     migrate : bool
         Bring the schema to the current version (fast when it already is).
+    create : bool
+        Create the catalog (a SQLite file, mode 0600, or the schema in an empty
+        database) when there is none. False for readers: nothing is created.
 
     Raises
     ------
+    NoCatalogError
+        Without ``create``, when there is no catalog at ``url``.
     CatalogUnavailableError
         When the catalog cannot be opened, with one line naming the redacted URL and why.
     """
     url = catalog_url(url)
     try:
-        engine = create_catalog_engine(url)
+        engine = create_catalog_engine(url, create=create)
     except SkyhaulError:
         raise
     except Exception as error:
         raise unavailable(error, url) from error
     try:
         if migrate:
-            ensure_schema(engine)
+            ensure_schema(engine, create=create)
+    except NoCatalogError:
+        engine.dispose()
+        raise
     except Exception as error:
         engine.dispose()
         raise unavailable(error, url) from error

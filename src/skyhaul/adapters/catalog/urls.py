@@ -6,13 +6,16 @@ Rules:
 - Anything without ``://`` is a filesystem path to a SQLite file.
 - ``postgresql://`` and ``postgres://`` use the psycopg 3 driver; an explicit driver
   (``postgresql+xyz://``) is kept as given.
-- URLs shown to people go through :func:`skyhaul.core.redact.redact_url` (no passwords).
+- URLs shown to people go through :func:`skyhaul.core.redact.redact_url` (no passwords);
+  a SQLite file is shown as its absolute path (:func:`describe_catalog`).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from skyhaul.core.redact import redact_url
 
 ENV_VAR = "SKYHAUL_CATALOG"
 DEFAULT_URL = "sqlite:///skyhaul.db"
@@ -50,3 +53,12 @@ def catalog_url(value: str | None = None) -> str:
         if value.startswith(scheme):
             return "postgresql+psycopg://" + value[len(scheme) :]
     return value
+
+
+def describe_catalog(url: str) -> str:
+    """Say where the catalog at ``url`` lives: a SQLite file's absolute path, else the
+    redacted URL."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != prefix + ":memory:":
+        return str(Path(url.removeprefix(prefix).split("?", 1)[0]).resolve())
+    return redact_url(url)

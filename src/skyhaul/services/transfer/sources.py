@@ -13,6 +13,8 @@ Rules:
 - Each source counts the bytes it served to the current content, for the attempt log and
   for the final check: a transfer that mixed sources and fails verification is redone
   from one source (``pin``), never promoted.
+- The list counts its moves (``switches``) and says whether it was pinned, for the run's
+  summary of what it repaired.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class SourceList:
     ) -> None:
         self._index = 0
         self._pinned = False
+        self.switches = 0
+        """Times the list moved on to a next source."""
         if len(urls) == 1:  # the common case, once per file: no search
             self._sources = [FileSource(urls[0], validator)]
             return
@@ -95,8 +99,14 @@ class SourceList:
         for index in range(self._index + 1, len(self._sources)):
             if not self._sources[index].dropped:
                 self._index = index
+                self.switches += 1
                 return True
         return False
+
+    @property
+    def pinned(self) -> bool:
+        """True once the rest of the attempt is served by one source (:meth:`pin`)."""
+        return self._pinned
 
     def has_next(self) -> bool:
         """True when the list could move on from the current source."""
