@@ -146,6 +146,12 @@ class ConnectError(TransferError):
     error_class = ErrorClass.CONNECT
 
 
+class NameResolutionError(TransferError):
+    """The host name does not resolve (a misspelled host, or a resolver that is down)."""
+
+    error_class = ErrorClass.DNS
+
+
 class ReadTimeoutError(TransferError):
     """The server stopped sending within the read timeout."""
 

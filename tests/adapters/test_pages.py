@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
-from tests.adapters.http.loopback import serve
+from tests.adapters.http.loopback import endless_json, serve
 
 from skyhaul.adapters.pages import PageClient
 from skyhaul.errors import SourceAuthError, SourceError
@@ -42,6 +42,7 @@ class Archive:
         app.router.add_get("/flaky", self._flaky)
         app.router.add_get("/hold", self._hold)
         app.router.add_get("/redirect", self._redirect)
+        app.router.add_get("/endless", self._endless)
         return app
 
     def _record(self, request: web.Request) -> None:
@@ -83,6 +84,10 @@ class Archive:
     async def _redirect(self, request: web.Request) -> web.Response:
         self._record(request)
         raise web.HTTPFound(request.query["to"])
+
+    async def _endless(self, request: web.Request) -> web.StreamResponse:
+        self._record(request)
+        return await endless_json(request, b'{"files": [', b'{"url": "http://a.example/x"},')
 
 
 StartArchive = Callable[[], Awaitable[Archive]]
@@ -273,6 +278,46 @@ async def test_retry_after_below_the_backoff_does_not_shorten_it(
     with pytest.raises(SourceError):
         await client.get_text(f"{archive.url}/status/429?after=0")
     assert sleeps.delays == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("after", ["99999999", "1000000000000"])
+async def test_a_retry_after_longer_than_the_longest_wait_fails_the_page_at_once(
+    archive: Archive, make_client, sleeps, after: str
+) -> None:
+    # Waiting 3 years once hung discover and watch.
+    client = make_client(attempts=3)
+    with pytest.raises(SourceError) as caught:
+        await client.get_text(f"{archive.url}/status/429?after={after}&token={SECRET}")
+    message = str(caught.value)
+    assert "HTTP 429" in message and "longer than the 10m00s a run waits" in message
+    assert_redacted(message)
+    assert client.requests == 1 and sleeps.delays == []
+
+
+async def test_the_longest_wait_of_a_listing_is_a_setting(
+    archive: Archive, make_client, sleeps
+) -> None:
+    client = make_client(attempts=3, rand=lambda: 0.0, max_wait=5.0)
+    with pytest.raises(SourceError, match=r"asked to wait 7.0s, longer than the 5.0s a run waits"):
+        await client.get_text(f"{archive.url}/status/429?after=7")
+    assert sleeps.delays == []
+    with pytest.raises(SourceError, match=r"after 3 tries"):
+        await client.get_text(f"{archive.url}/status/429?after=5")
+    assert sleeps.delays == [5.0, 5.0]
+
+
+async def test_an_endless_listing_fails_with_a_clear_error(
+    archive: Archive, make_client, sleeps
+) -> None:
+    # An endless JSON listing once took 6.3 GiB of memory in 24 s.
+    client = make_client(max_answer_size=256 * 1024)
+    with pytest.raises(SourceError) as caught:
+        await asyncio.wait_for(client.get_json(f"{archive.url}/endless?token={SECRET}"), 20)
+    message = str(caught.value)
+    assert message.startswith("source lasco: ")
+    assert "larger than 256.0 KiB" in message and "max_answer_size" in message
+    assert_redacted(message)
+    assert client.requests == 1 and sleeps.delays == []
 
 
 async def test_a_retry_that_succeeds_returns_the_page(

@@ -166,6 +166,35 @@ def test_transfer_options_are_accepted(skyhaul: Invoke, manifest: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
+def test_the_bounds_of_a_run_are_options_kept_with_its_job(
+    skyhaul: Invoke, manifest: Path, catalog: Catalog
+) -> None:
+    result = skyhaul(
+        "get", "-i", str(manifest), "-d", "files", "--no-progress",
+        "--timeout", "20s", "--min-speed", "2KiB", "--min-speed-time", "30s",
+        "--max-wait", "1m",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (job,) = catalog.list_jobs()
+    options = job.params["options"]
+    assert (options["connect_timeout"], options["read_timeout"]) == (20.0, 20.0)
+    assert (options["min_speed"], options["min_speed_time"]) == (2048, 30.0)
+    assert options["max_wait"] == 60.0
+
+
+def test_the_bounds_of_a_run_default_to_the_documented_values(
+    skyhaul: Invoke, manifest: Path, catalog: Catalog
+) -> None:
+    result = skyhaul("get", "-i", str(manifest), "-d", "files", "--no-progress")
+    assert result.exit_code == 0, result.output
+    (job,) = catalog.list_jobs()
+    options = job.params["options"]
+    assert (options["connect_timeout"], options["read_timeout"]) == (30.0, 60.0)
+    assert (options["min_speed"], options["min_speed_time"]) == (1024, 60.0)
+    assert options["max_wait"] == 600.0
+    assert "--min-speed" in skyhaul("get", "--help").stdout
+
+
 def test_get_as_a_subprocess_keeps_stdout_for_json(
     skyhaul_process: Callable[..., subprocess.CompletedProcess[str]], manifest: Path
 ) -> None:

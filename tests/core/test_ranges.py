@@ -10,6 +10,7 @@ from skyhaul.core.ranges import (
     contiguous_prefix,
     format_content_range,
     if_range_value,
+    iter_segments,
     merge_ranges,
     missing_ranges,
     parse_content_range,
@@ -112,6 +113,13 @@ def test_plan_segments_covers_exactly_and_replans_to_the_same_pieces(size: int, 
     assert plan_segments(size, seg, done) == plan[1::2]
 
 
+def test_segments_come_one_at_a_time_for_a_file_claimed_to_be_huge() -> None:
+    # A 206 may claim 2**62 bytes: half a trillion segments, never planned all at once.
+    pieces = iter_segments(2**62, 8 << 20, [B(0, 8 << 20)])
+    assert next(pieces) == B(8 << 20, 16 << 20)
+    assert list(iter_segments(100, 10, [B(0, 95)])) == plan_segments(100, 10, [B(0, 95)])
+
+
 def test_plan_segments_refuses_bad_segment_size() -> None:
     with pytest.raises(ValueError, match="segment size"):
         plan_segments(10, 0)
@@ -162,6 +170,11 @@ def test_parse_content_range(value: str, expected: ContentRange) -> None:
         "bytes 0-99/1000, bytes 100-199/1000",
         "bytes 0 - 99/1000",
         "bytes 1.0-2/3",
+        # Past what a file offset holds: a total of 10**23 once overflowed the part file.
+        f"bytes 0-9/{10**23}",
+        f"bytes 0-{2**63 - 1}/*",
+        f"bytes 0-9/{2**63}",
+        f"bytes 0-9/{'9' * 5000}",
     ],
 )
 def test_parse_content_range_refuses(value: str) -> None:
@@ -177,6 +190,7 @@ def test_parse_content_range_refuses(value: str) -> None:
         ("bytes 0-99/1000", None),
         ("bytes */*", None),
         ("garbage", None),
+        (f"bytes */{10**23}", None),
     ],
 )
 def test_parse_unsatisfied_range(value: str, expected: int | None) -> None:

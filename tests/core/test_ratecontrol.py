@@ -17,6 +17,7 @@ from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.ratecontrol import (
     HOLD_MAX_SECONDS,
     HOLD_SECONDS,
+    MAX_PAUSE_SECONDS,
     HostController,
     WindowChange,
 )
@@ -208,6 +209,29 @@ def test_retry_after_at_the_floor_is_still_reported() -> None:
     assert (change.old_window, change.new_window) == (1, 1)
     assert change.old_rate == change.new_rate
     assert str(change) == "archive.example: window 1 -> 1, paused 5s (429, Retry-After 5s)"
+
+
+def test_a_pause_longer_than_max_pause_refuses_requests_instead_of_holding_them() -> None:
+    # Retry-After: 99999999 once held every request to the host for 3 years.
+    c = HostController(HOST, start=8, max_pause=600.0)
+    change = throttle(c, now=10.0, started_at=9.0, retry_after=99999999.0)
+    assert change is not None and change.pause == 99999999.0
+    assert not c.can_start(0, 10.0)
+    assert c.refusal(10.0) == 99999999.0
+    assert c.refusal(1000.0) == 99999999.0 - 990.0
+    # The pause is the server's: its last 600 s may be waited for, not cut short.
+    assert c.refusal(10.0 + 99999999.0 - 600.0) is None
+    assert c.earliest_start(10.0) == 10.0 + 99999999.0
+
+
+def test_a_pause_up_to_ten_minutes_is_waited_for_by_default() -> None:
+    c = HostController(HOST, start=8)
+    assert c.refusal(0.0) is None
+    throttle(c, now=0.0, started_at=0.0, retry_after=MAX_PAUSE_SECONDS)
+    assert MAX_PAUSE_SECONDS == 600.0
+    assert c.refusal(0.0) is None and c.earliest_start(0.0) == 600.0
+    throttle(c, now=0.0, started_at=0.0, retry_after=MAX_PAUSE_SECONDS + 1)
+    assert c.refusal(0.0) == MAX_PAUSE_SECONDS + 1
 
 
 # --- pacing ----------------------------------------------------------------------------

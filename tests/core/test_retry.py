@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from skyhaul.core.errorclass import ErrorClass
-from skyhaul.core.retry import RetryDecision, RetryPolicy, backoff_delay
+from skyhaul.core.retry import QUICK_ATTEMPTS, RetryDecision, RetryPolicy, backoff_delay
 
 
 def fixed(value: float) -> Callable[[], float]:
@@ -202,3 +202,29 @@ def test_with_permanent_adds_classes() -> None:
 def test_policy_refuses_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_host_name_that_does_not_resolve_is_retried_quickly_a_few_times_then_given_up() -> None:
+    # A misspelled host never resolves: a few quick tries cover a resolver's hiccup, then
+    # the file is abandoned, whatever the policy allows other classes.
+    policy = RetryPolicy(max_attempts=8, base_delay=60.0, max_delay=600.0)
+    decisions = [policy.decide(ErrorClass.DNS, n, random=MAX) for n in range(1, 9)]
+    retried = [d for d in decisions if d.retry]
+    assert len(retried) == QUICK_ATTEMPTS - 1
+    assert all(d.retry for d in decisions[: QUICK_ATTEMPTS - 1])
+    assert sum(d.delay for d in retried) < 5.0
+    given_up = decisions[QUICK_ATTEMPTS - 1]
+    assert given_up == RetryDecision(
+        False, 0.0, f"host name not found; {QUICK_ATTEMPTS} attempts exhausted"
+    )
+
+
+def test_a_policy_of_fewer_attempts_gives_up_on_a_host_name_sooner() -> None:
+    assert not RetryPolicy(max_attempts=1).decide(ErrorClass.DNS, 1, random=MAX).retry
+
+
+def test_a_decision_says_whether_its_wait_fits_within_a_longest_wait() -> None:
+    throttled = RetryPolicy().decide(ErrorClass.THROTTLED, 1, retry_after=99999999.0, random=MAX)
+    assert throttled.retry and not throttled.within(600.0)
+    assert RetryPolicy().decide(ErrorClass.SERVER, 1, random=MAX).within(600.0)
+    assert not RetryPolicy(max_attempts=1).decide(ErrorClass.SERVER, 1, random=MAX).within(600.0)

@@ -129,7 +129,7 @@ def settings_for(sim: SimThread, **changes: object) -> RecordsApiSettings:
 #: Blobs served over HTTP and over S3 alike (one cache, the same bytes): files of eight
 #: 256 KiB segments, files of one segment, and one of 100 MiB. Each test takes files of
 #: its own, by index: test_mirrors the 2 MiB files 0-6 and 64 KiB files 1-2,
-#: test_s3_transfer the 2 MiB files 7-12 and the 100 MiB one.
+#: test_s3_transfer the 2 MiB files 7-12, the 64 KiB file 3 and the 100 MiB one.
 MIRRORED = ArchiveSpec(
     seed=43,
     count=18,

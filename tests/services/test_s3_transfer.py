@@ -175,3 +175,18 @@ async def test_an_object_uploaded_again_is_fetched_again_from_byte_0(
     assert record.validator == changed.etag
     data = (tmp_path / f.path).read_bytes()
     assert hashlib.sha256(data).hexdigest() == changed.version.sha256
+
+
+async def test_an_s3_body_under_the_minimum_speed_fails_as_a_read_timeout(
+    mirrored: Mirrored, catalog: Catalog, tmp_path: Path
+) -> None:
+    # The bounds of an HTTP body hold for an S3 one: both pass through one rule.
+    f = mirrored.files(64 * KIB)[3]
+    url = mirrored.s3_url(f)
+    catalog.register([FileSpec(url, f.path, f.size)], str(tmp_path), now=NOW)
+    mirrored.s3.set_faults(bandwidth=4 * KIB)
+    options = TransferOptions(max_attempts=1, min_speed=64 * KIB, min_speed_time=0.5)
+    summary = await asyncio.wait_for(run_download(catalog, options), 30)
+    [failure] = summary.failures
+    assert failure.error_class == "read_timeout"
+    assert "slower than 64.0 KiB/s for 0.5s" in failure.message

@@ -9,6 +9,10 @@ Rules:
 - Throttling, 5xx and network errors are retried as a ``core.retry.RetryPolicy`` decides
   (exponential backoff from 0.5 s, capped at 30 s, full jitter, ``Retry-After`` a floor)
   up to ``attempts`` tries, then a ``SourceError``. This client sleeps; the policy decides.
+  A wait longer than ``max_wait`` (a server's ``Retry-After: 99999999``) is not slept:
+  the listing fails at once and says why.
+- A page is read into memory up to ``max_answer_size`` bytes; a larger one (an endless
+  listing) fails the listing at once.
 - At most ``concurrency`` requests are in flight: listing must stay polite too.
 - Messages carry redacted URLs only.
 """
@@ -21,10 +25,11 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from skyhaul.adapters.http import CredentialRule, HttpClient, HttpSettings
+from skyhaul.adapters.http import MAX_ANSWER, CredentialRule, HttpClient, HttpSettings
 from skyhaul.core.errorclass import ErrorClass
+from skyhaul.core.ratecontrol import MAX_PAUSE_SECONDS
 from skyhaul.core.redact import redact_url
-from skyhaul.core.retry import RetryPolicy
+from skyhaul.core.retry import RetryPolicy, wait_too_long
 from skyhaul.errors import ClientError, SourceAuthError, SourceError, TransferError
 
 __all__ = ["PageClient", "refused_credentials"]
@@ -63,6 +68,10 @@ class PageClient:
         Tries per page before giving up (at least one).
     concurrency : int
         Requests in flight at most.
+    max_answer_size : int
+        Bytes of one page read into memory at most.
+    max_wait : float
+        Seconds a retry may wait at most; a server asking for longer fails the page.
     sleep, rand
         Injected for tests.
     """
@@ -77,6 +86,8 @@ class PageClient:
         timeout: float = 60.0,
         attempts: int = 4,
         concurrency: int = 4,
+        max_answer_size: int = MAX_ANSWER,
+        max_wait: float = MAX_PAUSE_SECONDS,
         sleep: Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -90,9 +101,11 @@ class PageClient:
                 total_timeout=timeout,
                 verify_tls=verify_tls,
                 byte_exact=False,
+                max_answer=max_answer_size,
             ),
             CredentialRule(grants),
         )
+        self._max_wait = max_wait
         self._policy = RetryPolicy(
             max_attempts=max(1, attempts),
             base_delay=_BASE_DELAY,
@@ -142,6 +155,11 @@ class PageClient:
                 if not decision.retry:
                     raise SourceError(
                         f"source {self.source}: {exc.message} (after {tries} tries)"
+                    ) from None
+                if not decision.within(self._max_wait):
+                    raise SourceError(
+                        f"source {self.source}: {exc.message}"
+                        f" ({wait_too_long(decision.delay, self._max_wait)})"
                     ) from None
                 await self._sleep(decision.delay)
 

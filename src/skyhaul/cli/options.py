@@ -296,6 +296,14 @@ def _size_option(text: str | int) -> int:
     return size
 
 
+def _speed_option(text: str | int) -> int:
+    """Bytes per second: a size (``1KiB``), or 0 to turn the minimum speed off."""
+    try:
+        return parse_size(str(text))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def build_transfer(
     concurrency: Annotated[
         int,
@@ -354,6 +362,49 @@ def build_transfer(
             rich_help_panel=_TRANSFER,
         ),
     ] = _DEFAULTS.lease_seconds,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            parser=duration_option,
+            metavar="DURATION",
+            help="Seconds to connect, and without a byte of an answer, before an attempt fails.",
+            show_default=f"{_DEFAULTS.connect_timeout:g}s to connect, "
+            f"{_DEFAULTS.read_timeout:g}s between reads",
+            rich_help_panel=_TRANSFER,
+        ),
+    ] = None,
+    min_speed: Annotated[
+        int,
+        typer.Option(
+            parser=_speed_option,
+            metavar="SIZE",
+            help="Slowest average per second over --min-speed-time before an attempt fails "
+            "as a read timeout (0: off).",
+            show_default=f"{_DEFAULTS.min_speed / 1024:g}KiB",
+            rich_help_panel=_TRANSFER,
+        ),
+    ] = int(_DEFAULTS.min_speed),
+    min_speed_time: Annotated[
+        float,
+        typer.Option(
+            parser=duration_option,
+            metavar="DURATION",
+            help="The window the minimum speed is measured over.",
+            show_default=f"{_DEFAULTS.min_speed_time:g}s",
+            rich_help_panel=_TRANSFER,
+        ),
+    ] = _DEFAULTS.min_speed_time,
+    max_wait: Annotated[
+        float,
+        typer.Option(
+            parser=duration_option,
+            metavar="DURATION",
+            help="Longest wait of the run: a host's Retry-After pause, a retry; a file due "
+            "later ends FAILED with its due time.",
+            show_default=f"{_DEFAULTS.max_wait / 60:g}m",
+            rich_help_panel=_TRANSFER,
+        ),
+    ] = _DEFAULTS.max_wait,
 ) -> TransferOptions:
     """Build the ``TransferOptions`` of a download run."""
     return TransferOptions(
@@ -363,6 +414,11 @@ def build_transfer(
         max_attempts=max_attempts,
         verify_tls=not insecure,
         lease_seconds=lease,
+        connect_timeout=_DEFAULTS.connect_timeout if timeout is None else timeout,
+        read_timeout=_DEFAULTS.read_timeout if timeout is None else timeout,
+        max_wait=max_wait,
+        min_speed=min_speed,
+        min_speed_time=min_speed_time,
     )
 
 

@@ -10,6 +10,8 @@ class ErrorClass(StrEnum):
 
     CONNECT = "connect"
     """Connection refused, reset or dropped."""
+    DNS = "dns"
+    """The host name does not resolve: retried a few times quickly, then permanent."""
     READ_TIMEOUT = "read_timeout"
     """No bytes within the read timeout."""
     THROTTLED = "throttled"

@@ -9,6 +9,8 @@ from datetime import datetime
 from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.metadata import MissionMetadata
+from skyhaul.core.ratecontrol import MAX_PAUSE_SECONDS
+from skyhaul.core.speedfloor import DEFAULT_MIN_SPEED, DEFAULT_MIN_SPEED_TIME
 
 DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024
 
@@ -214,6 +216,13 @@ class TransferOptions:
     credentials : tuple of (origin, authorization) pairs
         ``Authorization`` header values of configured sources, each sent only to its
         origin (``scheme://host[:port]``); never shown in ``repr``.
+    max_wait : float
+        Seconds a run waits at most: for its host's pause (``Retry-After``; a longer
+        pause refuses the request), before a range resumed within its attempt, and for a
+        file's next attempt. A file due later ends FAILED with its due time.
+    min_speed, min_speed_time : float
+        A body must bring ``min_speed`` bytes per second on average over each
+        ``min_speed_time`` seconds, or its attempt fails as a read timeout (0: off).
     """
 
     concurrency: int = 16
@@ -227,6 +236,9 @@ class TransferOptions:
     retry_base_delay: float = 1.0
     retry_max_delay: float = 300.0
     credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    max_wait: float = MAX_PAUSE_SECONDS
+    min_speed: float = DEFAULT_MIN_SPEED
+    min_speed_time: float = DEFAULT_MIN_SPEED_TIME
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,18 @@ Rules:
 - Segments are aligned to multiples of the segment size, so planning again after a
   crash yields the same pieces and a segment map from a previous run stays meaningful.
 - Parsers are strict: anything malformed raises ``ValueError``; a 206 we cannot read
-  exactly is never appended to a file.
+  exactly is never appended to a file. No number past ``LARGEST_OFFSET`` (what a file
+  offset can hold) is accepted: a server's 10**23 would only overflow the part file.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+
+#: The largest byte offset of a file (a signed 64-bit ``off_t``).
+LARGEST_OFFSET = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -76,7 +80,17 @@ def missing_ranges(size: int, done: Sequence[ByteRange]) -> list[ByteRange]:
 
 
 def plan_segments(size: int, segment_size: int, done: Sequence[ByteRange] = ()) -> list[ByteRange]:
-    """Split what is missing of a file into segments to request.
+    """Split what is missing of a file into segments to request (see ``iter_segments``)."""
+    return list(iter_segments(size, segment_size, done))
+
+
+def iter_segments(
+    size: int, segment_size: int, done: Sequence[ByteRange] = ()
+) -> Iterator[ByteRange]:
+    """Yield what is missing of a file as segments to request, one at a time.
+
+    A size is whatever a server claims: one of 2**62 bytes would make half a trillion
+    segments, so they are made as they are asked for.
 
     Parameters
     ----------
@@ -87,24 +101,22 @@ def plan_segments(size: int, segment_size: int, done: Sequence[ByteRange] = ()) 
     done : sequence of ByteRange
         Ranges already on disk and durable.
 
-    Returns
-    -------
-    list of ByteRange
+    Yields
+    ------
+    ByteRange
         The missing bytes, in order, cut at every multiple of ``segment_size``: each
         piece lies inside one aligned block ``[k * segment_size, (k + 1) * segment_size)``,
         so re-planning with more ranges done yields a subset of the same boundaries.
     """
     if segment_size <= 0:
         raise ValueError(f"invalid segment size {segment_size}")
-    segments: list[ByteRange] = []
     for gap in missing_ranges(size, done):
         start = gap.start
         while start < gap.end:
             block_end = (start // segment_size + 1) * segment_size
             end = min(block_end, gap.end)
-            segments.append(ByteRange(start, end))
+            yield ByteRange(start, end)
             start = end
-    return segments
 
 
 def contiguous_prefix(done: Sequence[ByteRange]) -> int:
@@ -141,6 +153,7 @@ class ContentRange:
 
 _CONTENT_RANGE_RE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", re.IGNORECASE)
 _UNSATISFIED_RE = re.compile(r"\s*bytes\s+\*/(\d+)\s*", re.IGNORECASE)
+_LONGEST_NUMBER = len(str(LARGEST_OFFSET))  # longer digit strings are never parsed
 _RANGE_RE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.IGNORECASE)
 
 
@@ -158,8 +171,14 @@ def parse_content_range(value: str) -> ContentRange:
     if match is None:
         raise ValueError(f"malformed Content-Range {value!r}")
     first, last, total = match.groups()
+    if any(len(number) > _LONGEST_NUMBER for number in (first, last, total)):
+        raise ValueError(f"Content-Range {value!r} is past the largest file offset")
+    end = int(last) + 1
+    size = None if total == "*" else int(total)
+    if end > LARGEST_OFFSET or (size is not None and size > LARGEST_OFFSET):
+        raise ValueError(f"Content-Range {value!r} is past the largest file offset")
     try:
-        return ContentRange(int(first), int(last) + 1, None if total == "*" else int(total))
+        return ContentRange(int(first), end, size)
     except ValueError:
         raise ValueError(f"invalid Content-Range {value!r}") from None
 
@@ -167,7 +186,10 @@ def parse_content_range(value: str) -> ContentRange:
 def parse_unsatisfied_range(value: str) -> int | None:
     """Return the size from a 416 answer's ``Content-Range: bytes */1000``, else ``None``."""
     match = _UNSATISFIED_RE.fullmatch(value)
-    return int(match.group(1)) if match else None
+    if match is None or len(match.group(1)) > _LONGEST_NUMBER:
+        return None
+    size = int(match.group(1))
+    return size if size <= LARGEST_OFFSET else None
 
 
 def format_content_range(r: ByteRange, total: int) -> str:

@@ -9,7 +9,11 @@ Rules:
   integrity, disk) say nothing about load and change nothing.
 - One decrease per congestion epoch: a failure of a request that started before the last
   decrease echoes the same congestion (16 concurrent 429s are one signal, not 16).
-- ``Retry-After`` pauses the whole host until ``now + retry_after``.
+- ``Retry-After`` pauses the whole host until ``now + retry_after``. No request waits for
+  a pause longer than ``max_pause`` (``MAX_PAUSE_SECONDS`` by default): ``refusal`` says
+  so, and the request fails at once with the time left (its file ends FAILED, due when
+  the pause ends). A server asking for years would otherwise hold every request to it
+  for years; and cutting the pause short would ask again a server that said not to.
 - Pacing, because a window cannot keep fast responses under a request rate (nginx
   ``limit_req`` refuses with 429 or 503 once its bucket of ``burst + 1`` tokens is
   empty): every throttle paces requests ``1 / rate`` apart, on a schedule anchored at
@@ -81,6 +85,8 @@ SEARCH_BURSTS = 2
 LATE_CREDIT_SLOTS = 1.0
 """A paced start may follow a late one this many slots early (never more than the
 server's burst less one), so that the rate sent keeps to the rate set."""
+MAX_PAUSE_SECONDS = 600.0
+"""The longest pause a request waits for, by default (``HostController.max_pause``)."""
 _BINDING_SLOTS = 1.5  # starts closer than this many slots apart mean pacing holds them back
 
 _CONGESTION = frozenset({ErrorClass.THROTTLED, ErrorClass.READ_TIMEOUT, ErrorClass.CONNECT})
@@ -120,6 +126,8 @@ class HostController:
         successes, like TCP congestion avoidance).
     rate_floor : float
         Slowest pacing, in requests per second.
+    max_pause : float
+        Longest pause a request waits for, in seconds; a longer one refuses it.
 
     Attributes
     ----------
@@ -141,6 +149,7 @@ class HostController:
         ceiling: int = 16,
         increase_after: int | None = None,
         rate_floor: float = 0.5,
+        max_pause: float = MAX_PAUSE_SECONDS,
     ) -> None:
         if not 1 <= floor <= start <= ceiling:
             raise ValueError(
@@ -150,12 +159,15 @@ class HostController:
             raise ValueError(f"increase_after must be >= 1, got {increase_after}")
         if not rate_floor > 0:
             raise ValueError(f"rate_floor must be > 0, got {rate_floor}")
+        if not max_pause >= 0:
+            raise ValueError(f"max_pause must be >= 0, got {max_pause}")
         self.host = host
         self.window = start
         self.floor = floor
         self.ceiling = ceiling
         self.increase_after = increase_after
         self.rate_floor = rate_floor
+        self.max_pause = max_pause
         self.rate: float | None = None
         self.paused_until = -math.inf
         self._successes = 0  # since the window last changed
@@ -186,6 +198,14 @@ class HostController:
         if self.rate is not None:
             earliest = max(earliest, self._slot)
         return earliest
+
+    def refusal(self, now: float) -> float | None:
+        """Return the seconds the host stays paused, when that is longer than ``max_pause``.
+
+        A request is not held that long: it fails at once. None: it may wait.
+        """
+        left = self.paused_until - now
+        return left if left > self.max_pause else None
 
     def can_start(self, in_flight: int, now: float) -> bool:
         """Tell whether one more request may start now with ``in_flight`` running."""

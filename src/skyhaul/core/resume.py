@@ -24,6 +24,12 @@ Rules:
   ``integrity``. Once a source has served bytes, a new size means the file changed.
 - Digests are compared only when both are of one algorithm (an md5 and a sha256 of one
   file differ as strings).
+- Once a validator is recorded, a 206 must carry it: one without it (the server may
+  ignore ``If-Range`` as well) or with another may hold another version's bytes, and
+  splicing them would make a file that never existed. Without a validator it restarts
+  the file (one whole answer follows); with another, the file changed. Validators are
+  checked before the total, so a resume's 206 without a total is written only when its
+  validator matched.
 """
 
 from __future__ import annotations
@@ -142,7 +148,7 @@ TABLE: dict[tuple[Asked, Answer], Verdict] = {
     (Asked.RESUME, _A.SIZE_DIFFERS): _C,
     (Asked.RESUME, _A.DIGEST_DIFFERS): _C,
     (Asked.RESUME, _A.VALIDATOR_CHANGED): _C,
-    (Asked.RESUME, _A.VALIDATOR_MISSING): _R,
+    (Asked.RESUME, _A.VALIDATOR_MISSING): _X,  # it cannot vouch for its bytes
     (Asked.RESUME, _A.PRECONDITION_FAILED): _X,  # an object store's If-Match: it changed
     (Asked.RESUME, _A.UNSATISFIABLE): _C,
     # A range from a further source while bytes from an earlier one are kept.
@@ -228,15 +234,15 @@ def classify(
     if content_range.start != wanted.start or content_range.end > wanted.end:
         return Answer.RANGE_MISPLACED
     total = content_range.total
-    if total is None:
-        return Answer.RANGE_UNSIZED
-    if known_size is not None and total != known_size:
+    if known_size is not None and total is not None and total != known_size:
         return Answer.SIZE_DIFFERS
     if known_validator is not None:
         if answer.validator is None:
             return Answer.VALIDATOR_MISSING
         if answer.validator != known_validator:
             return Answer.VALIDATOR_CHANGED
+    if total is None:
+        return Answer.RANGE_UNSIZED
     if content_range.start == 0 and content_range.end == total:
         return Answer.RANGE_WHOLE
     return Answer.RANGE_EXACT

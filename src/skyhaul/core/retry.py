@@ -11,6 +11,12 @@ Rules:
 - A server's ``Retry-After`` is a floor, never shortened by jitter, for the classes in
   ``retry_after_classes`` (throttling by default); a remote file that changed is fetched
   again at once, from byte 0.
+- A host name that does not resolve (DNS) is a typo far more often than a resolver's
+  hiccup: it gets ``QUICK_ATTEMPTS`` attempts at most, ``QUICK_DELAY`` apart at most,
+  then it is permanent.
+- A decision does not know how long its caller is willing to wait: ``within`` tells a
+  caller that sleeps (a range resumed within its attempt, a listing page, a records
+  chunk) whether to wait or to give up; the engine records a later retry's due time.
 - ``reason`` is shown to users, so it is a short sentence without jargon.
 - Within one attempt, a range request that breaks off is resumed where it got to for the
   classes in ``RESUMED_WITHIN_ATTEMPT`` (under this same policy); after the classes in
@@ -33,7 +39,12 @@ RESUMED_WITHIN_ATTEMPT = frozenset(
     {ErrorClass.CONNECT, ErrorClass.READ_TIMEOUT, ErrorClass.THROTTLED, ErrorClass.SERVER}
 )
 #: Classes that say "this source cannot serve the file now": continue on the next one.
-MOVES_TO_NEXT_SOURCE = RESUMED_WITHIN_ATTEMPT | {ErrorClass.CLIENT}
+MOVES_TO_NEXT_SOURCE = RESUMED_WITHIN_ATTEMPT | {ErrorClass.CLIENT, ErrorClass.DNS}
+#: Attempts at most for a host name that does not resolve (a misspelled host)...
+QUICK_ATTEMPTS = 3
+#: ...with a full-jitter backoff from this many seconds, doubling (a resolver's hiccup
+#: passes within seconds; a typo never does).
+QUICK_DELAY = 0.5
 
 _MAX_EXPONENT = 62  # 2**62 seconds is beyond any cap; avoids float overflow for huge attempts
 
@@ -55,6 +66,10 @@ class RetryDecision:
     retry: bool
     delay: float
     reason: str
+
+    def within(self, longest: float) -> bool:
+        """Tell whether to retry after waiting no longer than ``longest`` seconds."""
+        return self.retry and self.delay <= longest
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float, random: Callable[[], float]) -> float:
@@ -82,12 +97,23 @@ def backoff_delay(attempt: int, *, base: float, cap: float, random: Callable[[],
     return random() * ceiling
 
 
+def wait_too_long(delay: float, longest: float) -> str:
+    """Say that a retry's wait is beyond the longest a caller waits (for messages)."""
+    return f"asked to wait {format_duration(delay)}, {beyond_wait(longest)}"
+
+
+def beyond_wait(longest: float) -> str:
+    """Say that something is longer than the ``longest`` a run waits (for messages)."""
+    return f"longer than the {format_duration(longest)} a run waits"
+
+
 def _attempts_text(n: int) -> str:
     return f"{n} attempt" if n == 1 else f"{n} attempts"
 
 
 _CLASS_TEXT = {
     ErrorClass.CONNECT: "connection failed",
+    ErrorClass.DNS: "host name not found",
     ErrorClass.READ_TIMEOUT: "read timed out",
     ErrorClass.THROTTLED: "throttled by the server",
     ErrorClass.SERVER: "server error",
@@ -170,12 +196,17 @@ class RetryPolicy:
         if error_class in self.permanent:
             kind = error_class.value.replace("_", " ")
             return RetryDecision(False, 0.0, f"permanent {kind} error")
-        if attempts >= self.max_attempts:
+        quick = error_class is ErrorClass.DNS
+        most = min(self.max_attempts, QUICK_ATTEMPTS) if quick else self.max_attempts
+        if attempts >= most:
             return RetryDecision(False, 0.0, f"{what}; {_attempts_text(attempts)} exhausted")
-        next_try = f"retry {attempts + 1} of {self.max_attempts}"
+        next_try = f"retry {attempts + 1} of {most}"
         if error_class is ErrorClass.CHANGED:
             return RetryDecision(True, 0.0, f"{what}; {next_try} from byte 0 now")
-        delay = backoff_delay(attempts, base=self.base_delay, cap=self.max_delay, random=random)
+        if quick:
+            delay = backoff_delay(attempts, base=QUICK_DELAY, cap=4 * QUICK_DELAY, random=random)
+        else:
+            delay = backoff_delay(attempts, base=self.base_delay, cap=self.max_delay, random=random)
         if retry_after is not None and error_class in self.retry_after_classes:
             asked = max(0.0, retry_after)
             delay = min(max(asked, delay), max(self.max_delay, asked))

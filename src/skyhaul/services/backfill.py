@@ -308,7 +308,8 @@ class BackfillRun:
         self.board.plan(len(plan), sum(p.action.needs_work for p in plan), per_day)
         owned = client is None
         http = client or RecordsClient(settings)
-        gate = GateRegistry(settings.concurrency, asyncio.get_running_loop().time).for_url(
+        loop = asyncio.get_running_loop()
+        gate = GateRegistry(settings.concurrency, loop.time, settings.max_wait).for_url(
             settings.url
         )
         began = time.monotonic()

@@ -5,9 +5,12 @@ Rules:
   adaptive controller decides how many are in flight and how fast they start; 429 and 503
   slow it down, ``Retry-After`` pauses the host.
 - A throttled request is not a failed one: it goes back to the gate (which waits as the
-  server asked) and tries again, up to ``MAX_THROTTLES`` times. Other retryable failures
+  server asked) and tries again, up to ``MAX_THROTTLES`` times. A server asking to wait
+  longer than the source's ``max_wait`` fails the day at once, saying so (the gate would
+  refuse every later request of the day anyway). Other retryable failures
   (5xx, resets, timeouts) are retried by the retry policy with backoff and full jitter,
-  up to the source's ``attempts``; a permanent one (404, 400) fails the day at once.
+  up to the source's ``attempts``; a permanent one (404, 400), or one whose wait is longer
+  than ``max_wait``, fails the day at once.
 - Each chunk is parsed and spooled to disk as soon as it arrives (memory holds about one
   chunk per worker, never a day); parsing runs in a worker thread.
 - The first chunk that fails cancels the others: the day is FAILED either way.
@@ -25,7 +28,7 @@ from datetime import datetime
 from skyhaul.adapters.records_store import ChunkSpool, parse_chunk
 from skyhaul.adapters.sources.records_api import RecordsApiSettings, RecordsClient
 from skyhaul.core.errorclass import ErrorClass
-from skyhaul.core.retry import RetryPolicy
+from skyhaul.core.retry import RetryPolicy, wait_too_long
 from skyhaul.errors import TransferError
 from skyhaul.services.hostgate import HostGate
 
@@ -116,6 +119,9 @@ async def fetch_day(
                 if exc.error_class is ErrorClass.THROTTLED:
                     counts.throttled += 1
                     throttles += 1
+                    asked = exc.retry_after or 0.0
+                    if asked > settings.max_wait:
+                        raise _waits_too_long(exc, asked, settings.max_wait) from None
                     if throttles < MAX_THROTTLES:
                         continue  # the gate waits as long as the server asked
                     raise
@@ -125,6 +131,8 @@ async def fetch_day(
                 )
                 if not decision.retry:
                     raise
+                if not decision.within(settings.max_wait):
+                    raise _waits_too_long(exc, decision.delay, settings.max_wait) from None
                 log.debug("%s: %s", where, decision.reason)
                 await sleep(decision.delay)
                 continue
@@ -155,6 +163,12 @@ async def fetch_day(
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
     return counts
+
+
+def _waits_too_long(error: TransferError, delay: float, longest: float) -> TransferError:
+    """``error``, saying that its wait is longer than the source's ``max_wait``."""
+    message = f"{error.message} ({wait_too_long(delay, longest)})"
+    return type(error)(message, error.retry_after, error.status)
 
 
 def _spool_chunk(

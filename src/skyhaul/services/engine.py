@@ -10,8 +10,11 @@ Rules:
 - At most ``concurrency`` files are in flight; each request to a host also passes that
   host's adaptive gate, so several large files share one polite window.
 - A failed attempt is classified by its error type and the retry policy decides: FAILED
-  with a backoff delay (the run waits for it) or ABANDONED. The run ends when nothing in
-  its selection is eligible now or later.
+  with a backoff delay (the run waits for it, ``options.max_wait`` at most) or ABANDONED.
+  The run ends when nothing in its selection is eligible now or within that wait.
+- An error a transfer did not expect is still one of ours by the time it is recorded: a
+  refused path is a client error, an OS error a disk error, anything else an internal
+  error; each logged in one line, its traceback only at DEBUG (``-v``).
 - Cancellation (the ``cancel`` event) stops in-flight requests, makes their progress
   durable and releases every held file back to DISCOVERED: all of it resumable.
 - A full disk stops the whole run (``DiskFullError``), and so does a transport that cannot
@@ -53,6 +56,7 @@ from skyhaul.core.retry import RetryPolicy
 from skyhaul.errors import (
     ClientError,
     ConfigError,
+    DiskError,
     DiskFullError,
     PathEscapeError,
     TransferError,
@@ -77,8 +81,6 @@ COMPLETION_DELAY = 0.05
 CLAIM_AHEAD = 64
 #: ...and at most, when small files finish fast (see ``core.claimahead``).
 CLAIM_AHEAD_MOST = 1024
-#: A run does not wait longer than this for a file's next attempt; it reports it failed.
-LONGEST_WAIT = timedelta(minutes=10)
 
 
 @dataclass(slots=True, eq=False)
@@ -180,7 +182,7 @@ class Engine:
         self._run = TransferRun(
             transports=self.transports,
             segment_map=self.segment_map,
-            gates=GateRegistry(options.max_per_host, loop.time),
+            gates=GateRegistry(options.max_per_host, loop.time, options.max_wait),
             options=options,
             policy=self._policy,
             owner=self.owner,
@@ -294,7 +296,7 @@ class Engine:
         if due is None:
             return False
         delay = (due - self.clock.now()).total_seconds()
-        if delay > LONGEST_WAIT.total_seconds():
+        if delay > self.options.max_wait:
             log.warning("next retry is due at %s; not waiting for it", due.isoformat())
             return False
         if delay > 0:
@@ -373,9 +375,7 @@ class Engine:
         if isinstance(error, DiskFullError | ConfigError):
             raise error  # every other file would fail the same way
         if not isinstance(error, TransferError):
-            path = held.record.path
-            log.error("%s: unexpected %s", path, type(error).__name__, exc_info=error)
-            error = TransferError(f"internal error: {type(error).__name__}: {error}")
+            error = _as_transfer_error(held.record.path, error)
         await self._fail(held, error)
 
     async def _fail(self, held: FileRun, error: TransferError) -> None:
@@ -513,3 +513,18 @@ class Engine:
 
 async def _raise(error: BaseException) -> Completion:
     raise error
+
+
+def _as_transfer_error(path: str, error: BaseException) -> TransferError:
+    """The skyhaul error of one a transfer did not map itself, with the class it deserves.
+
+    Nothing here is worth a traceback to a user: the message is one line (at ERROR for an
+    internal error), the traceback at DEBUG.
+    """
+    log.debug("%s: %s", path, type(error).__name__, exc_info=error)
+    if isinstance(error, PathEscapeError):
+        return ClientError(error.message)  # a path that will be refused every time
+    if isinstance(error, OSError):
+        return DiskError(f"cannot write {path}: {error.strerror or error}")
+    log.error("%s: internal error: %s: %s (-v shows where)", path, type(error).__name__, error)
+    return TransferError(f"internal error: {type(error).__name__}: {error}")

@@ -4,6 +4,9 @@ Rules:
 - The controller (core) decides; the gate only waits and reports. Every request to a host
   passes ``acquire`` before it is sent and ``release`` exactly once after it ends.
 - ``release`` is synchronous so that it can run in ``finally`` blocks of cancelled tasks.
+- A request is never held for a pause longer than the controller's ``max_pause``: it is
+  refused at once with a ``ThrottledError`` carrying the time left, so its file ends
+  FAILED, due when the server said, instead of waiting for years.
 - Every change of a host's window or rate is logged with its reason.
 """
 
@@ -14,8 +17,10 @@ import logging
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from skyhaul.core.ratecontrol import HostController
-from skyhaul.errors import TransferError
+from skyhaul.core.ratecontrol import MAX_PAUSE_SECONDS, HostController
+from skyhaul.core.retry import beyond_wait
+from skyhaul.core.units import format_duration
+from skyhaul.errors import ThrottledError, TransferError
 
 log = logging.getLogger("skyhaul.engine")
 
@@ -38,15 +43,29 @@ class HostGate:
         self._waiters: list[asyncio.Future[None]] = []
 
     async def acquire(self) -> float:
-        """Wait until a request may start; return its start time."""
+        """Wait until a request may start; return its start time.
+
+        Raises
+        ------
+        ThrottledError
+            The host is paused for longer than a request waits (``max_pause``).
+        """
         loop = asyncio.get_running_loop()
         while True:
             now = self._clock()
-            if self.controller.can_start(self.in_flight, now):
-                self.controller.on_start(now)
+            controller = self.controller
+            if controller.can_start(self.in_flight, now):
+                controller.on_start(now)
                 self.in_flight += 1
                 return now
-            delay = self.controller.earliest_start(now) - now
+            left = controller.refusal(now)
+            if left is not None:
+                raise ThrottledError(
+                    f"{controller.host}: paused for {format_duration(left)} (Retry-After), "
+                    f"{beyond_wait(controller.max_pause)}",
+                    retry_after=left,
+                )
+            delay = controller.earliest_start(now) - now
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.append(waiter)
             try:
@@ -91,10 +110,19 @@ class GateRegistry:
         Ceiling of every host's concurrency window.
     clock : callable
         Monotonic seconds.
+    max_pause : float
+        Longest pause a request waits for; while a host pauses longer, its requests are
+        refused at once.
     """
 
-    def __init__(self, max_per_host: int, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        max_per_host: int,
+        clock: Callable[[], float],
+        max_pause: float = MAX_PAUSE_SECONDS,
+    ) -> None:
         self.max_per_host = max(1, max_per_host)
+        self.max_pause = max_pause
         self._clock = clock
         self._gates: dict[str, HostGate] = {}
         # ``scheme://authority`` -> gate: one dict lookup per file instead of a URL parse.
@@ -116,6 +144,8 @@ class GateRegistry:
         if gate is None:
             ceiling = self.max_per_host
             start = min(ceiling, max(2, ceiling // 2))
-            controller = HostController(host, start=start, floor=1, ceiling=ceiling)
+            controller = HostController(
+                host, start=start, floor=1, ceiling=ceiling, max_pause=self.max_pause
+            )
             gate = self._gates[host] = HostGate(controller, self._clock)
         return gate

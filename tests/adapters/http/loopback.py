@@ -30,7 +30,9 @@ class Archive:
 
     Routes: ``/data`` (the bytes of ``DATA``), ``/redirect?to=URL&status=302``,
     ``/loop`` (redirects to itself), ``/silent`` (never answers), ``/gzip`` (``DATA``
-    gzip-compressed, whatever the request asked).
+    gzip-compressed, whatever the request asked), ``/endless`` (a JSON list that never
+    ends, without Content-Length), ``/huge`` (announces a TiB, sends a little, then
+    waits).
     """
 
     url: str = ""
@@ -46,6 +48,8 @@ class Archive:
         app.router.add_get("/loop", self._loop)
         app.router.add_get("/silent", self._silent)
         app.router.add_get("/gzip", self._gzip)
+        app.router.add_get("/endless", self._endless)
+        app.router.add_get("/huge", self._huge)
         return app
 
     @web.middleware
@@ -80,8 +84,32 @@ class Archive:
     async def _gzip(self, request: web.Request) -> web.Response:
         return web.Response(body=gzip.compress(DATA), headers={"Content-Encoding": "gzip"})
 
+    async def _endless(self, request: web.Request) -> web.StreamResponse:
+        return await endless_json(request)
+
+    async def _huge(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": str(1 << 40)})
+        await response.prepare(request)
+        await response.write(DATA)
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
 
 StartArchive = Callable[..., Awaitable[Archive]]
+
+
+async def endless_json(
+    request: web.Request,
+    opening: bytes = b"[",
+    item: bytes = b'{"obTime": "2024-01-01T00:00:00Z", "value": 1},',
+) -> web.StreamResponse:
+    """Answer a JSON list that never ends, without Content-Length, until the client leaves."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    await response.write(opening)
+    items = item * 100
+    while True:  # until the client gives up: writing then fails
+        await response.write(items)
 
 
 async def serve(

@@ -296,3 +296,27 @@ async def test_the_transport_default_is_byte_exact(start_archive: StartArchive) 
         await transport.close()
     assert raw != DATA and gzip.decompress(raw) == DATA
     assert archive.seen[0].accept_encoding == "identity"
+
+
+@pytest.mark.parametrize("path", ["/endless", "/huge"])
+async def test_read_keeps_at_most_max_answer_bytes_in_memory(
+    start_archive: StartArchive, path: str
+) -> None:
+    # An endless listing once took 6.3 GiB of memory in 24 s.
+    archive = await start_archive()
+    client = HttpClient(HttpSettings(max_answer=256 * 1024))
+    try:
+        with pytest.raises(ClientError, match=r"larger than 256.0 KiB") as caught:
+            await asyncio.wait_for(client.read(f"{archive.url}{path}"), timeout=20)
+    finally:
+        await client.close()
+    assert "max_answer_size" in str(caught.value)
+
+
+async def test_read_takes_an_answer_up_to_max_answer_bytes(start_archive: StartArchive) -> None:
+    archive = await start_archive()
+    client = HttpClient(HttpSettings(max_answer=len(DATA)))
+    try:
+        assert await client.read(f"{archive.url}/data") == DATA
+    finally:
+        await client.close()

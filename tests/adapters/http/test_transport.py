@@ -13,11 +13,18 @@ import pytest
 from aiohttp import web
 from tests.adapters.http.loopback import serve
 
-from skyhaul.adapters.http import HttpSettings, HttpTransport, parse_retry_after
+from skyhaul.adapters.http import (
+    LONGEST_RETRY_AFTER,
+    HttpSettings,
+    HttpTransport,
+    parse_retry_after,
+)
 from skyhaul.core.ranges import ByteRange
 from skyhaul.errors import (
     ClientError,
     ConnectError,
+    IntegrityError,
+    NameResolutionError,
     ReadTimeoutError,
     RemoteChangedError,
     ServerError,
@@ -219,6 +226,44 @@ async def test_signed_url_secrets_never_appear_in_errors(server: str) -> None:
         assert "SECRET123" not in str(caught.value)
     finally:
         await transport.close()
+
+
+@pytest.mark.parametrize("value", ["1000000000000", "9" * 400, "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_retry_after_beyond_reason_is_read_as_the_longest_one(value: str) -> None:
+    # 10**12 s once crashed a run with OverflowError (a due date past year 9999).
+    assert parse_retry_after(value, now=lambda: 1445412480.0) == LONGEST_RETRY_AFTER
+
+
+@pytest.mark.parametrize("value", ["²", "-5", "5.5", "1e9"])
+def test_a_retry_after_that_is_not_a_number_of_seconds_is_ignored(value: str) -> None:
+    assert parse_retry_after(value) is None
+
+
+async def test_a_host_name_that_does_not_resolve_is_a_dns_error() -> None:
+    transport = HttpTransport(HttpSettings(connect_timeout=5))
+    try:
+        with pytest.raises(NameResolutionError, match=r"cannot resolve no-such-host\.invalid"):
+            await _read(transport, "http://no-such-host.invalid/x.fits?token=SECRET123")
+    finally:
+        await transport.close()
+
+
+async def _huge_total(request: web.Request) -> web.Response:
+    headers = {"ETag": '"v1"', "Content-Range": f"bytes 0-9/{10**23}"}
+    return web.Response(status=206, body=b"x" * 10, headers=headers)
+
+
+async def test_a_206_with_an_absurd_total_is_an_integrity_error() -> None:
+    app = web.Application()
+    app.router.add_get("/huge", _huge_total)
+    runner, url = await serve(app)
+    transport = HttpTransport()
+    try:
+        with pytest.raises(IntegrityError, match="Content-Range"):
+            await _read(transport, f"{url}/huge", ByteRange(0, 10))
+    finally:
+        await transport.close()
+        await runner.cleanup()
 
 
 def test_retry_after_accepts_seconds_and_http_dates() -> None:

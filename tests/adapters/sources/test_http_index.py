@@ -437,12 +437,21 @@ async def test_an_index_file_without_the_named_column(
         ({"url": "http://h/", "path_prefix": "../up"}, "'path_prefix'"),
         ({"url": "http://h/", "concurrency": 0}, "'concurrency' must be at least 1"),
         ({"url": "http://h/", "include": 3}, "'include' must be a string or a list"),
+        ({"url": "http://h/", "max_answer_size": "big"}, "'max_answer_size' must be a size"),
+        ({"url": "http://h/", "max_wait": True}, "'max_wait' must be a duration"),
     ],
 )
 def test_configuration_mistakes(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
         source(options)
     assert caught.value.message.startswith("test.toml: sources.lasco: ")
+
+
+def test_pages_and_waits_are_bounded_by_default_and_configurable() -> None:
+    read = read_settings({"url": "http://h/"}, "test")
+    assert (read.max_answer_size, read.max_wait) == (256 << 20, 600.0)
+    read = read_settings({"url": "http://h/", "max_answer_size": 4096, "max_wait": 90}, "test")
+    assert (read.max_answer_size, read.max_wait) == (4096, 90.0)
 
 
 def test_registered_as_the_http_index_type() -> None:

@@ -57,6 +57,14 @@ def test_a_table_is_read_with_its_defaults(tmp_path: Path) -> None:
     )
 
 
+def test_answers_and_waits_are_bounded_by_default_and_configurable(tmp_path: Path) -> None:
+    read = settings(tmp_path)
+    assert (read.max_answer_size, read.max_wait) == (256 << 20, 600.0)
+    read = settings(tmp_path, max_answer_size="1GiB", max_wait="1h")
+    assert (read.max_answer_size, read.max_wait) == (1 << 30, 3600.0)
+    assert RecordsClient(read)._http.settings.max_answer == 1 << 30
+
+
 def test_values_are_percent_encoded_but_the_template_is_not(tmp_path: Path) -> None:
     read = settings(tmp_path, params={"sensor": "A&B C"}, time_format="%Y-%m-%d %H:%M")
     start = datetime(2024, 1, 1, tzinfo=UTC)

@@ -193,6 +193,27 @@ async def test_refused_listing_is_a_source_error(
         sim.set_faults(FaultConfig())
 
 
+async def test_a_listing_larger_than_max_answer_size_fails_the_listing(
+    sim: SimThread, make_source: MakeSource
+) -> None:
+    source = make_source(sim.base_url, max_answer_size="1KiB")
+    with pytest.raises(SourceError, match=r"larger than 1.0 KiB \(the source's max_answer_size\)"):
+        await source.list_files(ListingQuery(MIDDLE))
+
+
+async def test_max_wait_bounds_what_a_listing_waits_for(
+    sim: SimThread, make_source: MakeSource
+) -> None:
+    sim.set_faults(FaultConfig(faults_on_api=True, rate_limit=0.01, retry_after=60))
+    try:
+        source = make_source(sim.base_url, max_wait="30s")
+        await source.list_files(ListingQuery(MIDDLE))  # the one token
+        with pytest.raises(SourceError, match=r"longer than the 30s a run waits"):
+            await source.list_files(ListingQuery(MIDDLE))
+    finally:
+        sim.set_faults(FaultConfig())
+
+
 # --- building from options -------------------------------------------------------------------
 
 
@@ -204,6 +225,9 @@ async def test_refused_listing_is_a_source_error(
         ({"url": "ftp://x/"}, "'url' must be an http(s) URL"),
         ({"url": "http://x", "concurrency": 0}, "'concurrency' must be at least 1"),
         ({"url": "http://x", "timeout": "slow"}, "'timeout' must be a number"),
+        ({"url": "http://x", "max_answer_size": "lots"}, "'max_answer_size' must be a size"),
+        ({"url": "http://x", "max_answer_size": 0}, "'max_answer_size' must be more than 0"),
+        ({"url": "http://x", "max_wait": "forever"}, "'max_wait' must be a duration"),
         ({"url": "http://x", "token_env": "SOLO_TOKEN"}, "SOLO_TOKEN is not set"),
         ({"url": "http://x", "token": "abc"}, "'token' must not be written in the configuration"),
     ],

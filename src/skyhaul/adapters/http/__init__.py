@@ -12,8 +12,15 @@ Rules:
 
 from __future__ import annotations
 
-from skyhaul.adapters.http.client import READ_BUFFER, USER_AGENT, HttpClient, HttpSettings
+from skyhaul.adapters.http.client import (
+    MAX_ANSWER,
+    READ_BUFFER,
+    USER_AGENT,
+    HttpClient,
+    HttpSettings,
+)
 from skyhaul.adapters.http.errors import (
+    LONGEST_RETRY_AFTER,
     RETRYABLE_CLIENT_STATUSES,
     map_client_errors,
     parse_retry_after,
@@ -24,6 +31,8 @@ from skyhaul.adapters.http.redirects import REDIRECT_STATUSES, RedirectPolicy
 from skyhaul.adapters.http.transport import HttpBody, HttpTransport, info_from_headers
 
 __all__ = [
+    "LONGEST_RETRY_AFTER",
+    "MAX_ANSWER",
     "READ_BUFFER",
     "REDIRECT_STATUSES",
     "RETRYABLE_CLIENT_STATUSES",

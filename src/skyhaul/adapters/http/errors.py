@@ -5,6 +5,11 @@ Rules:
   server errors, other 4xx are permanent client errors; below 400 is not an error.
 - Every aiohttp and socket error raised inside ``map_client_errors`` becomes a
   ``TransferError`` subclass, so nothing above the HTTP adapter knows aiohttp exists.
+- A host name that does not resolve is its own class (``NameResolutionError``): a typo
+  is not congestion, and is retried only a few times (``core.retry``).
+- ``Retry-After`` is read as whole seconds or an HTTP date, and as
+  ``LONGEST_RETRY_AFTER`` at most: a server's years mean the same to a run as one year,
+  and no later due date overflows.
 - URLs in messages are redacted (signed URLs carry credentials in their query), and only
   when a message is made: redaction costs nothing on the success path.
 """
@@ -12,6 +17,8 @@ Rules:
 from __future__ import annotations
 
 import errno
+import re
+import socket
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -25,6 +32,7 @@ from skyhaul.core.redact import redact_url
 from skyhaul.errors import (
     ClientError,
     ConnectError,
+    NameResolutionError,
     ReadTimeoutError,
     ServerError,
     ThrottledError,
@@ -32,6 +40,7 @@ from skyhaul.errors import (
 )
 
 __all__ = [
+    "LONGEST_RETRY_AFTER",
     "RETRYABLE_CLIENT_STATUSES",
     "map_client_errors",
     "parse_retry_after",
@@ -46,19 +55,36 @@ _CONNECT_TIMEOUTS: tuple[type[BaseException], ...] = tuple(
 )
 
 
+#: The longest ``Retry-After`` taken as given, in seconds (a year); longer ones are read
+#: as this.
+LONGEST_RETRY_AFTER = 365 * 86400.0
+_SECONDS = re.compile(r"[0-9]+")  # delay-seconds of RFC 9110: ASCII digits only
+# Recent aiohttp raises this for a name that does not resolve; older releases a
+# ClientConnectorError carrying the resolver's socket.gaierror (both are looked for).
+_DNS_ERRORS: tuple[type[BaseException], ...] = tuple(
+    kind for kind in (getattr(aiohttp, "ClientConnectorDNSError", None),) if kind is not None
+)
+
+
 def parse_retry_after(value: str | None, now: Callable[[], float] | None = None) -> float | None:
-    """Return seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+    """Return seconds to wait from a ``Retry-After`` header (seconds or an HTTP date).
+
+    None when there is no header or it is neither; ``LONGEST_RETRY_AFTER`` at most.
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _SECONDS.fullmatch(value):
+        # Compared as text first: int() of thousands of digits is slow, float() of them inf.
+        if len(value) > 12:
+            return LONGEST_RETRY_AFTER
+        return min(float(value), LONGEST_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     current = (now or time.time)()
-    return max(0.0, when.timestamp() - current)
+    return min(max(0.0, when.timestamp() - current), LONGEST_RETRY_AFTER)
 
 
 def raise_for_status(status: int, headers: CIMultiDictProxy[str], url: str) -> None:
@@ -120,6 +146,12 @@ def _translate(exc: BaseException, url: str) -> TransferError | None:
         return ClientError(f"too many redirects from {shown}")
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return ClientError(f"TLS certificate of {shown} not trusted: {exc.certificate_error}")
+    if isinstance(exc, aiohttp.ClientConnectorError) and (
+        isinstance(exc, _DNS_ERRORS) or isinstance(exc.os_error, socket.gaierror)
+    ):
+        return NameResolutionError(f"cannot resolve {exc.host} ({shown}): {exc.strerror or exc}")
+    if isinstance(exc, socket.gaierror):
+        return NameResolutionError(f"cannot resolve the host of {shown}: {exc.strerror or exc}")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return ConnectError(f"cannot connect to {shown}: {exc.strerror or exc}")
     if isinstance(exc, aiohttp.ServerDisconnectedError):

@@ -77,6 +77,8 @@ def http_index_source(options: Mapping[str, Any], context: SourceContext) -> Htt
         verify_tls=context.verify_tls,
         timeout=settings.timeout,
         concurrency=settings.concurrency,
+        max_answer_size=settings.max_answer_size,
+        max_wait=settings.max_wait,
     )
     return HttpIndexSource(context.name, settings, client, where=context.where)
 

@@ -16,11 +16,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from skyhaul.adapters.credentials import CREDENTIAL_KEYS
+from skyhaul.adapters.http import MAX_ANSWER
 from skyhaul.adapters.sources.base import SAMPLE_DAY
 from skyhaul.adapters.sources.dirindex import IndexTableFormat
 from skyhaul.adapters.sources.filetimes import FileTimePattern
-from skyhaul.adapters.sources.options import OptionReader
+from skyhaul.adapters.sources.options import LIMIT_KEYS, OptionReader, answer_limits
 from skyhaul.core.paths import safe_relative_path
+from skyhaul.core.ratecontrol import MAX_PAUSE_SECONDS
 from skyhaul.errors import ConfigError, PathEscapeError
 
 __all__ = ["OPTIONS", "SAMPLE_DAY", "HttpIndexSettings", "read_settings"]
@@ -45,6 +47,7 @@ OPTIONS = frozenset(
         "timeout",
     }
     | CREDENTIAL_KEYS
+    | LIMIT_KEYS
 )
 """Every option an ``http-index`` table accepts (besides ``type`` and ``dest``)."""
 
@@ -66,6 +69,8 @@ class HttpIndexSettings:
     path_prefix: PurePosixPath | None = None
     concurrency: int = 4
     timeout: float = 60.0
+    max_answer_size: int = MAX_ANSWER
+    max_wait: float = MAX_PAUSE_SECONDS
 
     @property
     def dated(self) -> bool:
@@ -91,8 +96,8 @@ def read_settings(options: Mapping[str, Any], where: str) -> HttpIndexSettings:
     Options: ``url`` (required), ``include``, ``exclude``, ``regex``, ``recursive``,
     ``max_depth``, ``time_regex``, ``time_format``, ``index_file``, ``index_columns``,
     ``index_time_format``, ``index_delimiter``, ``index_header``, ``instrument``,
-    ``path_prefix``, ``concurrency``, ``timeout`` and the credential keys of
-    :mod:`skyhaul.adapters.credentials`.
+    ``path_prefix``, ``concurrency``, ``timeout``, ``max_answer_size``, ``max_wait`` and
+    the credential keys of :mod:`skyhaul.adapters.credentials`.
 
     Raises
     ------
@@ -117,6 +122,7 @@ def read_settings(options: Mapping[str, Any], where: str) -> HttpIndexSettings:
         path_prefix = None if prefix is None else safe_relative_path(prefix)
     except PathEscapeError as exc:
         raise ConfigError(f"{where}: 'path_prefix': {exc}") from None
+    limits = answer_limits(reader)
     return HttpIndexSettings(
         url=url,
         include=tuple(reader.strings("include")),
@@ -130,6 +136,8 @@ def read_settings(options: Mapping[str, Any], where: str) -> HttpIndexSettings:
         path_prefix=path_prefix,
         concurrency=reader.integer("concurrency", 4, minimum=1),
         timeout=reader.number("timeout", 60.0, minimum=1),
+        max_answer_size=limits.max_answer_size,
+        max_wait=limits.max_wait,
     )
 
 

@@ -2,7 +2,7 @@
 
 Options: ``path`` (a file, relative to the configuration file) or ``url`` (fetched on
 every listing), ``instrument`` (a default for rows without one), ``concurrency``,
-``timeout`` and the credential keys (for ``url``).
+``timeout``, ``max_answer_size``, ``max_wait`` and the credential keys (for ``url``).
 
 The manifest is read whole and filtered here: rows of another instrument are dropped;
 rows with the window's time (observation interval, or downlink time) outside the window
@@ -22,14 +22,18 @@ from skyhaul.adapters.credentials import CREDENTIAL_KEYS
 from skyhaul.adapters.manifest import parse_specs, read_specs
 from skyhaul.adapters.pages import PageClient
 from skyhaul.adapters.sources.base import ClosingSource, ListingQuery, Source, SourceContext
-from skyhaul.adapters.sources.options import OptionReader, listing_client
+from skyhaul.adapters.sources.options import LIMIT_KEYS, OptionReader, listing_client
 from skyhaul.core.model import FileSpec
 from skyhaul.core.redact import redact_url
 from skyhaul.errors import ConfigError, ManifestError, PathEscapeError, SourceError
 
 __all__ = ["ManifestSource", "keep_for_query", "manifest_source"]
 
-_OPTIONS = frozenset({"path", "url", "instrument", "concurrency", "timeout"}) | CREDENTIAL_KEYS
+_OPTIONS = (
+    frozenset({"path", "url", "instrument", "concurrency", "timeout"})
+    | CREDENTIAL_KEYS
+    | LIMIT_KEYS
+)
 
 
 class ManifestSource(ClosingSource):

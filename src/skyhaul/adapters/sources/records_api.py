@@ -7,7 +7,9 @@ Rules:
   (a number or a product such as ``"32 * 2 * 17280"``), ``time_field`` (the record's time,
   default ``obTime``), ``time_format`` (strftime of ``{start}``/``{end}``), ``format``
   (``csv``, ``json``, ``parquet``), ``concurrency`` (most requests in flight), ``attempts``
-  (tries per chunk), ``timeout``, and the credential keys of
+  (tries per chunk), ``timeout``, ``max_answer_size`` (bytes of one answer read into
+  memory; a larger one fails its day), ``max_wait`` (the longest a throttled chunk waits
+  and the host pauses: a longer ``Retry-After`` fails the day) and the credential keys of
   :mod:`skyhaul.adapters.credentials`. ``dest`` is where the day files go.
 - Values put into the query are percent-encoded; the template's own text is not.
 - Credentials go to the endpoint's origin only, redirect hops included; messages show
@@ -33,10 +35,11 @@ from urllib.parse import quote, urlsplit
 
 from skyhaul.adapters.config import SourceConfig
 from skyhaul.adapters.credentials import CREDENTIAL_KEYS, credentials_from_options
-from skyhaul.adapters.http import HttpClient, HttpSettings
+from skyhaul.adapters.http import MAX_ANSWER, HttpClient, HttpSettings
 from skyhaul.adapters.pages import refused_credentials
 from skyhaul.adapters.records_store import OUTPUT_FORMATS, OutputFormat
-from skyhaul.adapters.sources.options import OptionReader
+from skyhaul.adapters.sources.options import LIMIT_KEYS, OptionReader, answer_limits
+from skyhaul.core.ratecontrol import MAX_PAUSE_SECONDS
 from skyhaul.core.units import parse_duration
 from skyhaul.errors import ClientError, ConfigError
 
@@ -51,22 +54,26 @@ __all__ = [
 
 RECORDS_API = "records-api"
 DEFAULT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_OPTIONS = frozenset(
-    {
-        "url",
-        "query",
-        "params",
-        "chunk",
-        "expected_per_day",
-        "time_field",
-        "time_format",
-        "format",
-        "concurrency",
-        "attempts",
-        "timeout",
-        "verify_tls",
-    }
-) | (CREDENTIAL_KEYS - {"download_origins"})
+_OPTIONS = (
+    frozenset(
+        {
+            "url",
+            "query",
+            "params",
+            "chunk",
+            "expected_per_day",
+            "time_field",
+            "time_format",
+            "format",
+            "concurrency",
+            "attempts",
+            "timeout",
+            "verify_tls",
+        }
+    )
+    | (CREDENTIAL_KEYS - {"download_origins"})
+    | LIMIT_KEYS
+)
 _ACCEPT = MappingProxyType({"Accept": "application/json"})
 _FIELD = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 _PRODUCT = re.compile(r"^\s*\d[\d_]*(\s*[*x×]\s*\d[\d_]*)*\s*$")
@@ -106,6 +113,10 @@ class RecordsApiSettings:
         Verify certificates.
     authorization : str or None
         ``Authorization`` header value; never in ``repr``.
+    max_answer_size : int
+        Bytes of one answer read into memory at most.
+    max_wait : float
+        Seconds a throttled chunk waits at most (and the host's longest pause).
     """
 
     name: str
@@ -122,6 +133,8 @@ class RecordsApiSettings:
     timeout: float = 120.0
     verify_tls: bool = True
     authorization: str | None = field(default=None, repr=False)
+    max_answer_size: int = MAX_ANSWER
+    max_wait: float = MAX_PAUSE_SECONDS
 
     @property
     def origin(self) -> str:
@@ -183,6 +196,7 @@ def records_api_settings(
     credentials = credentials_from_options(
         config.options, where=where, base_dir=config.base_dir, environ=environ
     )
+    limits = answer_limits(reader)
     return RecordsApiSettings(
         name=config.name,
         url=url,
@@ -198,6 +212,8 @@ def records_api_settings(
         timeout=reader.number("timeout", 120.0, minimum=1),
         verify_tls=verify_tls and reader.boolean("verify_tls", True),
         authorization=credentials.authorization,
+        max_answer_size=limits.max_answer_size,
+        max_wait=limits.max_wait,
     )
 
 
@@ -245,6 +261,7 @@ class RecordsClient:
                 verify_tls=settings.verify_tls,
                 authorization=() if value is None else ((settings.origin, value),),
                 byte_exact=False,
+                max_answer=settings.max_answer_size,
             )
         )
 

@@ -1,8 +1,8 @@
 """The ``sim`` source: the archive simulator's listing API (``/api/files``).
 
 Options: ``url`` (the simulator's base URL, required), ``instrument`` (default for
-queries without one), ``concurrency`` and the credential keys (a real archive with the
-same API may need them).
+queries without one), ``concurrency``, ``timeout``, ``max_answer_size``, ``max_wait`` and
+the credential keys (a real archive with the same API may need them).
 
 The simulator filters by instrument and by observation or downlink window itself, so this
 source lists exactly what the query asks; its ETag is the file's listed version. An entry's
@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from skyhaul.adapters.credentials import CREDENTIAL_KEYS
 from skyhaul.adapters.pages import PageClient
 from skyhaul.adapters.sources.base import ClosingSource, ListingQuery, Source, SourceContext
-from skyhaul.adapters.sources.options import OptionReader, listing_client
+from skyhaul.adapters.sources.options import LIMIT_KEYS, OptionReader, listing_client
 from skyhaul.core.metadata import parse_metadata
 from skyhaul.core.model import FileSpec
 from skyhaul.core.paths import safe_relative_path
@@ -29,7 +29,7 @@ from skyhaul.errors import PathEscapeError, SourceError
 
 __all__ = ["SimSource", "sim_source"]
 
-_OPTIONS = frozenset({"url", "instrument", "concurrency", "timeout"}) | CREDENTIAL_KEYS
+_OPTIONS = frozenset({"url", "instrument", "concurrency", "timeout"}) | CREDENTIAL_KEYS | LIMIT_KEYS
 
 
 class SimSource(ClosingSource):

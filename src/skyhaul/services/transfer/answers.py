@@ -121,6 +121,8 @@ def _describe(
         return "a range answer to a request for the whole file"
     if answer is Answer.RANGE_UNSIZED:
         return "the server did not say the file's size (Content-Range */)"
+    if answer is Answer.VALIDATOR_MISSING:
+        return "a range answer without the validator of the bytes kept (ETag)"
     if answer is Answer.VALIDATOR_CHANGED:
         return "remote file changed (new validator)"
     if answer is Answer.DIGEST_DIFFERS:

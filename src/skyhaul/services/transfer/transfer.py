@@ -8,7 +8,12 @@ Rules:
   after it is synced (``Checkpointer``); resume trusts that map, never the sink's size.
 - Files up to one segment take one request. Larger ones are split into segments fetched
   in parallel, each request admitted by its host's gate; a segment that breaks off
-  transiently is resumed where it got to, under the retry policy, within the attempt.
+  transiently is resumed where it got to, under the retry policy, within the attempt
+  (after a wait of ``options.max_wait`` at most: a longer one ends the attempt, and the
+  engine records when the file is due).
+- Every body, of any transport, is read under one ``BodyWatch``: no byte past the known
+  size or the range asked (``integrity``), no slower than the minimum speed
+  (``read_timeout``).
 - Size and checksum are verified before commit (sha256 always; also the expected
   checksum's own algorithm, or the server's RFC 9530 digest). A mismatch discards the
   bytes and fails the attempt with class "integrity"; it never commits.
@@ -24,10 +29,11 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -35,10 +41,11 @@ from types import TracebackType
 from skyhaul.core.integrity import Checksum, matches, parse_checksum
 from skyhaul.core.model import Completion, FileRecord, TransferOptions
 from skyhaul.core.progress import ProgressBoard
-from skyhaul.core.ranges import ByteRange, merge_ranges, plan_segments
+from skyhaul.core.ranges import ByteRange, iter_segments, merge_ranges
 from skyhaul.core.redact import redact_url
 from skyhaul.core.resume import Asked, Verdict
 from skyhaul.core.retry import MOVES_TO_NEXT_SOURCE, RESUMED_WITHIN_ATTEMPT, RetryPolicy
+from skyhaul.core.speedfloor import SpeedFloor
 from skyhaul.errors import (
     ConnectError,
     IntegrityError,
@@ -50,6 +57,7 @@ from skyhaul.ports.sink import Sink
 from skyhaul.ports.transport import Body, Transports
 from skyhaul.services.hostgate import GateRegistry
 from skyhaul.services.transfer.answers import Restart, SourceDiffers, judge, refused
+from skyhaul.services.transfer.bounds import BodyWatch
 from skyhaul.services.transfer.checkpoint import Checkpointer, SegmentLedger, Slot
 from skyhaul.services.transfer.hashing import InOrderHash
 from skyhaul.services.transfer.sources import FileSource, SourceList
@@ -99,6 +107,11 @@ class TransferRun:
     board: ProgressBoard | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     random: Callable[[], float] = random.random
+    floor: SpeedFloor = field(init=False)
+    """The minimum speed of every body (from the options)."""
+
+    def __post_init__(self) -> None:
+        self.floor = SpeedFloor(self.options.min_speed, self.options.min_speed_time)
 
 
 @dataclass(slots=True)
@@ -301,11 +314,15 @@ class FileTransfer:
         self._start_progress(0)  # the sink was opened empty for this answer
         batch = WriteBatch()
         position = 0
-        async for chunk in body.chunks():
-            batch.add(chunk)
-            self._advance(len(chunk))
-            if batch.size >= self._write_batch:
-                position = await self._writer.write(batch.take(), position, hash_.absorb)
+        size = self.size
+        too_much = f"the server sent more than the {size} bytes of the file"
+        async with BodyWatch(self.run.floor, size, too_much) as watch:
+            async for chunk in body.chunks():
+                watch.take(len(chunk))
+                batch.add(chunk)
+                self._advance(len(chunk))
+                if batch.size >= self._write_batch:
+                    position = await self._writer.write(batch.take(), position, hash_.absorb)
         position = await self._writer.write(batch.take(), position, hash_.absorb)
         source.served = position
         if self.size is not None and position != self.size:
@@ -350,16 +367,16 @@ class FileTransfer:
         if not done:
             # Resume needs the validator and size the probe learned: record them now.
             await self._record_validator()
-        pieces = plan_segments(self.size, segment_size, ledger.written_ranges())
-        queue: asyncio.Queue[ByteRange] = asyncio.Queue()
-        for piece in pieces:
-            queue.put_nowait(piece)
-        workers = min(len(pieces), self.run.options.max_per_host)
+        # Made as the workers take them: the size is the server's word, however large.
+        pieces = iter_segments(self.size, segment_size, ledger.written_ranges())
+        first = list(itertools.islice(pieces, self.run.options.max_per_host))
+        workers = len(first)
         if workers:
+            shared = itertools.chain(first, pieces)
             try:
                 async with asyncio.TaskGroup() as group:
                     for _ in range(workers):
-                        group.create_task(self._segment_worker(queue))
+                        group.create_task(self._segment_worker(shared))
             except* Restart as restart:
                 raise restart.exceptions[0] from None
             except* TransferError as failures:
@@ -380,9 +397,8 @@ class FileTransfer:
         threshold = self.run.options.segment_size // 2
         return Checkpointer(self.record.id, self.sink, self.run.segment_map, ledger, threshold)
 
-    async def _segment_worker(self, queue: asyncio.Queue[ByteRange]) -> None:
-        while not queue.empty():
-            piece = queue.get_nowait()
+    async def _segment_worker(self, pieces: Iterator[ByteRange]) -> None:
+        for piece in pieces:  # shared by the workers: each takes the next one
             await self._fetch_range(piece, probe=False)
             self._poke()
 
@@ -410,9 +426,12 @@ class FileTransfer:
             wanted = ByteRange(position, end)
             slot: Slot | None = None
             gate = self.run.gates.for_url(source.url)
-            started = await gate.acquire()
+            started = -1.0  # not admitted (yet): nothing to release
             error: BaseException | None = None
             try:
+                # Inside: a host paused past the longest wait refuses at once, and the file
+                # may go on at another source.
+                started = await gate.acquire()
                 async with self._ask(source, asked, wanted) as (body, verdict):
                     if verdict is Verdict.STREAM_WHOLE:
                         await self._stream_whole(body, source)
@@ -445,7 +464,7 @@ class FileTransfer:
                         retry_after=exc.retry_after,
                         random=self.run.random,
                     )
-                    if decision.retry:
+                    if decision.within(self.run.options.max_wait):
                         log.debug("%s: %s; resuming range at %d", self.record.path, exc, position)
                         gate.release(started, error)
                         started = -1.0
@@ -465,26 +484,27 @@ class FileTransfer:
 
     async def _stream_range(self, body: Body, slot: Slot, end: int, source: FileSource) -> None:
         """Write a 206 body into ``slot`` up to ``end``; ``slot.written`` tracks the bytes."""
-        received = slot.written
         batch = WriteBatch()
         since_poke = 0
+        too_much = f"server sent more than the range ending at {end}"
+        watch = BodyWatch(self.run.floor, end - slot.written, too_much)
         try:
-            async for chunk in body.chunks():
-                size = len(chunk)
-                if received + size > end:
-                    raise IntegrityError(f"server sent more than the range ending at {end}")
-                batch.add(chunk)
-                received += size
-                self._advance(size)
-                if batch.size >= self._write_batch:
-                    since_poke += batch.size
-                    slot.written = await self._writer.write(batch.take(), slot.written)
-                    if since_poke >= self._poke_every:
-                        since_poke = 0
-                        self._poke()
+            async with watch:
+                async for chunk in body.chunks():
+                    size = len(chunk)
+                    watch.take(size)
+                    batch.add(chunk)
+                    self._advance(size)
+                    if batch.size >= self._write_batch:
+                        since_poke += batch.size
+                        slot.written = await self._writer.write(batch.take(), slot.written)
+                        if since_poke >= self._poke_every:
+                            since_poke = 0
+                            self._poke()
             slot.written = await self._writer.write(batch.take(), slot.written)
         finally:
             source.served += slot.written - slot.start
+        received = slot.written
         if received < end:
             raise ConnectError(f"body cut short at byte {received} of a range ending at {end}")
 
