@@ -327,9 +327,11 @@ def targets(sections: Mapping[str, ScenarioResult]) -> dict[str, list[TargetChec
     """The issue's targets for each case's section, by case key.
 
     Every case: every file verified and DOWNLOADED in skyhaul's catalog. With 503s and
-    with drops: at most ``FAULT_FREE_FACTOR`` x skyhaul's fault-free wall time, and no
-    slower than aria2c with the same faults. The mixed case has no time target (the
-    issue states none); aria2c's time is beside skyhaul's in its table.
+    with drops: at most ``FAULT_FREE_FACTOR`` x skyhaul's fault-free wall time; with the
+    503s, also no slower than aria2c with the same 503s (the issue's comparison: aria2c
+    resumes a dropped body in the same connection's retry and is shown beside skyhaul).
+    The mixed case has no time target (the issue states none); aria2c's time is beside
+    skyhaul's in its table.
     """
     clean = sections.get(CLEAN)
     clean_sky = clean.clients.get(SKYHAUL) if clean else None
@@ -338,22 +340,25 @@ def targets(sections: Mapping[str, ScenarioResult]) -> dict[str, list[TargetChec
         sky = section.clients.get(SKYHAUL)
         made = []
         if key in (P503, DROPS):
-            made += [
+            made.append(
                 check_wall_ratio(
                     f"with {key}, at most {FAULT_FREE_FACTOR:g}x skyhaul's fault-free time",
                     sky,
                     "skyhaul fault-free",
                     clean_sky,
                     FAULT_FREE_FACTOR,
-                ),
+                )
+            )
+        if key == P503:
+            made.append(
                 check_wall_ratio(
                     f"with {key}, no slower than aria2c with the same faults",
                     sky,
                     "aria2c",
                     section.clients.get("aria2c"),
                     1.0,
-                ),
-            ]
+                )
+            )
         made.append(
             check_all_ok(
                 "every file verified on disk (sha256) and DOWNLOADED in the catalog",

@@ -63,7 +63,7 @@ def test_fault_targets_compare_with_fault_free_and_aria2c() -> None:
     checks = bench_faults.targets(sections)
     assert [c.verdict for c in checks["fault-free"]] == ["met"]
     assert [c.verdict for c in checks["5% 503"]] == ["met", "met", "met"]
-    assert [c.verdict for c in checks["5% drops"]] == ["missed", "missed", "met"]
+    assert [c.verdict for c in checks["5% drops"]] == ["missed", "met"]  # vs aria2c: 503s only
     assert "fault-free" in checks["5% drops"][0].text
     assert [c.verdict for c in checks["mixed"]] == ["missed"]  # one file wrong, no time target
 

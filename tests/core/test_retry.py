@@ -67,7 +67,14 @@ def test_backoff_delay_refuses_attempt_zero() -> None:
             ErrorClass.SERVER,
             1,
             None,
-            RetryDecision(True, 0.5, "server error; retry 2 of 5 in 0.5s"),
+            # The first retry after a fault that is most often random comes soon.
+            RetryDecision(True, 0.125, "server error; retry 2 of 5 in 0.1s"),
+        ),
+        (
+            ErrorClass.SERVER,
+            2,
+            None,
+            RetryDecision(True, 1.0, "server error; retry 3 of 5 in 1.0s"),
         ),
         (
             ErrorClass.CONNECT,

@@ -111,6 +111,8 @@ class PageClient:
             base_delay=_BASE_DELAY,
             max_delay=_MAX_DELAY,
             retry_after_classes=_RETRY_AFTER,
+            # A page is one request of a listing that waits for it: no early first retry.
+            first_retry=_BASE_DELAY,
         )
         self._gate = asyncio.Semaphore(max(1, concurrency))
         self._sleep = sleep

@@ -4,9 +4,15 @@ Rules:
 - Pure: the engine tells the controller when requests start, succeed and fail, with the
   time, and asks whether another request may start. It never sleeps or reads a clock.
 - Concurrency window: +1 after each full window of successes (``increase_after``), up to
-  ``ceiling``; halved, not below ``floor``, on congestion: THROTTLED (429, 503 with
-  Retry-After), SERVER with status 503, READ_TIMEOUT and CONNECT. Other failures (404,
-  integrity, disk) say nothing about load and change nothing.
+  ``ceiling``; halved, not below ``floor``, on congestion. A throttle (429, or 503 with
+  Retry-After) is congestion. A 503 without Retry-After, a read timeout or a dropped
+  connection may be congestion or a random fault: it counts only when such failures are
+  a large share of the host's recent answers (``CONGESTED_SHARE`` of the last
+  ``RECENT_ANSWERS``, at least ``CONGESTED_AT_LEAST`` of them). Random faults stay a
+  small, steady share whatever the rate; an overloaded server's refusals and timeouts
+  grow with it. The file that failed is retried either way (the retry policy's
+  business). Other failures (404, integrity, disk) say nothing about load and change
+  nothing.
 - One decrease per congestion epoch: a failure of a request that started before the last
   decrease echoes the same congestion (16 concurrent 429s are one signal, not 16).
 - ``Retry-After`` pauses the whole host until ``now + retry_after``. No request waits for
@@ -89,7 +95,15 @@ MAX_PAUSE_SECONDS = 600.0
 """The longest pause a request waits for, by default (``HostController.max_pause``)."""
 _BINDING_SLOTS = 1.5  # starts closer than this many slots apart mean pacing holds them back
 
-_CONGESTION = frozenset({ErrorClass.THROTTLED, ErrorClass.READ_TIMEOUT, ErrorClass.CONNECT})
+RECENT_ANSWERS = 32
+"""Answers (successes and failures that may be congestion) remembered per host."""
+CONGESTED_SHARE = 0.25
+"""Share of those that must be 503s without Retry-After, timeouts or dropped connections
+for them to mean congestion: 5% of random faults stays far below it."""
+CONGESTED_AT_LEAST = 4
+"""...and at least this many of them, so that the first few answers decide nothing."""
+
+_MAYBE_CONGESTION = frozenset({ErrorClass.READ_TIMEOUT, ErrorClass.CONNECT})
 
 
 class _Phase(Enum):
@@ -186,6 +200,8 @@ class HostController:
         self._burst_end = -math.inf  # start of the first refused request
         self._limit = LimitEstimator()  # of the server's limit (Retry-After)
         self._gain = PROBE_GAIN
+        self._recent: deque[bool] = deque(maxlen=RECENT_ANSWERS)  # True: a failure
+        self._recent_failures = 0
 
     # --- asking ------------------------------------------------------------------------
 
@@ -252,6 +268,7 @@ class HostController:
             self._samples.append(now)
         elif started_at <= self._burst_end:
             self._burst += 1  # a late answer of the first burst
+        self._remember(failed=False)
         self._since_rate_change += 1
         self._successes += 1
         old_window, old_rate = self.window, self.rate
@@ -294,10 +311,16 @@ class HostController:
             Seconds the server asked us to wait: the host pauses that long, and resumes
             paced under the server's estimated limit.
         """
-        throttle = error_class is ErrorClass.THROTTLED or (
-            error_class is ErrorClass.SERVER and status == 503
-        )
-        if not (throttle or error_class in _CONGESTION):
+        told = retry_after is not None and retry_after > 0
+        unavailable = error_class is ErrorClass.SERVER and status == 503
+        if error_class is ErrorClass.THROTTLED or (unavailable and told):
+            throttle = True
+        elif unavailable or error_class in _MAYBE_CONGESTION:
+            self._remember(failed=True)
+            if not self._congested():
+                return None  # a random fault, as far as the recent answers tell
+            throttle = unavailable
+        else:
             return None
         old_window, old_rate = self.window, self.rate
         reason = _failure_text(error_class, status)
@@ -318,6 +341,17 @@ class HostController:
         if pause is None and (self.window, self.rate) == (old_window, old_rate):
             return None
         return WindowChange(self.host, old_window, self.window, reason, old_rate, self.rate, pause)
+
+    def _remember(self, *, failed: bool) -> None:
+        if len(self._recent) == self._recent.maxlen and self._recent[0]:
+            self._recent_failures -= 1
+        self._recent.append(failed)
+        self._recent_failures += failed
+
+    def _congested(self) -> bool:
+        """True when failures that may be congestion are a large share of recent answers."""
+        failures = self._recent_failures
+        return failures >= CONGESTED_AT_LEAST and failures >= CONGESTED_SHARE * len(self._recent)
 
     # --- pacing ------------------------------------------------------------------------
 

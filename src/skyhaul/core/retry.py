@@ -41,6 +41,11 @@ RESUMED_WITHIN_ATTEMPT = frozenset(
 #: Classes that say "this source cannot serve the file now": continue on the next one.
 MOVES_TO_NEXT_SOURCE = RESUMED_WITHIN_ATTEMPT | {ErrorClass.CLIENT, ErrorClass.DNS}
 #: Attempts at most for a host name that does not resolve (a misspelled host)...
+#: Classes whose first retry comes soon (``RetryPolicy.first_retry``): faults that are
+#: most often random. Throttling is not among them: the server asked us to slow down.
+FIRST_RETRY_SOON = frozenset({ErrorClass.SERVER, ErrorClass.CONNECT, ErrorClass.READ_TIMEOUT})
+#: Default backoff ceiling of that first retry, in seconds.
+FIRST_RETRY = 0.25
 QUICK_ATTEMPTS = 3
 #: ...with a full-jitter backoff from this many seconds, doubling (a resolver's hiccup
 #: passes within seconds; a typo never does).
@@ -140,11 +145,16 @@ class RetryPolicy:
         Classes that are never retried.
     retry_after_classes : frozenset of ErrorClass
         Classes whose ``Retry-After`` is honoured (listing pages honour it on 5xx too).
+    first_retry : float
+        Backoff ceiling of the first retry after a fault that is most often random (a
+        5xx, a timeout, a dropped connection): the file comes back while the others go
+        on; later retries back off from ``base_delay`` as usual.
     """
 
     max_attempts: int = 5
     base_delay: float = 1.0
     max_delay: float = 300.0
+    first_retry: float = FIRST_RETRY
     permanent: frozenset[ErrorClass] = frozenset({ErrorClass.CLIENT})
     retry_after_classes: frozenset[ErrorClass] = frozenset({ErrorClass.THROTTLED})
 
@@ -205,6 +215,8 @@ class RetryPolicy:
             return RetryDecision(True, 0.0, f"{what}; {next_try} from byte 0 now")
         if quick:
             delay = backoff_delay(attempts, base=QUICK_DELAY, cap=4 * QUICK_DELAY, random=random)
+        elif attempts == 1 and error_class in FIRST_RETRY_SOON:
+            delay = random() * min(self.first_retry, self.base_delay)
         else:
             delay = backoff_delay(attempts, base=self.base_delay, cap=self.max_delay, random=random)
         if retry_after is not None and error_class in self.retry_after_classes:

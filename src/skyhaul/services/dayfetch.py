@@ -101,7 +101,10 @@ async def fetch_day(
     """
     counts = counters if counters is not None else DayFetch()
     counts.chunks = len(windows)
-    policy = RetryPolicy(max_attempts=settings.attempts, base_delay=0.5, max_delay=30.0)
+    # The day's rate control paces retries too: keep its backoff as it was tuned.
+    policy = RetryPolicy(
+        max_attempts=settings.attempts, base_delay=0.5, max_delay=30.0, first_retry=0.5
+    )
     pending = iter(range(len(windows)))  # shared: each worker takes the next chunk
 
     async def fetch_one(index: int) -> None:
