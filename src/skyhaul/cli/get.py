@@ -6,6 +6,8 @@ Rules:
 - Every run is a job: the named files, new or already known, are linked to it, and the
   engine downloads exactly the files of that job that are not done yet.
 - The destination root is stored absolute.
+- A file already known under another destination gets a copy here (made from its
+  verified local copy when there is one: see ``services.copies``).
 """
 
 from __future__ import annotations
@@ -90,6 +92,10 @@ def get(
             result.known,
             result.changed,
         )
+        if result.copies:
+            logger.info(
+                "%d known files wanted under %s as well: copied there", result.copies, dest_root
+            )
         code = download_and_report(
             term,
             run,

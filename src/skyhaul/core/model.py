@@ -252,9 +252,12 @@ class RunSummary:
     seconds: float = 0.0
     interrupted: bool = False
     failures: list[Failure] = field(default_factory=list)
+    copied: int = 0
+    """Copies made in further destinations from local verified copies (no network)."""
 
     def as_json(self) -> dict[str, object]:
-        """Return the summary as a JSON-ready dict."""
+        """Return the summary as a JSON-ready dict (``copied`` only when copies were made)."""
+        copies = {"copied": self.copied} if self.copied else {}
         return {
             "downloaded": self.downloaded,
             "failed": self.failed,
@@ -266,4 +269,5 @@ class RunSummary:
                 {"url": f.url, "error_class": f.error_class, "message": f.message}
                 for f in self.failures
             ],
+            **copies,
         }

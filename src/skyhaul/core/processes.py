@@ -153,6 +153,7 @@ def merge_summaries(parts: Sequence[RunSummary], *, downloaded: Collection[int] 
     latest: dict[int | str, Failure] = {}
     for part in parts:
         merged.downloaded += part.downloaded
+        merged.copied += part.copied
         merged.bytes += part.bytes
         merged.seconds = max(merged.seconds, part.seconds)
         merged.interrupted = merged.interrupted or part.interrupted
