@@ -94,3 +94,17 @@ def test_a_destination_outside_its_root_is_refused(sinks: Made, tmp_path: Path) 
     made, _ = sinks
     with pytest.raises(PathEscapeError):
         made.for_file(record(tmp_path, "../outside.bin"))
+
+
+def test_a_sink_opened_and_closed_without_a_write_leaves_nothing(
+    sinks: Made, tmp_path: Path
+) -> None:
+    # A request refused (404, 401, a redirect loop) before any byte came.
+    made, committed = sinks
+    wanted = record(tmp_path)
+    sink = made.for_file(wanted)
+    sink.open(truncate=True)
+    sink.close()
+    assert made.for_file(wanted).existing_size() == 0
+    assert committed(wanted) is None
+    assert not [p for p in tmp_path.rglob("*") if not p.is_dir()]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from skyhaul.adapters.sinks import LocalSink, LocalSinks
 from skyhaul.adapters.storage import (
     DestinationRoot,
     PartFile,
@@ -15,7 +16,9 @@ from skyhaul.adapters.storage import (
     map_os_errors,
     promote_all,
 )
-from skyhaul.errors import DiskError, DiskFullError, PathEscapeError
+from skyhaul.core.lifecycle import FileState
+from skyhaul.core.model import FileRecord
+from skyhaul.errors import DiskError, DiskFullError, PathEscapeError, SkyhaulError
 
 
 @pytest.mark.parametrize("bad", ["../x.fits", "a/../../x", "/etc/passwd", "", "a/\x00b"])
@@ -146,3 +149,94 @@ def test_reopening_a_part_file_does_not_leak_its_descriptor(tmp_path: Path) -> N
         part.open(truncate=True)
     assert len(os.listdir("/proc/self/fd")) == open_before
     part.close()
+
+
+# --- part files never take a destination's name (issue 13, item 1) ------------------------
+
+
+def _sink(root: Path, path: str) -> LocalSink:
+    record = FileRecord(1, "https://a.example/f", path, str(root), FileState.DOWNLOADING)
+    return LocalSinks().for_file(record)
+
+
+async def test_a_part_file_never_takes_another_destination_s_name(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "x.part").write_bytes(b"a verified file named x.part")
+    sink = _sink(root, "x")
+    sink.open(truncate=True)
+    sink.write_many_at(0, [b"the file x"])
+    sink.sync()
+    await sink.commit()
+    assert (root / "x").read_bytes() == b"the file x"
+    assert (root / "x.part").read_bytes() == b"a verified file named x.part"
+
+
+@pytest.mark.parametrize("path", ["x.skyhaul.part", "d.SKYHAUL.PART/x", "a/b.fits.skyhaul.part"])
+def test_a_destination_a_part_file_could_have_is_refused(tmp_path: Path, path: str) -> None:
+    with pytest.raises(PathEscapeError, match="reserved"):
+        DestinationRoot(tmp_path).final_path(path)
+
+
+# --- confinement at the moment of each open and rename (issue 13, item 3) ------------------
+
+
+async def test_a_directory_swapped_for_a_symlink_mid_run_is_not_followed(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    sinks = LocalSinks()
+
+    def record(path: str) -> FileRecord:
+        return FileRecord(1, "https://a.example/f", path, str(root), FileState.DOWNLOADING)
+
+    first = sinks.for_file(record("sub/a.bin"))  # the run has checked sub/ once
+    first.open(truncate=True)
+    first.write_many_at(0, [b"a"])
+    await first.commit()
+    (root / "sub").rename(root / "old")
+    (root / "sub").symlink_to(outside)
+    with pytest.raises(PathEscapeError, match="symlink"):
+        second = sinks.for_file(record("sub/b.bin"))
+        second.open(truncate=True)
+        second.write_many_at(0, [b"b"])
+        second.sync()
+        await second.commit()
+    assert list(outside.iterdir()) == []
+
+
+async def test_a_directory_swapped_before_the_rename_is_not_followed(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    sink = _sink(root, "sub/b.bin")
+    sink.open(truncate=True)
+    sink.write_many_at(0, [b"verified bytes"])
+    sink.sync()
+    (root / "sub").rename(outside / "sub")  # the part file goes with its directory
+    (root / "sub").symlink_to(outside / "sub")
+    with pytest.raises(PathEscapeError, match="symlink"):
+        await sink.commit()
+    assert not (outside / "sub" / "b.bin").exists()
+
+
+@pytest.mark.parametrize("truncate", [False, True])
+def test_a_hard_linked_part_file_is_not_written_through(tmp_path: Path, truncate: bool) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"keep me")
+    sink = _sink(tmp_path / "root", "f.bin")
+    os.link(outside, sink.path)
+    with pytest.raises(PathEscapeError, match="hard link"):
+        sink.open(truncate=truncate)
+        sink.write_many_at(0, [b"overwritten"])
+    assert outside.read_bytes() == b"keep me"
+
+
+def test_a_part_file_made_before_the_first_write_is_not_written_through(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"keep me")
+    sink = _sink(tmp_path / "root", "f.bin")
+    sink.open(truncate=True)
+    sink.path.symlink_to(outside)  # planted between the open and the first write
+    with pytest.raises(SkyhaulError):
+        sink.write_many_at(0, [b"overwritten"])
+    assert outside.read_bytes() == b"keep me"
+    sink.close()

@@ -17,6 +17,7 @@ from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.jobs import JobState
 from skyhaul.core.model import FileSpec
 from skyhaul.sim import SimThread
+from skyhaul.sim.listing import ListedFile
 
 Invoke = Callable[..., Result]
 States = Callable[[], dict[str, int]]
@@ -258,3 +259,90 @@ def test_a_named_file_another_live_process_holds_is_reported_not_success(
     assert result.stdout.startswith("1 downloaded, 0 failed, 0 abandoned — ")
     assert "1 of the files named is not done: 1 DOWNLOADING in another process" in result.stdout
     assert states() == {"DOWNLOADED": 1, "DOWNLOADING": 1}
+
+
+# --- destinations (issue 13): part-file names, overlapping roots, copies -------------------
+
+
+def _manifest(at: Path, rows: list[tuple[ListedFile, str]]) -> Path:
+    with at.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["url", "path", "size", "checksum"])
+        for listed, path in rows:
+            writer.writerow([listed.url, path, listed.size, f"sha256:{listed.sha256}"])
+    return at
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_file_named_like_another_s_part_file_survives_its_download(
+    skyhaul: Invoke, sim: SimThread, tmp_path: Path, states: States
+) -> None:
+    a, b, c, d = sim.files[:4]
+    first = _manifest(tmp_path / "a.csv", [(a, "x.part")])
+    assert skyhaul("get", "-i", str(first), "-d", "files").exit_code == 0
+    second = _manifest(tmp_path / "b.csv", [(b, "x")])
+    assert skyhaul("get", "-i", str(second), "-d", "files").exit_code == 0
+    # ... and in one run, one file after the other.
+    both = _manifest(tmp_path / "c.csv", [(c, "y.part"), (d, "y")])
+    assert skyhaul("get", "-i", str(both), "-d", "files", "-j", "1").exit_code == 0
+    for listed, name in ((a, "x.part"), (b, "x"), (c, "y.part"), (d, "y")):
+        assert _sha256(tmp_path / "files" / name) == listed.sha256, name
+    assert states() == {"DOWNLOADED": 4}
+
+
+def test_a_destination_only_a_part_file_may_have_is_refused(
+    skyhaul: Invoke, sim: SimThread, tmp_path: Path, states: States
+) -> None:
+    named = _manifest(tmp_path / "m.csv", [(sim.files[0], "x.skyhaul.part")])
+    result = skyhaul("get", "-i", str(named), "-d", "files")
+    assert result.exit_code == 2
+    assert "reserved for skyhaul's part files" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert states() == {}
+
+
+def test_overlapping_roots_never_name_one_file_twice(
+    skyhaul: Invoke, sim: SimThread, tmp_path: Path, states: States
+) -> None:
+    a, b = sim.files[:2]
+    first = _manifest(tmp_path / "a.csv", [(a, "sub/x")])
+    assert skyhaul("get", "-i", str(first), "-d", "nd").exit_code == 0
+    second = _manifest(tmp_path / "b.csv", [(b, "x")])
+    result = skyhaul("get", "-i", str(second), "-d", "nd/sub")
+    assert result.exit_code == 2
+    assert f"already used by {a.url}" in result.stderr and b.url in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert _sha256(tmp_path / "nd" / "sub" / "x") == a.sha256
+    assert states() == {"DOWNLOADED": 1}
+
+
+def test_get_under_another_root_makes_a_copy_from_the_verified_file(
+    skyhaul: Invoke, sim: SimThread, tmp_path: Path, states: States
+) -> None:
+    listed = sim.files[0]
+    name = listed.path.rsplit("/", 1)[-1]
+    assert skyhaul("get", listed.url, "-d", "a").exit_code == 0
+    requests = sim.stats.snapshot().requests
+    result = skyhaul("get", listed.url, "-d", "b", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["downloaded"], summary["copied"]) == (0, 1)
+    assert _sha256(tmp_path / "b" / name) == listed.sha256
+    assert sim.stats.snapshot().requests == requests  # made without the network
+    [document] = json.loads(skyhaul("ls", "--json").stdout)
+    assert document["copies"] == [
+        {"dest_root": str(tmp_path / "b"), "path": name, "state": "PRESENT", "last_error": None}
+    ]
+    human = skyhaul("get", listed.url, "-d", "b")  # nothing left to do there
+    assert human.exit_code == 0 and "nothing to do" in human.stdout
+    # The original damaged: it is fetched again, then copied.
+    (tmp_path / "a" / name).write_bytes(b"damaged")
+    again = skyhaul("get", listed.url, "-d", "c", "--json")
+    assert again.exit_code == 0, again.output
+    assert (json.loads(again.stdout)["downloaded"], json.loads(again.stdout)["copied"]) == (1, 1)
+    for root in ("a", "b", "c"):
+        assert _sha256(tmp_path / root / name) == listed.sha256, root
+    assert states() == {"DOWNLOADED": 1}

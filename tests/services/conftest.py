@@ -21,6 +21,7 @@ from skyhaul.adapters.catalog import Catalog, open_catalog
 from skyhaul.adapters.sources.records_api import RecordsApiSettings
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, Selection
+from skyhaul.core.paths import part_name
 from skyhaul.sim.archive import ArchiveSpec, SizeBand
 from skyhaul.sim.config import SimConfig
 from skyhaul.sim.faults import FaultConfig
@@ -86,7 +87,7 @@ def assert_catalog_truthful(catalog: Catalog) -> None:
             algorithm, _, expected = record.checksum.partition(":")
             assert algorithm == "sha256"
             assert record.sha256 == expected, f"{record.path}: corrupt file marked DOWNLOADED"
-        assert not final.with_name(final.name + ".part").exists()
+        assert not final.with_name(part_name(final.name)).exists()
     assert not catalog.list_files(Selection(states=frozenset({FileState.DOWNLOADING})))
 
 

@@ -12,12 +12,14 @@ import hashlib
 import logging
 import socket
 import sys
+import threading
 import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -370,3 +372,53 @@ async def test_a_file_waiting_for_its_retry_is_retrying_until_the_run_leaves_it_
     assert (waiting.files_retrying, waiting.files_failed) == (1, 0)
     ended = board.snapshot()
     assert (ended.files_retrying, ended.files_failed) == (0, 1)
+
+
+# --- what a file that does not arrive leaves on disk (issue 13, section 4) ----------------
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """Answers every request by its path: an error status, or a redirect to itself."""
+
+    def do_GET(self) -> None:
+        status = int(self.path.strip("/").split("/")[0])
+        self.send_response(status)
+        if status == 302:
+            self.send_header("Location", self.path)  # a redirect loop
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("status", [404, 401, 302])
+async def test_a_refused_request_leaves_no_part_file(
+    catalog: Catalog, tmp_path: Path, status: int
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{status}/f.fits"
+        _register(catalog, [FileSpec(url=url, path="f.fits")], tmp_path / "out")
+        summary = await run_download(catalog, FAST)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert summary.downloaded == 0 and len(summary.failures) == 1
+    assert [p for p in (tmp_path / "out").rglob("*") if p.is_file()] == []
+
+
+async def test_an_abandoned_file_keeps_no_bytes_on_disk(
+    sim_root: Path, catalog: Catalog, tmp_path: Path
+) -> None:
+    spec = ArchiveSpec.exact(1, 2 * MIB, seed=41)
+    with SimThread(SimConfig(archive=spec, root=sim_root)) as breaking:
+        breaking.set_faults(FaultConfig(drop_after=100 * KIB))  # every request breaks
+        _register(catalog, specs_from(breaking), tmp_path / "out")
+        summary = await run_download(catalog, replace(FAST, max_attempts=1))
+        assert breaking.stats.snapshot().bytes_sent > 0
+    assert summary.abandoned == 1
+    assert [p for p in (tmp_path / "out").rglob("*") if p.is_file()] == []

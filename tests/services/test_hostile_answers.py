@@ -24,6 +24,7 @@ from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.http import LONGEST_RETRY_AFTER
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, RunSummary, TransferOptions
+from skyhaul.core.paths import part_name
 from skyhaul.core.retry import QUICK_ATTEMPTS
 from skyhaul.services.acquire import run_download
 from skyhaul.services.clock import Clock
@@ -259,7 +260,7 @@ async def test_a_symlinked_part_file_is_refused_as_a_client_error_without_a_trac
 ) -> None:
     dest = tmp_path / "out"
     dest.mkdir()
-    (dest / "f.bin.part").symlink_to(tmp_path / "elsewhere")
+    (dest / part_name("f.bin")).symlink_to(tmp_path / "elsewhere")
     _register(catalog, dest, FileSpec(f"{hostile.url}/spliced.bin", "f.bin"))
     with caplog.at_level(logging.INFO, logger="skyhaul"):
         summary = await _run(catalog, replace(OPTIONS, max_attempts=5))

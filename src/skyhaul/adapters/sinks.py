@@ -2,7 +2,7 @@
 
 Rules:
 - Each destination is confined under its root (``DestinationRoot``) before its part file
-  is named; roots are checked once per run and directory.
+  is named, and again at each open, rename and delete of it (``PartFile``).
 - ``commit`` promotes through one ``Promoter`` per run: part files finishing together
   share one worker-thread call and one directory fsync.
 """
@@ -20,8 +20,8 @@ __all__ = ["LocalSink", "LocalSinks"]
 class LocalSink(PartFile):
     """A part file that commits through its run's promoter."""
 
-    def __init__(self, final: Path, promoter: Promoter) -> None:
-        super().__init__(final)
+    def __init__(self, final: Path, promoter: Promoter, root: DestinationRoot) -> None:
+        super().__init__(final, root)
         self._promoter = promoter
 
     async def commit(self) -> None:
@@ -41,4 +41,4 @@ class LocalSinks:
         root = self._roots.get(record.dest_root)
         if root is None:
             root = self._roots[record.dest_root] = DestinationRoot(record.dest_root)
-        return LocalSink(root.final_path(record.path), self._promoter)
+        return LocalSink(root.final_path(record.path), self._promoter, root)

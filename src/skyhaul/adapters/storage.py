@@ -1,18 +1,23 @@
 """Files on local disk: where bytes land, and the only place that writes them.
 
 Rules:
-- Every destination is confined under its root: the relative path is checked by
-  ``core.paths.safe_relative_path`` and each directory on the way is created one level at
-  a time, refusing any symlink that leads outside the root (checked before anything is
-  created through it).
-- Bytes land in ``<final>.part``; ``promote_all`` (through ``Promoter``) fsyncs each part,
-  renames it atomically over the final name and fsyncs the directory. A file under its
-  final name is complete and verified because nothing else ever writes a final name.
+- Destinations are confined under their roots by :mod:`.confinement`, at the moment of
+  each open, rename and delete: the part file is opened, renamed and deleted relative to
+  a descriptor of its directory, walked to from the root without following a symlink.
+- Bytes land in ``<final>.skyhaul.part`` beside the final name (``core.paths.part_name``,
+  a name no destination may take). A part file is created only when its first byte is
+  written (or when an empty file is promoted), with ``O_EXCL``: a request refused before
+  any byte (404, 401, a redirect loop) leaves nothing behind, and nothing planted at the
+  name is ever written through. A part file that is a symlink or has another hard link
+  (``st_nlink > 1``) is refused.
+- ``promote_all`` (through ``Promoter``) fsyncs each part, checks that the name still
+  holds the very file that was written (same inode, one link), renames it atomically over
+  the final name and fsyncs the directory. A file under its final name is complete and
+  verified because nothing else ever writes a final name.
 - Other whole files a run writes (a backfill day, a ledger export, a chart) go through
   ``atomic_file``: a temporary beside the final name, fsynced, renamed, directory
   fsynced; the final name holds the old file or the complete new one, never half.
-- OS errors are mapped here: a full disk (ENOSPC, EDQUOT) is ``DiskFullError`` (the run
-  stops), any other write error is ``DiskError`` (the attempt fails).
+- OS errors are mapped to ``DiskFullError`` and ``DiskError`` (``map_os_errors``).
 """
 
 from __future__ import annotations
@@ -20,143 +25,177 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import stat
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
-from skyhaul.core.paths import safe_relative_path
+from skyhaul.adapters.confinement import (
+    DestinationRoot,
+    RealPaths,
+    map_os_errors,
+    open_directory,
+)
+from skyhaul.core.paths import part_name
 from skyhaul.errors import DiskError, DiskFullError, PathEscapeError, SkyhaulError
 
-PART_SUFFIX = ".part"
-_FULL = (errno.ENOSPC, errno.EDQUOT)
-_NO_FOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
+__all__ = [
+    "DestinationRoot",
+    "PartFile",
+    "Promoter",
+    "RealPaths",
+    "atomic_file",
+    "map_os_errors",
+    "promote_all",
+    "sync_directory",
+]
+
+_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
+_PART = os.O_RDWR | os.O_NOFOLLOW | _CLOEXEC
 
 
 def _symlink_refused(path: Path) -> PathEscapeError:
     return PathEscapeError(f"{path} is a symlink; refusing to write through it")
 
 
-@contextmanager
-def map_os_errors(where: Path | str) -> Iterator[None]:
-    """Translate OSError raised inside the block to skyhaul disk errors."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno in _FULL:
-            raise DiskFullError(f"no space left on device writing {where}") from exc
-        raise DiskError(f"cannot write {where}: {exc.strerror or exc}") from exc
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-class DestinationRoot:
-    """A directory that every destination path must stay under.
-
-    Parameters
-    ----------
-    root : str or Path
-        The destination root; created if missing.
-    """
-
-    def __init__(self, root: str | Path) -> None:
-        with map_os_errors(root):
-            Path(root).mkdir(parents=True, exist_ok=True)
-        self.root = Path(os.path.realpath(root))
-        # Directories already walked and checked (thousands of files share a few).
-        self._checked: dict[tuple[str, ...], Path] = {}
-
-    def final_path(self, relative: str) -> Path:
-        """Return the absolute final path for ``relative``, creating its directories.
-
-        Raises
-        ------
-        PathEscapeError
-            When the path, or a symlink on its way, leads outside the root.
-        """
-        parts = safe_relative_path(relative).parts
-        known = self._checked.get(parts[:-1])
-        if known is not None:
-            return self._final(known, parts[-1])
-        current = self.root
-        with map_os_errors(self.root / relative):
-            for name in parts[:-1]:
-                step = current / name
-                if step.is_symlink():
-                    real = os.path.realpath(step)
-                    if not _inside(real, str(self.root)):
-                        raise PathEscapeError(
-                            f"{relative}: directory {name!r} is a symlink leading outside "
-                            f"the destination root {self.root}"
-                        )
-                    step = Path(real)
-                elif not step.exists():
-                    step.mkdir(exist_ok=True)
-                if not step.is_dir():
-                    raise PathEscapeError(f"{relative}: {step} exists and is not a directory")
-                current = step
-        self._checked[parts[:-1]] = current
-        return self._final(current, parts[-1])
-
-    @staticmethod
-    def _final(directory: Path, name: str) -> Path:
-        final = directory / name
-        if final.is_symlink():
-            raise PathEscapeError(f"destination {final} is a symlink; refusing it")
-        return final
-
-
 class PartFile:
-    """The ``.part`` file a download writes into before it is promoted.
+    """The part file a download writes into before it is promoted.
 
     Parameters
     ----------
     final : Path
         The final path (already confined by :class:`DestinationRoot`).
+    root : DestinationRoot or None
+        The root ``final`` lies under: every open, rename and delete walks down from it
+        again. None trusts ``final``'s directory as it is.
     """
 
-    def __init__(self, final: Path) -> None:
+    def __init__(self, final: Path, root: DestinationRoot | None = None) -> None:
         self.final = final
-        self.path = final.with_name(final.name + PART_SUFFIX)
+        self.path = final.with_name(part_name(final.name))
+        self._top = final.parent if root is None else root.root
+        self._levels: tuple[str, ...] = final.parent.relative_to(self._top).parts
         self._fd = -1
+        # Opened empty, not created yet: the first write creates it (see the rules).
+        self._pending = False
+        self._identity: tuple[int, int] | None = None
+        self._creating = threading.Lock()
+
+    @property
+    def directory(self) -> tuple[Path, tuple[str, ...]]:
+        """Where the part file lives: a trusted directory and the levels below it."""
+        return self._top, self._levels
+
+    @contextmanager
+    def _directory(self, *, create: bool) -> Iterator[int]:
+        fd = open_directory(self._top, self._levels, create=create)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
 
     @property
     def is_open(self) -> bool:
-        """True while the part file is open."""
-        return self._fd >= 0
+        """True while the part file is open (or opened empty, to be created)."""
+        return self._fd >= 0 or self._pending
 
     def existing_size(self) -> int:
-        """Return the size of a part file left by an earlier attempt (0 if none)."""
+        """Return the size of a part file left by an earlier attempt (0 if none).
+
+        A part file that is not a plain file with one link counts as none: it is
+        refused when opened.
+        """
         try:
-            return self.path.stat().st_size
-        except FileNotFoundError:
+            with map_os_errors(self.path), self._directory(create=False) as directory:
+                found = os.stat(self.path.name, dir_fd=directory, follow_symlinks=False)
+        except (FileNotFoundError, DiskError):
             return 0
+        return found.st_size if _plain(found) else 0
 
     def open(self, *, truncate: bool) -> None:
-        """Open (creating it) for reading and writing; ``truncate`` empties it first."""
-        # O_NOFOLLOW refuses a symlink in the same system call that opens the file:
-        # no window between a check and the open, and one call less per file.
-        if not _NO_FOLLOW and self.path.is_symlink():
-            raise _symlink_refused(self.path)
-        flags = os.O_RDWR | os.O_CREAT | (os.O_TRUNC if truncate else 0) | _NO_FOLLOW
-        with map_os_errors(self.path):
+        """Open for reading and writing; ``truncate`` starts it empty (created at the
+        first write), else the bytes already there are kept (it is created if missing).
+
+        Raises
+        ------
+        PathEscapeError
+            The part file is a symlink or a hard link, or its directory left the root.
+        """
+        self.close()  # a reopen (starting again from byte 0) must not leak the old one
+        name = self.path.name
+        with map_os_errors(self.path), self._directory(create=True) as directory:
             try:
-                fd = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
+                found: os.stat_result | None = os.stat(
+                    name, dir_fd=directory, follow_symlinks=False
+                )
+            except FileNotFoundError:
+                found = None
+            if found is not None:
+                self._refuse_unless_plain(found)
+            if truncate:
+                if found is not None:
+                    os.unlink(name, dir_fd=directory)
+                self._pending = True
+                return
+            try:
+                fd = os.open(name, _PART | os.O_CREAT, 0o644, dir_fd=directory)
             except OSError as exc:
                 if exc.errno == errno.ELOOP:
                     raise _symlink_refused(self.path) from None
                 raise
-        self.close()  # a reopen (starting again from byte 0) must not leak the old one
+            self._adopt(fd)
+
+    def _refuse_unless_plain(self, found: os.stat_result) -> None:
+        if stat.S_ISLNK(found.st_mode):
+            raise _symlink_refused(self.path)
+        if not stat.S_ISREG(found.st_mode):
+            raise PathEscapeError(f"{self.path} is not a regular file; refusing to write it")
+        if found.st_nlink > 1:
+            raise PathEscapeError(
+                f"{self.path} is a hard link ({found.st_nlink} links); refusing to write through it"
+            )
+
+    def _adopt(self, fd: int) -> None:
+        """Keep ``fd`` as the part file, once it proves a plain file of one link."""
+        try:
+            found = os.fstat(fd)
+            self._refuse_unless_plain(found)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._identity = (found.st_dev, found.st_ino)
         self._fd = fd
+
+    def _writable(self) -> int:
+        """The descriptor to write to, creating the part file at the first write."""
+        fd = self._fd
+        if fd >= 0 or not self._pending:
+            return fd  # -1 when closed: the write fails as on any closed file
+        with self._creating:  # ranges may arrive at once from several writer threads
+            if self._pending:
+                with self._directory(create=True) as directory:
+                    try:
+                        created = os.open(
+                            self.path.name, _PART | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=directory
+                        )
+                    except FileExistsError:
+                        raise PathEscapeError(
+                            f"{self.path} appeared before skyhaul created it; refusing to "
+                            "write through it"
+                        ) from None
+                self._adopt(created)
+                self._pending = False
+        return self._fd
 
     def write_at(self, offset: int, data: bytes | memoryview) -> None:
         """Write all of ``data`` at ``offset``."""
         view = memoryview(data)
         with map_os_errors(self.path):
+            fd = self._writable()
             while view:
-                written = os.pwrite(self._fd, view, offset)
+                written = os.pwrite(fd, view, offset)
                 view = view[written:]
                 offset += written
 
@@ -164,8 +203,9 @@ class PartFile:
         """Write ``buffers`` back to back from ``offset`` in as few system calls as possible."""
         views = [memoryview(b) for b in buffers if b]
         with map_os_errors(self.path):
+            fd = self._writable()
             while views:
-                written = os.pwritev(self._fd, views, offset)
+                written = os.pwritev(fd, views, offset)
                 offset += written
                 while views and written >= len(views[0]):
                     written -= len(views[0])
@@ -175,42 +215,71 @@ class PartFile:
 
     def read_at(self, offset: int, size: int) -> bytes:
         """Read up to ``size`` bytes at ``offset``."""
+        if self._pending:
+            return b""
         with map_os_errors(self.path):
             return os.pread(self._fd, size, offset)
 
     def truncate(self, size: int) -> None:
         """Set the part file's length (0 to start again)."""
         with map_os_errors(self.path):
-            os.ftruncate(self._fd, size)
+            os.ftruncate(self._writable(), size)
 
     def size(self) -> int:
         """Current length of the open part file."""
+        if self._pending:
+            return 0
         with map_os_errors(self.path):
             return os.fstat(self._fd).st_size
 
     def sync(self) -> None:
         """Flush written bytes to stable storage."""
+        if self._pending:
+            return
         with map_os_errors(self.path):
             os.fsync(self._fd)
 
     def close(self) -> None:
-        """Close the file descriptor (idempotent)."""
+        """Close the file descriptor (idempotent); a part file never written stays unmade."""
+        self._pending = False
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             os.close(fd)
 
-    def sync_and_rename(self) -> None:
-        """fsync, close and rename over the final name (the directory is not synced)."""
+    def rename_in(self, directory: int) -> None:
+        """fsync, close and rename over the final name inside ``directory`` (the part
+        file's own, just walked to); the directory is not synced.
+
+        Raises
+        ------
+        PathEscapeError
+            The name no longer holds the file written (replaced, or linked elsewhere).
+        """
+        self._writable()  # an empty file is created now
         if self._fd >= 0:
             os.fsync(self._fd)
+        identity = self._identity
         self.close()
-        self.path.replace(self.final)
+        found = os.stat(self.path.name, dir_fd=directory, follow_symlinks=False)
+        if (found.st_dev, found.st_ino) != identity or not _plain(found):
+            raise PathEscapeError(
+                f"{self.path} is no longer the file skyhaul wrote; refusing to promote it"
+            )
+        os.rename(self.path.name, self.final.name, src_dir_fd=directory, dst_dir_fd=directory)
 
     def discard(self) -> None:
-        """Close and delete the part file (after an integrity failure)."""
+        """Close and delete the part file (after an integrity failure, or abandoned)."""
         self.close()
-        with map_os_errors(self.path):
-            self.path.unlink(missing_ok=True)
+        with (
+            map_os_errors(self.path),
+            suppress(FileNotFoundError),
+            self._directory(create=False) as directory,
+        ):
+            os.unlink(self.path.name, dir_fd=directory)
+
+
+def _plain(found: os.stat_result) -> bool:
+    return stat.S_ISREG(found.st_mode) and found.st_nlink == 1
 
 
 def sync_directory(directory: Path) -> None:
@@ -283,24 +352,38 @@ class Promoter:
 def promote_all(parts: list[PartFile]) -> list[SkyhaulError | None]:
     """fsync and rename each part file, then fsync each directory once.
 
-    Returns one entry per part: None when it is durable under its final name, else the
-    error (a failed directory fsync fails every file renamed into that directory).
+    Each directory is walked to from its root once for the batch (see the rules), and
+    every rename in it is made relative to that descriptor. Returns one entry per part:
+    None when it is durable under its final name, else the error (a failed directory
+    fsync fails every file renamed into that directory).
     """
-    errors: list[SkyhaulError | None] = []
-    for part in parts:
+    errors: list[SkyhaulError | None] = [None] * len(parts)
+    by_directory: dict[tuple[Path, tuple[str, ...]], list[int]] = {}
+    for index, part in enumerate(parts):
+        by_directory.setdefault(part.directory, []).append(index)
+    for (top, levels), indices in by_directory.items():
+        where = top.joinpath(*levels)
         try:
-            with map_os_errors(part.final):
-                part.sync_and_rename()
-            errors.append(None)
-        except (DiskError, DiskFullError) as exc:
-            errors.append(exc)
-    for directory in {part.final.parent for part in parts}:
+            with map_os_errors(where):
+                directory = open_directory(top, levels, create=False)
+        except (DiskError, DiskFullError, PathEscapeError) as exc:
+            for index in indices:
+                parts[index].close()
+                errors[index] = exc
+            continue
         try:
-            with map_os_errors(directory):
-                sync_directory(directory)
-        except (DiskError, DiskFullError) as exc:
-            errors = [
-                exc if error is None and part.final.parent == directory else error
-                for part, error in zip(parts, errors, strict=True)
-            ]
+            for index in indices:
+                try:
+                    with map_os_errors(parts[index].final):
+                        parts[index].rename_in(directory)
+                except (DiskError, DiskFullError, PathEscapeError) as exc:
+                    errors[index] = exc
+            try:
+                with map_os_errors(where):
+                    os.fsync(directory)
+            except (DiskError, DiskFullError) as exc:
+                for index in indices:
+                    errors[index] = errors[index] or exc
+        finally:
+            os.close(directory)
     return errors

@@ -25,6 +25,7 @@ from skyhaul.cli.ops import ignore, recover_stale, retry, unignore
 from skyhaul.cli.report import report_app
 from skyhaul.cli.signals import terminate_as_interrupt
 from skyhaul.cli.status import status
+from skyhaul.cli.verify import verify
 
 __all__ = ["app", "main"]
 
@@ -56,6 +57,7 @@ app.command("recover-stale")(recover_stale)
 app.command("retry")(retry)
 app.command("ignore")(ignore)
 app.command("unignore")(unignore)
+app.command("verify")(verify)
 app.add_typer(ledger_app)
 app.add_typer(report_app)
 app.add_typer(jobs_app)

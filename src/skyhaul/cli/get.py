@@ -9,6 +9,8 @@ Rules:
 - A named file that does not end downloaded is never success: abandoned or failed in an
   earlier run, or held by another live process, it is counted and named in the summary
   (with the hint ``skyhaul retry``) and the exit code is 1.
+- A file already known under another destination gets a copy here (made from its
+  verified local copy when there is one: see ``services.copies``).
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ def get(
             result.known,
             result.changed,
         )
+        if result.copies:
+            logger.info(
+                "%d known files wanted under %s as well: copied there", result.copies, dest_root
+            )
         code = download_and_report(
             term,
             run,

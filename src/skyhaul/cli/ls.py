@@ -5,12 +5,15 @@ Rules:
 - At most ``--limit`` files (100 by default, 0 for all) in id order; when more match,
   a note on stderr says how many.
 - ``--json`` shows every field of a catalog file: its own (id first), then its mission
-  metadata (:mod:`skyhaul.core.metadata`).
+  metadata (:mod:`skyhaul.core.metadata`), then its ``copies`` in further destinations
+  (root, path, state, last error; an empty list for most files).
+- The table shows a file's copies under its path, one line each.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
@@ -27,6 +30,7 @@ from skyhaul.cli.options import (
     parse_between,
     with_options,
 )
+from skyhaul.core.copies import CopyRecord
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.metadata import METADATA_NAMES
 from skyhaul.core.model import FileRecord, Selection
@@ -37,11 +41,9 @@ __all__ = ["ls", "record_document"]
 
 DEFAULT_LIMIT = 100
 
-# FileRecord inherits its mission metadata, so dataclass order would put it first.
-_DOCUMENT_FIELDS = (
-    *(f.name for f in dataclasses.fields(FileRecord) if f.name not in METADATA_NAMES),
-    *METADATA_NAMES,
-)
+# FileRecord inherits its mission metadata, so dataclass order would put it first. The
+# file's copies come between its own fields and its metadata, which ends the document.
+_OWN_FIELDS = tuple(f.name for f in dataclasses.fields(FileRecord) if f.name not in METADATA_NAMES)
 
 
 @with_options(selection=build_selection, common=build_common)
@@ -91,10 +93,11 @@ def ls(
     with opened_catalog(common, create=False) as catalog:
         records = catalog.list_files(wanted, limit=limit or None, order=order)
         matching = catalog.count_files(wanted) if len(records) == limit else len(records)
+        copies = catalog.copies_of([r.id for r in records])
     if term.json:
-        term.emit_json([record_document(r) for r in records])
+        term.emit_json([record_document(r, copies.get(r.id, [])) for r in records])
     else:
-        term.out.print(_table(records))
+        term.out.print(_table(records, copies))
     if matching > len(records):
         term.err.print(
             f"showing {len(records):,} of {matching:,} files (--limit 0 lists all)",
@@ -103,21 +106,32 @@ def ls(
         )
 
 
-def record_document(record: FileRecord) -> dict[str, object]:
+def record_document(record: FileRecord, copies: Sequence[CopyRecord] = ()) -> dict[str, object]:
     """Return one catalog file as a JSON-ready dict (URL redacted, times in ISO 8601)."""
-    document: dict[str, object] = {}
-    for name in _DOCUMENT_FIELDS:
-        value = getattr(record, name)
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, Enum):
-            value = value.value
-        document[name] = value
+    document = {name: _plain(getattr(record, name)) for name in _OWN_FIELDS}
     document["url"] = redact_url(record.url)
+    document["copies"] = [
+        {
+            "dest_root": c.dest_root,
+            "path": c.path,
+            "state": c.state.value,
+            "last_error": c.last_error,
+        }
+        for c in copies
+    ]
+    document.update((name, _plain(getattr(record, name))) for name in METADATA_NAMES)
     return document
 
 
-def _table(records: list[FileRecord]) -> Table:
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def _table(records: list[FileRecord], copies: dict[int, list[CopyRecord]]) -> Table:
     table = Table(show_edge=False, pad_edge=False, expand=True)
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("state", no_wrap=True)
@@ -131,12 +145,16 @@ def _table(records: list[FileRecord]) -> Table:
             str(r.id),
             r.state.value,
             "" if r.size is None else format_size(r.size),
-            Text(r.path),
+            Text("\n".join([r.path, *_copy_lines(copies.get(r.id, []))])),
             Text(redact_url(r.url)),
             str(r.attempts),
             Text(_last_error(r)),
         )
     return table
+
+
+def _copy_lines(copies: Sequence[CopyRecord]) -> list[str]:
+    return [f"+ copy {c.state.value.lower()}: {c.dest_root}/{c.path}" for c in copies]
 
 
 def _last_error(record: FileRecord) -> str:

@@ -10,31 +10,25 @@ Rules:
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from skyhaul.cli.common import Terminal, opened_catalog, start
-from skyhaul.cli.options import CommonOptions, build_common, build_selection, with_options
+from skyhaul.cli.options import (
+    CommonOptions,
+    Ids,
+    build_common,
+    build_selection,
+    with_ids,
+    with_options,
+)
 from skyhaul.core.lifecycle import FileEvent, next_state, sources_of
 from skyhaul.core.model import Selection
 from skyhaul.errors import UsageError
 
 __all__ = ["ignore", "recover_stale", "retry", "unignore"]
-
-Ids = Annotated[
-    list[int] | None,
-    typer.Option(
-        "--id",
-        metavar="N",
-        min=1,
-        help="Only the file with this catalog id (repeat for several).",
-        rich_help_panel="Filters",
-        show_default=False,
-    ),
-]
 
 
 @with_options(common=build_common)
@@ -55,7 +49,7 @@ def recover_stale(
 @with_options(selection=build_selection, common=build_common)
 def retry(ids: Ids = None, *, selection: Selection, common: CommonOptions) -> None:
     """Give FAILED and ABANDONED files a new start (back to DISCOVERED)."""
-    _apply(FileEvent.RETRY, _with_ids(selection, ids), common)
+    _apply(FileEvent.RETRY, with_ids(selection, ids), common)
 
 
 @with_options(selection=build_selection, common=build_common)
@@ -72,7 +66,7 @@ def ignore(
     common: CommonOptions,
 ) -> None:
     """Set files aside (IGNORED): nothing downloads them until unignore."""
-    selection = _with_ids(selection, ids)
+    selection = with_ids(selection, ids)
     if selection == Selection() and not all_files:
         raise UsageError("ignore which files? give a filter or --id N (or --all for every file)")
     _apply(FileEvent.IGNORE, selection, common)
@@ -81,11 +75,7 @@ def ignore(
 @with_options(selection=build_selection, common=build_common)
 def unignore(ids: Ids = None, *, selection: Selection, common: CommonOptions) -> None:
     """Bring IGNORED files back (to DISCOVERED)."""
-    _apply(FileEvent.UNIGNORE, _with_ids(selection, ids), common)
-
-
-def _with_ids(selection: Selection, ids: list[int] | None) -> Selection:
-    return dataclasses.replace(selection, ids=tuple(ids)) if ids else selection
+    _apply(FileEvent.UNIGNORE, with_ids(selection, ids), common)
 
 
 def _apply(event: FileEvent, selection: Selection, common: CommonOptions) -> None:

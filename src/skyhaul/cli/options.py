@@ -30,6 +30,7 @@ from skyhaul.core.window import TimeWindow
 
 __all__ = [
     "CommonOptions",
+    "Ids",
     "TimeBasis",
     "build_common",
     "build_processes",
@@ -38,6 +39,7 @@ __all__ = [
     "build_transfer",
     "duration_option",
     "parse_between",
+    "with_ids",
     "with_options",
     "with_window",
 ]
@@ -204,6 +206,25 @@ def build_selection(
     """Build a ``Selection`` from the filter options (``None``: no constraint)."""
     selection = Selection(instrument=instrument, source=source, url_prefix=url_prefix)
     return with_window(selection, by=by, start=window_start, end=window_end, slots=slots)
+
+
+#: ``--id N`` (repeatable): the files with these catalog ids, beside the other filters.
+Ids = Annotated[
+    list[int] | None,
+    typer.Option(
+        "--id",
+        metavar="N",
+        min=1,
+        help="Only the file with this catalog id (repeat for several).",
+        rich_help_panel=_FILTERS,
+        show_default=False,
+    ),
+]
+
+
+def with_ids(selection: Selection, ids: list[int] | None) -> Selection:
+    """``selection`` narrowed to the files of ``--id`` (when given)."""
+    return dataclasses.replace(selection, ids=tuple(ids)) if ids else selection
 
 
 class TimeBasis(StrEnum):

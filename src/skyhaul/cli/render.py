@@ -167,7 +167,15 @@ def summary_lines(
     counts = (
         f"{summary.downloaded} downloaded, {summary.failed} failed, {summary.abandoned} abandoned"
     )
-    if not (summary.downloaded or summary.failed or summary.abandoned or summary.interrupted):
+    if summary.copied:
+        counts += f", {summary.copied} copied"
+    if not (
+        summary.downloaded
+        or summary.failed
+        or summary.abandoned
+        or summary.interrupted
+        or summary.copied
+    ):
         amount = "nothing downloaded" if summary.unfinished else "nothing to do"
     else:
         amount = f"{format_size(summary.bytes)} in {format_duration(summary.seconds)}"

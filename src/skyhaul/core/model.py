@@ -279,13 +279,17 @@ class RunSummary:
     sources_switched: int = 0
     """Times a transfer moved on to a file's next source (a mirror) and went on there."""
 
+    copied: int = 0
+    """Copies made in further destinations from local verified copies (no network)."""
+
     @property
     def not_done(self) -> int:
         """Files that did not end downloaded: failed, abandoned or unfinished (exit 1)."""
         return self.failed + self.abandoned + sum(self.unfinished.values())
 
     def as_json(self) -> dict[str, object]:
-        """Return the summary as a JSON-ready dict."""
+        """Return the summary as a JSON-ready dict (``copied`` only when copies were made)."""
+        copies = {"copied": self.copied} if self.copied else {}
         return {
             "downloaded": self.downloaded,
             "failed": self.failed,
@@ -301,4 +305,5 @@ class RunSummary:
             "retries": dict(self.retries),
             "integrity_refetched": self.integrity_refetched,
             "sources_switched": self.sources_switched,
+            **copies,
         }

@@ -11,6 +11,10 @@ Rules:
   beyond a single one (``..``, and ``...`` or ``.. `` which Windows reads as ``..``).
   Empty and ``.`` components are dropped.
 - Symlink escapes need the disk and are checked by the storage adapter, not here.
+- Part files are named ``<name>.skyhaul.part`` (``part_name``), beside their final name.
+  No destination may take such a name (``reserved_component``; any letter case, since
+  some file systems fold it), so a part file can never be another file's destination,
+  in one run or across runs.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from urllib.parse import unquote, urlsplit
 from skyhaul.errors import PathEscapeError
 
 DEFAULT_FILE_NAME = "index.html"
+#: What a part file's name ends with; no destination's name may end with it.
+PART_SUFFIX = ".skyhaul.part"
 MAX_NAME_BYTES = 255
 _DRIVE_RE = re.compile(r"[A-Za-z]:")
 _UNSAFE_NAME_CHARS_RE = re.compile(r"[/\\\x00-\x1f\x7f]")
@@ -70,6 +76,37 @@ def safe_relative_path(path: str) -> PurePosixPath:
     if not parts:
         raise _refuse(path, "no file name")
     return PurePosixPath(*parts)
+
+
+def part_name(name: str) -> str:
+    """Return the name of the part file of the final name ``name``."""
+    return name + PART_SUFFIX
+
+
+def reserved_component(path: str) -> str | None:
+    """Return the component of ``path`` that only a part file may have, or None.
+
+    Examples
+    --------
+    >>> reserved_component("raw/a.fits.skyhaul.part")
+    'a.fits.skyhaul.part'
+    >>> reserved_component("raw/a.fits.part") is None
+    True
+    """
+    if PART_SUFFIX not in path.casefold():  # one scan for the usual path
+        return None
+    for component in path.replace("\\", "/").split("/"):
+        if component.casefold().endswith(PART_SUFFIX):
+            return component
+    return None
+
+
+def reserved_refusal(path: str, component: str) -> str:
+    """The one-line reason a destination with a reserved ``component`` is refused."""
+    return (
+        f"destination path {path!r}: names ending in {PART_SUFFIX!r} are reserved for "
+        f"skyhaul's part files ({component!r})"
+    )
 
 
 def _truncate_name(name: str) -> str:

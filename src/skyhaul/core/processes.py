@@ -154,6 +154,7 @@ def merge_summaries(parts: Sequence[RunSummary], *, downloaded: Collection[int] 
     latest: dict[int | str, Failure] = {}
     for part in parts:
         merged.downloaded += part.downloaded
+        merged.copied += part.copied
         merged.bytes += part.bytes
         for error_class, count in part.retries.items():
             merged.retries[error_class] = merged.retries.get(error_class, 0) + count

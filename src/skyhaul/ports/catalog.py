@@ -11,7 +11,8 @@ Rules:
   its race (a lease another worker took) returns False, None or a smaller set; it never
   raises.
 - ``OperatorQueries`` is the synchronous role of the interfaces (``status``, ``ls``,
-  ``retry``): one call, one short transaction, no event loop needed.
+  ``retry``): one call, one short transaction, no event loop needed. So is
+  ``StoredCopies``, the role of the verify and copy services (they run in threads).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from skyhaul.core.backfill import DayRun
+from skyhaul.core.copies import CopyTask, Damage, StoredCopy
 from skyhaul.core.jobprogress import JobProgress
 from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.lifecycle import FileEvent, FileState
@@ -42,6 +44,7 @@ __all__ = [
     "Registration",
     "Registry",
     "SegmentMap",
+    "StoredCopies",
 ]
 
 
@@ -244,3 +247,41 @@ class OperatorQueries(Protocol):
 
     def recover_stale(self, *, now: datetime, instrument: str | None = None) -> int:
         """Fail expired leases now."""
+
+
+class StoredCopies(Protocol):
+    """The copies that should be on disk, and what checks and copies found (synchronous)."""
+
+    def stored_files(
+        self,
+        selection: Selection | None = None,
+        *,
+        job_id: int | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> list[StoredCopy]:
+        """A page of the own destinations of the selected DOWNLOADED files (by file id)."""
+
+    def stored_copies(
+        self,
+        selection: Selection | None = None,
+        *,
+        job_id: int | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> list[StoredCopy]:
+        """A page of the PRESENT copies of the selected files (by copy id)."""
+
+    def verify_failed(self, damage: Sequence[Damage], *, now: datetime) -> int:
+        """Record damage: a file's own copy to FAILED (fetched again), a copy to WANTED."""
+
+    def copies_to_make(
+        self, *, selection: Selection | None = None, job_id: int | None = None
+    ) -> list[CopyTask]:
+        """The WANTED copies of the selected (or the job's) files now DOWNLOADED."""
+
+    def copy_made(self, copy_id: int, *, size: int, sha256: str, now: datetime) -> bool:
+        """Record a copy made and verified (WANTED -> PRESENT)."""
+
+    def copy_failed(self, copy_id: int, *, message: str, now: datetime) -> bool:
+        """Record why a copy could not be made (it stays WANTED)."""

@@ -19,6 +19,8 @@ Rules:
   durable and releases every held file back to DISCOVERED: all of it resumable.
 - A full disk stops the whole run (``DiskFullError``), and so does a transport that cannot
   be configured (``ConfigError``): other files would fail the same way.
+- An ABANDONED file keeps no bytes on disk: its part file is deleted (and its segments
+  forgotten) once the catalog has it ABANDONED.
 - One ``FileRun`` per held file is its whole in-run state: its record, its transfer, its
   task. The engine's collections only say where each one is (waiting, running, finished).
 - The summary counts what was repaired: each failed attempt given another (by class),
@@ -59,6 +61,7 @@ from skyhaul.errors import (
     DiskError,
     DiskFullError,
     PathEscapeError,
+    SkyhaulError,
     TransferError,
 )
 from skyhaul.ports.catalog import Claims, SegmentMap
@@ -374,6 +377,10 @@ class Engine:
             return
         if isinstance(error, DiskFullError | ConfigError):
             raise error  # every other file would fail the same way
+        if isinstance(error, PathEscapeError):
+            # Its destination was refused when written to or promoted (a directory
+            # swapped for a symlink, a hard-linked part file): as when it was named.
+            error = ClientError(str(error))
         if not isinstance(error, TransferError):
             error = _as_transfer_error(held.record.path, error)
         await self._fail(held, error)
@@ -413,6 +420,7 @@ class Engine:
         if abandoned:
             self.summary.abandoned += 1
             log.warning("%s: abandoned: %s (%s)", record.path, error, decision.reason)
+            await self._discard(held)
         else:
             log.debug("%s: %s; retry in %.1f s", record.path, error, decision.delay)
         if self.board is not None:
@@ -421,6 +429,17 @@ class Engine:
             else:
                 self.board.retry_file(str(record.id))
         del self._held[record.id]
+
+    async def _discard(self, held: FileRun) -> None:
+        """Delete the bytes of a file just ABANDONED: nothing resumes it, so it keeps none
+        (``retry`` starts it from byte 0, as its segments are forgotten with them)."""
+        if held.transfer is None:
+            return  # refused before it had a sink
+        await self.segment_map.reset_segments(held.id)
+        try:
+            await asyncio.to_thread(held.transfer.sink.discard)
+        except SkyhaulError as exc:  # the outcome is recorded; the bytes are only litter
+            log.warning("%s: could not delete its part file: %s", held.record.path, exc)
 
     def _note_attempt(
         self, held: FileRun, outcome: str, error: TransferError | None = None

@@ -15,6 +15,11 @@ Rules:
 - A run of its job's own files (``get``) ends by counting the ones it left undone
   without failing them itself (abandoned or failed earlier and not due, held by another
   live process): ``RunSummary.unfinished``, which fails the job as a failure would.
+- Nothing is "done" that is not on disk: ``prepare`` checks that the DOWNLOADED files the
+  run selects are still there with their size (``services.verify``, the cheap check) and
+  makes the copies they are wanted in (``services.copies``), before planning and forking;
+  a file found missing or changed is FAILED, due now, and this run fetches it again.
+  After downloading, the copies still wanted are made (from what was just downloaded).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from skyhaul.adapters.catalog import Catalog, RegisterResult
+from skyhaul.adapters.local_copies import LocalCopies
 from skyhaul.core.jobparams import (
     options_from_json,
     options_to_json,
@@ -43,12 +49,14 @@ from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, RunSummary, Selection, TransferOptions
 from skyhaul.core.processes import ProcessPlan, merge_summaries, plan_processes, share_options
 from skyhaul.core.progress import ProgressBoard, SnapshotSource
-from skyhaul.errors import UsageError
+from skyhaul.errors import InterruptedRun, UsageError
 from skyhaul.services.acquire import AcquireResult, Discovery, acquire
 from skyhaul.services.clock import SYSTEM_CLOCK
+from skyhaul.services.copies import CopyReport, make_copies
 from skyhaul.services.discovery import DiscoveryResult
 from skyhaul.services.jobs import JobOutcome, create_job, requeue, run_job
 from skyhaul.services.processes import ChildRun, MergedProgress, WorkerProcesses
+from skyhaul.services.verify import check_stored
 
 __all__ = [
     "DownloadRun",
@@ -102,6 +110,7 @@ class DownloadRun:
         plan: ProcessPlan,
         board: ProgressBoard,
         workers: WorkerProcesses | None,
+        copied: CopyReport | None = None,
     ) -> None:
         self.catalog = catalog
         self.spec = spec
@@ -109,6 +118,8 @@ class DownloadRun:
         self.plan = plan
         self.board = board
         self.workers = workers
+        self.copied = copied or CopyReport()
+        """The copies made before downloading."""
         self.progress: SnapshotSource = (
             board if workers is None else MergedProgress(board, workers.children)
         )
@@ -124,6 +135,11 @@ class DownloadRun:
             ``--processes`` together with discovery.
         """
         files_of = job_id if spec.linked_only else None
+        # Before the plan counts what is left to do, and before any process claims.
+        disk = LocalCopies()
+        selection = _stored_selection(spec)
+        check_stored(catalog, disk, selection=selection, job_id=files_of, thorough=False)
+        copied = make_copies(catalog, disk, selection=selection, job_id=files_of)
         plan = _plan(catalog, spec, files_of)
         board = ProgressBoard(time.monotonic)
         workers: WorkerProcesses | None = None
@@ -135,7 +151,7 @@ class DownloadRun:
                 lambda index: _child_run(catalog, spec, files_of, plan, index),
                 progress=True,
             )
-        return cls(catalog, spec, job_id, plan, board, workers)
+        return cls(catalog, spec, job_id, plan, board, workers, copied)
 
     async def run(
         self,
@@ -168,6 +184,7 @@ class DownloadRun:
                     await spec.discovery.source.aclose()
             if spec.linked_only and not result.summary.interrupted:
                 await asyncio.to_thread(_note_unfinished, self.catalog, self.job_id, result.summary)
+            await self._copy_after(result.summary, cancel)
             return result
 
         result = await run_job(
@@ -180,6 +197,29 @@ class DownloadRun:
             lease_seconds=spec.options.lease_seconds,
         )
         return replace(result, job_id=self.job_id)
+
+    async def _copy_after(self, summary: RunSummary, cancel: asyncio.Event) -> None:
+        """Make the copies still wanted (their files were just downloaded), then add
+        the copies made to ``summary`` and those that could not be, as its failures."""
+        report = self.copied
+        if not (summary.interrupted or cancel.is_set()):
+            try:
+                after = await asyncio.to_thread(
+                    make_copies,
+                    self.catalog,
+                    LocalCopies(),
+                    selection=_stored_selection(self.spec),
+                    job_id=self.job_id if self.spec.linked_only else None,
+                    stop=cancel.is_set,
+                )
+            except InterruptedRun:
+                summary.interrupted = True
+            else:
+                # A copy that failed before and was made now is no failure.
+                report = CopyReport(made=report.made + after.made, failures=after.failures)
+        summary.copied += report.made
+        summary.failures.extend(report.failures)
+        summary.failed += len(report.failures)
 
 
 def prepare_get(
@@ -197,7 +237,10 @@ def prepare_get(
     """
     params = {"dest_root": dest_root, "options": options_to_json(options), "processes": processes}
     job_id = create_job(catalog, JobKind.GET, params)
-    registered = catalog.register(specs, dest_root, now=SYSTEM_CLOCK.now(), job_id=job_id)
+    # A known URL named for another destination wants a copy there.
+    registered = catalog.register(
+        specs, dest_root, now=SYSTEM_CLOCK.now(), job_id=job_id, copies=True
+    )
     spec = DownloadSpec(options, linked_only=True, processes=processes)
     return DownloadRun.prepare(catalog, spec, job_id), registered
 
@@ -308,6 +351,14 @@ def _outcome(result: AcquireResult) -> JobOutcome:
     else:
         state = JobState.SUCCEEDED
     return JobOutcome(state, result.as_json())
+
+
+def _stored_selection(spec: DownloadSpec) -> Selection:
+    """The files a run selects, as far as what is already on disk goes: a run that
+    discovers a source downloads that source's files only."""
+    if spec.discovery is None:
+        return spec.selection
+    return replace(spec.selection, source=spec.discovery.source.name)
 
 
 def _plan(catalog: Catalog, spec: DownloadSpec, files_of: int | None = None) -> ProcessPlan:

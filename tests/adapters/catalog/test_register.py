@@ -8,8 +8,14 @@ import threading
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import select
+from tests.adapters.catalog.old_rows import insert_files
 
 from skyhaul.adapters.catalog import Catalog, RegisterResult, open_catalog
+from skyhaul.adapters.catalog.database import create_catalog_engine
+from skyhaul.adapters.catalog.migrate import upgrade
+from skyhaul.adapters.catalog.schema import files
+from skyhaul.core.copies import CopyState
 from skyhaul.core.jobs import JobKind
 from skyhaul.core.lifecycle import FileEvent, FileState
 from skyhaul.core.model import FileSpec, Selection, StateTotals
@@ -189,3 +195,113 @@ def test_concurrent_registrations_of_the_same_files(db_url: str, specs, now) -> 
     finally:
         for catalog in catalogs:
             catalog.close()
+
+
+# --- destinations (issue 13): part-file names, real paths, copies ------------------------
+
+
+@pytest.mark.parametrize("path", ["x.skyhaul.part", "raw/X.Skyhaul.Part/a.fits"])
+def test_a_name_only_a_part_file_may_have_is_refused(catalog: Catalog, now, path: str) -> None:
+    ok = FileSpec(url="https://a.example/ok", path="ok.fits")
+    reserved = FileSpec(url="https://a.example/bad", path=path)
+    with pytest.raises(UsageError, match="reserved for skyhaul's part files") as caught:
+        catalog.register([ok, reserved], "/d", now=now)
+    assert "\n" not in str(caught.value)
+    assert catalog.count_files() == 0
+
+
+def test_a_part_file_name_of_old_is_a_plain_destination(catalog: Catalog, now) -> None:
+    # x.part and x are two files: x's part file is x.skyhaul.part.
+    both = [
+        FileSpec(url="https://a.example/1", path="x.part"),
+        FileSpec("https://a.example/2", "x"),
+    ]
+    assert catalog.register(both, "/d", now=now).new == 2
+
+
+def test_overlapping_roots_name_one_real_file_once(catalog: Catalog, now, tmp_path) -> None:
+    first = FileSpec(url="https://a.example/1", path="sub/x")
+    second = FileSpec(url="https://b.example/2", path="x")
+    catalog.register([first], str(tmp_path / "nd"), now=now)
+    with pytest.raises(UsageError) as caught:
+        catalog.register([second], str(tmp_path / "nd" / "sub"), now=now)
+    message = str(caught.value)
+    assert first.url in message and second.url in message and "\n" not in message
+    # Spelled differently, the same file still.
+    third = FileSpec(url="https://c.example/3", path="./sub//x")
+    with pytest.raises(UsageError, match=re.escape(first.url)):
+        catalog.register([third], str(tmp_path / "nd" / "." / "sub" / ".."), now=now)
+    assert catalog.count_files() == 1
+
+
+def test_a_directory_symlinked_inside_the_root_names_the_same_files(
+    catalog: Catalog, now, tmp_path
+) -> None:
+    root = tmp_path / "nd"
+    (root / "real").mkdir(parents=True)
+    (root / "alias").symlink_to(root / "real")
+    catalog.register([FileSpec(url="https://a.example/1", path="real/x")], str(root), now=now)
+    with pytest.raises(UsageError, match=re.escape("https://a.example/1")):
+        catalog.register([FileSpec(url="https://b.example/2", path="alias/x")], str(root), now=now)
+    with pytest.raises(UsageError, match="already used"):
+        two = [
+            FileSpec("https://c.example/3", "real/y"),
+            FileSpec("https://d.example/4", "alias/y"),
+        ]
+        catalog.register(two, str(root), now=now)
+
+
+def test_a_known_url_named_under_another_root_is_wanted_there_as_a_copy(
+    catalog: Catalog, now
+) -> None:
+    spec = FileSpec(url="https://a.example/x.fits", path="x.fits", size=3)
+    catalog.register([spec], "/a", now=now)
+    assert catalog.register([spec], "/b", now=now, copies=True) == RegisterResult(known=1, copies=1)
+    assert catalog.register([spec], "/b", now=now, copies=True) == RegisterResult(known=1)
+    assert catalog.register([spec], "/a", now=now, copies=True) == RegisterResult(known=1)
+    [file] = catalog.list_files()
+    [copy] = catalog.copies_of([file.id])[file.id]
+    assert (copy.dest_root, copy.path, copy.state) == ("/b", "x.fits", CopyState.WANTED)
+    # Without copies (discovery), another root changes nothing, as before.
+    assert catalog.register([spec], "/c", now=now) == RegisterResult(known=1)
+    assert len(catalog.copies_of([file.id])[file.id]) == 1
+
+
+def test_a_copy_and_a_file_never_share_a_real_path(catalog: Catalog, now) -> None:
+    spec = FileSpec(url="https://a.example/x.fits", path="x.fits")
+    other = FileSpec(url="https://b.example/y.fits", path="y.fits")
+    catalog.register([spec], "/a", now=now)
+    catalog.register([other], "/b", now=now)
+    with pytest.raises(UsageError, match=re.escape(other.url)):
+        catalog.register([replace(spec, path="y.fits")], "/b", now=now, copies=True)
+    catalog.register([spec], "/c", now=now, copies=True)
+    with pytest.raises(UsageError, match=re.escape(spec.url)):
+        catalog.register([FileSpec(url="https://c.example/z", path="x.fits")], "/c", now=now)
+    with pytest.raises(UsageError, match=re.escape(spec.url)):
+        catalog.register([replace(other, path="x.fits")], "/c", now=now, copies=True)
+    assert catalog.count_files() == 2
+
+
+def test_a_0005_catalog_gets_real_paths_and_keeps_rows_that_shared_one(db_url: str, now) -> None:
+    engine = create_catalog_engine(db_url)
+    try:
+        upgrade(engine, "0005")
+        rows = [
+            {"url": "https://a.example/1", "dest_root": "/nd", "path": "sub/x"},
+            {"url": "https://a.example/2", "dest_root": "/nd/sub", "path": "x"},  # the same
+            {"url": "https://a.example/3", "dest_root": "/", "path": "y"},
+        ]
+        insert_files(engine, rows, now=now)
+        with open_catalog(db_url) as catalog:
+            catalog.rebuild_totals()
+            with engine.connect() as connection:
+                query = select(files.c.url, files.c.real_path).order_by(files.c.id)
+                assert connection.execute(query).all() == [
+                    ("https://a.example/1", "/nd/sub/x"),
+                    ("https://a.example/2", None),
+                    ("https://a.example/3", "/y"),
+                ]
+            with pytest.raises(UsageError, match=re.escape("https://a.example/1")):
+                catalog.register([FileSpec("https://b.example/4", "x")], "/nd/sub", now=now)
+    finally:
+        engine.dispose()

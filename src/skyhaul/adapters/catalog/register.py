@@ -12,8 +12,12 @@ Rules:
   is new information, not a change.
 - The mission metadata columns are those of the declaration (:mod:`skyhaul.core.metadata`),
   worked out once at import: registration is a hot path, and nothing here is per-row.
-- A destination path names one file: a path already used under the same destination root
-  by another URL is refused, naming both URLs.
+- A destination names one file: its real path (``adapters.confinement.RealPaths``: the root
+  resolved, the relative path normalised) is unique among files and copies, whatever
+  root it was named under. A real path already used by another URL is refused, naming
+  both URLs; so is a name only a part file may have (``core.paths.reserved_component``).
+- With ``copies``, a known URL named for another destination wants a copy there (see
+  :mod:`skyhaul.core.copies`); without (discovery), a known URL keeps its row as it is.
 - A file's mirrors (further URLs) are its URL's: given again, they replace the stored ones;
   that is not a change of the file.
 - With a job, every file named (new or known) is linked to it in ``job_files``: a second
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +38,12 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
+from skyhaul.adapters.catalog.destinations import (
+    copy_holders,
+    has_copies,
+    path_conflict,
+    want_copies,
+)
 from skyhaul.adapters.catalog.facts import note_observations
 from skyhaul.adapters.catalog.jobs_schema import job_files
 from skyhaul.adapters.catalog.records import chunks, encode_urls
@@ -41,9 +51,11 @@ from skyhaul.adapters.catalog.schema import files, segments
 from skyhaul.adapters.catalog.selection import normal_instrument
 from skyhaul.adapters.catalog.totals import TotalsDelta
 from skyhaul.adapters.catalog.types import datetime_binder
+from skyhaul.adapters.confinement import RealPaths
 from skyhaul.core.lifecycle import TRANSITIONS, FileEvent, FileState, next_state
 from skyhaul.core.metadata import METADATA_KINDS, METADATA_NAMES, MetadataKind
 from skyhaul.core.model import FileSpec
+from skyhaul.core.paths import reserved_component, reserved_refusal
 from skyhaul.core.redact import redact_url
 from skyhaul.errors import UsageError
 
@@ -63,7 +75,8 @@ FORGET_BYTES = {
 }
 
 # Of a known row we need its size and checksum, and only whether the others are unknown
-# (testing IS NULL in SQL spares parsing a datetime per row).
+# (testing IS NULL in SQL spares parsing a datetime per row); its destination only when
+# copies may be wanted.
 _KNOWN_COLUMNS = (
     files.c.id,
     files.c.url,
@@ -74,7 +87,8 @@ _KNOWN_COLUMNS = (
     files.c.mirrors,
     *(files.c[name].is_(None) for name in FILLABLE),
 )
-_FIRST_UNKNOWN = len(_KNOWN_COLUMNS) - len(FILLABLE)
+_DESTINATION_COLUMNS = (files.c.real_path, files.c.dest_root, files.c.path)
+_UNKNOWN = slice(len(_KNOWN_COLUMNS) - len(FILLABLE), len(_KNOWN_COLUMNS))
 # FileSpec.version is stored as remote_version.
 _spec_fillables = operator.attrgetter(*FILLABLE[:-1], "version")
 
@@ -89,6 +103,8 @@ class RegisterResult:
     """URLs already in the catalog, unchanged (possibly with unknown values filled in)."""
     changed: int = 0
     """URLs already in the catalog whose size or checksum changed (their bytes are stale)."""
+    copies: int = 0
+    """Copies newly wanted: known URLs named for another destination (``copies``)."""
 
 
 def register_specs(
@@ -99,23 +115,31 @@ def register_specs(
     now: datetime,
     job_id: int | None,
     delta: TotalsDelta,
+    copies: bool = False,
 ) -> RegisterResult:
     """Register ``specs`` under ``dest_root`` (see the module rules). Inside a write transaction."""
     unique = _unique_by_url([_normalised(spec) for spec in specs])
+    _refuse_reserved(unique.values())
+    resolve = RealPaths(dest_root)
+    real: dict[str, str] = {}  # by URL, worked out for new files (and copies) only
+    any_copies = has_copies(connection)
     note_observations(connection, unique.values())
     paths_taken: dict[str, str] = {}
-    new = known = changed = 0
+    new = known = changed = wanted = 0
     for chunk in chunks(list(unique.values())):
         rows = connection.execute(
-            select(*_KNOWN_COLUMNS)
+            select(*_KNOWN_COLUMNS, *(_DESTINATION_COLUMNS if copies else ()))
             .where(files.c.url.in_([spec.url for spec in chunk]))
             .order_by(files.c.id)
             .with_for_update()
         ).all()
         by_url = {row.url: row for row in rows}
         fresh = [spec for spec in chunk if spec.url not in by_url]
-        _check_batch_paths(fresh, dest_root, paths_taken)
-        inserted, raced = _insert(connection, fresh, dest_root, now, delta)
+        real.update((spec.url, resolve.of(spec.path)) for spec in fresh)
+        _check_batch_paths(fresh, dest_root, real, paths_taken)
+        if any_copies:
+            _check_copies(connection, fresh, dest_root, real)
+        inserted, raced = _insert(connection, fresh, dest_root, real, now, delta)
         new += inserted
         known += raced
         updates, changed_ids = _known_updates(rows, unique, now, delta)
@@ -124,9 +148,13 @@ def register_specs(
         _apply_updates(connection, updates)
         if changed_ids:
             connection.execute(delete(segments).where(segments.c.file_id.in_(changed_ids)))
+        if copies:
+            real.update((row.url, resolve.of(unique[row.url].path)) for row in rows)
+            wanted += want_copies(connection, rows, unique, dest_root, real, now)
+            any_copies = any_copies or wanted > 0
         if job_id is not None:
             _link(connection, job_id, [spec.url for spec in chunk])
-    return RegisterResult(new=new, known=known, changed=changed)
+    return RegisterResult(new=new, known=known, changed=changed, copies=wanted)
 
 
 def _normalised(spec: FileSpec) -> FileSpec:
@@ -150,19 +178,35 @@ def _unique_by_url(specs: Sequence[FileSpec]) -> dict[str, FileSpec]:
     return unique
 
 
-def _check_batch_paths(fresh: Sequence[FileSpec], dest_root: str, taken: dict[str, str]) -> None:
-    """Refuse two new URLs for one path in this call (paths in the table: see _insert)."""
+def _refuse_reserved(specs: Iterable[FileSpec]) -> None:
+    """Refuse a destination only a part file may have (before anything is written)."""
+    for spec in specs:
+        reserved = reserved_component(spec.path)
+        if reserved is not None:
+            raise UsageError(reserved_refusal(spec.path, reserved))
+
+
+def _check_batch_paths(
+    fresh: Sequence[FileSpec], dest_root: str, real: dict[str, str], taken: dict[str, str]
+) -> None:
+    """Refuse two new URLs for one real path in this call (in the table: see _insert)."""
     for spec in fresh:
-        other = taken.setdefault(spec.path, spec.url)
+        other = taken.setdefault(real[spec.url], spec.url)
         if other != spec.url:
-            raise _path_conflict(spec, dest_root, other)
+            raise path_conflict(spec.url, spec.path, dest_root, other)
 
 
-def _path_conflict(spec: FileSpec, dest_root: str, other_url: str) -> UsageError:
-    return UsageError(
-        f"path {spec.path!r} under {dest_root} is already used by {redact_url(other_url)};"
-        f" cannot also use it for {redact_url(spec.url)}"
-    )
+def _check_copies(
+    connection: Connection, fresh: Sequence[FileSpec], dest_root: str, real: dict[str, str]
+) -> None:
+    """Refuse a new file at a real path a copy of another file holds."""
+    if not fresh:
+        return
+    holders = copy_holders(connection, [real[spec.url] for spec in fresh])
+    for spec in fresh:
+        holder = holders.get(real[spec.url])
+        if holder is not None:
+            raise path_conflict(spec.url, spec.path, dest_root, holder[1])
 
 
 def _values_of(names: Sequence[str]) -> Callable[[object], tuple[Any, ...]]:
@@ -187,6 +231,7 @@ _INSERTED = (
     *_TIMES,
     "remote_version",
     "mirrors",
+    "real_path",
 )
 _INSERT = f"INSERT INTO {files.name} ({', '.join(_INSERTED)}) "
 _SKIP_CONFLICTS = " ON CONFLICT DO NOTHING"
@@ -199,6 +244,7 @@ def _insert(
     connection: Connection,
     fresh: Sequence[FileSpec],
     dest_root: str,
+    real: dict[str, str],
     now: datetime,
     delta: TotalsDelta,
 ) -> tuple[int, int]:
@@ -222,6 +268,7 @@ def _insert(
             *map(binder, _time_values(spec)),
             spec.version,
             encode_urls(spec.mirrors),
+            real[spec.url],
         )
         for spec in fresh
     ]
@@ -233,7 +280,7 @@ def _insert(
         for spec in fresh:
             delta.add(state, spec.size)
         return len(rows), 0
-    return _insert_one_by_one(connection, fresh, rows, dest_root, delta)
+    return _insert_one_by_one(connection, fresh, rows, dest_root, real, delta)
 
 
 def _insert_all(connection: Connection, rows: list[tuple[Any, ...]]) -> int:
@@ -260,6 +307,7 @@ def _insert_one_by_one(
     fresh: Sequence[FileSpec],
     rows: list[tuple[Any, ...]],
     dest_root: str,
+    real: dict[str, str],
     delta: TotalsDelta,
 ) -> tuple[int, int]:
     """The slow path of :func:`_insert`: raise for a taken path, count concurrent inserts."""
@@ -274,9 +322,11 @@ def _insert_one_by_one(
         # Someone else registered the same URL (fine) or took the path (not fine).
         if connection.scalar(select(files.c.id).where(files.c.url == spec.url)) is None:
             holder = connection.scalar(
+                select(files.c.url).where(files.c.real_path == real[spec.url])
+            ) or connection.scalar(
                 select(files.c.url).where(files.c.dest_root == dest_root, files.c.path == spec.path)
             )
-            raise _path_conflict(spec, dest_root, holder or "another URL")
+            raise path_conflict(spec.url, spec.path, dest_root, holder or "another URL")
         raced += 1
     return inserted, raced
 
@@ -292,7 +342,7 @@ def _known_updates(
         if state is FileState.DOWNLOADING:
             continue  # its lease holder owns it (see the module rules)
         spec = unique[row.url]
-        unknown = row[_FIRST_UNKNOWN:]  # one "IS NULL" per FILLABLE name
+        unknown = row[_UNKNOWN]  # one "IS NULL" per FILLABLE name
         fills = {
             name: value
             for name, value, missing in zip(FILLABLE, _spec_fillables(spec), unknown, strict=True)

@@ -17,6 +17,13 @@ Indices and the query each one serves:
 - ``ix_files_undated`` (source, created_at), over files without ``obs_start``: per-day
   file counts, which bucket such files by their creation day (``ix_files_obs`` serves the
   others).
+- ``ix_files_real_path`` (unique) and ``ix_copies_real_path`` (unique): a destination is
+  one file, whatever root it was named under (``real_path``: the root resolved, the
+  relative path normalised). Rows that shared a real file before migration ``0006``
+  keep a NULL there (only the first kept it), as the ``(dest_root, path)`` constraint
+  still tells them apart; copies and files are checked against each other at
+  registration.
+- ``ix_copies_file_id``: the copies of a file.
 - ``ix_day_runs_latest`` (source, day, id): the latest ledger row of each day of a source
   in a date range (``max(id)`` per day, read from the index alone), then those rows by id.
 
@@ -109,11 +116,13 @@ files = Table(
     Column("remote_version", Text),
     Column("mirrors", Text),
     Column("validator_url", Text),
+    Column("real_path", Text),
     UniqueConstraint("url"),
     UniqueConstraint("dest_root", "path"),
 )
 
 Index("ix_files_claim", files.c.state, files.c.next_attempt_at, files.c.id)
+Index("ix_files_real_path", files.c.real_path, unique=True)
 
 
 def _partial(name: str, *columns: Column[Any], when: Column[Any]) -> Index:
@@ -200,6 +209,27 @@ catalog_facts = Table(
     Column("value", BigInteger, nullable=False),
 )
 """Facts about the rows that make queries cheaper (see :mod:`.facts`)."""
+
+copies = Table(
+    "copies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("file_id", Id, ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    Column("dest_root", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("real_path", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("size", BigInteger),
+    Column("sha256", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("copied_at", UTCDateTime),
+    Column("last_error", Text),
+)
+"""Copies of files in further destinations (:mod:`skyhaul.core.copies`)."""
+
+Index("ix_copies_real_path", copies.c.real_path, unique=True)
+Index("ix_copies_file_id", copies.c.file_id)
 
 day_runs = Table(
     "day_runs",

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy import case, delete, insert
 from sqlalchemy.engine import Connection
 
+from skyhaul.adapters.catalog import copies as catalog_copies
 from skyhaul.adapters.catalog import jobs as catalog_jobs
 from skyhaul.adapters.catalog import leases, ledger, queries, transfers
 from skyhaul.adapters.catalog.database import Database, create_catalog_engine, unavailable
@@ -31,7 +32,7 @@ from skyhaul.adapters.catalog.facts import where_clauses
 from skyhaul.adapters.catalog.migrate import ensure_schema
 from skyhaul.adapters.catalog.records import chunks
 from skyhaul.adapters.catalog.register import FORGET_BYTES, RegisterResult, register_specs
-from skyhaul.adapters.catalog.schema import attempts, files, segments
+from skyhaul.adapters.catalog.schema import attempts, copies, files, segments
 from skyhaul.adapters.catalog.selection import is_windowed
 from skyhaul.adapters.catalog.totals import (
     TotalsDelta,
@@ -43,6 +44,8 @@ from skyhaul.adapters.catalog.totals import (
 from skyhaul.adapters.catalog.transitions import NO_LEASE, transition
 from skyhaul.adapters.catalog.urls import catalog_url
 from skyhaul.core.backfill import DayRun
+from skyhaul.core.copies import CopyEvent, CopyRecord, CopyTask, Damage, StoredCopy
+from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.jobprogress import JobProgress
 from skyhaul.core.jobs import JobKind, JobRecord, JobState
 from skyhaul.core.lifecycle import FileEvent, FileState, sources_of
@@ -61,6 +64,19 @@ T = TypeVar("T")
 
 #: Shards of the totals rows per state (PostgreSQL; SQLite has one writer at a time).
 POSTGRES_TOTALS_SHARDS = 8
+
+
+#: What a present copy found missing or changed forgets about the file's bytes: the next
+#: download fetches it again from the start, and is due at once.
+_VERIFY_FAILED = {
+    "error_class": ErrorClass.INTEGRITY.value,
+    "attempts": 0,
+    "bytes_done": 0,
+    "sha256": None,
+    "validator": None,
+    "validator_url": None,
+    "downloaded_at": None,
+}
 
 
 def _operator_values(event: FileEvent, now: datetime) -> dict[str, Any]:
@@ -148,6 +164,7 @@ class Catalog:
         *,
         now: datetime,
         job_id: int | None = None,
+        copies: bool = False,
     ) -> RegisterResult:
         """Add wanted files; idempotent by URL (see :mod:`.register` for the rules).
 
@@ -162,16 +179,20 @@ class Catalog:
         job_id : int, optional
             The job every file named (new and known) is linked to, so that the job's run
             downloads exactly them.
+        copies : bool
+            A known URL named for another destination wants a copy there
+            (``skyhaul get``); otherwise it keeps its row as it is (discovery).
 
         Raises
         ------
         UsageError
-            When a path under ``dest_root`` is already used by another URL (the message
-            names both), or one URL is listed with two paths. Nothing is registered then.
+            When a destination's real path is already used by another URL (the message
+            names both), a path is one only a part file may have, or one URL is listed
+            with two paths. Nothing is registered then.
         """
         return self._change(
             lambda c, delta: register_specs(
-                c, specs, dest_root, now=now, job_id=job_id, delta=delta
+                c, specs, dest_root, now=now, job_id=job_id, delta=delta, copies=copies
             )
         )
 
@@ -408,6 +429,85 @@ class Catalog:
             return len(rows)
 
         return self._change(work) if sources else 0
+
+    def verify_failed(self, damage: Sequence[Damage], *, now: datetime) -> int:
+        """Record what a check of present copies found missing or changed.
+
+        A file's own copy: ``verify_failed`` (DOWNLOADED -> FAILED, due at ``now``, its
+        bytes forgotten), so the next download fetches it again. A copy: WANTED again,
+        remade from the file. Each applies only if the row still holds the sha256 that
+        was checked (it was not downloaded or copied again meanwhile). Returns how many.
+        """
+
+        def work(c: Connection, delta: TotalsDelta) -> int:
+            changed = 0
+            for item in damage:
+                stored = item.copy
+                if stored.copy_id is None:
+                    where = [files.c.id == stored.file_id, files.c.sha256 == stored.sha256]
+                    values = {
+                        **_VERIFY_FAILED,
+                        "last_error": item.detail,
+                        "next_attempt_at": now,
+                        "updated_at": now,
+                    }
+                    rows = transition(c, FileEvent.VERIFY_FAILED, where, values, delta, by_id=True)
+                    changed += len(rows)
+                else:
+                    where = [copies.c.id == stored.copy_id, copies.c.sha256 == stored.sha256]
+                    values = {"last_error": item.detail, "copied_at": None, "updated_at": now}
+                    changed += catalog_copies.transition(c, CopyEvent.VERIFY_FAILED, where, values)
+            return changed
+
+        return self._change(work) if damage else 0
+
+    # --- copies (see :mod:`skyhaul.core.copies`) ------------------------------------------
+
+    def copies_of(self, file_ids: Sequence[int]) -> dict[int, list[CopyRecord]]:
+        """Return the copies of each of ``file_ids`` that has some."""
+        return self._db.read(lambda c: catalog_copies.copies_of(c, file_ids))
+
+    def copies_to_make(
+        self, *, selection: Selection | None = None, job_id: int | None = None
+    ) -> list[CopyTask]:
+        """Return the WANTED copies of the selected (or the job's) files now DOWNLOADED."""
+        return self._db.read(lambda c: catalog_copies.to_make(c, selection, job_id))
+
+    def copy_made(self, copy_id: int, *, size: int, sha256: str, now: datetime) -> bool:
+        """Record a WANTED copy as PRESENT with the bytes verified; False if it was not WANTED."""
+        return self._db.write(lambda c: catalog_copies.made(c, copy_id, size, sha256, now))
+
+    def copy_failed(self, copy_id: int, *, message: str, now: datetime) -> bool:
+        """Record why a WANTED copy could not be made (it stays WANTED)."""
+        return self._db.write(lambda c: catalog_copies.note_failure(c, copy_id, message, now))
+
+    def stored_files(
+        self,
+        selection: Selection | None = None,
+        *,
+        job_id: int | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> list[StoredCopy]:
+        """Return a page of the own destinations of the selected DOWNLOADED files, by id
+        (from id ``after``, exclusive)."""
+        return self._db.read(
+            lambda c: catalog_copies.stored_files(c, selection, job_id, after, limit)
+        )
+
+    def stored_copies(
+        self,
+        selection: Selection | None = None,
+        *,
+        job_id: int | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> list[StoredCopy]:
+        """Return a page of the PRESENT copies of the selected files, by copy id (from
+        ``after``, exclusive)."""
+        return self._db.read(
+            lambda c: catalog_copies.stored_copies(c, selection, job_id, after, limit)
+        )
 
     def rebuild_totals(self) -> None:
         """Recount the per-state totals from the files table (repair; scans the table)."""

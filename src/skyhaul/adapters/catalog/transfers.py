@@ -5,6 +5,8 @@ Rules:
   a caller that lost its lease changes nothing and is told so.
 - Segments are recorded only once their bytes are on disk; touching and overlapping ranges
   are stored merged, so a file's map stays a handful of rows.
+- A completion with other bytes than a file's copies were made from makes them WANTED
+  again, in the same transaction (``copies.source_changed``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from skyhaul.adapters.catalog.copies import source_changed
 from skyhaul.adapters.catalog.records import chunks
 from skyhaul.adapters.catalog.schema import files, segments
 from skyhaul.adapters.catalog.totals import TotalsDelta
@@ -140,4 +143,5 @@ def complete_many(
     promoted = {row.id for row in held}
     for chunk in chunks(sorted(promoted)):
         c.execute(delete(segments).where(segments.c.file_id.in_(chunk)))
+    source_changed(c, (by_id[file_id] for file_id in promoted), now)
     return promoted
