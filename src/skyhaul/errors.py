@@ -47,6 +47,18 @@ class SourceError(SkyhaulError):
     """
 
 
+class ListingEntryError(SourceError):
+    """A listing was read, but an entry in it holds a value no run could use (a URL that
+    does not parse, an instrument that is an object, a path below another file's).
+
+    Exit code 2, as for a bad row of a manifest: it is input, and listing again gives the
+    same entry; nothing of the listing is registered. A ``SourceError`` still, so that
+    ``watch`` goes on with the files it knows.
+    """
+
+    exit_code = 2
+
+
 class NoDataError(SkyhaulError):
     """The archive answered every request for a window and had no record in it.
 
@@ -91,6 +103,13 @@ class NoCatalogError(CatalogUnavailableError):
 
 class PathEscapeError(UsageError):
     """A destination path would land outside the destination root."""
+
+
+class InvalidSpecError(UsageError, ValueError):
+    """A file's row holds a value the engine or the catalog cannot use (a URL that does
+    not parse, a checksum that is not hex, a size past 2**63 - 1, a name longer than a file
+    system holds...): refused before it is registered. A ``ValueError`` too, since it is
+    about a value; the message says which, in one line."""
 
 
 class IllegalTransitionError(SkyhaulError):

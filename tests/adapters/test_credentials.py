@@ -158,3 +158,17 @@ def test_repr_and_str_never_show_the_secret(tmp_path: Path) -> None:
     encoded = basic.authorization
     assert encoded is not None
     assert encoded not in repr(basic) and SECRET not in repr(basic)
+
+
+@pytest.mark.parametrize("bad", ["\x01", "\n", "\r\nX-Injected: 1", "\x7f", "é"])
+def test_a_token_an_http_header_cannot_carry_is_refused(tmp_path: Path, bad: str) -> None:
+    environ = {"LASCO_TOKEN": f"abc{bad}def"}
+    assert error_of({"token_env": "LASCO_TOKEN"}, tmp_path, environ) == (
+        f"{WHERE}: the token in environment variable LASCO_TOKEN has a control or non-ASCII"
+        " character, which an HTTP header cannot carry"
+    )
+    (tmp_path / "token").write_text(f"abc{bad}def\n")
+    assert error_of({"token_file": "token"}, tmp_path) == (
+        f"{WHERE}: the token in {tmp_path / 'token'} has a control or non-ASCII"
+        " character, which an HTTP header cannot carry"
+    )

@@ -326,3 +326,120 @@ def test_mirrors_in_json_as_a_list_or_text(tmp_path: Path) -> None:
 def test_a_bad_mirror_names_its_row(tmp_path: Path) -> None:
     path = write(tmp_path, "m.csv", "url,mirrors\nhttps://h.example/a,ftp://m.example/a\n")
     assert error_of(path) == f"{path}:2: mirrors: 'ftp://m.example/a' is not an http(s) or s3 URL"
+
+
+# --- rows that would pass a loose check but fail every later run --------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("http://[::1/x\n", ":1: URL 'http://[::1/x' is not valid: Invalid IPv6 URL"),
+        ("https://h.example:99999/x\n", ":1: URL 'https://h.example:99999/x' is not valid"),
+        ("s3://bucket\n", ":1: URL 's3://bucket' is not s3://BUCKET/KEY"),
+        ("https://h.example/a\x01b\n", ":1: URL 'https://h.example/a\\x01b' contains a control"),
+    ],
+)
+def test_a_url_that_does_not_parse_names_its_line(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, "urls.txt", text)
+    assert error_of(path).startswith(f"{path}{expected}")
+
+
+def test_a_url_argument_that_does_not_parse() -> None:
+    with pytest.raises(ManifestError) as caught:
+        specs_from_urls(["https://h.example/a", "http://[::1/x"])
+    assert str(caught.value) == "URL argument 2: URL 'http://[::1/x' is not valid: Invalid IPv6 URL"
+
+
+def test_a_checksum_that_is_not_hex(tmp_path: Path) -> None:
+    path = csv_manifest(tmp_path, "https://h.example/x,,,sha256:zz,,,,,")
+    assert error_of(path).startswith(f"{path}:2: invalid checksum 'sha256:zz'")
+
+
+def test_a_name_longer_than_255_bytes(tmp_path: Path) -> None:
+    path = csv_manifest(tmp_path, f"https://h.example/x,d/{'n' * 256},,,,,,,")
+    assert error_of(path) == (
+        f"{path}:2: path {'d/' + 'n' * 30 + '…'!r}: a name of 256 bytes (file systems hold 255)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (
+            ["https://h.example/1,a,,,,,,,", "https://h.example/2,a/b,,,,,,,"],
+            ":3: path 'a/b' clashes with 'a' of {path}:2",
+        ),
+        (
+            [
+                "https://h.example/1,a/b/c,,,,,,,",
+                "https://h.example/2,x,,,,,,,",
+                "https://h.example/3,a,,,,,,,",
+            ],
+            ":4: path 'a' clashes with 'a/b/c' of {path}:2",
+        ),
+    ],
+)
+def test_a_path_that_is_a_directory_of_another(
+    tmp_path: Path, rows: list[str], expected: str
+) -> None:
+    path = csv_manifest(tmp_path, *rows)
+    message = error_of(path)
+    assert message.startswith(f"{path}{expected.format(path=path)}: ")
+    assert message.endswith("cannot be both a file and a directory")
+
+
+@pytest.mark.parametrize("size", [str(2**63), str(10**30)])
+def test_a_size_of_2_to_the_63_or_more(tmp_path: Path, size: str) -> None:
+    path = csv_manifest(tmp_path, f"https://h.example/x,,{size},,,,,,")
+    assert error_of(path) == (
+        f"{path}:2: size {size} is more than 9223372036854775807 bytes (8 EiB - 1)"
+    )
+    path = write(tmp_path, "m.json", f'[{{"url": "https://h.example/x", "size": {size}}}]')
+    assert error_of(path) == (
+        f"{path}: item 1: size {size} is more than 9223372036854775807 bytes (8 EiB - 1)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("9999-12-31T24:00", "is after 9999-12-31T23:59:59.999999Z, the last time"),
+        ("0001-01-01T00:00:00+01:00", "is before 0001-01-01T00:00:00Z, the first time"),
+    ],
+)
+def test_a_time_past_the_calendars_edge(tmp_path: Path, value: str, expected: str) -> None:
+    path = csv_manifest(tmp_path, f"https://h.example/x,,,,,{value},,,")
+    assert error_of(path) == f"{path}:2: obs_start {value!r} {expected} skyhaul can hold"
+
+
+def test_a_csv_field_over_128_kib(tmp_path: Path) -> None:
+    path = csv_manifest(
+        tmp_path, "https://h.example/a,a,,,,,,,", f"https://h.example/x,{'x' * 140_000}"
+    )
+    assert error_of(path) == f"{path}:3: not valid CSV: field larger than field limit (131072)"
+
+
+def test_deeply_nested_json(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.json", "[" * 100_000 + "]" * 100_000)
+    assert error_of(path) == f"{path}: not valid JSON: nested too deeply"
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ('{"url": "https://h.example/a", "instrument": {"n": 1}}', "instrument must be text"),
+        ('{"url": "https://h.example/a", "path": "\\ud800"}', "path is not valid Unicode"),
+        ('{"url": "https://h.example/a", "slot": "s\\u0000"}', "slot contains a NUL character"),
+    ],
+)
+def test_json_values_the_catalog_cannot_store(tmp_path: Path, item: str, expected: str) -> None:
+    path = write(tmp_path, "m.json", f"[{item}]")
+    assert error_of(path).startswith(f"{path}: item 1: {expected}")
+
+
+def test_one_url_for_two_paths(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.csv", "url,path\nhttps://h.example/a,x\nhttps://h.example/a,y\n")
+    assert error_of(path) == (
+        f"{path}:3: https://h.example/a is also listed at {path}:2, for path 'x'"
+    )

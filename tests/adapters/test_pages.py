@@ -38,6 +38,7 @@ class Archive:
         app = web.Application()
         app.router.add_get("/page", self._page)
         app.router.add_get("/doc.json", self._json)
+        app.router.add_get("/deep.json", self._deep)
         app.router.add_get("/status/{code}", self._status)
         app.router.add_get("/flaky", self._flaky)
         app.router.add_get("/hold", self._hold)
@@ -55,6 +56,10 @@ class Archive:
     async def _json(self, request: web.Request) -> web.Response:
         self._record(request)
         return web.json_response({"files": [1, 2]})
+
+    async def _deep(self, request: web.Request) -> web.Response:
+        self._record(request)
+        return web.Response(text="[" * 100_000 + "]" * 100_000, content_type="application/json")
 
     async def _status(self, request: web.Request) -> web.Response:
         self._record(request)
@@ -196,6 +201,15 @@ async def test_get_json_of_a_page_that_is_not_json_is_an_error(
     message = str(caught.value)
     assert "is not JSON" in message
     assert_redacted(message)
+
+
+async def test_get_json_of_a_document_nested_too_deeply_is_an_error(
+    archive: Archive, make_client
+) -> None:
+    with pytest.raises(SourceError) as caught:
+        await make_client().get_json(f"{archive.url}/deep.json?token={SECRET}")
+    message = str(caught.value)
+    assert message.endswith("/deep.json?token=REDACTED is not JSON (nested too deeply)")
 
 
 @pytest.mark.parametrize("code", [401, 403])

@@ -242,3 +242,23 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "binary.csv"
     path.write_bytes(b"slot,start,end\n\xff\xfe\x00bad\n")
     assert "cannot read" in error_of(path)
+
+
+def test_a_csv_field_over_128_kib(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "passes.csv", f"slot,start,end\np1,2024-03-01,2024-03-02\np2,{'x' * 140_000}\n"
+    )
+    assert error_of(path) == f"{path}:3: not valid CSV: field larger than field limit (131072)"
+
+
+def test_deeply_nested_json(tmp_path: Path) -> None:
+    path = write(tmp_path, "passes.json", "[" * 100_000 + "]" * 100_000)
+    assert error_of(path) == f"{path}: not valid JSON: nested too deeply"
+
+
+def test_a_time_past_the_calendars_edge(tmp_path: Path) -> None:
+    path = write(tmp_path, "passes.csv", "slot,start,end\np1,9999-12-31T23:00,9999-12-31T24:00\n")
+    assert error_of(path) == (
+        f"{path}:2: end: '9999-12-31T24:00' is after 9999-12-31T23:59:59.999999Z,"
+        " the last time skyhaul can hold"
+    )

@@ -226,6 +226,47 @@ def test_bad_dates_and_options_are_usage_errors(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+LAST_DAY = "'9999-12-31' is after 9999-12-30, the last day whose window skyhaul can hold"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("backfill", "--source", "reach", "--start-date", "9999-12-31", "--end-date", "9999-12-31"),
+        ("backfill", "--source", "reach", "--start-date", "9999-12-31", "--end-date", "9999-12-31",
+         "--dry-run"),
+        ("backfill", "--source", "reach", "--start-date", "9999-12-30", "--end-date", "9999-12-31"),
+        ("ledger", "show", "--source", "reach", "--start-date", "9999-12-30",
+         "--end-date", "9999-12-31"),
+        ("ledger", "export", "--csv", "ledger.csv", "--end-date", "9999-12-31"),
+        ("report", "availability", "--source", "reach", "--start-date", "9999-12-30",
+         "--end-date", "9999-12-31"),
+    ],
+)  # fmt: skip
+def test_the_calendars_last_day_is_a_usage_error(
+    skyhaul: Invoke, config: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    result = skyhaul(*args)
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("skyhaul: error: --") and line.endswith(LAST_DAY), line
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_token_with_a_control_character_exits_2_without_showing_it(
+    skyhaul: Invoke, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REACH_TOKEN", "tok\x01-9f8e7d")
+    result = skyhaul("backfill", *RANGE)
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.endswith(
+        "sources.reach: the token in environment variable REACH_TOKEN has a control or"
+        " non-ASCII character, which an HTTP header cannot carry"
+    )
+    assert "9f8e7d" not in result.output
+
+
 def test_wrong_credentials_exit_2_without_showing_them(
     skyhaul: Invoke, sim: SimThread, config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from typer.testing import Result
@@ -180,3 +184,156 @@ def test_unwritable_catalog(skyhaul: Invoke, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("skyhaul: error: ")
+
+
+# --- rows that would fail every later run, and input no parser should follow ---------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("urls.txt", "http://[::1/x\n",
+         "urls.txt:1: URL 'http://[::1/x' is not valid: Invalid IPv6 URL"),
+        (
+            "m.csv",
+            f"url,path\nhttps://archive.example/x,d/{'n' * 256}\n",
+            f"m.csv:2: path {'d/' + 'n' * 30 + '…'!r}: a name of 256 bytes (file systems hold 255)",
+        ),
+        (
+            "m.csv",
+            "url,path\nhttps://archive.example/x,a\nhttps://archive.example/y,a/b\n",
+            "m.csv:3: path 'a/b' clashes with 'a' of m.csv:2:"
+            " 'a' cannot be both a file and a directory",
+        ),
+        (
+            "m.csv",
+            f"url,size\nhttps://archive.example/x,{2**63}\n",
+            f"m.csv:2: size {2**63} is more than 9223372036854775807 bytes (8 EiB - 1)",
+        ),
+        (
+            "m.json",
+            f'[{{"url": "https://archive.example/x", "size": {2**64}}}]',
+            f"m.json: item 1: size {2**64} is more than 9223372036854775807 bytes (8 EiB - 1)",
+        ),
+        (
+            "m.csv",
+            f"url,path\nhttps://archive.example/x,{'x' * 140_000}\n",
+            "m.csv:2: not valid CSV: field larger than field limit (131072)",
+        ),
+        ("m.json", "[" * 100_000 + "]" * 100_000, "m.json: not valid JSON: nested too deeply"),
+        (
+            "m.csv",
+            "url,obs_start\nhttps://archive.example/x,9999-12-31T24:00\n",
+            "m.csv:2: obs_start '9999-12-31T24:00' is after 9999-12-31T23:59:59.999999Z,"
+            " the last time skyhaul can hold",
+        ),
+        (
+            "m.csv",
+            "url,downlink_time\nhttps://archive.example/x,0001-01-01T00:00:00+01:00\n",
+            "m.csv:2: downlink_time '0001-01-01T00:00:00+01:00' is before 0001-01-01T00:00:00Z,"
+            " the first time skyhaul can hold",
+        ),
+    ],
+)  # fmt: skip
+def test_a_manifest_no_run_could_use_registers_nothing(
+    skyhaul: Invoke, states: States, tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    (tmp_path / name).write_text(text)
+    assert_one_line_error(skyhaul("get", "-i", name, "-d", "files"), expected)
+    assert states() == {}
+    assert not (tmp_path / "files").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["get", URL_OK := "https://archive.example/a", "--lease", "99999999999d"],
+         "invalid duration '99999999999d': more than 100 years (36525d)"),
+        (["get", URL_OK, "--segment-size", "8EiB"],
+         "invalid size '8EiB': more than 9223372036854775807 bytes (8 EiB - 1)"),
+        (["download", "--start", "0001-01-01T00:00:00+01:00"],
+         "'0001-01-01T00:00:00+01:00' is before 0001-01-01T00:00:00Z, the first time"),
+        (["download", "--start", "2024-01-01", "--end", "9999-12-31T24:00"],
+         "'9999-12-31T24:00' is after 9999-12-31T23:59:59.999999Z, the last time"),
+        (["download", "--start", "2024-01-01", "--end", "9999-12-31"],
+         "end 9999-12-31 (the whole day) ends after 9999-12-31T23:59:59.999999Z"),
+        (["download", "--end", "9999-12-31"],
+         "end 9999-12-31 (the whole day) ends after 9999-12-31T23:59:59.999999Z"),
+        (["ls", "--downloaded-between", "2024-01-01", "9999-12-31"],
+         "end 9999-12-31 (the whole day) ends after 9999-12-31T23:59:59.999999Z"),
+    ],
+)  # fmt: skip
+def test_options_past_the_calendar_or_the_largest_size_are_one_line(
+    skyhaul: Invoke, states: States, args: list[str], fragment: str
+) -> None:
+    result = skyhaul(*args)
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("skyhaul: error: ") and fragment in line, line
+    assert "Traceback" not in result.output
+    assert states() == {}
+
+
+class _Listing(BaseHTTPRequestHandler):
+    document: ClassVar[bytes] = b"[]"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.document)))
+        self.end_headers()
+        self.wfile.write(self.document)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def listing(tmp_path: Path) -> Iterator[Callable[[object], None]]:
+    """A sim-type listing on loopback, configured as source ``solo``; set its document."""
+    handler = type("Listing", (_Listing,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    (tmp_path / "skyhaul.toml").write_text(f'[sources.solo]\ntype = "sim"\nurl = "{url}"\n')
+
+    def serve(document: object) -> None:
+        handler.document = json.dumps(document).encode()
+
+    yield serve
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        ([{"url": "https://archive.example/a", "path": "a", "instrument": {"name": "EUI"}}],
+         "item 0: instrument must be text, got an object"),
+        ([{"url": "https://archive.example/a", "path": "a", "checksum": "sha256:zz"}],
+         "item 0: invalid checksum 'sha256:zz'"),
+        ([{"url": "http://[::1/x", "path": "a"}],
+         "item 0: URL 'http://[::1/x' is not valid: Invalid IPv6 URL"),
+        ([{"url": "https://archive.example/a", "path": "a"},
+          {"url": "https://archive.example/b", "path": "a/b"}],
+         "item 1: path 'a/b' clashes with 'a' of item 0"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["discover", "download"])
+def test_a_listing_no_run_could_use_registers_nothing(
+    skyhaul: Invoke,
+    states: States,
+    listing: Callable[[object], None],
+    command: str,
+    entries: list[dict[str, object]],
+    expected: str,
+) -> None:
+    listing(entries)
+    result = skyhaul(command, "--source", "solo", "--start", "2024-03-01", "--end", "2024-03-01")
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("skyhaul: error: source solo: http://127.0.0.1:"), line
+    assert expected in line
+    assert states() == {}

@@ -151,3 +151,11 @@ def test_availability() -> None:
     assert availability_pct(0, 10) == 0.0
     assert availability_pct(5, None) is None
     assert availability_pct(5, 0) is None
+
+
+def test_the_calendars_last_day_is_refused_not_overflowed() -> None:
+    # 9999-12-31's window would end at 10000-01-01, which no datetime holds.
+    assert list(iter_days(date(9999, 12, 30), date.max)) == [date(9999, 12, 30), date.max]
+    assert day_window(date(9999, 12, 30))[1] == datetime(9999, 12, 31, tzinfo=UTC)
+    with pytest.raises(ValueError, match=r"^the day 9999-12-31 ends after 9999-12-31T23:59:59"):
+        day_window(date.max)

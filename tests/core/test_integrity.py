@@ -12,6 +12,7 @@ from skyhaul.core.integrity import (
     SUPPORTED_ALGORITHMS,
     Checksum,
     MultiHasher,
+    is_normal_checksum,
     matches,
     new_hasher,
     parse_checksum,
@@ -176,3 +177,23 @@ def test_matches_refuses_a_missing_digest() -> None:
 )
 def test_parse_repr_digest(header: str, expected: Checksum | None) -> None:
     assert parse_repr_digest(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("sha256:" + "ab" * 32, True),
+        ("md5:" + "0" * 32, True),
+        ("adler32:0000ffff", True),
+        ("SHA256:" + "ab" * 32, False),
+        ("sha256:" + "AB" * 32, False),
+        ("sha-256:" + "ab" * 32, False),
+        ("sha256:" + "ab" * 32 + "\n", False),
+        ("sha256:zz", False),
+        ("md5:" + "0" * 31, False),
+    ],
+)
+def test_is_normal_checksum_says_whether_parsing_would_change_it(text: str, normal: bool) -> None:
+    assert is_normal_checksum(text) is normal
+    if normal:
+        assert str(parse_checksum(text)) == text

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from skyhaul.core.paths import path_from_url, safe_relative_path
+from skyhaul.core.paths import is_normal_path, path_from_url, safe_relative_path
 from skyhaul.errors import PathEscapeError
 
 
@@ -106,3 +108,13 @@ def test_path_from_url_cuts_multibyte_names_on_a_character_boundary() -> None:
     name = path_from_url("https://h/" + "é" * 300)
     assert len(name.encode()) <= 255
     assert set(name) == {"é"}
+
+
+@settings(max_examples=500, database=None)
+@given(st.text(alphabet=st.sampled_from("ab./\\ :\x00\tC"), max_size=12) | st.text(max_size=12))
+def test_is_normal_path_says_whether_safe_relative_path_keeps_a_path(path: str) -> None:
+    try:
+        kept = str(safe_relative_path(path)) == path
+    except PathEscapeError:
+        kept = False
+    assert is_normal_path(path) is kept

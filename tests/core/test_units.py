@@ -138,3 +138,33 @@ def test_format_duration_reads_back(seconds: float) -> None:
 )
 def test_format_seconds(seconds: float, expected: str) -> None:
     assert format_seconds(seconds) == expected
+
+
+# --- limits --------------------------------------------------------------------------------
+# A byte count is at most 2**63 - 1 (what a file system, a 64-bit catalog column and an
+# HTTP range hold), and a duration at most 100 years, so that "now" plus or minus any
+# duration is still a time (datetime stops at 9999-12-31).
+
+
+@pytest.mark.parametrize("text", [str(2**63), "8EiB", "9223372036854775808B", "10EB"])
+def test_parse_size_refuses_sizes_of_2_to_the_63_or_more(text: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        parse_size(text)
+    assert str(excinfo.value) == (
+        f"invalid size {text!r}: more than 9223372036854775807 bytes (8 EiB - 1)"
+    )
+
+
+def test_parse_size_takes_the_largest_size() -> None:
+    assert parse_size(str(2**63 - 1)) == 2**63 - 1
+
+
+@pytest.mark.parametrize("text", ["99999999999d", "36526d", "5300w", "1" + "0" * 400 + "s"])
+def test_parse_duration_refuses_more_than_a_hundred_years(text: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        parse_duration(text)
+    assert str(excinfo.value) == f"invalid duration {text!r}: more than 100 years (36525d)"
+
+
+def test_parse_duration_takes_a_hundred_years() -> None:
+    assert parse_duration("36525d") == 36525 * 86400

@@ -203,3 +203,39 @@ def test_overlaps_compares_instants_not_wall_clocks() -> None:
 def test_an_empty_window_overlaps_nothing() -> None:
     empty = TimeWindow(t(1, 10), t(1, 10))
     assert not empty.overlaps(t(1, 9), t(1, 11))
+
+
+# --- the calendar's edges ----------------------------------------------------------------
+# A window is half-open, so the last day of the calendar (9999-12-31) has no end that can be
+# held: a whole-day end on it, or its own day window, is a one-line ValueError. Windows that
+# stay inside the calendar, up to its last microsecond, work as any other.
+
+LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
+FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
+
+
+def test_a_whole_day_end_on_the_calendars_last_day_is_a_one_line_value_error() -> None:
+    with pytest.raises(ValueError) as caught:
+        TimeWindow.parse("9999-12-30", "9999-12-31")
+    assert str(caught.value) == (
+        "end 9999-12-31 (the whole day) ends after 9999-12-31T23:59:59.999999Z, the last time"
+        " skyhaul can hold; give a time instead, e.g. 9999-12-31T23:59:59"
+    )
+
+
+def test_the_calendars_last_day_has_no_day_window() -> None:
+    with pytest.raises(ValueError, match=r"^the day 9999-12-31 ends after 9999-12-31T23:59:59"):
+        TimeWindow.day(date.max)
+    assert TimeWindow.day(date(9999, 12, 30)).end == datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def test_a_window_up_to_the_calendars_last_instant_names_its_days() -> None:
+    window = TimeWindow.parse("9999-12-30T12:00", "9999-12-31T23:59:59.999999")
+    assert list(window.days()) == [date(9999, 12, 30), date(9999, 12, 31)]
+    assert list(TimeWindow(datetime(9999, 12, 31, tzinfo=UTC), LAST_INSTANT).days()) == [date.max]
+
+
+def test_a_window_from_the_calendars_first_instant() -> None:
+    window = TimeWindow.parse("0001-01-01", "0001-01-01")
+    assert window == TimeWindow(FIRST_INSTANT, datetime(1, 1, 2, tzinfo=UTC))
+    assert list(window.days()) == [date.min]

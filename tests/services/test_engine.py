@@ -28,6 +28,7 @@ from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, TransferOptions
 from skyhaul.core.progress import ProgressBoard, ProgressSnapshot
+from skyhaul.errors import InvalidSpecError
 from skyhaul.services.acquire import run_download
 from skyhaul.services.clock import Clock
 from skyhaul.sim.archive import ArchiveSpec
@@ -162,9 +163,21 @@ async def test_permanent_client_error_abandons_after_one_attempt(
     assert summary.downloaded == len(sim.files) - 1
 
 
-async def test_path_escaping_the_destination_is_abandoned_and_writes_nothing(
+async def test_path_escaping_the_destination_is_refused_at_registration(
     sim: SimThread, catalog: Catalog, tmp_path: Path
 ) -> None:
+    with pytest.raises(InvalidSpecError):
+        catalog.register(
+            [FileSpec(url=sim.files[0].url, path="../escape.fits")], str(tmp_path / "out"), now=NOW
+        )
+    assert catalog.count_files() == 0
+
+
+async def test_path_escaping_the_destination_is_abandoned_and_writes_nothing(
+    sim: SimThread, catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A row written by a version that did not check paths at registration.
+    monkeypatch.setattr("skyhaul.adapters.catalog.store.validate_specs", lambda specs: None)
     first = sim.files[0]
     catalog.register(
         [FileSpec(url=first.url, path="../escape.fits")], str(tmp_path / "out"), now=NOW

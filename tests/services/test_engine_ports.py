@@ -7,6 +7,7 @@ these fakes would not be enough to run it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -53,8 +54,10 @@ class MemoryCatalog:
         job_id: int | None = None,
     ) -> list[FileRecord]:
         due = [f for f in self.files.values() if f.state is FileState.DISCOVERED][:limit]
-        for record in due:
-            self.files[record.id] = replace(record, state=FileState.DOWNLOADING, lease_owner=owner)
+        for record in due:  # a claim is an attempt, as the catalog counts them
+            self.files[record.id] = replace(
+                record, state=FileState.DOWNLOADING, lease_owner=owner, attempts=record.attempts + 1
+            )
         return [self.files[f.id] for f in due]
 
     async def renew_leases(
@@ -289,3 +292,45 @@ async def test_a_missing_file_is_abandoned_through_the_claims_port() -> None:
     assert (summary.downloaded, summary.abandoned) == (0, 1)
     assert catalog.failed == {1: "client"}
     assert [a.outcome for a in catalog.attempts] == ["abandoned"]
+
+
+# --- a row that still cannot be used at transfer time fails that file only ---------------------
+
+
+class RefusingSinks(MemorySinks):
+    """Sinks whose destination of ``refused`` fails as the OS fails a name too long."""
+
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+
+    def for_file(self, record: FileRecord) -> Sink:
+        if record.path == self.refused:
+            raise OSError(errno.ENAMETOOLONG, "File name too long", record.path)
+        return super().for_file(record)
+
+
+async def test_a_row_the_engine_cannot_use_fails_that_file_not_the_run() -> None:
+    good = b"x" * 1000
+    records = {
+        1: FileRecord(1, "mem://a/1", "f1", "/nowhere", FileState.DISCOVERED),
+        # Rows registered before registration checked them (or by a path that does not):
+        2: FileRecord(2, "mem://a/2", "f2", "/nowhere", FileState.DISCOVERED, checksum="sha256:zz"),
+        3: FileRecord(3, "mem://a/3", "n" * 300, "/nowhere", FileState.DISCOVERED),
+        4: FileRecord(4, "mem://a/4", "f4", "/nowhere", FileState.DISCOVERED),
+    }
+    catalog = MemoryCatalog(records)
+    engine = Engine(
+        claims=catalog,
+        segment_map=catalog,
+        transports=MemoryTransports(MemoryTransport({"mem://a/1": good, "mem://a/4": good})),
+        sinks=RefusingSinks("n" * 300),
+        options=TransferOptions(max_attempts=1),
+    )
+    summary = await engine.run()
+    assert (summary.downloaded, summary.failed + summary.abandoned) == (2, 2)
+    assert catalog.failed == {2: "client", 3: "disk"}
+    by_id = {failure.file_id: failure.message for failure in summary.failures}
+    assert by_id[2].startswith("invalid checksum 'sha256:zz'")
+    assert "File name too long" in by_id[3]
+    assert {f.state for f in catalog.files.values()} == {FileState.DOWNLOADED, FileState.ABANDONED}

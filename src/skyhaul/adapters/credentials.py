@@ -7,6 +7,9 @@ Rules:
   configuration files get committed and shared; environment variables and secret files do not.
 - Secrets never appear in ``repr``, messages or logs; a missing variable or unreadable file
   is a ``ConfigError`` naming the variable or file, not its value.
+- A bearer token goes into a header as it is, so it must be printable ASCII: a control
+  character (a newline pasted along, a header injection) or a non-ASCII one is refused
+  when the source is built, never sent. User names and passwords are base64-encoded.
 """
 
 from __future__ import annotations
@@ -93,6 +96,16 @@ def credentials_from_options(
     if token is not None and (user is not None or password is not None):
         raise ConfigError(f"{where}: give either a token or a username and password, not both")
     if token is not None:
+        if not (token.isascii() and token.isprintable()):
+            held_in = (
+                f"environment variable {options['token_env']}"
+                if "token_env" in options
+                else str(_secret_file(options, "token_file", base_dir))
+            )
+            raise ConfigError(
+                f"{where}: the token in {held_in} has a control or non-ASCII character,"
+                " which an HTTP header cannot carry"
+            )
         return Credentials(f"Bearer {token}")
     if (user is None) != (password is None):
         missing = "password_env or password_file" if password is None else "username"
@@ -122,8 +135,12 @@ def _secret(
     if env_key in options:
         return _from_env(str(options[env_key]), where=where, env=env)
     if file_key in options:
-        return _from_file(base_dir / Path(str(options[file_key])).expanduser(), where=where)
+        return _from_file(_secret_file(options, file_key, base_dir), where=where)
     return None
+
+
+def _secret_file(options: Mapping[str, Any], key: str, base_dir: Path) -> Path:
+    return base_dir / Path(str(options[key])).expanduser()
 
 
 def _from_env(variable: str, *, where: str, env: Mapping[str, str]) -> str:

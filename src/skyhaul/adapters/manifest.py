@@ -14,8 +14,13 @@ Rules:
   string in JSON), and one column per mission metadata field (:mod:`skyhaul.core.metadata`:
   instrument, observation and downlink times, slot), parsed by the field's kind (times:
   ISO 8601, UTC). Unknown columns are ignored with a warning.
-- Two rows naming one destination path with different URLs are an error; exact repeats
-  are dropped.
+- Each row is then checked as the engine will use it (:func:`skyhaul.core.specs.validate_spec`:
+  URLs that parse, names a file system holds, sizes below 2**63, ...).
+- Two rows naming one destination path with different URLs are an error, and so are two
+  rows naming one URL with different paths, and a row whose path is a directory of
+  another's (``a`` and ``a/b``); exact repeats are dropped.
+- Input no parser should follow is refused as such: a CSV field over 128 KiB, JSON nested
+  deeper than the interpreter's recursion limit.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import csv
 import io
 import json
 import logging
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
@@ -35,7 +39,8 @@ from skyhaul.core.metadata import METADATA_NAMES, MetadataValueError, parse_meta
 from skyhaul.core.model import FileSpec
 from skyhaul.core.paths import path_from_url, safe_relative_path
 from skyhaul.core.redact import redact_url
-from skyhaul.errors import ManifestError, PathEscapeError
+from skyhaul.core.specs import check_url, find_path_clash, kind_of, validate_spec
+from skyhaul.errors import InvalidSpecError, ManifestError, PathEscapeError
 
 __all__ = ["MANIFEST_COLUMNS", "parse_specs", "read_specs", "specs_from_urls"]
 
@@ -43,8 +48,6 @@ logger = logging.getLogger(__name__)
 
 #: Columns a CSV or JSON manifest may carry (``url`` is required).
 MANIFEST_COLUMNS = ("url", "path", "size", "checksum", "mirrors", *METADATA_NAMES)
-_URL = re.compile(r"(?:https?|s3)://[^/?#\s]+\S*\Z", re.IGNORECASE)
-_WHITESPACE = re.compile(r"\s")
 
 Row = Mapping[str, object]
 
@@ -97,6 +100,7 @@ def parse_specs(text: str, name: str, *, source: str = "manifest") -> list[FileS
                 collector.add_url(url, f"{name}:{lineno}")
     if not collector.specs:
         raise ManifestError(f"{name}: no files listed")
+    collector.check_paths()
     return collector.specs
 
 
@@ -123,6 +127,7 @@ def specs_from_urls(urls: Iterable[str], *, source: str = "cli") -> list[FileSpe
     collector = _Collector(source)
     for index, url in enumerate(urls, start=1):
         collector.add_url(url.strip(), f"URL argument {index}")
+    collector.check_paths()
     return collector.specs
 
 
@@ -159,19 +164,22 @@ def _detect_kind(suffix: str, text: str) -> str:
 def _csv_rows(text: str, name: str) -> Iterator[tuple[str, Row]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
-    for cells in reader:
-        if not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
-            continue
-        where = f"{name}:{reader.line_num}"
-        if header is None:
-            header = [c.strip().lower() for c in cells]
-            _check_header(header, where)
-            continue
-        if len(cells) > len(header):
-            raise ManifestError(
-                f"{where}: {len(cells)} fields but the header has {len(header)} columns"
-            )
-        yield where, dict(zip(header, cells, strict=False))
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
+                continue
+            where = f"{name}:{reader.line_num}"
+            if header is None:
+                header = [c.strip().lower() for c in cells]
+                _check_header(header, where)
+                continue
+            if len(cells) > len(header):
+                raise ManifestError(
+                    f"{where}: {len(cells)} fields but the header has {len(header)} columns"
+                )
+            yield where, dict(zip(header, cells, strict=False))
+    except csv.Error as exc:  # a field over the module's 128 KiB limit, say
+        raise ManifestError(f"{name}:{reader.line_num}: not valid CSV: {exc}") from None
 
 
 def _check_header(header: list[str], where: str) -> None:
@@ -195,6 +203,8 @@ def _json_rows(text: str, name: str) -> Iterator[tuple[str, Row]]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{name}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:  # the decoder recurses once per level of nesting
+        raise ManifestError(f"{name}: not valid JSON: nested too deeply") from None
     items = document.get("files") if isinstance(document, dict) else document
     if not isinstance(items, list):
         raise ManifestError(f"{name}: expected a JSON list of files (or {{'files': [...]}})")
@@ -204,7 +214,7 @@ def _json_rows(text: str, name: str) -> Iterator[tuple[str, Row]]:
         if isinstance(item, str):
             item = {"url": item}
         if not isinstance(item, dict):
-            raise ManifestError(f"{where}: expected an object with a 'url', got {_kind(item)}")
+            raise ManifestError(f"{where}: expected an object with a 'url', got {kind_of(item)}")
         unknown.update(k for k in item if k not in MANIFEST_COLUMNS)
         yield where, item
     _warn_unknown(unknown, name)
@@ -220,6 +230,7 @@ class _Collector:
     source: str
     specs: list[FileSpec] = field(default_factory=list)
     _by_path: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _by_url: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def add_url(self, url: str, where: str) -> None:
         self.add_row({"url": url}, where)
@@ -242,35 +253,44 @@ class _Collector:
                 f"{where}: path {path!r} is also the destination of {seen[1]} "
                 f"({redact_url(seen[0])})"
             )
+        first = self._by_url.setdefault(url, (path, where))
+        if first[0] != path:  # a URL is a file's identity: one file, one destination
+            raise ManifestError(
+                f"{where}: {redact_url(url)} is also listed at {first[1]}, for path {first[0]!r}"
+            )
         self._by_path[path] = (url, where)
         try:
             metadata = parse_metadata(lambda column: _text(row, column, where))
         except MetadataValueError as exc:
             raise ManifestError(f"{where}: {exc.field} {exc}") from None
-        obs_start, obs_end = metadata["obs_start"], metadata["obs_end"]
-        if obs_start is not None and obs_end is not None and obs_end < obs_start:
-            raise ManifestError(
-                f"{where}: obs_end {obs_end.isoformat()} is before "
-                f"obs_start {obs_start.isoformat()}"
-            )
-        self.specs.append(
-            FileSpec(
-                url=url,
-                path=path,
-                size=_size(row, where),
-                checksum=_checksum(row, where),
-                source=self.source,
-                mirrors=_mirrors(row, url, where),
-                **metadata,
-            )
+        spec = FileSpec(
+            url=url,
+            path=path,
+            size=_size(row, where),
+            checksum=_checksum(row, where),
+            source=self.source,
+            mirrors=_mirrors(row, url, where),
+            **metadata,
         )
+        try:
+            validate_spec(spec)
+        except InvalidSpecError as exc:
+            raise ManifestError(f"{where}: {exc.message}") from None
+        self.specs.append(spec)
+
+    def check_paths(self) -> None:
+        """Refuse a row whose path is a directory of another row's (``a`` and ``a/b``)."""
+        clash = find_path_clash(self._by_path)
+        if clash is not None:
+            later, earlier = self._by_path[clash.later][1], self._by_path[clash.earlier][1]
+            raise ManifestError(f"{later}: {clash.message(earlier)}")
 
 
 def _check_url(url: str, where: str) -> None:
-    if _URL.match(url) is None:
-        if _WHITESPACE.search(url) is not None:
-            raise ManifestError(f"{where}: URL {redact_url(url)!r} contains whitespace")
-        raise ManifestError(f"{where}: {redact_url(url)!r} is not an http(s) or s3 URL")
+    try:
+        check_url(url)
+    except InvalidSpecError as exc:
+        raise ManifestError(f"{where}: {exc.message}") from None
 
 
 def _mirrors(row: Row, url: str, where: str) -> tuple[str, ...]:
@@ -283,7 +303,7 @@ def _mirrors(row: Row, url: str, where: str) -> tuple[str, ...]:
     elif isinstance(value, list) and all(isinstance(item, str) for item in value):
         urls = [item.strip() for item in value]
     else:
-        raise ManifestError(f"{where}: mirrors must be URLs (text or a list), got {_kind(value)}")
+        raise ManifestError(f"{where}: mirrors must be URLs (text or a list), got {kind_of(value)}")
     chosen: list[str] = []
     for mirror in urls:
         _check_url(mirror, f"{where}: mirrors")
@@ -299,7 +319,7 @@ def _text(row: Row, column: str, where: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ManifestError(f"{where}: {column} must be text, got {_kind(value)}")
+        raise ManifestError(f"{where}: {column} must be text, got {kind_of(value)}")
     text = str(value).strip()
     return text or None
 
@@ -325,9 +345,3 @@ def _checksum(row: Row, where: str) -> str | None:
     except ValueError as exc:
         raise ManifestError(f"{where}: {exc}") from None
     return str(checksum)
-
-
-def _kind(value: object) -> str:
-    return {dict: "an object", list: "a list", bool: "true/false"}.get(
-        type(value), type(value).__name__
-    )

@@ -136,6 +136,10 @@ class PageClient:
             raise SourceError(
                 f"source {self.source}: {redact_url(url)} is not JSON ({exc})"
             ) from None
+        except RecursionError:  # the decoder recurses once per level of nesting
+            raise SourceError(
+                f"source {self.source}: {redact_url(url)} is not JSON (nested too deeply)"
+            ) from None
 
     async def _get(self, url: str) -> bytes | None:
         tries = 0

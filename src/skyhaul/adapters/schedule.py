@@ -8,6 +8,8 @@ Rules:
 - JSON is a list of objects, or an object with a ``slots`` list.
 - The whole file is validated first; the first problem is a ``ManifestError`` naming the
   file and line (or item): ``passes.csv:4: end 2024-03-01T01:00Z is before start ...``.
+  Input no parser should follow (a CSV field over 128 KiB, JSON nested deeper than the
+  interpreter's recursion limit) is such a problem too.
 """
 
 from __future__ import annotations
@@ -68,17 +70,21 @@ def read_slots(path: str | PathLike[str]) -> list[Slot]:
 def _csv_rows(text: str, name: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
-    for line_number, cells in enumerate(reader, start=1):
-        if not cells or not "".join(cells).strip() or cells[0].lstrip().startswith("#"):
-            continue
-        if header is None:
-            header = [c.strip().lower() for c in cells]
-            continue
-        if len(cells) != len(header):
-            raise ManifestError(
-                f"{name}:{line_number}: {len(cells)} columns, the header has {len(header)}"
-            )
-        yield f"{name}:{line_number}", dict(zip(header, (c.strip() for c in cells), strict=True))
+    try:
+        for line_number, cells in enumerate(reader, start=1):
+            if not cells or not "".join(cells).strip() or cells[0].lstrip().startswith("#"):
+                continue
+            if header is None:
+                header = [c.strip().lower() for c in cells]
+                continue
+            if len(cells) != len(header):
+                raise ManifestError(
+                    f"{name}:{line_number}: {len(cells)} columns, the header has {len(header)}"
+                )
+            cleaned = (c.strip() for c in cells)
+            yield f"{name}:{line_number}", dict(zip(header, cleaned, strict=True))
+    except csv.Error as exc:  # a field over the module's 128 KiB limit, say
+        raise ManifestError(f"{name}:{reader.line_num}: not valid CSV: {exc}") from None
 
 
 def _json_rows(text: str, name: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -86,6 +92,8 @@ def _json_rows(text: str, name: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
         document = json.loads(text)
     except ValueError as exc:
         raise ManifestError(f"{name}: not valid JSON: {exc}") from None
+    except RecursionError:  # the decoder recurses once per level of nesting
+        raise ManifestError(f"{name}: not valid JSON: nested too deeply") from None
     if isinstance(document, dict):
         document = document.get("slots")
     if not isinstance(document, list):

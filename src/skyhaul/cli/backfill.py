@@ -1,8 +1,9 @@
 """``skyhaul backfill``: fetch a records API day by day over an inclusive date range.
 
 Rules:
-- Dates are UTC calendar days, ``YYYY-MM-DD``, both ends included; a bad date or an end
-  before the start is a usage error (exit 2) before anything is read or fetched.
+- Dates are UTC calendar days, ``YYYY-MM-DD``, both ends included; a bad date, the
+  calendar's last day (9999-12-31, whose window cannot be held) or an end before the start
+  is a usage error (exit 2) before anything is read or fetched.
 - ``--dry-run`` prints the plan (one line per day: action and why) and touches nothing:
   no request, no ledger row, no file, not even a new catalog file.
 - A run is a job (``skyhaul jobs``): ``--json`` names it (``"job"``), and ``skyhaul jobs
@@ -27,6 +28,7 @@ from skyhaul.adapters.catalog import catalog_url
 from skyhaul.cli.common import Terminal, describe_catalog, opened_catalog, start
 from skyhaul.cli.options import CommonOptions, build_common, build_progress, with_options
 from skyhaul.cli.sources import ConfigOption, build_config
+from skyhaul.core.window import LAST_DAY
 from skyhaul.errors import UsageError
 from skyhaul.services.cancellation import run_cancellable
 
@@ -45,11 +47,21 @@ __all__ = ["backfill", "parse_day", "parse_day_range"]
 
 
 def parse_day(text: str, option: str) -> date:
-    """Read a ``YYYY-MM-DD`` UTC day; a one-line ``UsageError`` names the option."""
+    """Read a ``YYYY-MM-DD`` UTC day; a one-line ``UsageError`` names the option.
+
+    The calendar's last day is refused too: its window ends at 10000-01-01, which no
+    time holds (see :data:`~skyhaul.core.window.LAST_DAY`).
+    """
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(f"{option}: {text!r} is not a date (use YYYY-MM-DD)") from None
+    if day > LAST_DAY:
+        raise UsageError(
+            f"{option}: {text!r} is after {LAST_DAY.isoformat()}, the last day whose window"
+            " skyhaul can hold"
+        )
+    return day
 
 
 def parse_day_range(first: str, last: str) -> tuple[date, date]:

@@ -1,7 +1,8 @@
 """Per-day backfill: day states, the ledger row, the resume decision table and the plan.
 
 Rules:
-- A backfill works one UTC day at a time; a day's window is ``[00:00, next 00:00)``.
+- A backfill works one UTC day at a time; a day's window is ``[00:00, next 00:00)``, so
+  the calendar's last day (9999-12-31) has none (:data:`~skyhaul.core.window.LAST_DAY`).
 - The ledger is append-only: one :class:`DayRun` per state change of a day. Only the
   latest row of a day counts when deciding what to do with it.
 - The decision table (:func:`decide`) is total: every (latest status, artifact check,
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+
+from skyhaul.core.window import TimeWindow
 
 __all__ = [
     "Action",
@@ -226,15 +229,23 @@ def iter_days(first: date, last: date) -> Iterator[date]:
     if last < first:
         raise ValueError(f"end date {last.isoformat()} is before start date {first.isoformat()}")
     day = first
-    while day <= last:
+    while True:
         yield day
+        if day == last:  # before stepping: the step after date.max overflows
+            return
         day += timedelta(days=1)
 
 
 def day_window(day: date) -> tuple[datetime, datetime]:
-    """Return the day's UTC window ``[00:00, next day 00:00)``."""
-    start = datetime.combine(day, time(), tzinfo=UTC)
-    return start, start + timedelta(days=1)
+    """Return the day's UTC window ``[00:00, next day 00:00)``.
+
+    Raises
+    ------
+    ValueError
+        For the calendar's last day, whose end cannot be held.
+    """
+    window = TimeWindow.day(day)
+    return window.start, window.end
 
 
 def chunk_windows(

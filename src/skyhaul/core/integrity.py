@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ SUPPORTED_ALGORITHMS = ("sha256", "sha1", "md5", "adler32")
 _HEX_LENGTHS = {"sha256": 64, "sha1": 40, "md5": 32, "adler32": 8}
 _ALIASES = {"sha-256": "sha256", "sha-1": "sha1", "adler-32": "adler32"}
 _HEX_DIGITS = frozenset("0123456789abcdef")
+_NORMAL = re.compile(
+    "(?:" + "|".join(f"{name}:[0-9a-f]{{{n}}}" for name, n in _HEX_LENGTHS.items()) + r")\Z"
+)
 
 # RFC 9530 hash algorithm keys -> our names (preference follows SUPPORTED_ALGORITHMS).
 _DIGEST_KEYS = {"sha-256": "sha256", "sha": "sha1", "md5": "md5", "adler": "adler32"}
@@ -92,6 +96,15 @@ def parse_checksum(text: str) -> Checksum:
             + ("" if _HEX_DIGITS.issuperset(digest) else " with non-hex characters")
         )
     return Checksum(algorithm, digest)
+
+
+def is_normal_checksum(text: str) -> bool:
+    """Tell whether ``text`` is a checksum written as ``str(parse_checksum(text))`` writes it.
+
+    Cheaper than parsing, for the millions of rows of a manifest; anything else may still
+    parse (upper case, ``sha-256``): ask :func:`parse_checksum`.
+    """
+    return _NORMAL.match(text) is not None
 
 
 class Hasher(Protocol):

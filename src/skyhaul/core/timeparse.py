@@ -6,6 +6,10 @@ Rules:
 - Ordinal dates (``2024-032``, day of year, common in mission data) and the end-of-day
   time ``24:00`` (midnight of the next day) are accepted too; ``T`` and ``Z`` may be lower case.
 - Anything else raises ``ValueError`` with a one-line message that quotes the input.
+- The calendar is Python's: from 0001-01-01T00:00Z to 9999-12-31T23:59:59.999999Z, in
+  UTC. A time whose UTC instant falls outside (``9999-12-31T24:00``,
+  ``0001-01-01T00:00:00+01:00``) cannot be held, compared or stored, so it is refused
+  with a one-line ``ValueError`` naming the edge it passes, like any unreadable time.
 - Pure: standard library only, no clock; the result is always ``tzinfo=UTC``.
 """
 
@@ -55,11 +59,24 @@ def parse_utc(text: str) -> datetime:
         raise ValueError(
             f"{text!r} is not an ISO 8601 date or time (e.g. 2024-03-01 or 2024-03-01T12:00:00Z)"
         )
-    if next_day:
-        parsed += timedelta(days=1)
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        if next_day:
+            parsed += timedelta(days=1)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # Only the two steps above can leave the calendar; which edge tells the direction.
+        raise ValueError(f"{text!r} {_edge_passed(parsed, next_day)}") from None
+
+
+def _edge_passed(parsed: datetime, next_day: bool) -> str:
+    """Which end of the calendar ``parsed`` (plus a day when ``next_day``) falls past."""
+    offset = parsed.utcoffset()
+    late = next_day or (offset is not None and offset < timedelta(0))
+    if late:
+        return "is after 9999-12-31T23:59:59.999999Z, the last time skyhaul can hold"
+    return "is before 0001-01-01T00:00:00Z, the first time skyhaul can hold"
 
 
 def _expand_ordinal(text: str) -> str:

@@ -5,6 +5,10 @@ Rules:
   (8,000,000 bytes) and ``8MiB`` is binary; units are case-insensitive.
 - Parsers raise ``ValueError`` with a one-line message that quotes the input, so the CLI
   can show it as is.
+- Limits: a size is at most ``MAX_SIZE`` (2**63 - 1 bytes: what a file system, the
+  catalog's 64-bit columns and an HTTP range hold); a duration at most
+  ``LONGEST_DURATION`` (100 years), so that now plus or minus any duration is still a
+  time (datetime stops at 9999-12-31).
 - Formatters never raise; they are for people, not for parsing back exactly.
 """
 
@@ -13,6 +17,11 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal, InvalidOperation
+
+#: The largest byte count (a signed 64-bit integer).
+MAX_SIZE = 2**63 - 1
+#: The longest duration, in seconds: 100 years of 365.25 days.
+LONGEST_DURATION = 36525 * 86400.0
 
 _SIZE_RE = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*", re.IGNORECASE)
 _PREFIXES = "kmgtpe"
@@ -67,6 +76,8 @@ def parse_size(text: str) -> int:
         raise ValueError(f"invalid size {text!r}") from None
     if value != value.to_integral_value():
         raise ValueError(f"invalid size {text!r}: not a whole number of bytes")
+    if value > MAX_SIZE:
+        raise ValueError(f"invalid size {text!r}: more than {MAX_SIZE} bytes (8 EiB - 1)")
     return int(value)
 
 
@@ -120,8 +131,10 @@ def parse_duration(text: str) -> float:
             break  # a bare number (seconds) must be the whole text: "1m5" is ambiguous
         total += float(match.group(1)) * _DURATION_SECONDS[unit]
         pos = match.end()
-    if not stripped or pos != len(stripped) or not math.isfinite(total):
+    if not stripped or pos != len(stripped):
         raise ValueError(f"invalid duration {text!r}: expected e.g. 30s, 5m, 2h, 1d or 1.5")
+    if total > LONGEST_DURATION:  # inf too: digits alone never make NaN
+        raise ValueError(f"invalid duration {text!r}: more than 100 years (36525d)")
     return total
 
 

@@ -4,6 +4,10 @@ Rules:
 - A window is ``[start, end)``, both timezone-aware UTC; ``end`` before ``start`` is an
   error (``ValueError`` with a one-line message), ``end == start`` is an empty window.
 - ``days()`` names the UTC dates a window touches, the unit archives are laid out by.
+- The calendar ends at 9999-12-31T23:59:59.999999Z. Its last day has no half-open
+  window (its end, 10000-01-01, cannot be held), so a whole-day end on it and its day
+  window are one-line ``ValueError``s, as ``9999-12-31T24:00`` is for
+  :func:`~skyhaul.core.timeparse.parse_utc`. No other arithmetic here leaves the calendar.
 - Pure: standard library only.
 """
 
@@ -15,7 +19,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from skyhaul.core.timeparse import parse_utc
 
-__all__ = ["TimeWindow"]
+__all__ = ["LAST_DAY", "TimeWindow"]
+
+#: The last UTC day whose window ``[day, next day)`` can be held.
+LAST_DAY = date.max - timedelta(days=1)
+_PAST_THE_END = "ends after 9999-12-31T23:59:59.999999Z, the last time skyhaul can hold"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,11 @@ class TimeWindow:
         last = parse_utc(end)
         whole_day = _is_date_only(end)
         if whole_day:
+            if last.date() > LAST_DAY:
+                raise ValueError(
+                    f"end {end.strip()} (the whole day) {_PAST_THE_END};"
+                    " give a time instead, e.g. 9999-12-31T23:59:59"
+                )
             last += timedelta(days=1)
         # A whole-day end that leaves nothing ("--start 2024-03-02 --end 2024-03-01") is
         # backwards as typed, though the shifted end equals the start.
@@ -68,8 +81,10 @@ class TimeWindow:
             return
         day = self.start.astimezone(UTC).date()
         last = (self.end.astimezone(UTC) - timedelta(microseconds=1)).date()
-        while day <= last:
+        while True:
             yield day
+            if day == last:  # before stepping: the step after date.max overflows
+                return
             day += timedelta(days=1)
 
     def contains(self, moment: datetime) -> bool:
@@ -89,7 +104,15 @@ class TimeWindow:
 
     @staticmethod
     def day(day: date) -> TimeWindow:
-        """The window of one whole UTC day."""
+        """The window of one whole UTC day.
+
+        Raises
+        ------
+        ValueError
+            For a day after :data:`LAST_DAY` (its end cannot be held).
+        """
+        if day > LAST_DAY:
+            raise ValueError(f"the day {day.isoformat()} {_PAST_THE_END}")
         midnight = datetime.combine(day, time(), tzinfo=UTC)
         return TimeWindow(midnight, midnight + timedelta(days=1))
 

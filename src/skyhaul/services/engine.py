@@ -21,6 +21,10 @@ Rules:
   be configured (``ConfigError``): other files would fail the same way.
 - An ABANDONED file keeps no bytes on disk: its part file is deleted (and its segments
   forgotten) once the catalog has it ABANDONED.
+- Anything else that fails for one file fails that file only, setting up its transfer
+  included: a row holding a value no attempt can use (a checksum that does not parse, a
+  path that escapes) is a permanent client error; any other error there is settled as a
+  failure of its transfer would be.
 - One ``FileRun`` per held file is its whole in-run state: its record, its transfer, its
   task. The engine's collections only say where each one is (waiting, running, finished).
 - The summary counts what was repaired: each failed attempt given another (by class),
@@ -318,8 +322,12 @@ class Engine:
             held.transfer = FileTransfer(
                 record=held.record, sink=self.sinks.for_file(held.record), run=self._run
             )
-        except PathEscapeError as exc:
+        except (PathEscapeError, ValueError) as exc:
+            # A value of the row that no attempt can use: retrying would not change it.
             self._track(held, asyncio.ensure_future(_raise(ClientError(str(exc)))))
+            return
+        except Exception as exc:  # settled as its transfer's failure: this file only
+            self._track(held, asyncio.ensure_future(_raise(exc)))
             return
         self._track(held, asyncio.ensure_future(held.transfer.execute()))
 

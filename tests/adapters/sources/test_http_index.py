@@ -469,3 +469,27 @@ def test_registered_as_the_http_index_type() -> None:
     built = build_source(config)
     assert isinstance(built, HttpIndexSource)
     assert repr(built) == "HttpIndexSource(name='lasco', url='https://h/{date:%y%m%d}/')"
+
+
+async def test_an_entry_no_run_could_use_is_skipped_with_a_warning(
+    pages: Callable[[Mapping[str, str | int]], Server], caplog: pytest.LogCaptureFixture
+) -> None:
+    long_name = "n" * 300 + ".fits"
+    rows = [("ok.fits", "100"), (long_name, "100"), ("huge.fits", str(2**63))]
+    listing_page = (
+        "<html><body><pre>\n"
+        + "".join(
+            f'<a href="{name}">{name[:20]}</a> 01-Mar-2024 12:00 {size}\n' for name, size in rows
+        )
+        + "</pre></body></html>\n"
+    )
+    server = pages({"/d/": listing_page})
+    specs = await listing({"url": server.url + "/d/"}, window("2024-03-01", "2024-03-01"))
+    assert paths(specs) == ["ok.fits"]
+    skipped = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert skipped == [
+        f"source lasco: skipped {server.url}/d/{long_name}: path"
+        f" {'n' * 32 + '…'!r}: a name of 305 bytes (file systems hold 255)",
+        f"source lasco: skipped {server.url}/d/huge.fits: size {2**63} is more than"
+        " 9223372036854775807 bytes (8 EiB - 1)",
+    ]

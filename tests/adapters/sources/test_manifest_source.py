@@ -19,7 +19,13 @@ from skyhaul.adapters.config import SourceConfig
 from skyhaul.adapters.sources import ListingQuery, Source, build_source
 from skyhaul.adapters.sources.manifest import ManifestSource
 from skyhaul.core.window import TimeWindow
-from skyhaul.errors import ConfigError, ManifestError, PathEscapeError, SourceError
+from skyhaul.errors import (
+    ConfigError,
+    ListingEntryError,
+    ManifestError,
+    PathEscapeError,
+    SourceError,
+)
 
 NAME = "eui-l1"
 SECRET = "mf-secret-77"
@@ -360,3 +366,15 @@ async def test_source_is_an_async_context_manager(manifest_file: Path, tmp_path:
     config = source_config({"path": "lists/eui.csv"}, tmp_path)
     async with build_source(config) as source:  # type: ignore[attr-defined]
         assert await source.list_files(ListingQuery(WINDOW))
+
+
+async def test_a_row_no_run_could_use_at_a_url_is_an_input_error(
+    served: Served, make_source: MakeSource
+) -> None:
+    url = served.put("eui.csv", f"{HEADER}\nhttp://[::1/x,x,,,,,,,\n")
+    with pytest.raises(ListingEntryError) as caught:
+        await make_source(url=url).list_files(ListingQuery(WINDOW))
+    assert str(caught.value) == (
+        f"source {NAME}: {url}:2: URL 'http://[::1/x' is not valid: Invalid IPv6 URL"
+    )
+    assert caught.value.exit_code == 2

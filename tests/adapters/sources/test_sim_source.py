@@ -16,7 +16,7 @@ from skyhaul.adapters.sources import SOURCE_TYPES, ListingQuery, Source, build_s
 from skyhaul.adapters.sources.sim import SimSource
 from skyhaul.core.model import FileSpec
 from skyhaul.core.window import TimeWindow
-from skyhaul.errors import ConfigError, SourceAuthError, SourceError
+from skyhaul.errors import ConfigError, ListingEntryError, SourceAuthError, SourceError
 from skyhaul.sim import FaultConfig, ListedFile, SimConfig, SimThread, profile
 
 NAME = "solo"
@@ -384,6 +384,72 @@ async def test_hostile_or_broken_listing_is_a_source_error(
     assert text.startswith(f"source {NAME}: {url}")
     assert message in text
     assert "\n" not in text
+
+
+def other(**fields: Any) -> dict[str, Any]:
+    return entry(url="http://127.0.0.1/files/b.fits", path="b.fits") | fields
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        pytest.param(
+            [entry(instrument={"name": "EUI"})],
+            "item 0: instrument must be text, got an object",
+            id="instrument object",
+        ),
+        pytest.param([entry(slot=["a"])], "item 0: slot must be text, got a list", id="slot list"),
+        pytest.param([entry(etag={"v": 1})], "item 0: etag must be text", id="etag object"),
+        pytest.param(
+            [entry(), other(checksum="sha256:zz")],
+            "item 1: invalid checksum 'sha256:zz'",
+            id="checksum not hex",
+        ),
+        pytest.param(
+            [entry(size=2**63)],
+            "item 0: size 9223372036854775808 is more than 9223372036854775807 bytes",
+            id="size 2**63",
+        ),
+        pytest.param(
+            [entry(url="http://[::1/x")],
+            "item 0: URL 'http://[::1/x' is not valid: Invalid IPv6 URL",
+            id="url",
+        ),
+        pytest.param(
+            [entry(mirrors=["s3://bucket"])],
+            "item 0: mirrors: URL 's3://bucket' is not s3://BUCKET/KEY",
+            id="mirror",
+        ),
+        pytest.param(
+            [entry(path="raw/" + "n" * 300)],
+            "item 0: path 'raw/nnnnnnnnnnnnnnnnnnnnnnnnnnnn…': a name of 300 bytes",
+            id="long name",
+        ),
+        pytest.param(
+            [other(path="raw/EUI"), entry()],
+            "item 1: path 'raw/EUI/20240301/a.fits' clashes with 'raw/EUI' of item 0:",
+            id="a path below another file",
+        ),
+        pytest.param(
+            [entry(obs_start="9999-12-31T24:00")],
+            "item 0: '9999-12-31T24:00' is after 9999-12-31T23:59:59.999999Z",
+            id="time past the calendar",
+        ),
+    ],
+)
+async def test_an_entry_no_run_could_use_is_a_usage_error(
+    crafted_api, make_source: MakeSource, document: Any, message: str
+) -> None:
+    start, _ = crafted_api
+    url = await start(document)
+    with pytest.raises(ListingEntryError) as caught:
+        await make_source(url).list_files(ListingQuery(MIDDLE))
+    text = str(caught.value)
+    assert text.startswith(f"source {NAME}: {url}")
+    assert message in text
+    assert "\n" not in text
+    assert isinstance(caught.value, SourceError)
+    assert caught.value.exit_code == 2
 
 
 # --- several URLs per file ---------------------------------------------------------------------

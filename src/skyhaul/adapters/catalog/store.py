@@ -58,6 +58,7 @@ from skyhaul.core.model import (
     StateTotals,
 )
 from skyhaul.core.redact import redact_url
+from skyhaul.core.specs import validate_specs
 from skyhaul.errors import IllegalTransitionError, NoCatalogError, SkyhaulError
 
 T = TypeVar("T")
@@ -190,6 +191,7 @@ class Catalog:
             names both), a path is one only a part file may have, or one URL is listed
             with two paths. Nothing is registered then.
         """
+        validate_specs(specs)  # every row as the engine will use it, before any is written
         return self._change(
             lambda c, delta: register_specs(
                 c, specs, dest_root, now=now, job_id=job_id, delta=delta, copies=copies

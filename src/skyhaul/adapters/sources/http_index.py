@@ -17,7 +17,8 @@ Rules:
   With ``by="downlink"`` no time filter applies: listings know no downlink times.
 - Destination paths mirror the remote layout below the template's fixed part (what comes
   before the first ``{``, cut back to a ``/``), under ``path_prefix``; a path that would
-  leave the destination root is dropped with a warning.
+  leave the destination root is dropped with a warning, and so is any file no run could
+  use (:func:`skyhaul.core.specs.validate_spec`: a name over 255 bytes, a size past 2**63).
 - Only exact byte counts become sizes; a rounded ``1.2M`` would fail verification.
 - Credentials go to the listing's own origin only, and never into ``repr`` or logs.
 """
@@ -46,8 +47,9 @@ from skyhaul.adapters.sources.http_index_settings import (
 from skyhaul.core.model import FileSpec
 from skyhaul.core.paths import safe_relative_path
 from skyhaul.core.redact import redact_url
+from skyhaul.core.specs import validate_spec
 from skyhaul.core.window import TimeWindow
-from skyhaul.errors import ConfigError, PathEscapeError
+from skyhaul.errors import ConfigError, InvalidSpecError, PathEscapeError
 
 __all__ = ["HttpIndexSettings", "HttpIndexSource", "http_index_source", "read_settings"]
 
@@ -202,7 +204,7 @@ class HttpIndexSource(ClosingSource):
         path = self._path(entry.url)
         if path is None:
             return None
-        return FileSpec(
+        spec = FileSpec(
             url=entry.url,
             path=path,
             size=entry.size if entry.size_exact else None,
@@ -212,6 +214,12 @@ class HttpIndexSource(ClosingSource):
             obs_end=times.end,
             version=_version(entry),
         )
+        try:
+            validate_spec(spec)
+        except InvalidSpecError as exc:
+            log.warning("source %s: skipped %s: %s", self.name, redact_url(entry.url), exc)
+            return None
+        return spec
 
     def _path(self, url: str) -> str | None:
         """The destination of ``url``: its remote path below the template's fixed part."""

@@ -25,7 +25,13 @@ from skyhaul.adapters.sources.base import ClosingSource, ListingQuery, Source, S
 from skyhaul.adapters.sources.options import LIMIT_KEYS, OptionReader, listing_client
 from skyhaul.core.model import FileSpec
 from skyhaul.core.redact import redact_url
-from skyhaul.errors import ConfigError, ManifestError, PathEscapeError, SourceError
+from skyhaul.errors import (
+    ConfigError,
+    ListingEntryError,
+    ManifestError,
+    PathEscapeError,
+    SourceError,
+)
 
 __all__ = ["ManifestSource", "keep_for_query", "manifest_source"]
 
@@ -94,7 +100,8 @@ class ManifestSource(ClosingSource):
         try:
             return await asyncio.to_thread(parse_specs, text, shown, source=self.name)
         except (ManifestError, PathEscapeError) as exc:
-            raise SourceError(f"source {self.name}: {exc.message}") from None
+            # Input, as the same rows in a file are: exit code 2 (see ListingEntryError).
+            raise ListingEntryError(f"source {self.name}: {exc.message}") from None
 
     async def aclose(self) -> None:
         """Close the client, if any."""

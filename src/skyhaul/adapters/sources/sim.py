@@ -8,6 +8,10 @@ The simulator filters by instrument and by observation or downlink window itself
 source lists exactly what the query asks; its ETag is the file's listed version. An entry's
 mission metadata is read under the declaration's field names (:mod:`skyhaul.core.metadata`),
 which the simulator's listing uses.
+
+Each entry is checked as the engine will use it (:func:`skyhaul.core.specs.validate_spec`),
+and no entry's path may be a directory of another's: an entry no run could use is a
+:class:`~skyhaul.errors.ListingEntryError` naming its item, and nothing is listed.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from skyhaul.core.metadata import parse_metadata
 from skyhaul.core.model import FileSpec
 from skyhaul.core.paths import safe_relative_path
 from skyhaul.core.redact import redact_url
-from skyhaul.errors import PathEscapeError, SourceError
+from skyhaul.core.specs import find_path_clash, kind_of, validate_spec
+from skyhaul.errors import ListingEntryError, PathEscapeError, SourceError
 
 __all__ = ["SimSource", "sim_source"]
 
@@ -72,28 +77,39 @@ class SimSource(ClosingSource):
         document = await self._client.get_json(url)
         if not isinstance(document, list):
             raise SourceError(f"source {self.name}: {redact_url(url)} is not a JSON list")
-        return [self._spec(entry, index, url) for index, entry in enumerate(document)]
+        specs = [self._spec(entry, index, url) for index, entry in enumerate(document)]
+        item_of: dict[str, int] = {}  # each path's first item
+        for index, spec in enumerate(specs):
+            item_of.setdefault(spec.path, index)
+        clash = find_path_clash(item_of)
+        if clash is not None:
+            where = f"source {self.name}: {redact_url(url)}: item {item_of[clash.later]}"
+            earlier = f"item {item_of[clash.earlier]}"
+            raise ListingEntryError(f"{where}: {clash.message(earlier)}")
+        return specs
 
     def _spec(self, entry: Any, index: int, url: str) -> FileSpec:
         where = f"source {self.name}: {redact_url(url)}: item {index}"
         if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
-            raise SourceError(f"{where}: not a file entry")
+            raise ListingEntryError(f"{where}: not a file entry")
         try:
             path = str(safe_relative_path(str(entry.get("path") or "")))
-            return FileSpec(
+            spec = FileSpec(
                 url=entry["url"],
                 path=path,
                 size=_int(entry.get("size")),
-                checksum=entry.get("checksum") or None,
+                checksum=_text(entry, "checksum"),
                 source=self.name,
-                version=entry.get("etag") or None,
+                version=_text(entry, "etag"),
                 mirrors=_urls(entry.get("mirrors")),
-                **parse_metadata(lambda name: _text(entry.get(name))),
+                **parse_metadata(lambda name: _text(entry, name)),
             )
+            validate_spec(spec)
         except PathEscapeError as exc:
-            raise SourceError(f"{where}: {exc.message}") from None
+            raise ListingEntryError(f"{where}: {exc.message}") from None
         except (TypeError, ValueError) as exc:
-            raise SourceError(f"{where}: {exc}") from None
+            raise ListingEntryError(f"{where}: {exc}") from None
+        return spec
 
     async def aclose(self) -> None:
         """Close the listing client."""
@@ -113,10 +129,17 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _text(value: Any) -> str | None:
-    """A listed value as text; None for none (JSON null or an empty string)."""
+def _text(entry: dict[str, Any], name: str) -> str | None:
+    """An entry's value as text; None for none (JSON null or an empty string).
+
+    Numbers are read as text (a slot ``3``); an object, a list or true/false is no value
+    of a text or time field, and ``str()`` would make one up.
+    """
+    value = entry.get(name)
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{name} must be text, got {kind_of(value)}")
     return str(value)
 
 
