@@ -61,6 +61,7 @@ def test_the_error_is_a_value_error_and_a_usage_error() -> None:
         ("http://[::1/x", "URL 'http://[::1/x' is not valid: Invalid IPv6 URL"),
         ("http://[zz]/x", "URL 'http://[zz]/x' is not valid: 'zz' does not appear to be"),
         ("http://h.example:99999/x", "URL 'http://h.example:99999/x' is not valid: Port out of"),
+        ("http://h.example:65536/x", "URL 'http://h.example:65536/x' is not valid: Port out of"),
         ("http://h.example:abc/x", "URL 'http://h.example:abc/x' is not valid: Port could not"),
         ("http://@/x", "URL 'http://@/x' has no host"),
         ("https://:443/x", "URL 'https://:443/x' has no host"),
@@ -75,6 +76,22 @@ def test_the_error_is_a_value_error_and_a_usage_error() -> None:
 )
 def test_a_url_the_transports_cannot_use_is_refused(url: str, message: str) -> None:
     assert refusal(spec(url=url)).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080/files/a.bin", "https://h.example:65535/x?y=1", "http://h.example:0"],
+)
+def test_a_plain_url_with_a_port_is_accepted_without_parsing(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A manifest of a million loopback or mirror URLs with ports is checked twice per row
+    # (reading, registering): the parser is kept for URLs that need it.
+    def no_parsing(_: str) -> None:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr("skyhaul.core.specs.urlsplit", no_parsing)
+    validate_spec(spec(url=url))
 
 
 def test_a_mirror_is_checked_like_the_url() -> None:

@@ -54,9 +54,14 @@ __all__ = [
 MAX_PATH_BYTES = 4095
 
 _URL = re.compile(r"(?:https?|s3)://[^/?#\s]+\S*\Z", re.IGNORECASE)
-# Most URLs: a plain host name (or a bucket and a key) and printable ASCII, which nothing
-# below can refuse; they are spared the parsing (a manifest has millions of rows).
-_PLAIN_URL = re.compile(r"(?:https?://[A-Za-z0-9.-]+(?:[/?#][!-~]*)?|s3://[A-Za-z0-9.-]+/[!-~]+)\Z")
+# Most URLs: a plain host name, perhaps with a port of at most 5 digits (or a bucket and
+# a key), and printable ASCII, which nothing below can refuse but a port past 65535; they
+# are spared the parsing (a manifest has millions of rows).
+_PLAIN_URL = re.compile(
+    r"(?:https?://[A-Za-z0-9.-]+(?::(?P<port>[0-9]{1,5}))?(?:[/?#][!-~]*)?"
+    r"|s3://[A-Za-z0-9.-]+/[!-~]+)\Z"
+)
+_MAX_PORT = 65535
 _WHITESPACE = re.compile(r"\s")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SHOWN = 32  # characters of a long path shown in a message
@@ -70,8 +75,11 @@ def check_url(url: str) -> None:
     InvalidSpecError
         Naming the URL, redacted.
     """
-    if _PLAIN_URL.match(url) is not None:
-        return
+    plain = _PLAIN_URL.match(url)
+    if plain is not None:
+        port = plain["port"]
+        if port is None or int(port) <= _MAX_PORT:
+            return
     shown = redact_url(url)
     if _URL.match(url) is None:
         if _WHITESPACE.search(url) is not None:

@@ -100,9 +100,15 @@ class Claims(Protocol):
         """Return every DOWNLOADING file (to find leases of dead local processes)."""
 
     async def complete_many(
-        self, items: Sequence[Completion], owner: str, *, now: datetime
+        self,
+        items: Sequence[Completion],
+        owner: str,
+        *,
+        now: datetime,
+        attempts: Sequence[AttemptRecord] = (),
     ) -> set[int]:
-        """Record verified files as DOWNLOADED; return the ids ``owner`` still held."""
+        """Record verified files as DOWNLOADED, and ``attempts`` with them (in one
+        transaction); return the ids ``owner`` still held."""
 
     async def fail(
         self,

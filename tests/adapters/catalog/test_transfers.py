@@ -159,3 +159,27 @@ def test_record_attempts(catalog: Catalog, specs, now, at) -> None:
     assert catalog.attempts(record.id) == rows
     with pytest.raises(UsageError):
         catalog.record_attempts([AttemptRecord(999_999, now, now, "failed")])
+
+
+def test_complete_many_writes_the_attempts_in_the_same_transaction(
+    catalog: Catalog, specs, now, at
+) -> None:
+    catalog.register(specs(3), "/d", now=now)
+    a, b, c = catalog.claim_batch("me", 3, now=now, lease_seconds=30)
+    done = [Completion(r.id, size=10, sha256=f"{r.id:064x}") for r in (a, b)]
+    logged = [AttemptRecord(r.id, now, at(1), "downloaded", 10) for r in (a, b)]
+    failed = AttemptRecord(c.id, now, at(1), "failed", 0, ErrorClass.SERVER, "500")
+    assert catalog.complete_many(done, "me", now=at(1), attempts=[*logged, failed]) == {a.id, b.id}
+    assert catalog.attempts(a.id) == [logged[0]] and catalog.attempts(c.id) == [failed]
+    # One transaction: an attempt row that cannot be written undoes the completions too.
+    again = catalog.claim_batch("me", 1, now=at(2), lease_seconds=30)
+    assert again == []  # c is still held, a and b are DOWNLOADED
+    bad = AttemptRecord(999_999, now, now, "failed")
+    with pytest.raises(UsageError):
+        catalog.complete_many([Completion(c.id, 10, "s")], "me", now=at(2), attempts=[bad])
+    still = catalog.get(c.id)
+    assert still is not None and still.state is FileState.DOWNLOADING
+    assert catalog.status_summary() == catalog.recount_totals()
+    # Attempts with no completion are written on their own.
+    assert catalog.complete_many([], "me", now=at(3), attempts=[failed]) == set()
+    assert catalog.attempts(c.id) == [failed, failed]

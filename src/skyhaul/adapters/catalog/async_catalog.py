@@ -112,10 +112,17 @@ class AsyncCatalog:
         return await self._call(self.catalog.list_files, _LEASED)
 
     async def complete_many(
-        self, items: Sequence[Completion], owner: str, *, now: datetime
+        self,
+        items: Sequence[Completion],
+        owner: str,
+        *,
+        now: datetime,
+        attempts: Sequence[AttemptRecord] = (),
     ) -> set[int]:
         """See :meth:`Catalog.complete_many`."""
-        return await self._call(self.catalog.complete_many, items, owner, now=now)
+        return await self._call(
+            self.catalog.complete_many, items, owner, now=now, attempts=attempts
+        )
 
     async def fail(
         self,

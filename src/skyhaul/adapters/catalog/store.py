@@ -80,6 +80,26 @@ _VERIFY_FAILED = {
 }
 
 
+def _insert_attempts(c: Connection, attempt_records: Sequence[AttemptRecord]) -> None:
+    """Append attempt rows (nothing for none)."""
+    if not attempt_records:
+        return
+    rows = [
+        {
+            "file_id": a.file_id,
+            "started_at": a.started_at,
+            "finished_at": a.finished_at,
+            "outcome": a.outcome,
+            "bytes": a.bytes,
+            "error_class": None if a.error_class is None else str(a.error_class),
+            "message": a.message,
+            "sources": json.dumps(dict(a.sources)) if a.sources else None,
+        }
+        for a in attempt_records
+    ]
+    c.execute(insert(attempts), rows)
+
+
 def _operator_values(event: FileEvent, now: datetime) -> dict[str, Any]:
     """Columns an operator event sets besides the state; raises for engine-only events."""
     if event in (FileEvent.RETRY, FileEvent.UNIGNORE):
@@ -347,14 +367,30 @@ class Catalog:
         item = Completion(file_id=file_id, size=size, sha256=sha256, validator=validator)
         return file_id in self.complete_many([item], owner, now=now)
 
-    def complete_many(self, items: Sequence[Completion], owner: str, *, now: datetime) -> set[int]:
-        """Record many completions in one transaction; return the ids promoted.
+    def complete_many(
+        self,
+        items: Sequence[Completion],
+        owner: str,
+        *,
+        now: datetime,
+        attempts: Sequence[AttemptRecord] = (),
+    ) -> set[int]:
+        """Record many completions, and ``attempts`` with them, in one transaction; return
+        the ids promoted.
 
-        A file ``owner`` no longer holds is skipped (its id is not returned).
+        A file ``owner`` no longer holds is skipped (its id is not returned); its attempt
+        row is written all the same (the attempt was made).
         """
         if not items:
+            self.record_attempts(attempts)
             return set()
-        return self._change(lambda c, delta: transfers.complete_many(c, items, owner, now, delta))
+
+        def work(c: Connection, delta: TotalsDelta) -> set[int]:
+            promoted = transfers.complete_many(c, items, owner, now, delta)
+            _insert_attempts(c, attempts)
+            return promoted
+
+        return self._change(work)
 
     def fail(
         self,
@@ -384,22 +420,8 @@ class Catalog:
 
     def record_attempts(self, attempt_records: Sequence[AttemptRecord]) -> None:
         """Append attempt rows (one per try, written in one batch)."""
-        if not attempt_records:
-            return
-        rows = [
-            {
-                "file_id": a.file_id,
-                "started_at": a.started_at,
-                "finished_at": a.finished_at,
-                "outcome": a.outcome,
-                "bytes": a.bytes,
-                "error_class": None if a.error_class is None else str(a.error_class),
-                "message": a.message,
-                "sources": json.dumps(dict(a.sources)) if a.sources else None,
-            }
-            for a in attempt_records
-        ]
-        self._db.write(lambda c: c.execute(insert(attempts), rows))
+        if attempt_records:
+            self._db.write(lambda c: _insert_attempts(c, attempt_records))
 
     # --- operators -----------------------------------------------------------------------
 
