@@ -173,9 +173,18 @@ def parfive(max_conn: int = 16, max_splits: int = PARFIVE_DEFAULT_SPLITS) -> Cli
     return replace(client, variant=f"max_splits={max_splits}")
 
 
-def aiohttp_loop() -> Client:
-    """A bare aiohttp loop, all files at once (``clients/aiohttp_get``)."""
-    return _python_client("aiohttp loop", "aiohttp", "aiohttp_get")
+def aiohttp_loop(max_conn: int | None = None) -> Client:
+    """A bare aiohttp loop (``clients/aiohttp_get``): all files at once, or ``max_conn``
+    at a time on uvloop, as skyhaul runs (the floor of a client on aiohttp)."""
+    if max_conn is None:
+        return _python_client("aiohttp loop", "aiohttp", "aiohttp_get")
+    return _python_client(
+        f"aiohttp loop ({max_conn} conn, uvloop)",
+        "aiohttp",
+        "aiohttp_get",
+        f"--max-conn={max_conn}",
+        "--uvloop",
+    )
 
 
 def _python_client(name: str, tool: str, program_module: str, *flags: str) -> Client:

@@ -233,6 +233,7 @@ def _small_file_clients() -> tuple[Client, ...]:
         peers.parfive(16, max_splits=1),
         peers.wget(),
         peers.curl(),
+        peers.aiohttp_loop(16),
     )
 
 
