@@ -16,7 +16,7 @@ from skyhaul.adapters.http import MAX_ANSWER
 from skyhaul.adapters.http.errors import LONGEST_RETRY_AFTER
 from skyhaul.core import ratecontrol, retry
 from skyhaul.core.model import RunSummary, TransferOptions
-from skyhaul.core.paths import MAX_NAME_BYTES, PART_SUFFIX
+from skyhaul.core.paths import MAX_FILE_NAME_BYTES, MAX_NAME_BYTES, PART_SUFFIX
 from skyhaul.core.specs import MAX_PATH_BYTES
 from skyhaul.core.units import LONGEST_DURATION, MAX_SIZE
 from skyhaul.services.watch import WATCH_FAILING_CYCLES
@@ -82,8 +82,10 @@ def test_watch_failing_cycles(readme: str) -> None:
 def test_storage_names_and_manifest_caps(readme: str) -> None:
     assert PART_SUFFIX == ".skyhaul.part"
     assert "`<final>.skyhaul.part`" in readme
-    assert (MAX_NAME_BYTES, MAX_PATH_BYTES) == (255, 4095)
-    assert "each name at most 255 bytes of UTF-8 and the whole at most 4,095" in readme
+    assert (MAX_NAME_BYTES, MAX_FILE_NAME_BYTES, MAX_PATH_BYTES) == (255, 242, 4095)
+    assert "each directory's name at most 255 bytes of UTF-8, the file's" in readme
+    assert "own name at most 242 (its part file's name, 13 bytes longer" in readme
+    assert "the whole at most 4,095" in readme
     assert MAX_SIZE == 2**63 - 1
     assert "below 2^63" in readme
     assert csv.field_size_limit() == 128 * 1024
