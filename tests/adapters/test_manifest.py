@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -158,18 +157,17 @@ def test_specs_from_urls() -> None:
         specs_from_urls(["https://h.example/a", "file:///etc/passwd"])
 
 
-def test_hundred_thousand_rows_parse_quickly(tmp_path: Path) -> None:
+def test_hundred_thousand_rows_parse(tmp_path: Path) -> None:
+    # Its speed is the benchmarks' business (discovery, e); here every row comes through.
     rows = [
         f"https://h.example/d/{i}.fits,d/{i % 100}/{i}.fits,{i},sha256:{SHA},AIA,"
         f"2024-03-01T00:00:00Z,2024-03-01T00:01:00Z,2024-03-01T02:00:00Z,s{i % 7}"
         for i in range(100_000)
     ]
     path = csv_manifest(tmp_path, *rows)
-    began = time.perf_counter()
     specs = read_specs(path)
-    elapsed = time.perf_counter() - began
     assert len(specs) == 100_000
-    assert elapsed < 5.0  # about 1.8 s on a slow 2-core machine
+    assert specs[-1].size == 99_999 and specs[-1].path == "d/99/99999.fits"
 
 
 # --- refusing bad input, one line with the place ----------------------------------------
@@ -356,10 +354,11 @@ def test_a_checksum_that_is_not_hex(tmp_path: Path) -> None:
     assert error_of(path).startswith(f"{path}:2: invalid checksum 'sha256:zz'")
 
 
-def test_a_name_longer_than_255_bytes(tmp_path: Path) -> None:
-    path = csv_manifest(tmp_path, f"https://h.example/x,d/{'n' * 256},,,,,,,")
+def test_a_file_name_longer_than_242_bytes(tmp_path: Path) -> None:
+    path = csv_manifest(tmp_path, f"https://h.example/x,d/{'n' * 243},,,,,,,")
     assert error_of(path) == (
-        f"{path}:2: path {'d/' + 'n' * 30 + '…'!r}: a name of 256 bytes (file systems hold 255)"
+        f"{path}:2: path {'d/' + 'n' * 30 + '…'!r}: a file name of 243 bytes"
+        " (at most 242, to leave room for '.skyhaul.part' in 255)"
     )
 
 

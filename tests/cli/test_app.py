@@ -142,3 +142,23 @@ def test_error_types_carry_their_exit_code(
     result = skyhaul("status")
     assert result.exit_code == 130
     assert result.stderr == "skyhaul: error: interrupted while reading the catalog\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        (["get"], "Catalog database URL [default: sqlite:///skyhaul.db]."),
+        (["ls"], "Which time --start/--end apply to [default: observation]."),
+        (["discover"], "Configuration file with [sources.<name>] tables [default:"),
+        (["watch"], "List from this fixed time on each cycle [default: now - lookback]."),
+        (["watch"], "Stop after N cycles [default: run until stopped]."),
+        (["backfill"], "Where the day files go [default: the source's dest]."),
+        (["backfill"], "Format of the day files [default: the source's format, else csv]."),
+        (["discover"], "Where the new files will go [default: the source's dest]."),
+    ],
+)
+def test_help_keeps_its_brackets(skyhaul: Invoke, command: list[str], shown: str) -> None:
+    # Rich reads "[...]" as markup: unescaped, the bracketed words vanish from the help.
+    result = skyhaul(*command, "--help")
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert shown in text

@@ -196,8 +196,9 @@ def test_unwritable_catalog(skyhaul: Invoke, tmp_path: Path) -> None:
          "urls.txt:1: URL 'http://[::1/x' is not valid: Invalid IPv6 URL"),
         (
             "m.csv",
-            f"url,path\nhttps://archive.example/x,d/{'n' * 256}\n",
-            f"m.csv:2: path {'d/' + 'n' * 30 + '…'!r}: a name of 256 bytes (file systems hold 255)",
+            f"url,path\nhttps://archive.example/x,d/{'n' * 250}\n",
+            f"m.csv:2: path {'d/' + 'n' * 30 + '…'!r}: a file name of 250 bytes (at most 242,"
+            " to leave room for '.skyhaul.part' in 255)",
         ),
         (
             "m.csv",

@@ -93,7 +93,7 @@ def test_download_notices_a_file_of_another_size(
     assert cut.stat().st_size == size
 
 
-def test_verify_of_an_empty_catalog(skyhaul: Invoke, catalog_url: str) -> None:
+def test_verify_of_an_empty_catalog(skyhaul: Invoke, catalog: object) -> None:
     result = skyhaul("verify")
     assert result.exit_code == 0, result.output
     assert "0 checked" in result.stdout

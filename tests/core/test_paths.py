@@ -101,12 +101,12 @@ def test_path_from_url(url: str, expected: str) -> None:
 def test_path_from_url_cuts_long_names_keeping_the_extension() -> None:
     name = path_from_url("https://h/" + "x" * 400 + ".fits")
     assert name.endswith(".fits")
-    assert len(name.encode()) == 255
+    assert len(name.encode()) == 242  # its part file's name is 255 bytes
 
 
 def test_path_from_url_cuts_multibyte_names_on_a_character_boundary() -> None:
     name = path_from_url("https://h/" + "é" * 300)
-    assert len(name.encode()) <= 255
+    assert len(name.encode()) <= 242
     assert set(name) == {"é"}
 
 

@@ -112,7 +112,8 @@ def test_a_mirror_is_checked_like_the_url() -> None:
         ("a\\b", "path 'a\\\\b' is not in normal form: write it 'a/b'"),
         (
             "d/" + "é" * 128 + ".fits",
-            f"path {'d/' + 'é' * 30 + '…'!r}: a name of 261 bytes (file systems hold 255)",
+            f"path {'d/' + 'é' * 30 + '…'!r}: a file name of 261 bytes (at most 242, "
+            "to leave room for '.skyhaul.part' in 255)",
         ),
     ],
 )
@@ -120,8 +121,24 @@ def test_a_path_the_file_system_cannot_hold_is_refused(path: str, message: str) 
     assert refusal(spec(path=path)) == message
 
 
-def test_a_name_of_255_bytes_is_fine() -> None:
-    validate_spec(spec(path="d/" + "a" * 250 + ".fits"))
+def test_a_name_only_a_part_file_may_have_is_refused() -> None:
+    assert refusal(spec(path="d/x.SKYHAUL.part/y")) == (
+        "destination path 'd/x.SKYHAUL.part/y': names ending in '.skyhaul.part' are reserved"
+        " for skyhaul's part files ('x.SKYHAUL.part')"
+    )
+
+
+def test_a_directory_name_of_255_bytes_is_fine() -> None:
+    validate_spec(spec(path="a" * 255 + "/x.fits"))
+
+
+def test_a_file_name_leaves_room_for_its_part_file_suffix() -> None:
+    # The part file "<name>.skyhaul.part" must fit in the file system's 255 bytes too.
+    validate_spec(spec(path="d/" + "a" * 237 + ".fits"))  # 242 bytes
+    assert refusal(spec(path="d/" + "a" * 238 + ".fits")) == (
+        f"path {'d/' + 'a' * 30 + '…'!r}: a file name of 243 bytes (at most 242, "
+        "to leave room for '.skyhaul.part' in 255)"
+    )
 
 
 def test_a_path_longer_than_path_max_is_refused() -> None:

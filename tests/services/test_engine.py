@@ -336,7 +336,31 @@ async def test_a_retry_due_in_a_minute_runs_at_once_on_an_injected_clock(
     assert [a.outcome for a in catalog.attempts(1)] == ["failed", "downloaded"]
 
 
-async def test_the_summary_counts_retries_by_class_and_mismatches_fetched_again(
+async def test_the_summary_counts_the_retries_that_repaired_a_file(
+    sim: SimThread, catalog: Catalog, tmp_path: Path
+) -> None:
+    # One file answers 500 until the engine waits for its retry; one answers 503 with a
+    # Retry-After longer than the run waits for (it ends FAILED, due later: not repaired).
+    healed, deferred = sorted(specs_from(sim), key=lambda spec: spec.size or 0)[:2]
+    # Another host name for the same server: a pause of one host leaves the other alone.
+    deferred = replace(deferred, url=deferred.url.replace("127.0.0.1", "localhost"))
+    _register(catalog, [healed, deferred], tmp_path / "out")
+    sim.set_faults(FaultConfig(fail_paths={healed.path: 500, deferred.path: 429}, retry_after=3600))
+    clock = FakeClock(
+        on_sleep=lambda _: sim.set_faults(
+            FaultConfig(fail_paths={deferred.path: 429}, retry_after=3600)
+        )
+    )
+    slow = replace(FAST, retry_base_delay=60.0, retry_max_delay=60.0)
+    summary = await run_download(
+        catalog, slow, clock=Clock(now=clock.now, monotonic=time.monotonic, sleep=clock.sleep)
+    )
+    assert (summary.downloaded, summary.failed) == (1, 1), summary.failures
+    assert summary.retries == {"server": 1}
+    assert (summary.integrity_refetched, summary.sources_switched) == (0, 0)
+
+
+async def test_the_summary_counts_no_repair_of_files_that_were_not_repaired(
     sim: SimThread, catalog: Catalog, tmp_path: Path
 ) -> None:
     # Two small files fail every attempt: one answers 500, one never matches its checksum.
@@ -350,16 +374,16 @@ async def test_the_summary_counts_retries_by_class_and_mismatches_fetched_again(
     summary = await run_download(catalog, FAST, board=board)
     assert (summary.downloaded, summary.abandoned) == (len(specs) - 2, 2)
     retried = FAST.max_attempts - 1  # the last attempt abandons
-    assert summary.retries == {"server": retried, "integrity": retried}
-    assert (summary.integrity_refetched, summary.sources_switched) == (retried, 0)
-    # A retry is a failed attempt followed by another: the attempt log says the same.
+    # Retried, as the attempt log says, but nothing repaired: the summary counts none.
     failed_attempts = Counter(
         str(attempt.error_class)
         for record in catalog.list_files()
         for attempt in catalog.attempts(record.id)
         if attempt.outcome == "failed"
     )
-    assert summary.retries == dict(failed_attempts)
+    assert dict(failed_attempts) == {"server": retried, "integrity": retried}
+    assert summary.retries == {}
+    assert (summary.integrity_refetched, summary.sources_switched) == (0, 0)
     snap = board.snapshot()
     assert (snap.files_done, snap.files_retrying, snap.files_failed) == (len(specs) - 2, 0, 2)
 
@@ -380,7 +404,7 @@ async def test_a_file_waiting_for_its_retry_is_retrying_until_the_run_leaves_it_
 
     board = Recorded(time.monotonic)
     summary = await run_download(catalog, FAST, board=board)
-    assert (summary.failed, summary.abandoned, summary.retries) == (1, 0, {"throttled": 1})
+    assert (summary.failed, summary.abandoned, summary.retries) == (1, 0, {})  # none repaired
     [waiting] = seen
     assert (waiting.files_retrying, waiting.files_failed) == (1, 0)
     ended = board.snapshot()

@@ -110,7 +110,7 @@ def backfill(
             "--output-dir",
             "-d",
             metavar="DIR",
-            help="Where the day files go [default: the source's dest].",
+            help="Where the day files go \\[default: the source's dest].",
             show_default=False,
         ),
     ] = None,
@@ -119,7 +119,7 @@ def backfill(
         typer.Option(
             "--format",
             metavar="csv|json|parquet",
-            help="Format of the day files [default: the source's format, else csv].",
+            help="Format of the day files \\[default: the source's format, else csv].",
             show_default=False,
         ),
     ] = None,

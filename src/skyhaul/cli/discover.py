@@ -52,7 +52,7 @@ def discover(
             "--dest",
             "-d",
             metavar="DIR",
-            help="Where the new files will go [default: the source's dest].",
+            help="Where the new files will go \\[default: the source's dest].",
             show_default=False,
         ),
     ] = None,

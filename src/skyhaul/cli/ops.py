@@ -41,7 +41,7 @@ def recover_stale(
 ) -> None:
     """Mark downloads whose lease expired (a dead or hung worker) FAILED, to be retried."""
     term = start(common)
-    with opened_catalog(common) as catalog:
+    with opened_catalog(common, create=False) as catalog:
         changed = catalog.recover_stale(now=datetime.now(UTC), instrument=instrument)
     _report(term, changed, "recovered from an expired lease (now FAILED, due for retry)")
 
@@ -80,7 +80,7 @@ def unignore(ids: Ids = None, *, selection: Selection, common: CommonOptions) ->
 
 def _apply(event: FileEvent, selection: Selection, common: CommonOptions) -> None:
     term = start(common)
-    with opened_catalog(common) as catalog:
+    with opened_catalog(common, create=False) as catalog:
         changed = catalog.apply_event(event, selection, now=datetime.now(UTC))
     sources = sorted(state.value for state in sources_of(event))
     target = next_state(next(iter(sources_of(event))), event).value

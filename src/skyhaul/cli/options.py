@@ -128,7 +128,7 @@ def build_common(
             "--catalog",
             envvar="SKYHAUL_CATALOG",
             metavar="URL",
-            help="Catalog database URL [default: sqlite:///skyhaul.db].",
+            help="Catalog database URL \\[default: sqlite:///skyhaul.db].",
             rich_help_panel=_OUTPUT,
             show_envvar=True,
         ),
@@ -169,7 +169,7 @@ def build_selection(
         TimeBasis | None,
         typer.Option(
             case_sensitive=False,
-            help="Which time --start/--end apply to [default: observation].",
+            help="Which time --start/--end apply to \\[default: observation].",
             rich_help_panel=_FILTERS,
             show_default=False,
         ),

@@ -46,7 +46,7 @@ def build_config(
         typer.Option(
             "--config",
             metavar="FILE",
-            help=f"Configuration file with [sources.<name>] tables [default: ${CONFIG_ENV}, "
+            help=f"Configuration file with \\[sources.<name>] tables \\[default: ${CONFIG_ENV}, "
             "else ./skyhaul.toml].",
             rich_help_panel="Output",
             show_default=False,

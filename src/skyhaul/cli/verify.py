@@ -44,7 +44,7 @@ def verify(ids: Ids = None, *, selection: Selection, common: CommonOptions) -> N
     from skyhaul.services.verify import check_stored
 
     selection = with_ids(selection, ids)
-    with opened_catalog(common) as catalog:
+    with opened_catalog(common, create=False) as catalog:
         report = check_stored(catalog, LocalCopies(), selection=selection, thorough=True)
     if term.json:
         term.emit_json(report.as_json())

@@ -66,7 +66,7 @@ def watch(
         typer.Option(
             "--start",
             metavar="TIME",
-            help="List from this fixed time on each cycle [default: now - lookback].",
+            help="List from this fixed time on each cycle \\[default: now - lookback].",
         ),
     ] = None,
     lookback: Annotated[
@@ -82,7 +82,9 @@ def watch(
     ] = TimeBasis.downlink,
     cycles: Annotated[
         int | None,
-        typer.Option(min=1, metavar="N", help="Stop after N cycles [default: run until stopped]."),
+        typer.Option(
+            min=1, metavar="N", help="Stop after N cycles \\[default: run until stopped]."
+        ),
     ] = None,
     *,
     common: CommonOptions,

@@ -270,14 +270,16 @@ class RunSummary:
     not due within this one), ``downloading`` under another live process, or
     ``discovered`` (released by another process after this one looked)."""
     retries: dict[str, int] = field(default_factory=dict)
-    """Failed attempts that were given another attempt, by error class (``server``,
-    ``integrity``, ...): one per ``failed`` row of the attempt log."""
+    """What the run repaired: failed attempts of files that it then DOWNLOADED, by error
+    class (``server``, ``integrity``, ...). A file that ends FAILED or ABANDONED repaired
+    nothing: its attempts are in the attempt log, not here."""
     integrity_refetched: int = 0
-    """Files whose bytes failed verification and were fetched again: by another attempt
+    """Files DOWNLOADED after their bytes failed verification: fetched again by another attempt
     (also in ``retries`` as ``integrity``), or within the attempt from a single source
     after bytes from two sources did not make the file."""
     sources_switched: int = 0
-    """Times a transfer moved on to a file's next source (a mirror) and went on there."""
+    """Times a transfer moved on to a file's next source (a mirror) and went on there, for
+    files that were then DOWNLOADED."""
 
     copied: int = 0
     """Copies made in further destinations from local verified copies (no network)."""

@@ -28,7 +28,10 @@ from skyhaul.errors import PathEscapeError
 DEFAULT_FILE_NAME = "index.html"
 #: What a part file's name ends with; no destination's name may end with it.
 PART_SUFFIX = ".skyhaul.part"
+#: The longest name a file system holds (a directory's, and a part file's).
 MAX_NAME_BYTES = 255
+#: The longest name a destination file may have: its part file's name must fit too.
+MAX_FILE_NAME_BYTES = MAX_NAME_BYTES - len(PART_SUFFIX.encode())
 _DRIVE_RE = re.compile(r"[A-Za-z]:")
 _UNSAFE_NAME_CHARS_RE = re.compile(r"[/\\\x00-\x1f\x7f]")
 
@@ -122,14 +125,14 @@ def is_normal_path(path: str) -> bool:
 
 
 def _truncate_name(name: str) -> str:
-    """Shorten a file name to ``MAX_NAME_BYTES`` of UTF-8, keeping its extension."""
-    if len(name.encode()) <= MAX_NAME_BYTES:
+    """Shorten a file name to ``MAX_FILE_NAME_BYTES`` of UTF-8, keeping its extension."""
+    if len(name.encode()) <= MAX_FILE_NAME_BYTES:
         return name
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem or len(ext) > 16:
         stem, ext = name, ""
     suffix = f".{ext}" if ext else ""
-    budget = MAX_NAME_BYTES - len(suffix.encode())
+    budget = MAX_FILE_NAME_BYTES - len(suffix.encode())
     cut = stem.encode()[:budget].decode(errors="ignore")
     return cut + suffix
 
@@ -139,8 +142,8 @@ def path_from_url(url: str) -> str:
 
     The component is percent-decoded and made safe: separators, control characters and
     NUL become ``_``, a leading drive letter loses its colon, names made only of dots
-    or spaces become ``index.html``, and long names are cut to 255 bytes keeping the
-    extension. The query string is ignored. The result always passes
+    or spaces become ``index.html``, and long names are cut to ``MAX_FILE_NAME_BYTES``
+    (242) keeping the extension. The query string is ignored. The result always passes
     ``safe_relative_path``.
 
     Examples

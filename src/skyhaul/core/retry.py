@@ -40,12 +40,12 @@ RESUMED_WITHIN_ATTEMPT = frozenset(
 )
 #: Classes that say "this source cannot serve the file now": continue on the next one.
 MOVES_TO_NEXT_SOURCE = RESUMED_WITHIN_ATTEMPT | {ErrorClass.CLIENT, ErrorClass.DNS}
-#: Attempts at most for a host name that does not resolve (a misspelled host)...
 #: Classes whose first retry comes soon (``RetryPolicy.first_retry``): faults that are
 #: most often random. Throttling is not among them: the server asked us to slow down.
 FIRST_RETRY_SOON = frozenset({ErrorClass.SERVER, ErrorClass.CONNECT, ErrorClass.READ_TIMEOUT})
 #: Default backoff ceiling of that first retry, in seconds.
 FIRST_RETRY = 0.25
+#: Attempts at most for a host name that does not resolve (a misspelled host)...
 QUICK_ATTEMPTS = 3
 #: ...with a full-jitter backoff from this many seconds, doubling (a resolver's hiccup
 #: passes within seconds; a typo never does).

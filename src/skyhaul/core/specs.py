@@ -10,8 +10,10 @@ Rules:
   URL with a bucket and a key); no whitespace or control character; a host and port that
   parse (``http://[::1/x`` and port 99999 do not).
 - Paths: relative, confined and in normal form (:func:`~skyhaul.core.paths.safe_relative_path`
-  returns them unchanged), every name at most 255 bytes of UTF-8 and the whole at most
-  4095 bytes, which is what Linux, macOS and Windows file systems hold.
+  returns them unchanged), every directory's name at most 255 bytes of UTF-8 and the
+  whole at most 4095 bytes, which is what Linux, macOS and Windows file systems hold;
+  the file's own name at most 242 bytes, so that its part file's name (``PART_SUFFIX``
+  added) fits in 255 too; no name ending in ``PART_SUFFIX``.
 - Values: a size is a whole number of bytes up to 2**63 - 1 (the catalog's 64-bit column);
   a checksum parses (:func:`~skyhaul.core.integrity.parse_checksum`); text is ``str``
   without NUL or lone surrogates (PostgreSQL and UTF-8 refuse them); mission metadata has
@@ -35,7 +37,15 @@ from urllib.parse import urlsplit
 from skyhaul.core.integrity import is_normal_checksum, parse_checksum
 from skyhaul.core.metadata import METADATA_KINDS, MetadataKind
 from skyhaul.core.model import FileSpec
-from skyhaul.core.paths import MAX_NAME_BYTES, is_normal_path, safe_relative_path
+from skyhaul.core.paths import (
+    MAX_FILE_NAME_BYTES,
+    MAX_NAME_BYTES,
+    PART_SUFFIX,
+    is_normal_path,
+    reserved_component,
+    reserved_refusal,
+    safe_relative_path,
+)
 from skyhaul.core.redact import redact_url
 from skyhaul.core.units import MAX_SIZE
 from skyhaul.errors import InvalidSpecError, PathEscapeError
@@ -254,7 +264,10 @@ def _check_path(path: object) -> None:
         except PathEscapeError as exc:
             raise InvalidSpecError(exc.message) from None
         raise InvalidSpecError(f"path {text!r} is not in normal form: write it {normal!r}")
-    if len(text) <= MAX_NAME_BYTES // 4:  # 4 bytes of UTF-8 per character at most
+    reserved = reserved_component(text)
+    if reserved is not None:
+        raise InvalidSpecError(reserved_refusal(text, reserved))
+    if len(text) <= MAX_FILE_NAME_BYTES // 4:  # 4 bytes of UTF-8 per character at most
         return
     shown = text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
     size = len(text.encode())
@@ -262,13 +275,20 @@ def _check_path(path: object) -> None:
         raise InvalidSpecError(
             f"path {shown!r} is {size} bytes long (file systems hold {MAX_PATH_BYTES})"
         )
-    if size > MAX_NAME_BYTES:  # a name can be too long only in a path that is
-        for name in text.split("/"):
-            length = len(name.encode())
+    if size > MAX_FILE_NAME_BYTES:  # a name can be too long only in a path that is
+        *directories, name = text.split("/")
+        for directory in directories:
+            length = len(directory.encode())
             if length > MAX_NAME_BYTES:
                 raise InvalidSpecError(
                     f"path {shown!r}: a name of {length} bytes (file systems hold {MAX_NAME_BYTES})"
                 )
+        length = len(name.encode())
+        if length > MAX_FILE_NAME_BYTES:
+            raise InvalidSpecError(
+                f"path {shown!r}: a file name of {length} bytes (at most {MAX_FILE_NAME_BYTES}, "
+                f"to leave room for {PART_SUFFIX!r} in {MAX_NAME_BYTES})"
+            )
 
 
 def _check_size(size: object) -> None:

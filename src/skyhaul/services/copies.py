@@ -74,7 +74,8 @@ def make_copies(
             break
         _make(catalog, disk, task, report, now, stop)
     if report.made:
-        log.info("%d copies made from local verified copies", report.made)
+        noun = "copy" if report.made == 1 else "copies"
+        log.info("%d %s made from local verified copies", report.made, noun)
     return report
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -90,6 +90,30 @@ COMPLETION_DELAY = 0.05
 CLAIM_AHEAD = 64
 #: ...and at most, when small files finish fast (see ``core.claimahead``).
 CLAIM_AHEAD_MOST = 1024
+
+
+@dataclass(slots=True)
+class _Repairs:
+    """What one file's attempts repaired on its way: counted only once it is DOWNLOADED
+    (a retry of a file that then ends FAILED or ABANDONED repaired nothing)."""
+
+    retries: Counter[str] = field(default_factory=Counter)
+    integrity_refetched: int = 0
+    sources_switched: int = 0
+
+    def retried(self, error_class: ErrorClass) -> None:
+        """Count a failed attempt given another (bytes that failed verification are
+        fetched again)."""
+        self.retries[error_class.value] += 1
+        if error_class is ErrorClass.INTEGRITY:
+            self.integrity_refetched += 1
+
+    def add_to(self, summary: RunSummary) -> None:
+        """Add these repairs to the run's summary."""
+        for error_class, count in self.retries.items():
+            summary.retries[error_class] = summary.retries.get(error_class, 0) + count
+        summary.integrity_refetched += self.integrity_refetched
+        summary.sources_switched += self.sources_switched
 
 
 @dataclass(slots=True, eq=False)
@@ -175,6 +199,8 @@ class Engine:
     _completions: list[Completion] = field(default_factory=list)
     _attempts: list[AttemptRecord] = field(default_factory=list)
     _failures: dict[int, Failure] = field(default_factory=dict)
+    _repairs: dict[int, _Repairs] = field(default_factory=dict)
+    """What each file's attempts so far repaired, told in the summary once it is DOWNLOADED."""
     _retry_due: datetime | None = None
     _wake: asyncio.Future[bool] | None = None
     _claiming: asyncio.Task[bool] | None = None
@@ -427,6 +453,7 @@ class Engine:
             self._completions.append(completion)
             self._note_attempt(held, "downloaded")
             self._failures.pop(held.id, None)
+            self._repairs.pop(held.id, _Repairs()).add_to(self.summary)
             self.summary.downloaded += 1
             self.summary.bytes += completion.size
             if self.board is not None:
@@ -463,10 +490,7 @@ class Engine:
         )
         abandoned = state is FileState.ABANDONED
         if state is FileState.FAILED:
-            retries = self.summary.retries
-            retries[error.error_class.value] = retries.get(error.error_class.value, 0) + 1
-            if error.error_class is ErrorClass.INTEGRITY:
-                self.summary.integrity_refetched += 1
+            self._repairs_of(record.id).retried(error.error_class)
         self._note_attempt(held, "abandoned" if abandoned else "failed", error)
         self._failures[record.id] = Failure(
             url=redact_url(record.url),
@@ -476,6 +500,7 @@ class Engine:
             file_id=record.id,
         )
         if abandoned:
+            self._repairs.pop(record.id, None)  # nothing was repaired
             self.summary.abandoned += 1
             log.warning("%s: abandoned: %s (%s)", record.path, error, decision.reason)
             await self._discard(held)
@@ -499,15 +524,19 @@ class Engine:
         except SkyhaulError as exc:  # the outcome is recorded; the bytes are only litter
             log.warning("%s: could not delete its part file: %s", held.record.path, exc)
 
+    def _repairs_of(self, file_id: int) -> _Repairs:
+        return self._repairs.setdefault(file_id, _Repairs())
+
     def _note_attempt(
         self, held: FileRun, outcome: str, error: TransferError | None = None
     ) -> None:
         """Log one attempt, and count what its transfer repaired within it."""
         if held.transfer is not None:
             sources = held.transfer.sources
-            self.summary.sources_switched += sources.switches
+            repairs = self._repairs_of(held.id)
+            repairs.sources_switched += sources.switches
             if sources.pinned:  # bytes from two sources failed: fetched again from one
-                self.summary.integrity_refetched += 1
+                repairs.integrity_refetched += 1
         now = self.clock.now()
         self._attempts.append(
             AttemptRecord(

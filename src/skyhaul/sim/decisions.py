@@ -115,8 +115,9 @@ class FaultEngine:
         """
         config = self._config
         status = config.fail_paths.get(path)
-        if status is not None:
-            return Refusal(status, "fail-path")
+        if status is not None:  # a throttle says when to come back, if told what to say
+            wait = _retry_after(config.retry_after if status in (429, 503) else None)
+            return Refusal(status, "fail-path", wait)
         if self._limiter is not None and not self._limiter.admit(now):
             return Refusal(429, "rate-limited", _retry_after(config.retry_after))
         if config.p503 > 0 and self._random.random() < config.p503:

@@ -72,7 +72,8 @@ class FaultConfig:
     """Probability that a request for a file first gives it new content."""
 
     fail_paths: Mapping[str, int] = field(default_factory=dict)
-    """Archive paths (``raw/...``) that always answer with the given status."""
+    """Archive paths (``raw/...``) that always answer with the given status (a 429 or 503
+    with ``retry_after`` in ``Retry-After``, when set)."""
 
     no_digest: bool = False
     """Leave out the ``Repr-Digest`` header."""

@@ -475,7 +475,12 @@ async def test_an_entry_no_run_could_use_is_skipped_with_a_warning(
     pages: Callable[[Mapping[str, str | int]], Server], caplog: pytest.LogCaptureFixture
 ) -> None:
     long_name = "n" * 300 + ".fits"
-    rows = [("ok.fits", "100"), (long_name, "100"), ("huge.fits", str(2**63))]
+    rows = [
+        ("ok.fits", "100"),
+        (long_name, "100"),
+        ("huge.fits", str(2**63)),
+        ("b.fits.skyhaul.part", "100"),  # another tool's (or a careless mirror's) part file
+    ]
     listing_page = (
         "<html><body><pre>\n"
         + "".join(
@@ -489,7 +494,11 @@ async def test_an_entry_no_run_could_use_is_skipped_with_a_warning(
     skipped = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert skipped == [
         f"source lasco: skipped {server.url}/d/{long_name}: path"
-        f" {'n' * 32 + '…'!r}: a name of 305 bytes (file systems hold 255)",
+        f" {'n' * 32 + '…'!r}: a file name of 305 bytes (at most 242, to leave room for"
+        " '.skyhaul.part' in 255)",
         f"source lasco: skipped {server.url}/d/huge.fits: size {2**63} is more than"
         " 9223372036854775807 bytes (8 EiB - 1)",
+        f"source lasco: skipped {server.url}/d/b.fits.skyhaul.part: destination path"
+        " 'b.fits.skyhaul.part': names ending in '.skyhaul.part' are reserved for skyhaul's"
+        " part files ('b.fits.skyhaul.part')",
     ]

@@ -422,7 +422,7 @@ def other(**fields: Any) -> dict[str, Any]:
         ),
         pytest.param(
             [entry(path="raw/" + "n" * 300)],
-            "item 0: path 'raw/nnnnnnnnnnnnnnnnnnnnnnnnnnnn…': a name of 300 bytes",
+            "item 0: path 'raw/nnnnnnnnnnnnnnnnnnnnnnnnnnnn…': a file name of 300 bytes",
             id="long name",
         ),
         pytest.param(
