@@ -36,6 +36,7 @@ __all__ = [
     "aria2c_input",
     "catalog_url",
     "curl",
+    "guarded_loop",
     "parfive",
     "skyhaul",
     "wget",
@@ -184,6 +185,20 @@ def aiohttp_loop(max_conn: int | None = None) -> Client:
         "aiohttp_get",
         f"--max-conn={max_conn}",
         "--uvloop",
+    )
+
+
+def guarded_loop(max_conn: int = 16) -> Client:
+    """The bare loop plus what skyhaul promises of every file (``clients/guarded_get``):
+    part file, sha256, fsync, rename, directory fsync and a SQLite record per batch."""
+
+    def argv(python: str, job: Job) -> list[str]:
+        module = "benchmarks.clients.guarded_get"
+        listed, catalog = str(job.offered.url_list), str(job.scratch / "guarded.db")
+        return [python, "-m", module, listed, str(job.out_dir), catalog, f"--max-conn={max_conn}"]
+
+    return Client(
+        f"aiohttp loop + guarantees ({max_conn} conn, uvloop)", "aiohttp", argv, "guarded"
     )
 
 

@@ -234,6 +234,7 @@ def _small_file_clients() -> tuple[Client, ...]:
         peers.wget(),
         peers.curl(),
         peers.aiohttp_loop(16),
+        peers.guarded_loop(16),
     )
 
 
