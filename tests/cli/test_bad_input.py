@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -136,6 +137,19 @@ def test_a_path_already_used_by_another_url(
     [line] = result.stderr.splitlines()
     assert line.startswith("skyhaul: error: ")
     assert "f.fits" in line
+    assert catalog.count_files() == 1
+
+
+def test_a_file_below_one_registered_by_an_earlier_run(
+    skyhaul: Invoke, tmp_path: Path, catalog: Catalog
+) -> None:
+    catalog.register([FileSpec("https://archive.example/a", "a")], ".", now=datetime.now(UTC))
+    above = os.path.realpath(tmp_path / "a")
+    assert_one_line_error(
+        skyhaul("get", "https://mirror.example/f.fits", "-d", "a"),
+        f"https://mirror.example/f.fits: path '{above}/f.fits' clashes with '{above}' of"
+        f" https://archive.example/a: '{above}' cannot be both a file and a directory",
+    )
     assert catalog.count_files() == 1
 
 
