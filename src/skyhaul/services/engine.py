@@ -482,8 +482,7 @@ class Engine:
             sources = held.transfer.sources
             repairs = self._repairs_of(held.id)
             repairs.sources_switched += sources.switches
-            if sources.pinned:  # bytes from two sources failed: fetched again from one
-                repairs.integrity_refetched += 1
+            repairs.integrity_refetched += sources.refetches
         now = self.clock.now()
         self._attempts.append(
             AttemptRecord(
