@@ -107,8 +107,9 @@ class PathEscapeError(UsageError):
 
 class InvalidSpecError(UsageError, ValueError):
     """A file's row holds a value the engine or the catalog cannot use (a URL that does
-    not parse, a checksum that is not hex, a size past 2**63 - 1, a name longer than a file
-    system holds...): refused before it is registered. A ``ValueError`` too, since it is
+    not parse, a checksum that is not hex, a size past 2**63 - 1 or sizes adding up past it
+    in one catalog, a name longer than a file system holds...): refused before it is
+    registered. A ``ValueError`` too, since it is
     about a value; the message says which, in one line."""
 
 

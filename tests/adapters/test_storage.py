@@ -53,6 +53,24 @@ def test_final_name_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
         root.final_path("f.fits")
 
 
+def test_an_os_error_on_the_final_name_is_a_disk_error(tmp_path: Path) -> None:
+    root = DestinationRoot(tmp_path / "root")
+    name = "x" * 300  # longer than a file system's name (the row was not validated)
+    # At the top, below a directory walked now, and below one walked before.
+    for relative in (name, f"sub/{name}", f"sub/{name}"):
+        for find in (root.final_path, root.locate):
+            with pytest.raises(DiskError, match=r"^cannot write .*: File name too long$"):
+                find(relative)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may search any directory")
+def test_a_directory_skyhaul_may_not_search_is_a_disk_error(tmp_path: Path) -> None:
+    root = DestinationRoot(tmp_path / "root")
+    (root.root / "closed").mkdir(mode=0o600)
+    with pytest.raises(DiskError, match="Permission denied"):
+        root.final_path("closed/f.fits")
+
+
 def test_nested_directories_are_created(tmp_path: Path) -> None:
     root = DestinationRoot(tmp_path / "root")
     final = root.final_path("raw/eui/20260101/a.fits")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -136,6 +137,19 @@ def test_a_path_already_used_by_another_url(
     [line] = result.stderr.splitlines()
     assert line.startswith("skyhaul: error: ")
     assert "f.fits" in line
+    assert catalog.count_files() == 1
+
+
+def test_a_file_below_one_registered_by_an_earlier_run(
+    skyhaul: Invoke, tmp_path: Path, catalog: Catalog
+) -> None:
+    catalog.register([FileSpec("https://archive.example/a", "a")], ".", now=datetime.now(UTC))
+    above = os.path.realpath(tmp_path / "a")
+    assert_one_line_error(
+        skyhaul("get", "https://mirror.example/f.fits", "-d", "a"),
+        f"https://mirror.example/f.fits: path '{above}/f.fits' clashes with '{above}' of"
+        f" https://archive.example/a: '{above}' cannot be both a file and a directory",
+    )
     assert catalog.count_files() == 1
 
 
@@ -273,6 +287,30 @@ def test_options_past_the_calendar_or_the_largest_size_are_one_line(
     assert line.startswith("skyhaul: error: ") and fragment in line, line
     assert "Traceback" not in result.output
     assert states() == {}
+
+
+def test_windows_and_days_at_the_calendar_edges_are_answered(
+    skyhaul: Invoke, catalog: Catalog, tmp_path: Path
+) -> None:
+    first = datetime.min.replace(tzinfo=UTC)
+    day = timedelta(days=1)
+    late = datetime(9999, 12, 30, 12, tzinfo=UTC)
+    specs = [
+        FileSpec(
+            "https://archive.example/e", "e", source="sim", obs_start=first, obs_end=first + day
+        ),
+        FileSpec("https://archive.example/late", "late", source="sim", obs_start=late),
+    ]
+    catalog.register(specs, str(tmp_path), now=datetime(2025, 1, 1, tzinfo=UTC))
+    listed = skyhaul("ls", "--start", "0001-01-01", "--end", "2025-01-01", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [row["path"] for row in json.loads(listed.stdout)] == ["e"]
+    (tmp_path / "skyhaul.toml").write_text('[sources.sim]\ntype = "sim"\nurl = "http://x"\n')
+    days = ("--start-date", "9999-12-29", "--end-date", "9999-12-30")
+    report = skyhaul("report", "availability", "--source", "sim", *days, "--json")
+    assert report.exit_code == 0, report.output
+    found = {row["day"]: row["expected"] for row in json.loads(report.stdout)["days"]}
+    assert found["9999-12-30"] == 1
 
 
 class _Listing(BaseHTTPRequestHandler):

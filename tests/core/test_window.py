@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from skyhaul.core.window import TimeWindow
+from skyhaul.core.window import FIRST_INSTANT, LAST_INSTANT, TimeWindow, day_span, shifted
 
 
 def t(day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -210,9 +210,6 @@ def test_an_empty_window_overlaps_nothing() -> None:
 # held: a whole-day end on it, or its own day window, is a one-line ValueError. Windows that
 # stay inside the calendar, up to its last microsecond, work as any other.
 
-LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
-FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
-
 
 def test_a_whole_day_end_on_the_calendars_last_day_is_a_one_line_value_error() -> None:
     with pytest.raises(ValueError) as caught:
@@ -239,3 +236,21 @@ def test_a_window_from_the_calendars_first_instant() -> None:
     window = TimeWindow.parse("0001-01-01", "0001-01-01")
     assert window == TimeWindow(FIRST_INSTANT, datetime(1, 1, 2, tzinfo=UTC))
     assert list(window.days()) == [date.min]
+
+
+def test_a_bound_shifted_past_the_calendar_is_held_at_its_edge() -> None:
+    year = timedelta(days=365)
+    assert shifted(t(1), -year) == t(1) - year
+    assert shifted(FIRST_INSTANT + timedelta(hours=1), -timedelta(days=2)) == FIRST_INSTANT
+    assert shifted(LAST_INSTANT - timedelta(hours=1), timedelta(days=2)) == LAST_INSTANT
+    assert shifted(FIRST_INSTANT, timedelta.min) == FIRST_INSTANT
+    assert shifted(LAST_INSTANT, timedelta.max) == LAST_INSTANT
+
+
+def test_a_span_of_days_ending_on_the_calendars_last_day_has_no_end() -> None:
+    assert day_span(date(2024, 3, 1), date(2024, 3, 2)) == (t(1), t(3))
+    assert day_span(date.min, date(9999, 12, 30)) == (
+        FIRST_INSTANT,
+        datetime.max.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC),
+    )
+    assert day_span(date.max, date.max) == (datetime(9999, 12, 31, tzinfo=UTC), None)

@@ -22,10 +22,11 @@ from tests.adapters.http.loopback import serve
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.http import LONGEST_RETRY_AFTER
-from skyhaul.core.lifecycle import FileState
-from skyhaul.core.model import FileSpec, RunSummary, TransferOptions
+from skyhaul.core.lifecycle import FileEvent, FileState
+from skyhaul.core.model import FileSpec, RunSummary, Selection, TransferOptions
 from skyhaul.core.paths import part_name
 from skyhaul.core.retry import QUICK_ATTEMPTS
+from skyhaul.core.units import MAX_SIZE
 from skyhaul.services.acquire import run_download
 from skyhaul.services.clock import Clock
 
@@ -65,6 +66,7 @@ class Hostile:
         app.router.add_get("/spliced.bin", self._spliced)
         app.router.add_get("/throttled/{name}", self._throttled)
         app.router.add_get("/absurd.bin", self._absurd)
+        app.router.add_get("/four-segments.bin", self._four_segments)
         return app
 
     def _count(self, request: web.Request, n: int) -> None:
@@ -110,6 +112,11 @@ class Hostile:
     async def _absurd(self, request: web.Request) -> web.Response:
         headers = {"ETag": '"v1"', "Content-Range": f"bytes 0-9/{10**23}"}
         return web.Response(status=206, body=b"x" * 10, headers=headers)
+
+    async def _four_segments(self, request: web.Request) -> web.Response:
+        # The first KiB of a file of four segments, whatever range was asked.
+        headers = {"ETag": '"v1"', "Content-Range": f"bytes 0-{KIB - 1}/{4 * SEGMENT}"}
+        return web.Response(status=206, body=b"x" * KIB, headers=headers)
 
 
 @pytest.fixture
@@ -281,3 +288,20 @@ async def test_a_206_total_of_10_to_the_23_is_an_integrity_error_without_a_trace
     assert failure.error_class == "integrity"
     assert "Content-Range" in failure.message
     assert not _tracebacks(caplog)
+
+
+async def test_a_size_past_what_the_catalog_can_count_fails_the_file_as_a_client_error(
+    hostile: Hostile, catalog: Catalog, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The catalog holds 1 KiB less than it can count (a file set aside): the size a
+    # server announces for a file of unknown size would pass 2**63 - 1 bytes in all.
+    aside = FileSpec("https://archive.example/aside.bin", "aside.bin", size=MAX_SIZE - KIB)
+    _register(catalog, tmp_path, aside, FileSpec(f"{hostile.url}/four-segments.bin", "f.bin"))
+    catalog.apply_event(FileEvent.IGNORE, Selection(url_prefix=aside.url), now=NOW)
+    with caplog.at_level(logging.INFO, logger="skyhaul"):
+        summary = await _run(catalog, OPTIONS)
+    [failure] = summary.failures
+    assert (failure.error_class, failure.abandoned) == ("client", True)
+    assert "more than 9223372036854775807 (8 EiB - 1)" in failure.message
+    assert not _tracebacks(caplog)
+    assert catalog.status_summary() == catalog.recount_totals()

@@ -102,6 +102,9 @@ async def test_corrupt_http_bytes_are_never_promoted_the_s3_mirror_serves_the_fi
     assert mirrored.http.stats.snapshot().corrupted > corrupted
     # One attempt; the content promoted came from S3 alone (the corrupt bytes were dropped).
     assert _served(catalog, record) == [{s3_url: f.size}]
+    # The summary says so: a mismatch fetched again, from the next source; no retry.
+    assert (summary.sources_switched, summary.integrity_refetched) == (1, 1)
+    assert summary.retries == {}
     data = (tmp_path / "out" / f.path).read_bytes()
     assert hashlib.sha256(data).hexdigest() == f.sha256
 

@@ -212,34 +212,38 @@ class DestinationRoot:
         reserved = reserved_component(relative)
         if reserved is not None:
             raise PathEscapeError(reserved_refusal(relative, reserved))
-        known = self._checked.get(parts[:-1])
-        if known is not None:
-            return self._final(known, parts[-1])
-        current = self.root
+        # Every step touches the file system, the final name's lstat too (a name too
+        # long, a directory that may not be searched): all inside the mapping.
         with map_os_errors(self.root / relative):
-            for name in parts[:-1]:
-                step = current / name
-                if step.is_symlink():
-                    real = os.path.realpath(step)
-                    if not _inside(real, str(self.root)):
-                        raise PathEscapeError(
-                            f"{relative}: directory {name!r} is a symlink leading outside "
-                            f"the destination root {self.root}"
-                        )
-                    step = Path(real)
-                elif not step.exists():
-                    if not create:
-                        return None
-                    step.mkdir(exist_ok=True)
-                if not step.is_dir():
-                    raise PathEscapeError(f"{relative}: {step} exists and is not a directory")
-                current = step
-        self._checked[parts[:-1]] = current
-        return self._final(current, parts[-1])
-
-    @staticmethod
-    def _final(directory: Path, name: str) -> Path:
-        final = directory / name
-        if final.is_symlink():
-            raise PathEscapeError(f"destination {final} is a symlink; refusing it")
+            directory = self._checked.get(parts[:-1])
+            if directory is None:
+                directory = self._walk(relative, parts[:-1], create=create)
+                if directory is None:
+                    return None
+                self._checked[parts[:-1]] = directory
+            final = directory / parts[-1]
+            if final.is_symlink():
+                raise PathEscapeError(f"destination {final} is a symlink; refusing it")
         return final
+
+    def _walk(self, relative: str, names: Sequence[str], *, create: bool) -> Path | None:
+        """Check (and create) the directories ``names`` of ``relative``; None if missing."""
+        current = self.root
+        for name in names:
+            step = current / name
+            if step.is_symlink():
+                real = os.path.realpath(step)
+                if not _inside(real, str(self.root)):
+                    raise PathEscapeError(
+                        f"{relative}: directory {name!r} is a symlink leading outside "
+                        f"the destination root {self.root}"
+                    )
+                step = Path(real)
+            elif not step.exists():
+                if not create:
+                    return None
+                step.mkdir(exist_ok=True)
+            if not step.is_dir():
+                raise PathEscapeError(f"{relative}: {step} exists and is not a directory")
+            current = step
+        return current

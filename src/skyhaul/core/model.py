@@ -274,9 +274,10 @@ class RunSummary:
     class (``server``, ``integrity``, ...). A file that ends FAILED or ABANDONED repaired
     nothing: its attempts are in the attempt log, not here."""
     integrity_refetched: int = 0
-    """Files DOWNLOADED after their bytes failed verification: fetched again by another attempt
-    (also in ``retries`` as ``integrity``), or within the attempt from a single source
-    after bytes from two sources did not make the file."""
+    """Times a file then DOWNLOADED had bytes that failed verification fetched again: by
+    another attempt (also in ``retries`` as ``integrity``), or within the attempt, from
+    the next source (also in ``sources_switched``) or from a single source after bytes
+    from two sources did not make the file."""
     sources_switched: int = 0
     """Times a transfer moved on to a file's next source (a mirror) and went on there, for
     files that were then DOWNLOADED."""

@@ -21,7 +21,7 @@ Rules:
   observation does not end before it starts.
 - In one batch, no file's path is a directory of another's (``a`` and ``a/b``): one of the
   two could never be written (:func:`find_path_clash`). Clashes with files registered
-  earlier need the catalog and are not seen here; such a file fails at transfer time.
+  earlier need the catalog: registration refuses them there, with the same message.
 - Pure: standard library only.
 """
 

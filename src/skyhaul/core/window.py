@@ -7,7 +7,9 @@ Rules:
 - The calendar ends at 9999-12-31T23:59:59.999999Z. Its last day has no half-open
   window (its end, 10000-01-01, cannot be held), so a whole-day end on it and its day
   window are one-line ``ValueError``s, as ``9999-12-31T24:00`` is for
-  :func:`~skyhaul.core.timeparse.parse_utc`. No other arithmetic here leaves the calendar.
+  :func:`~skyhaul.core.timeparse.parse_utc`. No other arithmetic here leaves the calendar:
+  a bound worked out by adding a margin (:func:`shifted`) is held at the calendar's first
+  or last instant, and a range of days ending on the last one has no end (:func:`day_span`).
 - Pure: standard library only.
 """
 
@@ -19,10 +21,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from skyhaul.core.timeparse import parse_utc
 
-__all__ = ["LAST_DAY", "TimeWindow"]
+__all__ = ["FIRST_INSTANT", "LAST_DAY", "LAST_INSTANT", "TimeWindow", "day_span", "shifted"]
 
 #: The last UTC day whose window ``[day, next day)`` can be held.
 LAST_DAY = date.max - timedelta(days=1)
+#: The calendar's first and last instants, in UTC.
+FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
+LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
 _PAST_THE_END = "ends after 9999-12-31T23:59:59.999999Z, the last time skyhaul can hold"
 
 
@@ -118,6 +123,34 @@ class TimeWindow:
 
     def __str__(self) -> str:
         return f"[{_iso(self.start)}, {_iso(self.end)})"
+
+
+def shifted(moment: datetime, by: timedelta) -> datetime:
+    """Return ``moment + by``, held at :data:`FIRST_INSTANT` or :data:`LAST_INSTANT`
+    rather than past them.
+
+    For bounds widened by a margin: a bound past the calendar's edge is its edge, since
+    no time beyond it can be held.
+
+    Examples
+    --------
+    >>> shifted(FIRST_INSTANT + timedelta(hours=1), -timedelta(days=2)) == FIRST_INSTANT
+    True
+    """
+    try:
+        return moment + by
+    except OverflowError:
+        return LAST_INSTANT if by > timedelta(0) else FIRST_INSTANT
+
+
+def day_span(first: date, last: date) -> tuple[datetime, datetime | None]:
+    """Return the UTC instants from ``first`` at 00:00 to the end of ``last``, exclusive.
+
+    The end is None when ``last`` is the calendar's last day: its end (10000-01-01)
+    cannot be held, and no instant comes after it.
+    """
+    start = datetime.combine(first, time(), tzinfo=UTC)
+    return start, None if last > LAST_DAY else TimeWindow.day(last).end
 
 
 def _iso(moment: datetime) -> str:

@@ -64,6 +64,7 @@ from skyhaul.errors import (
     ConfigError,
     DiskError,
     DiskFullError,
+    InvalidSpecError,
     PathEscapeError,
     SkyhaulError,
     TransferError,
@@ -462,10 +463,6 @@ class Engine:
             return
         if isinstance(error, DiskFullError | ConfigError):
             raise error  # every other file would fail the same way
-        if isinstance(error, PathEscapeError):
-            # Its destination was refused when written to or promoted (a directory
-            # swapped for a symlink, a hard-linked part file): as when it was named.
-            error = ClientError(str(error))
         if not isinstance(error, TransferError):
             error = _as_transfer_error(held.record.path, error)
         await self._fail(held, error)
@@ -535,8 +532,7 @@ class Engine:
             sources = held.transfer.sources
             repairs = self._repairs_of(held.id)
             repairs.sources_switched += sources.switches
-            if sources.pinned:  # bytes from two sources failed: fetched again from one
-                repairs.integrity_refetched += 1
+            repairs.integrity_refetched += sources.refetches
         now = self.clock.now()
         self._attempts.append(
             AttemptRecord(
@@ -645,8 +641,11 @@ def _as_transfer_error(path: str, error: BaseException) -> TransferError:
     internal error), the traceback at DEBUG.
     """
     log.debug("%s: %s", path, type(error).__name__, exc_info=error)
-    if isinstance(error, PathEscapeError):
-        return ClientError(error.message)  # a path that will be refused every time
+    if isinstance(error, PathEscapeError | InvalidSpecError):
+        # Refused every time: its destination when written to or promoted (a directory
+        # swapped for a symlink, a hard-linked part file), as when it was named; a value
+        # the catalog cannot hold (a size a server announced).
+        return ClientError(error.message)
     if isinstance(error, OSError):
         return DiskError(f"cannot write {path}: {error.strerror or error}")
     log.error("%s: internal error: %s: %s (-v shows where)", path, type(error).__name__, error)

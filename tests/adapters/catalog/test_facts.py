@@ -15,6 +15,7 @@ from skyhaul.core.model import FileSpec, Selection
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 START = datetime(2024, 3, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
 
 
 def _longest(catalog: Catalog) -> int:
@@ -59,3 +60,24 @@ def test_the_fact_only_grows(catalog: Catalog) -> None:
     )
     catalog.register([short], "/data", now=NOW)
     assert _longest(catalog) == 7200
+
+
+FIRST = datetime.min.replace(tzinfo=UTC)
+LAST = datetime.max.replace(tzinfo=UTC)
+
+
+def test_windows_at_the_calendar_edges_are_answered(catalog: Catalog) -> None:
+    # The bound a window implies (its start less the longest observation) would fall
+    # before the calendar's first instant: it is held there, not an OverflowError.
+    early = FileSpec(url="http://x/early", path="early", obs_start=FIRST, obs_end=FIRST + DAY)
+    late = FileSpec(url="http://x/late", path="late", obs_start=LAST - DAY, obs_end=LAST)
+    catalog.register([early, late], "/data", now=NOW)
+    for window, found in [
+        (Selection(obs_start=FIRST, obs_end=NOW), ["early"]),
+        (Selection(obs_start=FIRST + timedelta(hours=1), obs_end=FIRST + DAY), ["early"]),
+        (Selection(obs_start=LAST - timedelta(hours=1), obs_end=LAST), ["late"]),
+        (Selection(obs_start=FIRST, obs_end=LAST), ["early", "late"]),
+        (Selection(obs_start=FIRST), ["early", "late"]),
+    ]:
+        assert [r.path for r in catalog.list_files(window)] == found, window
+        assert catalog.count_files(window) == len(found)

@@ -269,6 +269,24 @@ def test_files_without_obs_start_count_on_their_creation_day(catalog: Catalog) -
     assert catalog.files_per_day("sdo", D1, d2) == {D1: (1, 0), d2: (3, 1)}
 
 
+def test_files_per_day_up_to_the_calendars_last_day(catalog: Catalog, now: datetime) -> None:
+    # The day after the last one cannot be held: the range ends with the calendar.
+    last = date.max
+    catalog.register(
+        [
+            _spec("eve", datetime(9999, 12, 30, 23, tzinfo=UTC)),
+            _spec("end", datetime.max.replace(tzinfo=UTC)),
+        ],
+        "/d",
+        now=now,
+    )
+    before = last - timedelta(days=1)
+    assert catalog.files_per_day("sdo", before, before) == {before: (1, 0)}
+    assert catalog.files_per_day("sdo", before, last) == {before: (1, 0), last: (1, 0)}
+    assert catalog.files_per_day("sdo", last, last) == {last: (1, 0)}
+    assert catalog.files_per_day("sdo", date.min, date.min) == {}
+
+
 # --- the schema ---------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from skyhaul.core.copies import CopyState
 from skyhaul.core.jobs import JobKind
 from skyhaul.core.lifecycle import FileEvent, FileState
 from skyhaul.core.model import FileSpec, Selection, StateTotals
-from skyhaul.errors import UsageError
+from skyhaul.errors import InvalidSpecError, UsageError
 
 
 def _by_url(catalog: Catalog) -> dict[str, object]:
@@ -221,6 +221,11 @@ def test_a_part_file_name_of_old_is_a_plain_destination(catalog: Catalog, now) -
         FileSpec("https://a.example/2", "x"),
     ]
     assert catalog.register(both, "/d", now=now).new == 2
+    # So are they when named in two runs, either way round.
+    assert catalog.register([FileSpec("https://a.example/3", "y.part")], "/d", now=now).new == 1
+    assert catalog.register([FileSpec("https://a.example/4", "y")], "/d", now=now).new == 1
+    assert catalog.register([FileSpec("https://a.example/5", "z")], "/d", now=now).new == 1
+    assert catalog.register([FileSpec("https://a.example/6", "z.part")], "/d", now=now).new == 1
 
 
 def test_overlapping_roots_name_one_real_file_once(catalog: Catalog, now, tmp_path) -> None:
@@ -236,6 +241,48 @@ def test_overlapping_roots_name_one_real_file_once(catalog: Catalog, now, tmp_pa
     with pytest.raises(UsageError, match=re.escape(first.url)):
         catalog.register([third], str(tmp_path / "nd" / "." / "sub" / ".."), now=now)
     assert catalog.count_files() == 1
+
+
+def test_a_file_where_another_run_needs_a_directory_is_refused(
+    catalog: Catalog, now, tmp_path
+) -> None:
+    # One run names `a`, a later one `a/b` (or the other way round): one of the two could
+    # never be written. Refused at registration, naming both, with nothing registered.
+    root = tmp_path / "nd"
+    catalog.register([FileSpec("https://a.example/1", "a")], str(root), now=now)
+    catalog.register([FileSpec("https://a.example/2", "c/d/e")], str(root), now=now)
+    for url, path, under, other in [
+        ("https://b.example/3", "a/b", root, "https://a.example/1"),
+        ("https://b.example/4", "a/b/c", root, "https://a.example/1"),
+        ("https://b.example/5", "c", root, "https://a.example/2"),
+        ("https://b.example/6", "c/d", root, "https://a.example/2"),
+        ("https://b.example/7", "b", root / "a", "https://a.example/1"),  # another root
+        ("https://b.example/8", "nd", tmp_path, "https://a.example/"),
+    ]:
+        ok = FileSpec(f"{url}/ok", f"ok{url[-1]}")
+        with pytest.raises(InvalidSpecError) as caught:
+            catalog.register([ok, FileSpec(url, path)], str(under), now=now)
+        message = str(caught.value)
+        assert url in message and other in message and "\n" not in message, message
+        assert "cannot be both a file and a directory" in message
+    assert catalog.count_files() == 2
+    # Names beside them, sorting just before or after `a/` and `c/d/`, are other files.
+    beside = ["a.b", "a-b", "a0", "ab", "c/d.e", "c/d0", "c/dd", "c/d/e.f", "c/d/f"]
+    specs = [FileSpec(f"https://c.example/{i}", path) for i, path in enumerate(beside)]
+    assert catalog.register(specs, str(root), now=now).new == len(beside)
+
+
+def test_a_copy_where_another_file_needs_a_directory_is_refused(
+    catalog: Catalog, now, tmp_path
+) -> None:
+    spec = FileSpec("https://a.example/x", "x")
+    catalog.register([spec], str(tmp_path / "one"), now=now)
+    catalog.register([FileSpec("https://a.example/y", "x/y")], str(tmp_path / "two"), now=now)
+    with pytest.raises(InvalidSpecError, match=re.escape("https://a.example/y")):
+        catalog.register([spec], str(tmp_path / "two"), now=now, copies=True)
+    catalog.register([spec], str(tmp_path / "three"), now=now, copies=True)
+    with pytest.raises(InvalidSpecError, match=re.escape("https://a.example/x")):
+        catalog.register([FileSpec("https://a.example/z", "x/z")], str(tmp_path / "three"), now=now)
 
 
 def test_a_directory_symlinked_inside_the_root_names_the_same_files(

@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import update
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.catalog.schema import state_totals
 from skyhaul.core.lifecycle import FileEvent, FileState
-from skyhaul.core.model import Completion, Selection, StateTotals
+from skyhaul.core.model import Completion, FileSpec, Selection, StateTotals
+from skyhaul.core.units import MAX_SIZE
+from skyhaul.errors import InvalidSpecError
 
 
 def test_summary_has_every_state(catalog: Catalog) -> None:
@@ -89,3 +92,40 @@ def test_rebuild_totals_repairs(catalog: Catalog, specs, now) -> None:
     catalog.rebuild_totals()
     assert catalog.status_summary() == good == catalog.recount_totals()
     assert catalog.expected_totals() == (10, sum(range(1, 11)))
+
+
+def test_the_catalogs_bytes_stay_countable(catalog: Catalog, now) -> None:
+    # Each size is below 2**63, but their sum must be too: a totals row, a per-state sum
+    # and a selection's sum are 64-bit integers on both backends.
+    half = 2**62
+
+    def spec(name: str, size: int | None) -> FileSpec:
+        return FileSpec(url=f"https://archive.example/{name}", path=name, size=size)
+
+    def refused(specs: list[FileSpec]) -> str:
+        with pytest.raises(InvalidSpecError) as caught:
+            catalog.register(specs, "/d", now=now)
+        return caught.value.message
+
+    message = refused([spec("a", half), spec("b", half)])
+    assert message == (
+        f"the catalog's files would hold {2**63} bytes in all, more than"
+        f" {MAX_SIZE} (8 EiB - 1), the most it can count"
+    )
+    assert catalog.count_files() == 0
+    catalog.register([spec("a", half), spec("b", half - 2), spec("c", None)], "/d", now=now)
+    refused([spec("d", 2)])
+    refused([spec("c", 2)])  # a size learned later counts as much
+    catalog.register([spec("c", 1)], "/d", now=now)
+    assert catalog.count_files() == 3
+    first = Selection(url_prefix="https://archive.example/a")
+    [held] = catalog.claim_batch("w", 1, now=now, lease_seconds=60, selection=first)
+    with pytest.raises(InvalidSpecError, match="would hold"):  # a server's word as much
+        catalog.set_validator(held.id, "w", validator=None, size=half + 1)
+    assert catalog.get(held.id).size == half  # type: ignore[union-attr]
+    expected = {state: StateTotals() for state in FileState}
+    expected[FileState.DISCOVERED] = StateTotals(2, MAX_SIZE - half)
+    expected[FileState.DOWNLOADING] = StateTotals(1, half)
+    assert catalog.status_summary() == expected == catalog.recount_totals()
+    assert catalog.expected_totals() == (3, MAX_SIZE)
+    assert catalog.expected_totals(selection=Selection(url_prefix="https://")) == (3, MAX_SIZE)

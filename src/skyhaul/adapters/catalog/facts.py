@@ -10,6 +10,8 @@ Rules:
 - The fact only grows, in the same transaction as the registration that brings a longer
   observation (an ``UPDATE ... WHERE value < new``: no race between registrations).
 - It is read in the same transaction as the query it bounds.
+- The bound is held at the calendar's first instant (a window starting near 0001-01-01,
+  or an observation as long as the calendar, leaves nothing below it to exclude).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.engine import Connection
 from skyhaul.adapters.catalog.schema import catalog_facts, files
 from skyhaul.adapters.catalog.selection import selection_clauses
 from skyhaul.core.model import FileSpec, Selection
+from skyhaul.core.window import shifted
 
 __all__ = ["LONGEST_OBSERVATION", "note_observations", "where_clauses"]
 
@@ -61,6 +64,6 @@ def where_clauses(
     c = catalog_facts.c
     seconds = connection.scalar(select(c.value).where(c.name == LONGEST_OBSERVATION))
     if seconds is not None:
-        floor = selection.obs_start - timedelta(seconds=int(seconds) + 1)
+        floor = shifted(selection.obs_start, -timedelta(seconds=int(seconds) + 1))
         clauses.append(files.c.obs_start >= floor)
     return clauses

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Date, case, cast, func, insert, literal_column, select, type_coerce
@@ -24,8 +24,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from skyhaul.adapters.catalog.schema import day_runs, files
-from skyhaul.core.backfill import DayRun, DayStatus, day_window
+from skyhaul.core.backfill import DayRun, DayStatus
 from skyhaul.core.lifecycle import FileState
+from skyhaul.core.window import day_span
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(DayRun))
 #: The ledger columns a DayRun is made of, in field order.
@@ -100,12 +101,14 @@ def files_per_day(
         DOWNLOADED. A file's day is that of ``obs_start``, else of ``created_at``. Days
         without a file are absent.
     """
-    start, _ = day_window(first)
-    end, _ = day_window(last + timedelta(days=1))
+    start, end = day_span(first, last)  # no end after the calendar's last day
     counted = [files.c.source == source, files.c.state != FileState.IGNORED.value]
     downloaded = func.count(case((files.c.state == FileState.DOWNLOADED.value, 1)))
-    dated = [files.c.obs_start >= start, files.c.obs_start < end]
-    undated = [files.c.obs_start.is_(None), files.c.created_at >= start, files.c.created_at < end]
+    dated = [files.c.obs_start >= start]
+    undated = [files.c.obs_start.is_(None), files.c.created_at >= start]
+    if end is not None:
+        dated.append(files.c.obs_start < end)
+        undated.append(files.c.created_at < end)
     totals: dict[date, tuple[int, int]] = {}
     for column, where in ((files.c.obs_start, dated), (files.c.created_at, undated)):
         day = _utc_day(c, column)
@@ -121,7 +124,9 @@ def _utc_day(c: Connection, column: Any) -> ColumnElement[date]:
     if c.dialect.name == "postgresql":
         # A literal, not a bound parameter: GROUP BY must repeat the SELECT's expression.
         return cast(func.timezone(literal_column("'UTC'"), column), Date)
-    return type_coerce(func.date(column), Date)  # SQLite stores naive UTC text
+    # SQLite stores naive UTC text, "YYYY-MM-DD HH:MM:SS.ffffff": the day is its first ten
+    # characters (date() would be NULL for the calendar's last half millisecond).
+    return type_coerce(func.substr(column, 1, 10), Date)
 
 
 def _to_day_run(row: Iterable[Any]) -> DayRun:

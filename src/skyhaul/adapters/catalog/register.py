@@ -15,7 +15,9 @@ Rules:
 - A destination names one file: its real path (``adapters.confinement.RealPaths``: the root
   resolved, the relative path normalised) is unique among files and copies, whatever
   root it was named under. A real path already used by another URL is refused, naming
-  both URLs; so is a name only a part file may have (``core.paths.reserved_component``).
+  both URLs; so is a real path that is a directory of another or lies below one
+  (``destinations.refuse_directory_clashes``), and a name only a part file may have
+  (``core.paths.reserved_component``).
 - With ``copies``, a known URL named for another destination wants a copy there (see
   :mod:`skyhaul.core.copies`); without (discovery), a known URL keeps its row as it is.
 - A file's mirrors (further URLs) are its URL's: given again, they replace the stored ones;
@@ -42,6 +44,7 @@ from skyhaul.adapters.catalog.destinations import (
     copy_holders,
     has_copies,
     path_conflict,
+    refuse_directory_clashes,
     want_copies,
 )
 from skyhaul.adapters.catalog.facts import note_observations
@@ -140,6 +143,8 @@ def register_specs(
         if any_copies:
             _check_copies(connection, fresh, dest_root, real)
         inserted, raced = _insert(connection, fresh, dest_root, real, now, delta)
+        paths = {real[spec.url]: spec.url for spec in fresh}
+        refuse_directory_clashes(connection, paths, with_copies=any_copies)
         new += inserted
         known += raced
         updates, changed_ids = _known_updates(rows, unique, now, delta)

@@ -7,6 +7,14 @@ Rules:
 - Rows are updated in sorted order, so two transactions never wait on each other's
   totals rows in a cycle (no deadlocks on PostgreSQL).
 - A delta goes to one shard (a number below ``shards``); a summary adds the shards up.
+- The sizes of all the catalog's files add up to at most ``MAX_SIZE`` (2**63 - 1): a
+  totals row, a state's sum over the shards and a selection's ``SUM(size)`` are 64-bit
+  integers on both backends (SQLite's ``SUM`` raises past it, its ``+`` turns to a
+  float). A delta that adds bytes checks the catalog's total first and refuses with
+  :class:`~skyhaul.errors.InvalidSpecError`, so its transaction (a registration, a size
+  a server announced) changes nothing. On PostgreSQL two concurrent deltas may both
+  pass; the database then refuses the second if they meet on one row ("bigint out of
+  range"), and sums over rows are ``numeric`` there, so nothing is miscounted.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from sqlalchemy.engine import Connection
 from skyhaul.adapters.catalog.schema import files, state_totals
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import StateTotals
+from skyhaul.core.units import MAX_SIZE
+from skyhaul.errors import InvalidSpecError
 
 
 class TotalsDelta:
@@ -63,7 +73,16 @@ class TotalsDelta:
             self.add(state, new)
 
     def apply(self, connection: Connection, shard: int) -> None:
-        """Add the changes to the totals rows of ``shard`` (upserts, in state order)."""
+        """Add the changes to the totals rows of ``shard`` (upserts, in state order).
+
+        Raises
+        ------
+        InvalidSpecError
+            When the catalog's files would hold more than ``MAX_SIZE`` bytes in all.
+        """
+        added = sum(nbytes for _count, nbytes, _unsized in self._changes.values())
+        if added > 0:
+            _check_countable(connection, added)
         rows = [
             {"state": state, "shard": shard, "count": c, "bytes": b, "unsized": u}
             for state, (c, b, u) in sorted(self._changes.items())
@@ -90,6 +109,16 @@ class TotalsDelta:
         )
         for row in rows:  # one at a time: keeps the lock order of the sort above
             connection.execute(statement, row)
+
+
+def _check_countable(connection: Connection, added: int) -> None:
+    held = connection.scalar(select(func.coalesce(func.sum(state_totals.c.bytes), 0)))
+    total = int(held or 0) + added
+    if total > MAX_SIZE:
+        raise InvalidSpecError(
+            f"the catalog's files would hold {total} bytes in all, more than {MAX_SIZE}"
+            " (8 EiB - 1), the most it can count"
+        )
 
 
 def read_totals(connection: Connection) -> dict[FileState, tuple[int, int, int]]:

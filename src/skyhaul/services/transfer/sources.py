@@ -11,10 +11,11 @@ Rules:
   digest, where both announce one).
 - A source that holds another file is dropped for the rest of the attempt.
 - Each source counts the bytes it served to the current content, for the attempt log and
-  for the final check: a transfer that mixed sources and fails verification is redone
-  from one source (``pin``), never promoted.
-- The list counts its moves (``switches``) and says whether it was pinned, for the run's
-  summary of what it repaired.
+  for the final check (:meth:`SourceList.refetch`): content that fails verification is
+  never promoted; mixed from several sources, it is fetched again from the current one
+  alone (``pin``); from one source, from the next source.
+- The list counts its moves (``switches``) and its fetches after a failed verification
+  (``refetches``), for the run's summary of what it repaired.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class SourceList:
         self._pinned = False
         self.switches = 0
         """Times the list moved on to a next source."""
+        self.refetches = 0
+        """Times content that failed verification was fetched again."""
         if len(urls) == 1:  # the common case, once per file: no search
             self._sources = [FileSource(urls[0], validator)]
             return
@@ -103,10 +106,27 @@ class SourceList:
                 return True
         return False
 
-    @property
-    def pinned(self) -> bool:
-        """True once the rest of the attempt is served by one source (:meth:`pin`)."""
-        return self._pinned
+    def refetch(self, failed: FileSource, *, mixed: bool) -> bool:
+        """The content failed verification: choose where to fetch it again, and count it.
+
+        Parameters
+        ----------
+        failed : FileSource
+            The current source when the content was checked.
+        mixed : bool
+            Whether several sources served that content (:attr:`mixed` before the check).
+
+        Returns
+        -------
+        bool
+            False when no source is left to fetch it from (the failure stands).
+        """
+        if mixed:
+            self.pin()
+        elif not self.move_on(failed, drop=True):
+            return False
+        self.refetches += 1
+        return True
 
     def has_next(self) -> bool:
         """True when the list could move on from the current source."""

@@ -177,10 +177,7 @@ class FileTransfer:
                 except IntegrityError as exc:
                     # The bytes are forgotten. Bytes from two sources do not make the
                     # file: redo it from one. Bytes from one: try the next source.
-                    source = self.sources.current
-                    if mixed:
-                        self.sources.pin()
-                    elif not self.sources.move_on(source, drop=True):
+                    if not self.sources.refetch(self.sources.current, mixed=mixed):
                         raise
                     log.info(
                         "%s: %s; fetching it again from %s",
