@@ -7,15 +7,12 @@ these fakes would not be enough to run it.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-
-import pytest
 
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import (
@@ -30,7 +27,6 @@ from skyhaul.errors import ClientError
 from skyhaul.ports.catalog import Claims, SegmentMap
 from skyhaul.ports.sink import Sink, Sinks
 from skyhaul.ports.transport import Body, RemoteInfo, Transport, Transports
-from skyhaul.services import engine as engine_module
 from skyhaul.services.engine import Engine
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -346,35 +342,16 @@ async def test_a_row_the_engine_cannot_use_fails_that_file_not_the_run() -> None
     assert {f.state for f in catalog.files.values()} == {FileState.DOWNLOADED, FileState.ABANDONED}
 
 
-# --- the catalog works behind the loop -------------------------------------------------------
+# --- outcomes and their attempt rows go to the catalog together --------------------------------
 
 
-class SlowCatalog(MemoryCatalog):
-    """A catalog whose writes of outcomes, and claims after the first, are answered only
-    once the transport has been asked for ``until`` files: an engine awaiting them in
-    its loop would stop starting transfers and never get there."""
+class OneWriteCatalog(MemoryCatalog):
+    """Counts the catalog writes of outcomes: a batch of completions and its attempt rows
+    are one transaction (``complete_many(..., attempts=...)``), not two."""
 
-    def __init__(self, files: dict[int, FileRecord], transport: CountingTransport) -> None:
+    def __init__(self, files: dict[int, FileRecord]) -> None:
         super().__init__(files)
-        self.transport = transport
-        self.claims = 0
-
-    async def claim_batch(
-        self,
-        owner: str,
-        limit: int,
-        *,
-        now: datetime,
-        lease_seconds: float,
-        selection: Selection | None = None,
-        job_id: int | None = None,
-    ) -> list[FileRecord]:
-        self.claims += 1
-        if self.claims > 1:
-            await self.transport.asked.wait()
-        return await super().claim_batch(
-            owner, limit, now=now, lease_seconds=lease_seconds, selection=selection
-        )
+        self.writes: list[tuple[int, int]] = []
 
     async def complete_many(
         self,
@@ -384,45 +361,30 @@ class SlowCatalog(MemoryCatalog):
         now: datetime,
         attempts: Sequence[AttemptRecord] = (),
     ) -> set[int]:
-        await self.transport.asked.wait()
+        self.writes.append((len(items), len(attempts)))
         return await super().complete_many(items, owner, now=now, attempts=attempts)
 
-
-class CountingTransport(MemoryTransport):
-    def __init__(self, blobs: dict[str, bytes], until: int) -> None:
-        super().__init__(blobs)
-        self.until = until
-        self.asked = asyncio.Event()
-
-    def open(
-        self, url: str, byte_range: ByteRange | None = None, if_range: str | None = None
-    ) -> AbstractAsyncContextManager[Body]:
-        if len(self.requests) + 1 >= self.until:
-            self.asked.set()
-        return super().open(url, byte_range, if_range)
+    async def record_attempts(self, attempt_records: Sequence[AttemptRecord]) -> None:
+        self.writes.append((0, len(attempt_records)))
+        await super().record_attempts(attempt_records)
 
 
-async def test_transfers_go_on_while_the_catalog_claims_and_records(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(engine_module, "COMPLETION_BATCH", 2)
-    first_claim = engine_module.CLAIM_AHEAD  # the floor of a claim, with -j 4
-    blobs = {f"mem://a/{i}": bytes([i % 256]) * 100 for i in range(1, first_claim + 11)}
+async def test_completions_and_their_attempts_are_written_together() -> None:
+    blobs = {f"mem://a/{i}": bytes([i]) * 100 for i in range(1, 11)}
     records = {
         i: FileRecord(i, url, f"f{i}", "/nowhere", FileState.DISCOVERED)
         for i, url in enumerate(blobs, start=1)
     }
-    transport = CountingTransport(blobs, until=first_claim)
-    catalog = SlowCatalog(records, transport)
+    catalog = OneWriteCatalog(records)
     engine = Engine(
         claims=catalog,
         segment_map=catalog,
-        transports=MemoryTransports(transport),
+        transports=MemoryTransports(MemoryTransport(blobs)),
         sinks=MemorySinks(),
         options=TransferOptions(concurrency=4),
     )
-    summary = await asyncio.wait_for(engine.run(), timeout=10)
+    summary = await engine.run()
     assert summary.downloaded == len(blobs)
-    assert set(catalog.completed) == set(records)
     assert sorted(a.file_id for a in catalog.attempts) == sorted(records)
-    assert catalog.claims >= 2
+    # Every write carried completions with their attempt rows: none wrote attempts alone.
+    assert catalog.writes and all(done == logged for done, logged in catalog.writes)

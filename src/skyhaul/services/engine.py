@@ -39,10 +39,10 @@ import asyncio
 import logging
 import random
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from skyhaul.core.claimahead import ClaimAhead
 from skyhaul.core.errorclass import ErrorClass
@@ -80,8 +80,6 @@ from skyhaul.services.transfer import FileTransfer, TransferRun
 __all__ = ["Engine", "FileRun"]
 
 log = logging.getLogger("skyhaul.engine")
-
-_T = TypeVar("_T")
 
 #: Completions are written to the catalog in batches of at most this many...
 COMPLETION_BATCH = 256
@@ -203,9 +201,7 @@ class Engine:
     _repairs: dict[int, _Repairs] = field(default_factory=dict)
     """What each file's attempts so far repaired, told in the summary once it is DOWNLOADED."""
     _retry_due: datetime | None = None
-    _wake: asyncio.Future[bool] | None = None
-    _claiming: asyncio.Task[bool] | None = None
-    _flushing: asyncio.Task[None] | None = None
+    _wake: asyncio.Future[None] | None = None
 
     async def run(self) -> RunSummary:
         """Download every eligible file of the selection; return what happened."""
@@ -287,77 +283,33 @@ class Engine:
             while not cancel.is_set():
                 if self._retry_due is not None and self.clock.now() >= self._retry_due:
                     drained, self._retry_due = False, None
-                if self._claiming is not None and self._claiming.done():
-                    drained = self._claimed() or drained
-                if not drained and self._claiming is None and len(self._waiting) < concurrency:
+                if not drained and len(self._waiting) < concurrency:
                     want = ahead.next_size(self.clock.monotonic()) - len(self._held)
-                    if want > 0:
-                        self._claiming = self._background(self._claim(want))
+                    drained = await self._claim(want)
                 while self._waiting and len(self._running) < concurrency:
                     self._start(self._waiting.popleft())
                     ahead.started()
                 if not self._running:
                     if self._waiting:
                         continue
-                    if self._claiming is not None:
-                        await asyncio.wait([self._claiming])
-                        continue
                     if not await self._wait_for_due(cancelled):
                         return
                     drained, self._retry_due = False, None
                     continue
-                pending = self._completions or self._attempts
-                idle = await self._until_finished(COMPLETION_DELAY if pending else None)
+                await self._until_finished(COMPLETION_DELAY if self._completions else None)
+                settled = len(self._finished)
                 while self._finished:
                     await self._settle(self._finished.popleft())
-                if len(self._completions) >= COMPLETION_BATCH or idle:
-                    self._flush_behind()
+                if len(self._completions) >= COMPLETION_BATCH or not settled:
+                    await self._flush()
             self.summary.interrupted = True
         finally:
             cancelled.cancel()
 
-    # --- the catalog behind the loop ----------------------------------------------------
-    # Claims and batched outcomes go to the catalog in tasks of their own, one of each at
-    # a time: the loop goes on starting transfers meanwhile. Awaited in line, each claim
-    # of hundreds of files and each batch of 256 outcomes left the slots empty while the
-    # catalog worked (or waited for another process's write lock); 20,000 small files took
-    # 15% longer. The order holds: a file's outcome is written after its promotion, and
-    # batches are written one after another, in the order they were made.
-
-    def _background(self, work: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
-        task = asyncio.ensure_future(work)
-        task.add_done_callback(self._wake_up)
-        return task
-
-    def _claimed(self) -> bool:
-        """Take the finished claim's answer (raising its error): True when drained."""
-        task, self._claiming = self._claiming, None
-        assert task is not None
-        return task.result()
-
-    def _flush_behind(self) -> None:
-        """Write the batched outcomes in a task, unless a write is still under way (the
-        next one takes them with its successors)."""
-        flushing = self._flushing
-        if flushing is not None:
-            if not flushing.done():
-                return
-            self._flushing = None
-            flushing.result()  # a catalog error stops the run, as it did in line
-        if self._completions or self._attempts:
-            self._flushing = self._background(self._flush_now())
-
-    async def _settle_catalog(self) -> None:
-        """Wait for the claim and the write under way (their errors raised)."""
-        if self._claiming is not None:
-            await asyncio.wait([self._claiming])
-            self._claimed()
-        if self._flushing is not None:
-            flushing, self._flushing = self._flushing, None
-            await flushing
-
     async def _claim(self, want: int) -> bool:
         """Claim up to ``want`` files; return True when the selection has no more now."""
+        if want <= 0:
+            return False
         batch = await self.claims.claim_batch(
             self.owner,
             want,
@@ -420,20 +372,18 @@ class Engine:
         self._wake_up()
 
     def _wake_up(self, _: object = None) -> None:
-        if self._wake is not None:
-            _resolve(self._wake, False)
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
-    async def _until_finished(self, longest: float | None) -> bool:
-        """Return once a transfer has ended, the run is cancelled, a catalog task is done,
-        or ``longest`` s passed: True in that last case alone."""
+    async def _until_finished(self, longest: float | None) -> None:
+        """Return once a transfer has ended, the run is cancelled, or ``longest`` s passed."""
         if self._finished:
-            return False
+            return
         loop = asyncio.get_running_loop()
-        wake: asyncio.Future[bool] = loop.create_future()
-        self._wake = wake
-        timer = loop.call_later(longest, _resolve, wake, True) if longest is not None else None
+        self._wake = loop.create_future()
+        timer = loop.call_later(longest, self._wake_up) if longest is not None else None
         try:
-            return await wake
+            await self._wake
         finally:
             self._wake = None
             if timer is not None:
@@ -548,13 +498,6 @@ class Engine:
         )
 
     async def _flush(self) -> None:
-        """Write every batched outcome now, after the write under way, if any."""
-        if self._flushing is not None:
-            flushing, self._flushing = self._flushing, None
-            await flushing
-        await self._flush_now()
-
-    async def _flush_now(self) -> None:
         """Write batched completions and attempt rows to the catalog, in one transaction."""
         items, self._completions = self._completions, []
         attempts, self._attempts = self._attempts, []
@@ -597,9 +540,6 @@ class Engine:
 
     async def _wind_down(self) -> None:
         """Stop in-flight transfers, keep their progress, release what is held."""
-        # A claim under way lands in ``_held`` (to be released below); a write under way
-        # is finished before the last one.
-        await self._settle_catalog()
         running = [held.task for held in self._running if held.task is not None]
         for task in running:
             task.cancel()
@@ -623,11 +563,6 @@ class Engine:
         if release:
             await self.claims.release(release, self.owner, now=self.clock.now())
         self._held.clear()
-
-
-def _resolve(future: asyncio.Future[bool], value: bool) -> None:
-    if not future.done():
-        future.set_result(value)
 
 
 async def _raise(error: BaseException) -> Completion:
