@@ -121,3 +121,59 @@ def test_skyhaul_takes_more_flags_and_aria2c_can_carry_checksums(tmp_path: Path)
     ]
     plain = peers.aria2c("-j16").argv("aria2c", job)
     assert plain[plain.index("-i") + 1] == str(job.offered.url_list)
+
+
+def test_small_file_scenarios_run_both_aiohttp_floors(tmp_path: Path) -> None:
+    for scenario in transfer_scenarios(quick=False):
+        if scenario.key not in ("b", "b20"):
+            continue
+        by_key = {c.key: c for c in scenario.clients}
+        assert {"aiohttp", "aiohttp/guarded"} <= set(by_key), scenario.key
+        (tmp_path / scenario.key).mkdir()
+        assert by_key["aiohttp"].argv("py", _job(tmp_path / scenario.key))[-2:] == [
+            "--max-conn=16",
+            "--uvloop",
+        ]
+    (tmp_path / "guarded").mkdir()
+    job = _job(tmp_path / "guarded")
+    argv = peers.guarded_loop(16).argv("py", job)
+    assert argv[argv.index("benchmarks.clients.guarded_get") + 3] == str(job.scratch / "guarded.db")
+
+
+def test_the_guarded_floor_keeps_the_promises_it_stands_for(tmp_path: Path) -> None:
+    # The floor a client on aiohttp cannot beat while keeping skyhaul's promises must keep
+    # them: every file whole under its final name, no part file left, each recorded
+    # DOWNLOADED with its sha256.
+    import hashlib
+    import sqlite3
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from benchmarks.clients import guarded_get
+
+    served = tmp_path / "served"
+    served.mkdir()
+    blobs = {f"f{i}.bin": bytes([i % 256]) * (1000 + i) for i in range(300)}
+    for name, blob in blobs.items():
+        (served / name).write_bytes(blob)
+    handler = partial(SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            base = f"http://127.0.0.1:{server.server_address[1]}"
+            listed = tmp_path / "urls.txt"
+            listed.write_text("".join(f"{base}/{name}\n" for name in blobs))
+            out, catalog = tmp_path / "out", tmp_path / "catalog.db"
+            assert guarded_get.main([str(listed), str(out), str(catalog), "--max-conn=4"]) == 0
+        finally:
+            server.shutdown()
+    assert sorted(p.name for p in out.iterdir()) == sorted(blobs)
+    for name, blob in blobs.items():
+        assert (out / name).read_bytes() == blob
+    with sqlite3.connect(catalog) as db:
+        rows = dict(db.execute("SELECT url, sha256 FROM files WHERE state = 'DOWNLOADED'"))
+    assert {url.rsplit("/", 1)[1]: digest for url, digest in rows.items()} == {
+        name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()
+    }
