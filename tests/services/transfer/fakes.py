@@ -146,11 +146,13 @@ def paced_transfer(
     *,
     segment_map: MemorySegmentMap,
     clock: Callable[[], float],
+    sink: Sink | None = None,
 ) -> FileTransfer:
-    """A transfer of ``transport.data`` (size known) into ``tmp_path/f.bin``, recording its
-    durable ranges in ``segment_map``, on ``clock``."""
+    """A transfer of ``transport.data`` (size known) into ``tmp_path/f.bin`` (or ``sink``),
+    recording its durable ranges in ``segment_map``, on ``clock``."""
+    size = len(transport.data)
     return _one_file(
-        tmp_path, transport, options, segment_map, size=len(transport.data), monotonic=clock
+        tmp_path, transport, options, segment_map, size=size, sink=sink, monotonic=clock
     )
 
 

@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.services.transfer.fakes import (
     CHUNK,
+    DEADLINE,
     ManualClock,
     MemorySegmentMap,
     PacedTransport,
     eventually,
     paced_transfer,
     recorded,
+    until,
 )
 
-from skyhaul.adapters.storage import PartFile
+from skyhaul.adapters.sinks import LocalSink
+from skyhaul.adapters.storage import DestinationRoot, PartFile, Promoter
 from skyhaul.core.model import TransferOptions
 from skyhaul.services.transfer.checkpoint import Checkpointer, SegmentLedger
 
@@ -71,8 +76,8 @@ async def test_parallel_ranges_leave_less_than_a_segment_unrecorded(tmp_path: Pa
     # Sixteen ranges of one file at once, the disk faster than the network (a chunk waits
     # for a checkpoint under way), the clock standing still (the byte rule alone): before
     # every chunk, what the map leaves out of the bytes received (what a kill costs, but
-    # for the bytes still on their way) is below one segment; of the bytes written, below
-    # half a segment.
+    # for the bytes still on their way) is below one segment; of the bytes written (the
+    # ranges' batches aside), below half a segment.
     clock = ManualClock()
     segment_map = MemorySegmentMap()
     worst_written = worst_received = 0
@@ -97,6 +102,65 @@ async def test_parallel_ranges_leave_less_than_a_segment_unrecorded(tmp_path: Pa
     assert (tmp_path / "f.bin").read_bytes() == data
     assert 0 < worst_written < SEGMENT // 2, f"{worst_written:,} bytes written, not recorded"
     assert worst_received < SEGMENT, f"{worst_received:,} bytes received, not recorded"
+
+
+class StuckSync(LocalSink):
+    """A part file whose sync hangs, in its thread, once ``stick()`` says so, until ``go``."""
+
+    def __init__(self, tmp_path: Path, stick: Callable[[], bool]) -> None:
+        super().__init__(tmp_path / "f.bin", Promoter(), DestinationRoot(tmp_path))
+        self.stick = stick
+        self.stuck = threading.Event()
+        self.go = threading.Event()
+
+    def sync(self) -> None:
+        if not self.go.is_set() and self.stick():
+            self.stuck.set()
+            assert self.go.wait(DEADLINE)
+        super().sync()
+
+
+async def test_a_disk_slower_than_the_network_holds_the_ranges_back(tmp_path: Path) -> None:
+    # Sixteen ranges arrive as fast as the loop turns, and a checkpoint's fsync hangs:
+    # the ranges stop reading once about a segment is received and not recorded (a chunk
+    # each may come in before they see it), and go on when the fsync returns.
+    clock = ManualClock()
+    segment_map = MemorySegmentMap()
+    worst = 0
+
+    async def pace() -> None:
+        nonlocal worst
+        await asyncio.sleep(0)  # a network hands over one chunk at a time
+        worst = max(worst, transfer.fetched - recorded(segment_map))
+
+    data = _data(17 * SEGMENT)
+    sink = StuckSync(tmp_path, stick=lambda: transfer.fetched > 2 * SEGMENT)
+    options = TransferOptions(segment_size=SEGMENT, max_per_host=32)  # a window of 16
+    transfer = paced_transfer(
+        PacedTransport(data, pace),
+        tmp_path,
+        options,
+        segment_map=segment_map,
+        clock=clock,
+        sink=sink,
+    )
+    running = asyncio.ensure_future(transfer.execute())
+    try:
+        await until(sink.stuck)
+        received = -1
+        while received != transfer.fetched:  # let the loop turn until reading stops
+            received = transfer.fetched
+            for _ in range(100):
+                await asyncio.sleep(0)
+        bound = SEGMENT + 16 * CHUNK
+        assert transfer.fetched - recorded(segment_map) <= bound
+        assert transfer.fetched < len(data)
+    finally:
+        sink.go.set()
+    completion = await asyncio.wait_for(running, 60)
+    assert completion.size == len(data)
+    assert (tmp_path / "f.bin").read_bytes() == data
+    assert worst <= bound, f"{worst:,} bytes received, not recorded"
 
 
 class CountedPart(PartFile):

@@ -122,8 +122,14 @@ class Checkpointer:
         self._clock = clock
         self.due = clock() + interval
         self._unflushed = 0  # bytes written since the last flush took its snapshot
+        self._flushing = 0  # bytes of the snapshot of the flush under way
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def unrecorded(self) -> int:
+        """Bytes written and not recorded yet: in the flush under way, or since."""
+        return self._unflushed + self._flushing
 
     def wrote(self, nbytes: int) -> None:
         """Count bytes just written into a slot; flush when a rule asks (``poke``)."""
@@ -151,9 +157,16 @@ class Checkpointer:
             self._unflushed = 0
             if not snapshot:
                 return
-            await asyncio.to_thread(self.sink.sync)
-            ranges = [(slot.durable, upto) for slot, upto in snapshot]
-            await self.segment_map.add_segments(self.file_id, ranges)
+            self._flushing = sum(upto - slot.durable for slot, upto in snapshot)
+            try:
+                await asyncio.to_thread(self.sink.sync)
+                ranges = [(slot.durable, upto) for slot, upto in snapshot]
+                await self.segment_map.add_segments(self.file_id, ranges)
+            except BaseException:
+                self._unflushed += self._flushing  # still to be recorded
+                raise
+            finally:
+                self._flushing = 0
             for slot, upto in snapshot:
                 slot.durable = upto
 

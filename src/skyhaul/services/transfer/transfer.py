@@ -160,7 +160,9 @@ class FileTransfer:
     _streaming: int = 0
     """Range bodies being read now."""
     _range_batch: int = WRITE_BATCH
-    """Write batch of each range: together they hold at most half a segment."""
+    """Write batch of each range: together they hold about a quarter segment at most."""
+    _held: int = 0
+    """Bytes received by the ranges and not handed to the writer yet (their batches)."""
 
     def __post_init__(self) -> None:
         self.key = str(self.record.id)
@@ -424,13 +426,20 @@ class FileTransfer:
             self._poke()
 
     def _share_batches(self, change: int) -> None:
-        """Count a range that starts (+1) or ends (-1) reading its body, and share half a
-        segment among the write batches of those reading: with the checkpoint threshold
-        (the other half), a kill loses at most about one segment of the file, whatever
-        the number of its ranges."""
+        """Count a range that starts (+1) or ends (-1) reading its body, and share a
+        quarter segment among the write batches of those reading."""
         self._streaming += change
-        share = self.run.options.segment_size // 2 // max(1, self._streaming)
+        share = self.run.options.segment_size // 4 // max(1, self._streaming)
         self._range_batch = max(SMALLEST_BATCH, min(self._write_batch, share))
+
+    async def _write_held(self, slot: Slot, batch: WriteBatch) -> None:
+        """Write ``batch`` (a range's received bytes) at ``slot.written``, and count it."""
+        nbytes = batch.size
+        if not nbytes:
+            return
+        self._held -= nbytes
+        slot.written = await self._writer.write(batch.take(), slot.written)
+        self._wrote(nbytes)
 
     def _wrote(self, nbytes: int) -> None:
         """Count bytes a range wrote: the checkpointer weighs every write; the hash is
@@ -526,9 +535,19 @@ class FileTransfer:
         return False
 
     async def _stream_range(self, body: Body, slot: Slot, end: int, source: FileSource) -> None:
-        """Write a 206 body into ``slot`` up to ``end``; ``slot.written`` tracks the bytes."""
+        """Write a 206 body into ``slot`` up to ``end``; ``slot.written`` tracks the bytes.
+
+        What a kill would cost the file (bytes received and not recorded as durable) stays
+        below about one segment: the ranges' batches share a quarter segment, the
+        checkpointer starts at half a segment, and a range whose next chunk finds a
+        segment unrecorded waits for the checkpoint under way (a disk or catalog slower
+        than the network holds the network back).
+        """
+        checkpointer = self._checkpointer
+        assert checkpointer is not None  # ranges are fetched between _segmented's start and end
         batch = WriteBatch()
         clock = self.run.monotonic
+        limit = self.run.options.segment_size
         too_much = f"server sent more than the range ending at {end}"
         watch = BodyWatch(self.run.floor, end - slot.written, too_much)
         self._share_batches(+1)
@@ -538,20 +557,18 @@ class FileTransfer:
                     size = len(chunk)
                     watch.take(size)
                     batch.add(chunk)
+                    self._held += size
                     self._advance(size)
                     # Written when the batch is full, or when a checkpoint is due by time
                     # (a slow body's bytes must not wait for a full batch).
-                    checkpointer = self._checkpointer
-                    if batch.size >= self._range_batch or (
-                        checkpointer is not None and clock() >= checkpointer.due
-                    ):
-                        nbytes = batch.size
-                        slot.written = await self._writer.write(batch.take(), slot.written)
-                        self._wrote(nbytes)
-            nbytes = batch.size
-            slot.written = await self._writer.write(batch.take(), slot.written)
-            self._wrote(nbytes)
+                    if batch.size >= self._range_batch or clock() >= checkpointer.due:
+                        await self._write_held(slot, batch)
+                    if checkpointer.unrecorded + self._held >= limit:
+                        await self._write_held(slot, batch)  # for the next checkpoint
+                        await checkpointer.idle()
+            await self._write_held(slot, batch)
         finally:
+            self._held -= batch.size  # dropped with a body that broke off
             self._share_batches(-1)
             source.served += slot.written - slot.start
         received = slot.written
