@@ -230,7 +230,8 @@ class TransferOptions:
     checkpoint_interval : float
         Seconds between checkpoints of a file in flight at most (fsync of its part file,
         then its durable ranges in the segment map); a checkpoint also comes every half
-        segment, whichever is first. What a kill costs is what was received since.
+        segment, whichever is first. A kill costs a file about what it received since
+        (one segment at most).
     """
 
     concurrency: int = 16

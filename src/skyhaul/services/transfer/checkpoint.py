@@ -6,10 +6,10 @@ Rules:
 - ``Checkpointer.flush`` syncs the sink, then records each slot's newly durable bytes in
   the segment map. It runs in the background by bytes or by time, whichever comes first:
   when the bytes written since the last one pass a threshold (half a segment), or when
-  any were written and ``interval`` seconds have passed since the last one began. So of
-  the bytes a file has written, a hard kill loses less than about half a segment,
-  whatever the number of parallel ranges (their write batches share the other half, in
-  ``FileTransfer``), and of a slow file about ``interval`` seconds' worth at most.
+  any were written and ``interval`` seconds have passed since the last one began. A
+  flush takes what was written when it starts; ``unrecorded`` counts what is not
+  recorded yet, in the flush under way or since, so that a writer can wait (``idle``)
+  rather than let it grow past what a kill may cost (``FileTransfer``: one segment).
 - The rules are weighed at every write (``wrote``), not by a timer: a file that receives
   nothing has nothing new to make durable. A writer that holds received bytes back
   writes them by ``due``.

@@ -6,9 +6,11 @@ Rules:
   about what an answer means is written here (the table decides).
 - Bytes land in the sink. A byte range is recorded in the catalog's segment map only
   after it is synced (``Checkpointer``); resume trusts that map, never the sink's size.
-  What a kill can cost a file is bounded: the write batches of its ranges share half a
-  segment, and are written by the checkpointer's ``due`` time; the checkpointer's
-  threshold is the other half.
+  Checkpoints come by bytes or by time, whichever is first. What a kill costs a file
+  (received, not recorded) stays within about one segment: its ranges' write batches
+  share a quarter segment and are written by the checkpointer's ``due`` time, a
+  checkpoint starts at half a segment, and a range waits for the checkpoint under way
+  when a segment is unrecorded (``_stream_range``).
 - Files up to one segment take one request. Larger ones are split into segments fetched
   in parallel, each request admitted by its host's gate; a segment that breaks off
   transiently is resumed where it got to, under the retry policy, within the attempt
