@@ -10,8 +10,9 @@ Rules:
   holds one status per line, so the harness counts requests and refusals per run.
 - ``/paced/`` serves the files of ``/files/`` at ``PACED_RATE`` bytes/s per request
   (nginx ``limit_rate``), so that a run can be killed part-way at a chosen point (scenario
-  k); its access log holds the body bytes sent for each request, logged when the request
-  ends, cut short or not, so the harness adds up what the server sent during a run.
+  k); its access log holds the body bytes sent for each request and its path, logged when
+  the request ends, cut short or not, so the harness adds up what the server sent during
+  a run, in all and per file.
 - One worker process: on a 2-core machine the client under test keeps the other core.
 """
 
@@ -65,7 +66,7 @@ http {{
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
     log_format status_only '$status';
-    log_format sent_only '$body_bytes_sent';
+    log_format sent_uri '$body_bytes_sent $uri';
     limit_req_zone $binary_remote_addr zone=z:1m rate={rate}r/s;
     server {{
         listen 127.0.0.1:{port} backlog=4096;
@@ -81,7 +82,7 @@ http {{
         location /paced/ {{
             alias {root}/files/;
             limit_rate {paced};
-            access_log {tmp}/paced.log sent_only;
+            access_log {tmp}/paced.log sent_uri;
         }}
     }}
 }}
@@ -194,7 +195,7 @@ class NginxServer:
 
     @property
     def paced_log(self) -> Path:
-        """The access log of ``/paced/`` (body bytes sent, one request per line)."""
+        """The access log of ``/paced/`` (body bytes sent and path, one request per line)."""
         return self._tmp / "paced.log"
 
     def paced_mark(self) -> int:
@@ -206,12 +207,21 @@ class NginxServer:
 
     def paced_sent_since(self, mark: int) -> int:
         """Body bytes ``/paced/`` sent in the requests logged after ``mark``."""
+        return sum(self.paced_sent_by_path(mark).values())
+
+    def paced_sent_by_path(self, mark: int) -> dict[str, int]:
+        """Body bytes ``/paced/`` sent per URL path in the requests logged after ``mark``."""
+        sent: dict[str, int] = {}
         try:
             with self.paced_log.open("rb") as handle:
                 handle.seek(mark)
-                return sum(int(field) for field in handle.read().split())
+                lines = handle.read().decode(errors="replace").splitlines()
         except FileNotFoundError:
-            return 0
+            return sent
+        for line in lines:
+            size, _, path = line.partition(" ")
+            sent[path] = sent.get(path, 0) + int(size)
+        return sent
 
     def _wait_ready(self) -> None:
         assert self._proc is not None

@@ -116,7 +116,17 @@ def test_refetch_is_what_was_sent_twice() -> None:
     assert bench_kill.refetched(100, 100, 300) == 0
 
 
-def _kill(tool: str, refetch_mib: int, *, killed: bool = True, ok: int = 4) -> bench_kill.KillRun:
+def test_the_worst_file_is_the_one_sent_most_beyond_its_size() -> None:
+    sizes = {"/paced/a": 100, "/paced/b": 100, "/paced/c": 100}
+    first = {"/paced/a": 60, "/paced/b": 50}
+    rerun = {"/paced/a": 45, "/paced/b": 58, "/paced/c": 100}
+    assert bench_kill.worst_file(first, rerun, sizes) == 8
+    assert bench_kill.worst_file({}, {}, {}) == 0
+
+
+def _kill(
+    tool: str, refetch_mib: int, *, killed: bool = True, ok: int = 4, worst_mib: int | None = None
+) -> bench_kill.KillRun:
     total = 256 * MiB
     return bench_kill.KillRun(
         tool=tool,
@@ -132,17 +142,28 @@ def _kill(tool: str, refetch_mib: int, *, killed: bool = True, ok: int = 4) -> b
         rerun_wall=1.0,
         files_ok=ok,
         catalog_downloaded=ok if tool.startswith("skyhaul") else None,
+        worst_file=None if worst_mib is None else worst_mib * MiB,
     )
 
 
 def test_kill_targets_use_aria2c_better_setting_and_one_segment_per_file() -> None:
-    runs = [_kill("skyhaul", 20), _kill("aria2c", 150), _kill("aria2c/auto-save-interval=1", 24)]
+    runs = [
+        _kill("skyhaul", 20, worst_mib=6),
+        _kill("aria2c", 150),
+        _kill("aria2c/auto-save-interval=1", 24),
+    ]
     assert [c.verdict for c in bench_kill.targets(runs)] == ["met", "met", "met"]
     assert "auto-save-interval=1" in bench_kill.targets(runs)[0].detail
-    worse = [_kill("skyhaul", 30), _kill("aria2c/auto-save-interval=1", 24)]
+    worse = [_kill("skyhaul", 30, worst_mib=8), _kill("aria2c/auto-save-interval=1", 24)]
     assert [c.verdict for c in bench_kill.targets(worse)] == ["missed", "met", "met"]
-    heavy = [_kill("skyhaul", 40), _kill("aria2c", 150)]
+    heavy = [_kill("skyhaul", 40, worst_mib=12), _kill("aria2c", 150)]
     assert [c.verdict for c in bench_kill.targets(heavy)] == ["met", "missed", "met"]
+    spread = [_kill("skyhaul", 20, worst_mib=7), _kill("aria2c", 150)]
+    unknown = [_kill("skyhaul", 20), _kill("aria2c", 150)]  # all 20 MiB may be one file's
+    assert bench_kill.targets(unknown)[1].verdict == "missed"
+    assert [c.verdict for c in bench_kill.targets(spread)] == ["met", "met", "met"]
+    assert "worst file 7.0 MiB" in bench_kill.targets(spread)[1].detail
+    assert "0.13x" in bench_kill.targets(spread)[0].detail
     unkilled = [_kill("skyhaul", 0, killed=False), _kill("aria2c", 150)]
     assert bench_kill.targets(unkilled)[0].verdict == "missed"
     assert bench_kill.targets([_kill("skyhaul", 1, ok=3)])[2].verdict == "missed"
@@ -181,16 +202,17 @@ def test_allocated_bytes_counts_what_was_written_not_file_sizes(tmp_path: Path) 
     assert allocated_bytes(tmp_path / "missing") == 0
 
 
-def test_nginx_paced_log_adds_up_bytes_sent_since_a_mark(tmp_path: Path) -> None:
+def test_nginx_paced_log_adds_up_bytes_sent_since_a_mark_and_per_path(tmp_path: Path) -> None:
     server = NginxServer("nginx", tmp_path)  # not started: only its log is read
     try:
         assert server.paced_sent_since(server.paced_mark()) == 0
-        server.paced_log.write_text("100\n250\n")
+        server.paced_log.write_text("100 /paced/a.bin\n250 /paced/b.bin\n")
         mark = server.paced_mark()
         with server.paced_log.open("a") as handle:
-            handle.write("7\n0\n")
-        assert server.paced_sent_since(0) == 357
-        assert server.paced_sent_since(mark) == 7
+            handle.write("7 /paced/a.bin\n0 /paced/b.bin\n3 /paced/a.bin\n")
+        assert server.paced_sent_since(0) == 360
+        assert server.paced_sent_since(mark) == 10
+        assert server.paced_sent_by_path(0) == {"/paced/a.bin": 110, "/paced/b.bin": 250}
     finally:
         server.__exit__(None, None, None)
 

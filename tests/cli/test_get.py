@@ -173,7 +173,7 @@ def test_the_bounds_of_a_run_are_options_kept_with_its_job(
     result = skyhaul(
         "get", "-i", str(manifest), "-d", "files", "--no-progress",
         "--timeout", "20s", "--min-speed", "2KiB", "--min-speed-time", "30s",
-        "--max-wait", "1m",
+        "--max-wait", "1m", "--checkpoint-interval", "5s",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     (job,) = catalog.list_jobs()
@@ -181,6 +181,7 @@ def test_the_bounds_of_a_run_are_options_kept_with_its_job(
     assert (options["connect_timeout"], options["read_timeout"]) == (20.0, 20.0)
     assert (options["min_speed"], options["min_speed_time"]) == (2048, 30.0)
     assert options["max_wait"] == 60.0
+    assert options["checkpoint_interval"] == 5.0
 
 
 def test_the_bounds_of_a_run_default_to_the_documented_values(
@@ -193,6 +194,7 @@ def test_the_bounds_of_a_run_default_to_the_documented_values(
     assert (options["connect_timeout"], options["read_timeout"]) == (30.0, 60.0)
     assert (options["min_speed"], options["min_speed_time"]) == (1024, 60.0)
     assert options["max_wait"] == 600.0
+    assert options["checkpoint_interval"] == 1.0
     assert "--min-speed" in skyhaul("get", "--help").stdout
 
 

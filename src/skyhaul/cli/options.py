@@ -415,6 +415,18 @@ def build_transfer(
             rich_help_panel=_TRANSFER,
         ),
     ] = _DEFAULTS.min_speed_time,
+    checkpoint_interval: Annotated[
+        float,
+        typer.Option(
+            parser=duration_option,
+            metavar="DURATION",
+            help="Longest time between checkpoints of a file in flight (fsync, then the "
+            "segment map); one also comes every half segment. A kill re-fetches only what "
+            "came since.",
+            show_default=f"{_DEFAULTS.checkpoint_interval:g}s",
+            rich_help_panel=_TRANSFER,
+        ),
+    ] = _DEFAULTS.checkpoint_interval,
     max_wait: Annotated[
         float,
         typer.Option(
@@ -440,6 +452,7 @@ def build_transfer(
         max_wait=max_wait,
         min_speed=min_speed,
         min_speed_time=min_speed_time,
+        checkpoint_interval=checkpoint_interval,
     )
 
 

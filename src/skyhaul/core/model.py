@@ -13,6 +13,10 @@ from skyhaul.core.ratecontrol import MAX_PAUSE_SECONDS
 from skyhaul.core.speedfloor import DEFAULT_MIN_SPEED, DEFAULT_MIN_SPEED_TIME
 
 DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024
+#: Seconds written bytes wait at most before they are made durable and recorded (a kill
+#: then costs a slow transfer at most this much of its bytes; fast ones checkpoint every
+#: half segment first).
+DEFAULT_CHECKPOINT_INTERVAL = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +227,11 @@ class TransferOptions:
     min_speed, min_speed_time : float
         A body must bring ``min_speed`` bytes per second on average over each
         ``min_speed_time`` seconds, or its attempt fails as a read timeout (0: off).
+    checkpoint_interval : float
+        Seconds between checkpoints of a file in flight at most (fsync of its part file,
+        then its durable ranges in the segment map); a checkpoint also comes every half
+        segment, whichever is first. A kill costs a file about what it received since
+        (one segment at most).
     """
 
     concurrency: int = 16
@@ -239,6 +248,7 @@ class TransferOptions:
     max_wait: float = MAX_PAUSE_SECONDS
     min_speed: float = DEFAULT_MIN_SPEED
     min_speed_time: float = DEFAULT_MIN_SPEED_TIME
+    checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,6 +223,7 @@ class Engine:
             board=self.board,
             sleep=self.clock.sleep,
             random=self.random,
+            monotonic=self.clock.monotonic,
         )
         cancel = self.cancel or asyncio.Event()
         heartbeat = asyncio.ensure_future(self._heartbeat())

@@ -6,6 +6,11 @@ Rules:
   about what an answer means is written here (the table decides).
 - Bytes land in the sink. A byte range is recorded in the catalog's segment map only
   after it is synced (``Checkpointer``); resume trusts that map, never the sink's size.
+  Checkpoints come by bytes or by time, whichever is first. What a kill costs a file
+  (received, not recorded) stays within about one segment: its ranges' write batches
+  share a quarter segment and are written by the checkpointer's ``due`` time, a
+  checkpoint starts at half a segment, and a range waits for the checkpoint under way
+  when a segment is unrecorded (``_stream_range``).
 - Files up to one segment take one request. Larger ones are split into segments fetched
   in parallel, each request admitted by its host's gate; a segment that breaks off
   transiently is resumed where it got to, under the retry policy, within the attempt
@@ -33,6 +38,7 @@ import itertools
 import logging
 import random
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -67,8 +73,11 @@ __all__ = ["FileTransfer", "TransferRun"]
 
 log = logging.getLogger("skyhaul.engine")
 
-#: Bytes between two checks for background checkpoints and hashing (at most).
-POKE_EVERY = 1 << 20
+#: Bytes between two kicks of the background hashing (at most). Checkpoints weigh every
+#: write (``Checkpointer.wrote``).
+HASH_KICK_EVERY = 1 << 20
+#: Smallest write batch (small segments, many ranges at once).
+SMALLEST_BATCH = 16 << 10
 #: Tries of a range at one source, after its first, when the file has another source to
 #: go to: a host refusing connections would otherwise cost every range its whole backoff.
 MIRROR_PATIENCE = 1
@@ -96,6 +105,8 @@ class TransferRun:
         Where progress goes.
     sleep, random
         Injected for tests.
+    monotonic : callable
+        Seconds for checkpoints by time (the engine's clock).
     """
 
     transports: Transports
@@ -107,6 +118,7 @@ class TransferRun:
     board: ProgressBoard | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     random: Callable[[], float] = random.random
+    monotonic: Callable[[], float] = time.monotonic
     floor: SpeedFloor = field(init=False)
     """The minimum speed of every body (from the options)."""
 
@@ -144,13 +156,22 @@ class FileTransfer:
     _hash: InOrderHash | None = None
     _checkpointer: Checkpointer | None = None
     _write_batch: int = WRITE_BATCH
-    _poke_every: int = POKE_EVERY
+    _kick_every: int = HASH_KICK_EVERY
+    _since_kick: int = 0
+    """Bytes written into the sink, by every range, since the hash was last kicked."""
+    _streaming: int = 0
+    """Range bodies being read now."""
+    _range_batch: int = WRITE_BATCH
+    """Write batch of each range: together they hold about a quarter segment at most."""
+    _held: int = 0
+    """Bytes received by the ranges and not handed to the writer yet (their batches)."""
 
     def __post_init__(self) -> None:
         self.key = str(self.record.id)
         segment_size = self.run.options.segment_size
-        self._write_batch = max(16 << 10, min(WRITE_BATCH, segment_size // 8))
-        self._poke_every = max(self._write_batch, min(POKE_EVERY, segment_size // 4))
+        self._write_batch = max(SMALLEST_BATCH, min(WRITE_BATCH, segment_size // 8))
+        self._kick_every = max(self._write_batch, min(HASH_KICK_EVERY, segment_size // 4))
+        self._range_batch = self._write_batch
         if self.record.checksum:
             self.expected = parse_checksum(self.record.checksum)
         self.size = self.record.size
@@ -391,18 +412,54 @@ class FileTransfer:
         )
 
     def _new_checkpointer(self, ledger: SegmentLedger) -> Checkpointer:
-        threshold = self.run.options.segment_size // 2
-        return Checkpointer(self.record.id, self.sink, self.run.segment_map, ledger, threshold)
+        return Checkpointer(
+            self.record.id,
+            self.sink,
+            self.run.segment_map,
+            ledger,
+            threshold=self.run.options.segment_size // 2,
+            interval=self.run.options.checkpoint_interval,
+            clock=self.run.monotonic,
+        )
 
     async def _segment_worker(self, pieces: Iterator[ByteRange]) -> None:
         for piece in pieces:  # shared by the workers: each takes the next one
             await self._fetch_range(piece, probe=False)
             self._poke()
 
+    def _share_batches(self, change: int) -> None:
+        """Count a range that starts (+1) or ends (-1) reading its body, and share a
+        quarter segment among the write batches of those reading."""
+        self._streaming += change
+        share = self.run.options.segment_size // 4 // max(1, self._streaming)
+        self._range_batch = max(SMALLEST_BATCH, min(self._write_batch, share))
+
+    async def _write_held(self, slot: Slot, batch: WriteBatch) -> None:
+        """Write ``batch`` (a range's received bytes) at ``slot.written``, and count it."""
+        nbytes = batch.size
+        if not nbytes:
+            return
+        self._held -= nbytes
+        slot.written = await self._writer.write(batch.take(), slot.written)
+        self._wrote(nbytes)
+
+    def _wrote(self, nbytes: int) -> None:
+        """Count bytes a range wrote: the checkpointer weighs every write; the hash is
+        kicked every ``_kick_every`` bytes of the file."""
+        if self._checkpointer is not None:
+            self._checkpointer.wrote(nbytes)
+        self._since_kick += nbytes
+        if self._since_kick >= self._kick_every:
+            self._since_kick = 0
+            self._kick_hash()
+
     def _poke(self) -> None:
         """Start background checkpoints and hashing when enough bytes wait for them."""
         if self._checkpointer is not None:
             self._checkpointer.poke()
+        self._kick_hash()
+
+    def _kick_hash(self) -> None:
         hash_ = self._hash
         # The contiguous prefix is worth computing (a merge of every slot) only when
         # the hashing thread is idle and could take it.
@@ -480,26 +537,41 @@ class FileTransfer:
         return False
 
     async def _stream_range(self, body: Body, slot: Slot, end: int, source: FileSource) -> None:
-        """Write a 206 body into ``slot`` up to ``end``; ``slot.written`` tracks the bytes."""
+        """Write a 206 body into ``slot`` up to ``end``; ``slot.written`` tracks the bytes.
+
+        What a kill would cost the file (bytes received and not recorded as durable) stays
+        below about one segment: the ranges' batches share a quarter segment, the
+        checkpointer starts at half a segment, and a range whose next chunk finds a
+        segment unrecorded waits for the checkpoint under way (a disk or catalog slower
+        than the network holds the network back).
+        """
+        checkpointer = self._checkpointer
+        assert checkpointer is not None  # ranges are fetched between _segmented's start and end
         batch = WriteBatch()
-        since_poke = 0
+        clock = self.run.monotonic
+        limit = self.run.options.segment_size
         too_much = f"server sent more than the range ending at {end}"
         watch = BodyWatch(self.run.floor, end - slot.written, too_much)
+        self._share_batches(+1)
         try:
             async with watch:
                 async for chunk in body.chunks():
                     size = len(chunk)
                     watch.take(size)
                     batch.add(chunk)
+                    self._held += size
                     self._advance(size)
-                    if batch.size >= self._write_batch:
-                        since_poke += batch.size
-                        slot.written = await self._writer.write(batch.take(), slot.written)
-                        if since_poke >= self._poke_every:
-                            since_poke = 0
-                            self._poke()
-            slot.written = await self._writer.write(batch.take(), slot.written)
+                    # Written when the batch is full, or when a checkpoint is due by time
+                    # (a slow body's bytes must not wait for a full batch).
+                    if batch.size >= self._range_batch or clock() >= checkpointer.due:
+                        await self._write_held(slot, batch)
+                    if checkpointer.unrecorded + self._held >= limit:
+                        await self._write_held(slot, batch)  # for the next checkpoint
+                        await checkpointer.idle()
+            await self._write_held(slot, batch)
         finally:
+            self._held -= batch.size  # dropped with a body that broke off
+            self._share_batches(-1)
             source.served += slot.written - slot.start
         received = slot.written
         if received < end:
