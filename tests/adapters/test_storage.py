@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skyhaul.adapters.sinks import LocalSink, LocalSinks
 from skyhaul.adapters.storage import (
@@ -51,6 +54,41 @@ def test_final_name_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
     (root.root / "f.fits").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(PathEscapeError):
         root.final_path("f.fits")
+
+
+def test_a_name_below_a_directory_seen_before_is_checked_as_the_first(tmp_path: Path) -> None:
+    root = DestinationRoot(tmp_path / "root")
+    assert root.final_path("a.fits") == root.root / "a.fits"
+    for bad in ("/b.fits", "//b.fits", "C:b.fits"):
+        with pytest.raises(PathEscapeError):
+            root.final_path(bad)
+    assert root.final_path("raw/a.fits") == root.root / "raw" / "a.fits"
+    assert root.final_path("raw/b.fits") == root.root / "raw" / "b.fits"
+    assert root.final_path("raw/c\\d.fits") == root.root / "raw" / "c" / "d.fits"
+    assert root.final_path("raw/.") == root.root / "raw"
+    for bad in ("raw/..", "raw/x\\..\\..\\y", "raw/\x00", "raw/b.fits.skyhaul.part"):
+        with pytest.raises(PathEscapeError):
+            root.final_path(bad)
+    (root.root / "raw" / "e.fits").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(PathEscapeError, match="symlink"):
+        root.final_path("raw/e.fits")
+
+
+@settings(max_examples=300, database=None, deadline=None)
+@given(st.lists(st.text(alphabet="ab./\\ :C\x00", max_size=8), min_size=1, max_size=6))
+def test_a_root_that_saw_other_paths_answers_each_as_a_fresh_one(paths: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        seen = DestinationRoot(Path(scratch, "root"))
+        for path in paths:
+            fresh = DestinationRoot(Path(scratch, "root"))
+            assert _answer(seen, path) == _answer(fresh, path)
+
+
+def _answer(root: DestinationRoot, path: str) -> Path | str:
+    try:
+        return root.final_path(path)
+    except SkyhaulError as exc:
+        return type(exc).__name__
 
 
 def test_an_os_error_on_the_final_name_is_a_disk_error(tmp_path: Path) -> None:

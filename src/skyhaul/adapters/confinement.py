@@ -41,9 +41,13 @@ def map_os_errors(where: Path | str) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        if exc.errno in _FULL:
-            raise DiskFullError(f"no space left on device writing {where}") from exc
-        raise DiskError(f"cannot write {where}: {exc.strerror or exc}") from exc
+        raise _mapped(exc, where) from exc
+
+
+def _mapped(exc: OSError, where: Path | str) -> DiskError | DiskFullError:
+    if exc.errno in _FULL:
+        return DiskFullError(f"no space left on device writing {where}")
+    return DiskError(f"cannot write {where}: {exc.strerror or exc}")
 
 
 def _inside(path: str, root: str) -> bool:
@@ -182,6 +186,10 @@ class DestinationRoot:
         # open walks again without following symlinks (``open_directory``), so a
         # directory swapped after this check is refused then.
         self._checked: dict[tuple[str, ...], Path] = {}
+        # The same, by the directory part of a relative path as given ("raw/eui/"): a
+        # plain name below a directory already checked costs a split and a lookup.
+        self._heads: dict[str, Path] = {}
+        self._levels: dict[Path, tuple[str, ...]] = {}
 
     def final_path(self, relative: str) -> Path:
         """Return the absolute final path for ``relative``, creating its directories.
@@ -196,6 +204,13 @@ class DestinationRoot:
         assert final is not None
         return final
 
+    def levels(self, directory: Path) -> tuple[str, ...]:
+        """The names of ``directory`` (under the root) below the root, outermost first."""
+        levels = self._levels.get(directory)
+        if levels is None:
+            levels = self._levels[directory] = directory.relative_to(self.root).parts
+        return levels
+
     def locate(self, relative: str) -> Path | None:
         """Return where ``relative`` is, as :meth:`final_path` does, creating nothing;
         None when a directory on its way is missing.
@@ -208,22 +223,36 @@ class DestinationRoot:
         return self._resolve(relative, create=False)
 
     def _resolve(self, relative: str, *, create: bool) -> Path | None:
-        parts = safe_relative_path(relative).parts
+        # A plain last name below the directory part of a path that passed all of this
+        # before: ``safe_relative_path`` would pass it again (its checks of the start of
+        # the path saw this same start) and keep the name as it is.
+        head, slash, name = relative.rpartition("/")
+        head += slash  # "/x" is no "x": the key keeps the separator
+        plain = _plain_name(name)
+        directory = self._heads.get(head) if plain else None
+        if directory is None:
+            parts = safe_relative_path(relative).parts
+            name = parts[-1]
         reserved = reserved_component(relative)
         if reserved is not None:
             raise PathEscapeError(reserved_refusal(relative, reserved))
         # Every step touches the file system, the final name's lstat too (a name too
         # long, a directory that may not be searched): all inside the mapping.
-        with map_os_errors(self.root / relative):
-            directory = self._checked.get(parts[:-1])
+        try:
             if directory is None:
-                directory = self._walk(relative, parts[:-1], create=create)
+                directory = self._checked.get(parts[:-1])
                 if directory is None:
-                    return None
-                self._checked[parts[:-1]] = directory
-            final = directory / parts[-1]
+                    directory = self._walk(relative, parts[:-1], create=create)
+                    if directory is None:
+                        return None
+                    self._checked[parts[:-1]] = directory
+                if plain:
+                    self._heads[head] = directory
+            final = directory / name
             if final.is_symlink():
                 raise PathEscapeError(f"destination {final} is a symlink; refusing it")
+        except OSError as exc:  # as map_os_errors, without its cost on every file
+            raise _mapped(exc, self.root / relative) from exc
         return final
 
     def _walk(self, relative: str, names: Sequence[str], *, create: bool) -> Path | None:

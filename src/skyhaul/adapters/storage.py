@@ -76,7 +76,7 @@ class PartFile:
         self.final = final
         self.path = final.with_name(part_name(final.name))
         self._top = final.parent if root is None else root.root
-        self._levels: tuple[str, ...] = final.parent.relative_to(self._top).parts
+        self._levels: tuple[str, ...] = () if root is None else root.levels(final.parent)
         self._fd = -1
         # Opened empty, not created yet: the first write creates it (see the rules).
         self._pending = False
