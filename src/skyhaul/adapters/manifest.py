@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 from skyhaul.core.integrity import parse_checksum
 from skyhaul.core.metadata import METADATA_NAMES, MetadataValueError, parse_metadata
 from skyhaul.core.model import FileSpec
-from skyhaul.core.paths import path_from_url, safe_relative_path
+from skyhaul.core.paths import is_normal_path, path_from_url, safe_relative_path
 from skyhaul.core.redact import redact_url
 from skyhaul.core.specs import check_url, find_path_clash, kind_of, validate_spec
 from skyhaul.errors import InvalidSpecError, ManifestError, PathEscapeError
@@ -241,10 +241,12 @@ class _Collector:
             raise ManifestError(f"{where}: no url")
         _check_url(url, where)
         raw_path = _text(row, "path", where) or path_from_url(url)
-        try:
-            path = str(safe_relative_path(raw_path))
-        except PathEscapeError as exc:
-            raise PathEscapeError(f"{where}: {exc.message}") from None
+        path = raw_path
+        if not is_normal_path(raw_path):  # else it is what safe_relative_path makes of it
+            try:
+                path = str(safe_relative_path(raw_path))
+            except PathEscapeError as exc:
+                raise PathEscapeError(f"{where}: {exc.message}") from None
         seen = self._by_path.get(path)
         if seen is not None:
             if seen[0] == url:
