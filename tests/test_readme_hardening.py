@@ -71,6 +71,7 @@ def test_random_faults_rule(readme: str) -> None:
     assert "at least 25% of the host's last 32 answers, and at least 4 of them" in readme
     assert retry.FIRST_RETRY == 0.25
     assert "comes within 0.25 s (jittered)" in readme
+    assert retry.SOON_RETRIES == 2 and "a second such retry within 0.5 s" in readme
 
 
 def test_watch_failing_cycles(readme: str) -> None:

@@ -74,7 +74,14 @@ def test_backoff_delay_refuses_attempt_zero() -> None:
             ErrorClass.SERVER,
             2,
             None,
-            RetryDecision(True, 1.0, "server error; retry 3 of 5 in 1.0s"),
+            # So does the second: two random faults in a row are rare but not slow.
+            RetryDecision(True, 0.25, "server error; retry 3 of 5 in 0.2s"),
+        ),
+        (
+            ErrorClass.SERVER,
+            3,
+            None,
+            RetryDecision(True, 2.0, "server error; retry 4 of 5 in 2.0s"),
         ),
         (
             ErrorClass.CONNECT,
