@@ -221,7 +221,8 @@ class RetryPolicy:
         if quick:
             delay = backoff_delay(attempts, base=QUICK_DELAY, cap=4 * QUICK_DELAY, random=random)
         elif attempts <= SOON_RETRIES and error_class in FIRST_RETRY_SOON:
-            delay = random() * min(self.first_retry * 2 ** (attempts - 1), self.base_delay)
+            soon = min(self.first_retry, self.base_delay)
+            delay = random() * min(soon * 2 ** (attempts - 1), self.max_delay)
         else:
             delay = backoff_delay(attempts, base=self.base_delay, cap=self.max_delay, random=random)
         if retry_after is not None and error_class in self.retry_after_classes:
