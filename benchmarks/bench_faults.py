@@ -29,7 +29,6 @@ Rules:
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -380,20 +379,7 @@ def main(argv: list[str] | None = None) -> None:
     """Command line: run (h) alone and print its sections (see the module docstring)."""
     from benchmarks import standalone
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    standalone.add_arguments(parser)
-    args = parser.parse_args(argv)
-    with standalone.session(args, prefix="skyhaul-bench-faults-", say=standalone.say) as session:
-        results = scenario(
-            quick=args.quick,
-            repeat=session.repeat,
-            work=session.work / "runs",
-            root=session.work / "srv",
-            tools=session.tools,
-            base=session.base,
-            say=standalone.say,
-        )
-    print(standalone.render(results))
+    standalone.run_alone(argv, __doc__, "skyhaul-bench-faults-", scenario)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ most one segment (8 MiB) for any file (the median of each run's worst file).
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import time
@@ -434,20 +433,7 @@ def main(argv: list[str] | None = None) -> None:
     """Command line: run (k) alone and print its section (see the module docstring)."""
     from benchmarks import standalone
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    standalone.add_arguments(parser)
-    args = parser.parse_args(argv)
-    with standalone.session(args, prefix="skyhaul-bench-kill-", say=standalone.say) as session:
-        result = scenario(
-            quick=args.quick,
-            repeat=session.repeat,
-            work=session.work / "runs",
-            root=session.work / "srv",
-            tools=session.tools,
-            base=session.base,
-            say=standalone.say,
-        )
-    print(standalone.render([result]))
+    standalone.run_alone(argv, __doc__, "skyhaul-bench-kill-", scenario)
 
 
 if __name__ == "__main__":

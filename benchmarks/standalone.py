@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import skyhaul
 from benchmarks import compare
@@ -24,7 +25,7 @@ from benchmarks.report import sections
 from benchmarks.results import ScenarioResult
 from benchmarks.tools import Tool, find_tools
 
-__all__ = ["Session", "add_arguments", "render", "say", "session"]
+__all__ = ["Session", "add_arguments", "render", "run_alone", "say", "session"]
 
 _SHM = Path("/dev/shm")
 
@@ -75,3 +76,37 @@ def render(results: Sequence[ScenarioResult]) -> str:
 def say(line: str) -> None:
     """A progress line on stderr."""
     print(line, file=sys.stderr, flush=True)
+
+
+class Scenario(Protocol):
+    """A scenario's entry point, as ``bench_faults.scenario`` and ``bench_kill.scenario``."""
+
+    def __call__(
+        self,
+        *,
+        quick: bool,
+        repeat: int,
+        work: Path,
+        root: Path,
+        tools: dict[str, Tool],
+        base: str | None,
+        say: Callable[[str], None],
+    ) -> ScenarioResult | list[ScenarioResult]: ...
+
+
+def run_alone(argv: list[str] | None, doc: str | None, prefix: str, scenario: Scenario) -> None:
+    """Parse the standalone options, run ``scenario`` in a session, print its sections."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    with session(args, prefix=prefix, say=say) as opened:
+        results = scenario(
+            quick=args.quick,
+            repeat=opened.repeat,
+            work=opened.work / "runs",
+            root=opened.work / "srv",
+            tools=opened.tools,
+            base=opened.base,
+            say=say,
+        )
+    print(render(results if isinstance(results, list) else [results]))

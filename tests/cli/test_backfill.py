@@ -362,7 +362,12 @@ def test_killed_mid_day_the_rerun_redoes_only_that_day(
                 if day2 is not None and day2.status is DayStatus.PENDING:
                     break
             time.sleep(0.05)
-        time.sleep(0.5)  # let a few chunks of day 2 land in the spool
+        # Kill once a few chunks of day 2 are in its spool (polled, as above).
+        spool = tmp_path / "data" / "reach" / ".skyhaul-spool" / "reach" / "2024-01-02"
+        while len(list(spool.glob("*"))) < 2:
+            assert time.monotonic() < deadline, "no chunk of day 2 reached the spool"
+            assert process.poll() is None, "backfill ended before it could be killed"
+            time.sleep(0.02)
         process.send_signal(signal.SIGKILL)
     finally:
         process.kill()
