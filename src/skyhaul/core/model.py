@@ -41,6 +41,9 @@ class FileSpec(MissionMetadata):
     mirrors : tuple of str
         Further URLs of the same file, tried in this order after ``url`` (S3 then HTTP,
         or mirrors of an archive).
+    origin : str or None
+        The archive's own record of the file, as JSON text (a MAST observation row): kept
+        in the catalog beside the file's FITS headers (keyword-only).
     **metadata
         The mission metadata (:class:`~skyhaul.core.metadata.MissionMetadata`,
         keyword-only).
@@ -53,6 +56,7 @@ class FileSpec(MissionMetadata):
     source: str = "cli"
     version: str | None = None
     mirrors: tuple[str, ...] = ()
+    origin: str | None = field(default=None, kw_only=True)
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -232,6 +236,10 @@ class TransferOptions:
         then its durable ranges in the segment map); a checkpoint also comes every half
         segment, whichever is first. A kill costs a file about what it received since
         (one segment at most).
+    fits_metadata : bool
+        Check every FITS file structurally before promotion (it opens with astropy, and
+        its CHECKSUM and DATASUM cards verify where present; a failure is ``integrity``)
+        and store its headers in the catalog. On for MAST imports.
     """
 
     concurrency: int = 16
@@ -249,6 +257,7 @@ class TransferOptions:
     min_speed: float = DEFAULT_MIN_SPEED
     min_speed_time: float = DEFAULT_MIN_SPEED_TIME
     checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL
+    fits_metadata: bool = False
 
 
 @dataclass(frozen=True, slots=True)
