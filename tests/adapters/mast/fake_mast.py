@@ -1,0 +1,247 @@
+"""A small MAST on loopback (aiohttp.web) answering the documented shapes, for the adapter's,
+the services' and the CLI's tests: invoke (EXECUTING, ERROR, paging, bad JSON, a wrong page),
+name lookup, cone and filtered searches, products, batched path lookups and file downloads.
+
+It records what it was asked (``invokes``, ``lookups``, ``downloads``) so that tests can
+assert batching and polling. ``FakeMastThread`` runs it in a thread for synchronous
+callers (the CLI through CliRunner, ``skyhaul.Client``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from tests.adapters.http.loopback import serve
+
+Row = dict[str, object]
+
+
+@dataclass
+class FakeMast:
+    """The archive's content and the faults to play; what it was asked."""
+
+    observations: list[Row] = field(default_factory=list)
+    products: list[Row] = field(default_factory=list)
+    cloud: dict[str, str] = field(default_factory=dict)
+    """dataURI -> cloud path (``/jwst/public/...``); others are not in the cloud."""
+    files: dict[str, bytes] = field(default_factory=dict)
+    """dataURI -> content served by ``Download/file``."""
+    names: dict[str, tuple[float, float]] = field(default_factory=dict)
+    executing: int = 0
+    """EXECUTING answers before each query's COMPLETE one."""
+    error: str | None = None
+    """Answer every invoke with ERROR and this message."""
+    raw_answer: bytes | None = None
+    """Answer every invoke with these bytes (bad JSON)."""
+    wrong_page: bool = False
+    """Echo page 1 whatever page is asked for."""
+    fail_downloads: int = 0
+    """Downloads that answer 503 before one succeeds."""
+    invokes: list[dict[str, object]] = field(default_factory=list)
+    lookups: list[list[str]] = field(default_factory=list)
+    downloads: list[str] = field(default_factory=list)
+    _polls: dict[str, int] = field(default_factory=dict)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/api/v0/invoke", self._invoke)
+        app.router.add_get("/api/v0.1/path_lookup/", self._path_lookup)
+        app.router.add_get("/api/v0.1/Download/file", self._download)
+        return app
+
+    def services(self) -> list[object]:
+        return [request["service"] for request in self.invokes]
+
+    async def _invoke(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        body = json.loads(str(form["request"]))
+        self.invokes.append(body)
+        if self.raw_answer is not None:
+            return web.Response(body=self.raw_answer, content_type="application/json")
+        if self.error is not None:
+            return web.json_response({"status": "ERROR", "msg": self.error, "data": []})
+        key = json.dumps({k: v for k, v in body.items() if k != "cacheBreaker"}, sort_keys=True)
+        polls = self._polls.get(key, 0)
+        if polls < self.executing:
+            self._polls[key] = polls + 1
+            return web.json_response({"status": "EXECUTING", "msg": "", "data": []})
+        service = str(body["service"])
+        params = body["params"]
+        assert isinstance(params, dict)
+        if service == "Mast.Name.Lookup":
+            found = self.names.get(str(params["input"]).lower())
+            coordinates = (
+                []
+                if found is None
+                else [
+                    {
+                        "searchString": str(params["input"]).lower(),
+                        "resolver": "FAKE",
+                        "canonicalName": str(params["input"]).upper(),
+                        "ra": found[0],
+                        "decl": found[1],
+                    }
+                ]
+            )
+            return web.json_response({"resolvedCoordinate": coordinates, "status": ""})
+        rows = self._rows(service, params)
+        page, size = int(str(body["page"])), int(str(body["pagesize"]))
+        pages = max(1, math.ceil(len(rows) / size))
+        chunk = rows[(page - 1) * size : page * size]
+        return web.json_response(
+            {
+                "status": "COMPLETE",
+                "msg": "",
+                "paging": {
+                    "page": 1 if self.wrong_page else page,
+                    "pageSize": size,
+                    "pagesFiltered": pages,
+                    "rows": len(chunk),
+                    "rowsFiltered": len(rows),
+                    "rowsTotal": len(rows),
+                },
+                "fields": [{"name": name, "type": "string"} for name in (chunk or [{}])[0]],
+                "data": [{**row, "_selected_": None} for row in chunk],
+            }
+        )
+
+    def _rows(self, service: str, params: Mapping[str, object]) -> list[Row]:
+        if service == "Mast.Caom.Products":
+            wanted = set(str(params["obsid"]).split(","))
+            return [p for p in self.products if str(p.get("obsID")) in wanted]
+        rows = list(self.observations)
+        if service in ("Mast.Caom.Cone", "Mast.Caom.Filtered.Position"):
+            if service == "Mast.Caom.Cone":
+                ra, dec, radius = (float(str(params[k])) for k in ("ra", "dec", "radius"))
+            else:
+                ra, dec, radius = (float(v) for v in str(params["position"]).split(","))
+            rows = [r for r in rows if _separation(r, ra, dec) <= radius]
+        filters = params.get("filters", [])
+        assert isinstance(filters, list)
+        for f in filters:
+            values = [str(v) for v in f["values"]]
+            rows = [r for r in rows if str(r.get(f["paramName"])) in values]
+        return rows
+
+    async def _path_lookup(self, request: web.Request) -> web.Response:
+        uris = request.query.getall("uri", [])
+        assert request.query.get("use_cloud_path") == "True"
+        self.lookups.append(list(uris))
+        answer = {}
+        for uri in uris:
+            path = self.cloud.get(uri)
+            answer[uri] = {"status_code": 200 if path else 404, "path": path}
+        return web.json_response(answer)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        # The URI as it arrives: the client escaped its ? and & (quote(uri, safe=':/')).
+        pairs = parse_qsl(request.query_string, keep_blank_values=True)
+        uri = pairs[0][1] if pairs and pairs[0][0] == "uri" else ""
+        self.downloads.append(uri)
+        if self.fail_downloads > 0:
+            self.fail_downloads -= 1
+            return web.Response(status=503, text="busy")
+        body = self.files.get(uri)
+        if body is None:
+            return web.Response(status=404, text="no such product")
+        headers = {"Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}
+        wanted = request.http_range
+        if wanted.start is not None or wanted.stop is not None:
+            start = wanted.start or 0
+            stop = min(len(body), wanted.stop or len(body))
+            headers["Content-Range"] = f"bytes {start}-{stop - 1}/{len(body)}"
+            return web.Response(status=206, body=body[start:stop], headers=headers)
+        return web.Response(body=body, headers=headers)
+
+
+def _separation(row: Mapping[str, object], ra: float, dec: float) -> float:
+    """Degrees between a row's position and (ra, dec) (haversine)."""
+    r1, d1 = math.radians(float(str(row["s_ra"]))), math.radians(float(str(row["s_dec"])))
+    r2, d2 = math.radians(ra), math.radians(dec)
+    h = math.sin((d2 - d1) / 2) ** 2 + math.cos(d1) * math.cos(d2) * math.sin((r2 - r1) / 2) ** 2
+    return math.degrees(2 * math.asin(min(1.0, math.sqrt(h))))
+
+
+@contextmanager
+def fake_mast_thread(fake: FakeMast) -> Iterator[str]:
+    """Serve ``fake`` from a thread of its own; yield its URL."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        runner, url = loop.run_until_complete(serve(fake.app()))
+        box["runner"], box["url"] = runner, url
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    thread = threading.Thread(target=run, name="fake-mast", daemon=True)
+    thread.start()
+    if not ready.wait(30):
+        raise AssertionError("the fake MAST did not start")
+    try:
+        yield str(box["url"])
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+
+
+# --- a small archive ------------------------------------------------------------------
+
+
+def observation(obsid: int, obs_id: str, **columns: object) -> Row:
+    """An observation row with MAST's columns (JWST NIRCam by default)."""
+    return {
+        "obsid": str(obsid),
+        "obs_id": obs_id,
+        "obs_collection": "JWST",
+        "instrument_name": "NIRCAM/IMAGE",
+        "target_name": "NGC-1300",
+        "s_ra": 49.92,
+        "s_dec": -19.41,
+        "t_min": 59800.25,
+        "t_max": 59800.5,
+        "dataproduct_type": "image",
+        "calib_level": 3,
+        "proposal_id": "2727",
+        **columns,
+    }
+
+
+def product(obsid: int, obs_id: str, filename: str, size: int, **columns: object) -> Row:
+    """A product row (SCIENCE by default) whose dataURI ends with ``filename``."""
+    return {
+        "obsID": str(obsid),
+        "obs_collection": "JWST",
+        "dataproduct_type": "image",
+        "obs_id": obs_id,
+        "description": "calibrated image",
+        "type": "S",
+        "dataURI": f"mast:JWST/product/{filename}",
+        "productType": "SCIENCE",
+        "productGroupDescription": "Minimum Recommended Products",
+        "productSubGroupDescription": "I2D",
+        "productDocumentationURL": "",
+        "project": "CALJWST",
+        "prvversion": "1.11.3",
+        "productFilename": filename,
+        "size": size,
+        **columns,
+    }
+
+
+def content(name: str, size: int) -> bytes:
+    """Deterministic bytes of a file."""
+    seed = name.encode() or b"x"
+    return (seed * (size // len(seed) + 1))[:size]
