@@ -20,6 +20,7 @@ LAYERS = {
     "cli": 4,
     "client": 4,
     "demo": 4,
+    "mast": 4,
     "services": 3,
     "adapters": 2,
     "ports": 1,

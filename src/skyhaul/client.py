@@ -27,11 +27,12 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from skyhaul.adapters.catalog import Catalog, catalog_url, open_catalog
 from skyhaul.adapters.config import SkyhaulConfig, load_config
@@ -45,7 +46,12 @@ from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileRecord, Selection, TransferOptions
 from skyhaul.core.timeparse import parse_utc
 from skyhaul.core.window import TimeWindow
-from skyhaul.errors import UsageError
+from skyhaul.errors import InterruptedRun, UsageError
+
+if TYPE_CHECKING:
+    from skyhaul.adapters.mast import MastClient
+    from skyhaul.services.mast_download import ManifestRow
+    from skyhaul.services.mast_import import ImportResult, SourceChoice
 
 __all__ = ["CancelEvent", "Client"]
 
@@ -233,6 +239,195 @@ class Client:
         if interrupted:
             raise KeyboardInterrupt
         return found
+
+    # --- MAST -------------------------------------------------------------------------------
+
+    def mast_search(
+        self,
+        target: str | None = None,
+        *,
+        ra: float | None = None,
+        dec: float | None = None,
+        radius: float | str = "3arcmin",
+        obs_id: str | None = None,
+        mission: str | None = None,
+        instrument: str | None = None,
+        calib_level: int | Iterable[int] | None = None,
+        product_type: str | None = None,
+        mast_url: str | None = None,
+    ) -> list[dict[str, object]]:
+        """Search MAST's observations by target name, position or ``obs_id``.
+
+        Parameters
+        ----------
+        target : str or None
+            A name MAST resolves (``"M31"``, ``"NGC 1300"``).
+        ra, dec : float or None
+            A position in degrees (instead of a target).
+        radius : float or str
+            Around the target or position: degrees, or text such as ``"3arcmin"``.
+        obs_id : str or None
+            One observation (instead of a target or position).
+        mission, instrument : str or None
+            ``obs_collection`` (``"JWST"``) and ``instrument_name`` (``"NIRCAM"`` means
+            every NIRCam mode; ``"NIRCAM/IMAGE"`` one).
+        calib_level : int, iterable of int, or None
+            Calibration levels wanted.
+        product_type : str or None
+            Products counted in each row (``"SCIENCE"``; None: all).
+        mast_url : str or None
+            MAST's root (default ``$SKYHAUL_MAST_URL``, else ``https://mast.stsci.edu``).
+
+        Returns
+        -------
+        list of dict
+            One row per observation: ``obs_id``, ``obsid``, ``target``, ``mission``,
+            ``instrument``, ``start``/``end`` (ISO 8601 UTC), ``t_min``/``t_max`` (MJD),
+            ``calib_level``, ``dataproduct_type``, ``ra``, ``dec``, ``products`` and
+            ``size`` (their total bytes).
+        """
+        from skyhaul.services.mast_search import SearchCriteria, parse_radius, search
+
+        levels = (calib_level,) if isinstance(calib_level, int) else tuple(calib_level or ())
+        criteria = SearchCriteria(
+            target=target,
+            ra=ra,
+            dec=dec,
+            radius=parse_radius(radius) if isinstance(radius, str) else float(radius),
+            obs_id=obs_id,
+            mission=mission,
+            instrument=instrument,
+            calib_levels=levels,
+            product_type=product_type,
+        )
+        criteria.check()
+        rows = self._ask_mast(mast_url, lambda client: search(client, criteria))
+        return [row.as_json() for row in rows]
+
+    def mast_import(
+        self,
+        obs_ids: str | Iterable[str],
+        *,
+        product_type: str | None = None,
+        source: str = "auto",
+        dest: str | os.PathLike[str] = ".",
+        cancel_event: CancelEvent | None = None,
+        mast_url: str | None = None,
+    ) -> ImportResult:
+        """Import MAST observations: one file per product under
+        ``dest/<mission>/<obs_id>/``, downloaded as an ``import`` job.
+
+        Parameters
+        ----------
+        obs_ids : str or iterable of str
+            The observations.
+        product_type : str or None
+            Only products of this type (``"SCIENCE"``; None: all, as astroquery).
+        source : {"auto", "s3", "http"}
+            ``auto``: S3 first for products in the cloud, MAST as mirror; ``s3``: cloud
+            products only (the others are skipped); ``http``: MAST only.
+        dest : str or path-like
+            Destination root (created if needed).
+        cancel_event : CancelEvent or None
+            Set to stop (files stay resumable; ``skyhaul jobs resume`` goes on).
+        mast_url : str or None
+            MAST's root (default ``$SKYHAUL_MAST_URL``, else ``https://mast.stsci.edu``).
+
+        Returns
+        -------
+        ImportResult
+            ``run`` (the job's :class:`~skyhaul.services.acquire.AcquireResult`:
+            ``job_id``, ``summary``), ``plan`` (files, products skipped and refused),
+            ``not_done`` and ``as_json()``. Also kept in :attr:`last_result`.
+
+        Raises
+        ------
+        UsageError
+            An unknown ``obs_id`` or a bad option (nothing is registered).
+        SourceError
+            MAST failed (nothing is registered).
+        """
+        from skyhaul.services.mast_import import (
+            ImportResult,
+            plan_import,
+            prepare_import,
+        )
+
+        choice = _source_choice(source)
+        wanted = [obs_ids] if isinstance(obs_ids, str) else list(obs_ids)
+        root = _directory(dest)
+        url = self._mast_url(mast_url)
+        plan = self._ask_mast(
+            url,
+            lambda client: plan_import(client, wanted, product_type=product_type, source=choice),
+        )
+        params = {
+            "via": "python",
+            "mast": {
+                "url": url,
+                "obs_ids": wanted,
+                "product_type": product_type,
+                "source": choice.value,
+            },
+        }
+        run, _ = prepare_import(self.catalog, plan, str(root), self.options, params=params)
+        result, interrupted = _run(run.run, cancel_event)
+        imported = self.last_result = ImportResult(result, plan)
+        if interrupted:
+            raise KeyboardInterrupt  # after keeping the result: the caller asked to stop
+        return imported
+
+    def mast_download_products(
+        self,
+        rows: Sequence[Mapping[str, object]],
+        download_dir: str | os.PathLike[str],
+        *,
+        source: str = "auto",
+        flat: bool = False,
+        cancel_event: CancelEvent | None = None,
+        mast_url: str | None = None,
+    ) -> list[ManifestRow]:
+        """Download product rows as astroquery's ``download_products`` does (see
+        :func:`skyhaul.mast.download_products`); return the manifest's rows."""
+        from skyhaul.services.mast_download import manifest_rows, plan_table
+        from skyhaul.services.mast_import import ImportResult, prepare_import
+
+        choice = _source_choice(source)
+        root = _directory(download_dir)
+        plan = self._ask_mast(
+            mast_url, lambda client: plan_table(client, rows, source=choice, flat=flat)
+        )
+        params = {"via": "astroquery drop-in", "source": choice.value, "flat": flat}
+        run, _ = prepare_import(self.catalog, plan, str(root), self.options, params=params)
+        result, interrupted = _run(run.run, cancel_event)
+        self.last_result = ImportResult(result, plan)
+        ids = tuple(self.catalog.job_file_ids(run.job_id))
+        records = {r.url: r for r in self.catalog.list_files(Selection(ids=ids))} if ids else {}
+        manifest = manifest_rows(rows, plan, records, os.fspath(download_dir))
+        if interrupted:
+            raise KeyboardInterrupt
+        return manifest
+
+    def _mast_url(self, explicit: str | None) -> str:
+        from skyhaul.adapters.mast import mast_url
+
+        return mast_url(explicit, os.environ)
+
+    def _ask_mast(self, url: str | None, ask: Callable[[MastClient], Coroutine[Any, Any, T]]) -> T:
+        """Ask MAST (Ctrl-C stops the question: KeyboardInterrupt, nothing registered)."""
+        from skyhaul.services.mast_session import ask_mast
+
+        where = self._mast_url(url)
+        verify = self.options.verify_tls
+        try:
+            answer, interrupted = _run(
+                lambda cancel: ask_mast(where, ask, cancel, verify_tls=verify), None
+            )
+        except InterruptedRun:
+            raise KeyboardInterrupt from None
+        if interrupted:
+            raise KeyboardInterrupt
+        return answer
 
     def close(self) -> None:
         """Close the catalog."""
@@ -432,6 +627,25 @@ def _slot_window(slot: Any) -> tuple[datetime, datetime]:
         raise UsageError(f"a slot needs a start and an end, got {slot!r}")
     window = _window(_time(start), _time(end))
     return window.start, window.end
+
+
+def _source_choice(source: str) -> SourceChoice:
+    from skyhaul.services.mast_import import SourceChoice
+
+    try:
+        return SourceChoice(source.lower())
+    except ValueError:
+        choices = ", ".join(c.value for c in SourceChoice)
+        raise UsageError(f"source {source!r} is not one of {choices}") from None
+
+
+def _directory(path: str | os.PathLike[str]) -> Path:
+    """The destination root, absolute, made if missing."""
+    root = Path(path).expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{os.fspath(path)}: not a directory")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
 def _path_text(path: os.PathLike[str] | None) -> str | None:

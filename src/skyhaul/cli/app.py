@@ -21,6 +21,7 @@ from skyhaul.cli.group import SkyhaulGroup
 from skyhaul.cli.jobs import jobs_app
 from skyhaul.cli.ledger import ledger_app
 from skyhaul.cli.ls import ls
+from skyhaul.cli.mast import mast_app
 from skyhaul.cli.ops import ignore, recover_stale, retry, unignore
 from skyhaul.cli.report import report_app
 from skyhaul.cli.signals import terminate_as_interrupt
@@ -61,6 +62,7 @@ app.command("verify")(verify)
 app.add_typer(ledger_app)
 app.add_typer(report_app)
 app.add_typer(jobs_app)
+app.add_typer(mast_app)
 
 
 def main() -> None:

@@ -11,9 +11,9 @@ Rules:
   130 cancelled or interrupted (Ctrl-C on the follower exits 130 too). With ``--json``
   the lines go to stderr and the final document to stdout.
 - ``skyhaul jobs resume ID`` queues a failed, cancelled or interrupted ``get``,
-  ``download``, ``backfill`` or watch-cycle job again and runs it here, as its own
-  command did: the same job, its own files, selection, window or days, its own options
-  (credentials read again from the source's configuration), the same exit codes.
+  ``import``, ``download``, ``backfill`` or watch-cycle job again and runs it here, as
+  its own command did: the same job, its own files, selection, window or days, its own
+  options (credentials read again from the source's configuration), the same exit codes.
 - ``skyhaul jobs cancel ID`` sets the cancel flag of a running job (its process, wherever
   it runs, stops within 2 s and leaves every file resumable) or cancels a queued one at
   once. An unknown or already finished job is one line on stderr and exit code 2.
@@ -86,7 +86,8 @@ def jobs(
     *,
     common: CommonOptions,
 ) -> None:
-    """List jobs (get, download, backfill, watch cycle) newest first; show, cancel, resume one."""
+    """List jobs (get, import, download, backfill, watch cycle) newest first; show, cancel,
+    resume one."""
     if ctx.invoked_subcommand is not None:
         if state:
             raise UsageError(f"--state lists jobs; it does not go with '{ctx.invoked_subcommand}'")
@@ -194,7 +195,7 @@ def resume(
         job = _read(catalog, job_id)
         if job.kind is JobKind.BACKFILL:
             raise typer.Exit(_resume_backfill(term, catalog, job))
-        if job.kind not in (JobKind.GET, JobKind.DOWNLOAD, JobKind.WATCH_CYCLE):
+        if job.kind not in (JobKind.GET, JobKind.IMPORT, JobKind.DOWNLOAD, JobKind.WATCH_CYCLE):
             raise UsageError(f"job {job_id} is a {job.kind.value} job: it does not resume")
         options = options_from_json(job.params.get("options", {}))
         recorded = job.params.get("config")

@@ -12,7 +12,7 @@ Rules:
   ``--max-per-host``. The summary, the progress and the outcome are the whole run's.
 - A run that discovers a source first stays in one process: the listing must be
   registered before anyone claims.
-- A run of its job's own files (``get``) ends by counting the ones it left undone
+- A run of its job's own files (``get``, ``import``) ends by counting the ones it left undone
   without failing them itself (abandoned or failed earlier and not due, held by another
   live process): ``RunSummary.unfinished``, which fails the job as a failure would.
 - Nothing is "done" that is not on disk: ``prepare`` checks that the DOWNLOADED files the
@@ -229,14 +229,23 @@ def prepare_get(
     options: TransferOptions,
     *,
     processes: int | None = 1,
+    kind: JobKind = JobKind.GET,
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[DownloadRun, RegisterResult]:
-    """Queue a ``get`` job, register its files linked to it, and prepare its run.
+    """Queue a ``get`` job (or another ``kind`` of job over named files: an ``import``),
+    register its files linked to it, and prepare its run.
 
-    Its parameters name the destination and the options; its files are its links, so
-    ``jobs resume`` downloads exactly them again.
+    Its parameters name the destination and the options, and hold ``params`` too (what
+    its interface records of itself); its files are its links, so ``jobs resume``
+    downloads exactly them again.
     """
-    params = {"dest_root": dest_root, "options": options_to_json(options), "processes": processes}
-    job_id = create_job(catalog, JobKind.GET, params)
+    recorded = {
+        "dest_root": dest_root,
+        "options": options_to_json(options),
+        "processes": processes,
+        **(params or {}),
+    }
+    job_id = create_job(catalog, kind, recorded)
     # A known URL named for another destination wants a copy there.
     registered = catalog.register(
         specs, dest_root, now=SYSTEM_CLOCK.now(), job_id=job_id, copies=True
@@ -279,9 +288,9 @@ def resume_download(
     discovery: Discovery | None = None,
     credentials: tuple[tuple[str, str], ...] = (),
 ) -> DownloadRun:
-    """Queue a failed, cancelled or interrupted ``get``, ``download`` or watch-cycle job
-    again and prepare its run: the same job, its own selection (a get: its linked files;
-    a watch cycle: its source's window, listed again).
+    """Queue a failed, cancelled or interrupted ``get``, ``import``, ``download`` or
+    watch-cycle job again and prepare its run: the same job, its own selection (a get or
+    an import: its linked files; a watch cycle: its source's window, listed again).
 
     Parameters
     ----------
@@ -300,15 +309,16 @@ def resume_download(
     UsageError
         The job is of another kind, or not in a state it resumes from.
     """
-    if job.kind not in (JobKind.GET, JobKind.DOWNLOAD, JobKind.WATCH_CYCLE):
+    if job.kind not in _RESUMABLE:
         raise UsageError(
-            f"job {job.id} is a {job.kind.value} job, not a get, a download or a watch cycle"
+            f"job {job.id} is a {job.kind.value} job, not a get, an import, a download "
+            "or a watch cycle"
         )
     requeue(catalog, job)
     params = job.params
     options = replace(options_from_json(params.get("options", {})), credentials=credentials)
     processes = params.get("processes", 1)
-    if job.kind is JobKind.GET:
+    if job.kind in _OF_NAMED_FILES:
         spec = DownloadSpec(options, linked_only=True, processes=processes)
     elif job.kind is JobKind.WATCH_CYCLE:
         # A cycle lists its source's window again, then downloads that source's files.
@@ -320,6 +330,11 @@ def resume_download(
         spec = DownloadSpec(options, selection, discovery=discovery, processes=processes)
     return DownloadRun.prepare(catalog, spec, job.id)
 
+
+#: Jobs over the files they named (linked to them): a resume downloads exactly those.
+_OF_NAMED_FILES = frozenset({JobKind.GET, JobKind.IMPORT})
+#: Jobs ``resume_download`` runs again.
+_RESUMABLE = _OF_NAMED_FILES | {JobKind.DOWNLOAD, JobKind.WATCH_CYCLE}
 
 #: States of a named file that count as settled: downloaded, or set aside by an operator.
 _SETTLED = frozenset({FileState.DOWNLOADED, FileState.IGNORED})

@@ -97,14 +97,19 @@ def cloud_url(key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """One filter of a MAST search: ``column`` is one of ``values``."""
+    """One filter of a MAST search: ``column`` is one of ``values``, or matches
+    ``free_text`` (MAST's wildcard, ``%`` for any text: ``NIRCAM%``)."""
 
     column: str
     values: tuple[str, ...]
+    free_text: str | None = None
 
     def as_json(self) -> dict[str, object]:
         """MAST's form of the filter."""
-        return {"paramName": self.column, "values": list(self.values)}
+        shape: dict[str, object] = {"paramName": self.column, "values": list(self.values)}
+        if self.free_text is not None:
+            shape["freeText"] = self.free_text
+        return shape
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,7 +130,9 @@ class Product:
     data_uri : str
         ``dataURI`` (``mast:JWST/product/...``): the file's identity at MAST.
     obsid : str or None
-        ``obsID``: the product group it was listed under.
+        ``obsID``: the product group of the product itself (a member's, for JWST).
+    parent_obsid : str or None
+        ``parent_obsid``: the product group it was listed for, when MAST says.
     obs_id : str or None
         The mission's observation id of the product (a member exposure, for JWST).
     mission : str or None
@@ -151,6 +153,7 @@ class Product:
 
     data_uri: str
     obsid: str | None = None
+    parent_obsid: str | None = None
     obs_id: str | None = None
     mission: str | None = None
     filename: str | None = None
@@ -170,6 +173,7 @@ class Product:
         return cls(
             data_uri=uri,
             obsid=_text(row, "obsID"),
+            parent_obsid=_text(row, "parent_obsid"),
             obs_id=_text(row, "obs_id"),
             mission=_text(row, "obs_collection"),
             filename=_text(row, "productFilename"),
@@ -179,6 +183,11 @@ class Product:
             calib_level=_whole(row, "calib_level"),
             record=row,
         )
+
+    @property
+    def group(self) -> str | None:
+        """The observation (``obsid``) it was listed for: ``parent_obsid``, else ``obsID``."""
+        return self.parent_obsid or self.obsid
 
 
 def _text(row: Row, column: str) -> str | None:
