@@ -241,7 +241,44 @@ def product(obsid: int, obs_id: str, filename: str, size: int, **columns: object
     }
 
 
-def content(name: str, size: int) -> bytes:
-    """Deterministic bytes of a file."""
-    seed = name.encode() or b"x"
-    return (seed * (size // len(seed) + 1))[:size]
+def fits_file(name: str, values: int = 100) -> bytes:
+    """A small valid FITS file (CHECKSUM and DATASUM set) whose data depend on ``name``."""
+    import io
+
+    import numpy as np
+    from astropy.io import fits
+
+    seed = sum(name.encode())
+    hdu = fits.PrimaryHDU(data=(np.arange(values, dtype=np.int16) + seed))
+    hdu.header["OBJECT"] = name[:60]
+    out = io.BytesIO()
+    hdu.writeto(out, checksum=True)
+    return out.getvalue()
+
+
+#: The stocked archive's observations.
+OBS_A = "jw02727-o002_t062_nircam_clear-f277w"
+OBS_B = "jw02727-o003_t062_nircam_clear-f444w"
+MEMBER = "jw02727002001_02101_00001_nrcb1"
+
+
+def stock(fake: FakeMast) -> None:
+    """Two JWST observations: A with two science files in the cloud (one of a member
+    exposure) and a preview that is not; B (calib level 2) with one science file not in
+    the cloud. Every file is a small valid FITS file (the preview too)."""
+    fake.names["ngc 1300"] = (49.92, -19.41)
+    fake.observations = [observation(1001, OBS_A), observation(1002, OBS_B, calib_level=2)]
+    listing = [
+        (1001, OBS_A, f"{OBS_A}_i2d.fits", "SCIENCE", True),
+        (1001, MEMBER, f"{MEMBER}_cal.fits", "SCIENCE", True),
+        (1001, OBS_A, f"{OBS_A}_i2d.jpg", "PREVIEW", False),
+        (1002, OBS_B, f"{OBS_B}_i2d.fits", "SCIENCE", False),
+    ]
+    for obsid, obs_id, name, kind, in_cloud in listing:
+        body = fits_file(name, 50 + len(name))
+        row = product(obsid, obs_id, name, len(body), productType=kind)
+        fake.products.append(row)
+        uri = str(row["dataURI"])
+        fake.files[uri] = body
+        if in_cloud:
+            fake.cloud[uri] = f"/jwst/public/jw02727/L3/t/{name}"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from tests.adapters.mast.conftest import StartMast
 from tests.adapters.mast.fake_mast import FakeMast, observation, product
+from tests.adapters.mast.fixtures import StartMast
 
 from skyhaul.adapters.mast import (
     DEFAULT_MAST_URL,

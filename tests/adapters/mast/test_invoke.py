@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 from tests.adapters.http.loopback import serve
-from tests.adapters.mast.conftest import Sleeps, StartMast
 from tests.adapters.mast.fake_mast import FakeMast, observation
+from tests.adapters.mast.fixtures import Sleeps, StartMast
 
 from skyhaul.adapters.mast import Filter, InvokeLimits, MastClient
 from skyhaul.errors import SourceError
