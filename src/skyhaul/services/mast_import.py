@@ -191,7 +191,14 @@ def plan_files(
             skipped.append(replace(aside, reason="not in the cloud (--source s3)"))
             continue
         try:
-            spec = _spec(entry, key, download_url, prefix=prefix, flat=flat)
+            spec = _spec(
+                entry,
+                key,
+                download_url,
+                prefix=prefix,
+                flat=flat,
+                s3_only=source is SourceChoice.S3,
+            )
             validate_spec(spec)
         except InvalidSpecError as exc:
             refused.append(replace(aside, reason=exc.message))
@@ -244,13 +251,19 @@ def _spec(
     *,
     prefix: str,
     flat: bool,
+    s3_only: bool,
 ) -> FileSpec:
     product, observation = entry.product, entry.observation
     name = _single_name("file name", entry.filename)
     parts = [] if flat else [p for p in (prefix, entry.mission, entry.obs_id) if p]
     path = "/".join([*(_single_name("directory", p) for p in parts), name])
     http = download_url(product.data_uri)
-    urls = (http,) if key is None else (cloud_url(key), http)
+    if key is None:
+        urls: tuple[str, ...] = (http,)
+    elif s3_only:
+        urls = (cloud_url(key),)
+    else:
+        urls = (cloud_url(key), http)
     start = observation.start if observation else None
     end = observation.end if observation else None
     if start is not None and end is not None and end < start:
