@@ -160,7 +160,7 @@ async def test_an_http_import_looks_nothing_up(fake: FakeMast, mast: StartMast) 
 
 async def test_an_unknown_obs_id_plans_nothing(fake: FakeMast, mast: StartMast) -> None:
     stock(fake)
-    with pytest.raises(UsageError, match="^MAST has no observation with obs_id: jw99999-nope$"):
+    with pytest.raises(UsageError, match=r"^MAST has no observation with obs_id: jw99999-nope$"):
         await plan_import(await mast(), [OBS_A, "jw99999-nope"])
     assert "Mast.Caom.Products" not in fake.services()
     assert fake.lookups == []

@@ -327,7 +327,8 @@ def _import_and_report(
 
 def _search_table(rows: list[SearchRow]) -> Table:
     table = Table(show_edge=False, pad_edge=False)
-    for name in ("obs_id", "target", "mission", "instrument", "time (UTC)"):
+    table.add_column("obs_id", no_wrap=True)
+    for name in ("target", "mission", "instrument", "time (UTC)"):
         table.add_column(name, overflow="fold")
     table.add_column("products", justify="right", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
@@ -336,7 +337,8 @@ def _search_table(rows: list[SearchRow]) -> Table:
         start, end = o.start, o.end
         when = "" if start is None else start.strftime("%Y-%m-%d %H:%M")
         if end is not None:
-            when += f" .. {end.strftime('%Y-%m-%d %H:%M')}"
+            same_day = start is not None and start.date() == end.date()
+            when += f"..{end.strftime('%H:%M' if same_day else '%Y-%m-%d %H:%M')}"
         table.add_row(
             o.obs_id,
             o.target or "",

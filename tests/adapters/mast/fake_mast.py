@@ -45,6 +45,8 @@ class FakeMast:
     """Echo page 1 whatever page is asked for."""
     fail_downloads: int = 0
     """Downloads that answer 503 before one succeeds."""
+    latency: float = 0.0
+    """Seconds each download waits before it answers."""
     invokes: list[dict[str, object]] = field(default_factory=list)
     lookups: list[list[str]] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)
@@ -146,6 +148,8 @@ class FakeMast:
         pairs = parse_qsl(request.query_string, keep_blank_values=True)
         uri = pairs[0][1] if pairs and pairs[0][0] == "uri" else ""
         self.downloads.append(uri)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if self.fail_downloads > 0:
             self.fail_downloads -= 1
             return web.Response(status=503, text="busy")
@@ -282,3 +286,14 @@ def stock(fake: FakeMast) -> None:
         fake.files[uri] = body
         if in_cloud:
             fake.cloud[uri] = f"/jwst/public/jw02727/L3/t/{name}"
+
+
+def stock_many(fake: FakeMast, count: int, obs_id: str = "jw01234-o001_t001_miri_f770w") -> None:
+    """One MIRI observation (obsid 2001) of ``count`` small science files, none in the cloud."""
+    fake.observations.append(observation(2001, obs_id, instrument_name="MIRI/IMAGE"))
+    for index in range(count):
+        name = f"{obs_id}_{index:03d}_cal.fits"
+        body = fits_file(name, 40 + index)
+        row = product(2001, obs_id, name, len(body))
+        fake.products.append(row)
+        fake.files[str(row["dataURI"])] = body
