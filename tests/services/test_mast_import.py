@@ -151,6 +151,12 @@ async def test_planning_an_import(fake: FakeMast, mast: StartMast) -> None:
     assert member.instrument == "NIRCAM/IMAGE"  # from the observation it was listed for
 
 
+async def test_obs_ids_match_in_any_letter_case(fake: FakeMast, mast: StartMast) -> None:
+    stock(fake)
+    plan = await plan_import(await mast(), [OBS_B.upper()], source=SourceChoice.HTTP)
+    assert [s.path for s in plan.specs] == [f"JWST/{OBS_B}/{OBS_B}_i2d.fits"]
+
+
 async def test_an_http_import_looks_nothing_up(fake: FakeMast, mast: StartMast) -> None:
     stock(fake)
     plan = await plan_import(await mast(), [OBS_A], source=SourceChoice.HTTP)

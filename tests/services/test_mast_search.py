@@ -4,7 +4,7 @@ products counted per observation from one batched query, bad criteria refused up
 from __future__ import annotations
 
 import pytest
-from tests.adapters.mast.fake_mast import OBS_A, OBS_B, FakeMast, stock
+from tests.adapters.mast.fake_mast import OBS_A, OBS_B, FakeMast, observation, stock
 from tests.adapters.mast.fixtures import StartMast, fake, mast, sleeps
 
 from skyhaul.errors import UsageError
@@ -58,6 +58,13 @@ async def test_an_obs_id_search_is_filtered(fake: FakeMast, mast: StartMast) -> 
     rows = await search(await mast(), SearchCriteria(obs_id=OBS_B))
     assert [r.observation.obs_id for r in rows] == [OBS_B]
     assert fake.invokes[0]["service"] == "Mast.Caom.Filtered"
+
+
+async def test_an_instrument_finds_its_modes(fake: FakeMast, mast: StartMast) -> None:
+    stock(fake)
+    fake.observations.append(observation(1003, "jw-miri", instrument_name="MIRI/IMAGE"))
+    rows = await search(await mast(), SearchCriteria(ra=49.92, dec=-19.41, instrument="nircam"))
+    assert [r.observation.obs_id for r in rows] == [OBS_A, OBS_B]
 
 
 def test_an_instrument_means_every_mode_unless_exact() -> None:

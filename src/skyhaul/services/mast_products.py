@@ -2,8 +2,9 @@
 
 Rules:
 - Observations are found by ``obs_id`` (``Mast.Caom.Filtered``, ``OBS_ID_BATCH`` ids per
-  query). An ``obs_id`` MAST does not know is a ``UsageError`` naming every unknown one
-  (exit 2): nothing further is asked, so nothing is registered.
+  query; MAST matches them in any letter case). An ``obs_id`` MAST does not know is a
+  ``UsageError`` naming every unknown one (exit 2): nothing further is asked, so nothing
+  is registered.
 - Their products come from one batched products query; a product listed twice (under two
   observations) is one product, kept at its first listing. ``product_type`` keeps the
   products of that type (any letter case).
@@ -94,14 +95,14 @@ async def find_observations(client: MastClient, obs_ids: Sequence[str]) -> list[
     for start in range(0, len(wanted), OBS_ID_BATCH):
         batch = tuple(wanted[start : start + OBS_ID_BATCH])
         found += await client.filtered([Filter("obs_id", batch)])
-    known = {o.obs_id for o in found}
-    unknown = [o for o in wanted if o not in known]
+    known = {o.obs_id.lower() for o in found}  # MAST matches ids in any letter case
+    unknown = [o for o in wanted if o.lower() not in known]
     if unknown:
         shown = ", ".join(unknown[:_SHOWN]) + (" ..." if len(unknown) > _SHOWN else "")
         noun = "obs_id" if len(unknown) == 1 else f"{len(unknown)} obs_ids"
         raise UsageError(f"MAST has no observation with {noun}: {shown}")
-    order = {o: i for i, o in enumerate(wanted)}
-    return sorted(found, key=lambda o: order[o.obs_id])
+    order = {o.lower(): i for i, o in enumerate(wanted)}
+    return sorted(found, key=lambda o: order.get(o.obs_id.lower(), len(order)))
 
 
 async def products_of(

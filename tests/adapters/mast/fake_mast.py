@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -128,9 +129,15 @@ class FakeMast:
             rows = [r for r in rows if _separation(r, ra, dec) <= radius]
         filters = params.get("filters", [])
         assert isinstance(filters, list)
-        for f in filters:
-            values = [str(v) for v in f["values"]]
-            rows = [r for r in rows if str(r.get(f["paramName"])) in values]
+        for f in filters:  # as MAST: any letter case; freeText is LIKE (% only here)
+            values = {str(v).lower() for v in f["values"]}
+            pattern = str(f.get("freeText", "")).lower().replace("%", ".*")
+            rows = [
+                r
+                for r in rows
+                if str(r.get(f["paramName"])).lower() in values
+                or (pattern and re.fullmatch(pattern, str(r.get(f["paramName"])).lower()))
+            ]
         return rows
 
     async def _path_lookup(self, request: web.Request) -> web.Response:
