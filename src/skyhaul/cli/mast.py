@@ -18,20 +18,18 @@ Rules:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.table import Table
 
-from skyhaul.cli.common import Terminal, catalog_location, opened_catalog, start
+from skyhaul.cli.common import catalog_location, opened_catalog, start
 from skyhaul.cli.get import _destination
+from skyhaul.cli.mast_report import import_and_report, products_lines, search_table
 from skyhaul.cli.options import (
     CommonOptions,
     build_common,
@@ -41,13 +39,9 @@ from skyhaul.cli.options import (
     with_options,
 )
 from skyhaul.core.model import TransferOptions
-from skyhaul.core.units import format_size
 
 if TYPE_CHECKING:
     from skyhaul.adapters.mast import MastClient
-    from skyhaul.services.mast_import import ImportPlan
-    from skyhaul.services.mast_search import SearchRow
-    from skyhaul.services.runs import DownloadRun
 
 __all__ = ["mast_app"]
 
@@ -60,9 +54,6 @@ mast_app = typer.Typer(
     help="Search MAST (the Mikulski Archive for Space Telescopes) and import observations.",
     no_args_is_help=True,
 )
-
-_QUERY = "Query"
-_SHOWN_ASIDE = 10  # products set aside listed after a human summary
 
 MastUrl = Annotated[
     str | None,
@@ -155,7 +146,7 @@ def search(
     if term.json:
         term.emit_json([row.as_json() for row in rows])
         return
-    term.out.print(_search_table(rows))
+    term.out.print(search_table(rows))
     term.out.print(f"{len(rows)} observations", highlight=False)
 
 
@@ -182,25 +173,8 @@ def products(
     if term.json:
         term.emit_json([entry.as_json(url) for entry, url in listed])
         return
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("file", overflow="fold")
-    table.add_column("type", no_wrap=True)
-    table.add_column("size", justify="right", no_wrap=True)
-    table.add_column("cloud", no_wrap=True)
-    for entry, _ in listed:
-        size = entry.product.size
-        table.add_row(
-            entry.filename,
-            entry.product.product_type or "",
-            "" if size is None else format_size(size),
-            "yes" if entry.cloud_key else "no",
-        )
-    term.out.print(table)
-    total = sum(e.product.size or 0 for e, _ in listed)
-    in_cloud = sum(1 for e, _ in listed if e.cloud_key)
-    term.out.print(
-        f"{len(listed)} products, {format_size(total)}; {in_cloud} in the cloud", highlight=False
-    )
+    for line in products_lines(entry for entry, _ in listed):
+        term.out.print(line, highlight=False)
 
 
 @mast_app.command("import")
@@ -266,7 +240,7 @@ def import_(
             registered.new,
             registered.known,
         )
-        code = _import_and_report(
+        code = import_and_report(
             term,
             run,
             plan,
@@ -275,80 +249,6 @@ def import_(
             files_at=str(root),
         )
     raise typer.Exit(code)
-
-
-def _import_and_report(
-    term: Terminal,
-    run: DownloadRun,
-    plan: ImportPlan,
-    *,
-    show_progress: bool,
-    catalog_at: str,
-    files_at: str,
-) -> int:
-    """Run the import's job as ``get`` runs its own, then print the summary with the
-    products set aside; return the exit code."""
-    from skyhaul.cli.render import live_progress, summary_lines
-    from skyhaul.cli.transfer import exit_code
-    from skyhaul.services.acquire import AcquireResult
-    from skyhaul.services.cancellation import run_cancellable
-    from skyhaul.services.mast_import import ImportResult
-
-    live = show_progress and sys.stdout.isatty() and term.err.is_terminal
-
-    async def job(cancel: asyncio.Event) -> AcquireResult:
-        if not live:
-            return await run.run(cancel)
-        async with live_progress(run.progress, term.err):
-            return await run.run(cancel)
-
-    def notice(signal_name: str) -> None:
-        logger.warning(
-            "%s: stopping; files stay resumable (Ctrl-C again quits at once)", signal_name
-        )
-
-    result = ImportResult(run_cancellable(job, on_cancel=notice), plan)
-    if term.json:
-        term.emit_json(result.as_json())
-    else:
-        summary = result.run.summary
-        for line in summary_lines(summary, files_at=files_at, catalog_at=catalog_at):
-            term.out.print(line, highlight=False)
-        for what, aside in (("skipped", plan.skipped), ("refused", plan.refused)):
-            if aside:
-                term.out.print(f"{len(aside)} products {what}:", highlight=False)
-            for item in aside[:_SHOWN_ASIDE]:
-                term.out.print(f"  {item.obs_id}/{item.filename}: {item.reason}", highlight=False)
-            if len(aside) > _SHOWN_ASIDE:
-                term.out.print(f"  ... and {len(aside) - _SHOWN_ASIDE} more (--json lists all)")
-    code = exit_code(result.run.summary)
-    return 1 if code == 0 and plan.refused else code
-
-
-def _search_table(rows: list[SearchRow]) -> Table:
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("obs_id", no_wrap=True)
-    for name in ("target", "mission", "instrument", "time (UTC)"):
-        table.add_column(name, overflow="fold")
-    table.add_column("products", justify="right", no_wrap=True)
-    table.add_column("size", justify="right", no_wrap=True)
-    for row in rows:
-        o = row.observation
-        start, end = o.start, o.end
-        when = "" if start is None else start.strftime("%Y-%m-%d %H:%M")
-        if end is not None:
-            same_day = start is not None and start.date() == end.date()
-            when += f"..{end.strftime('%H:%M' if same_day else '%Y-%m-%d %H:%M')}"
-        table.add_row(
-            o.obs_id,
-            o.target or "",
-            o.mission or "",
-            o.instrument or "",
-            when,
-            str(row.products),
-            format_size(row.size),
-        )
-    return table
 
 
 def _mast_url(value: str | None) -> str:
