@@ -4,8 +4,7 @@ JSON, one-line errors with their exit codes, imports as jobs that ``jobs resume`
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +22,12 @@ from tests.adapters.mast.fake_mast import (
 )
 from tests.cli.conftest import Invoke
 
+from skyhaul import Client
 from skyhaul.adapters.catalog import open_catalog
 from skyhaul.core.jobs import JobKind, JobState
+from skyhaul.core.model import TransferOptions
+
+MIRI_OBS = "jw01234-o001_t001_miri_f770w"  # stock_many's observation
 
 
 @pytest.fixture
@@ -179,59 +182,33 @@ def test_bad_import_options_are_one_line_and_exit_2(skyhaul: Invoke, fake: FakeM
     assert fake.invokes == []
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "skyhaul.cli.app", *args]
-
-
-def test_an_import_cancelled_from_another_process_resumes(
-    tmp_path: Path, catalog_url: str, monkeypatch: pytest.MonkeyPatch
+def test_a_cancelled_import_resumes_with_jobs_resume(
+    skyhaul: Invoke, tmp_path: Path, catalog_url: str
 ) -> None:
-    served = FakeMast(latency=0.3)
-    stock_many(served, 16)
+    served = FakeMast(latency=0.05)
+    stock_many(served, 8)
+    stop = threading.Event()
     with fake_mast_thread(served) as url:
-        monkeypatch.setenv("SKYHAUL_MAST_URL", url)
-        command = _cli(
-            "mast", "import", "jw01234-o001_t001_miri_f770w", "--source", "http", "-d", "out",
-            "-j", "1", "-P", "1", "--json", "--no-progress",
-        )  # fmt: skip
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            job_id = _running_import(catalog_url, child)
-            cancelled = subprocess.run(
-                _cli("jobs", "cancel", str(job_id)), capture_output=True, text=True, timeout=60
+        watcher = threading.Thread(target=_set_after_downloads, args=(served, 2, stop))
+        watcher.start()
+        with Client(catalog=catalog_url, options=TransferOptions(concurrency=1)) as client:
+            result = client.mast_import(
+                MIRI_OBS, source="http", dest=tmp_path / "out", cancel_event=stop, mast_url=url
             )
-            assert cancelled.returncode == 0, cancelled.stderr
-            out, err = child.communicate(timeout=60)
-        finally:
-            child.kill()
-        assert child.returncode == 130, err
-        assert json.loads(out)["interrupted"] is True
+        watcher.join(30)
+        assert result.run.summary.interrupted and result.run.summary.downloaded < 8
         served.latency = 0.0
-        again = subprocess.run(
-            _cli("jobs", "resume", str(job_id), "--json"),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["job"] == job_id
+        again = skyhaul("jobs", "resume", str(result.job_id), "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["job"] == result.job_id
     with open_catalog(catalog_url) as catalog:
-        job = catalog.get_job(job_id)
+        job = catalog.get_job(result.job_id or 0)
         assert job is not None and (job.kind, job.state) == (JobKind.IMPORT, JobState.SUCCEEDED)
-        assert sum(catalog.job_file_states(job_id).values()) == 16
-    files = sorted((tmp_path / "out" / "JWST").rglob("*.fits"))
-    assert len(files) == 16
+    assert len(list((tmp_path / "out" / "JWST").rglob("*.fits"))) == 8
 
 
-def _running_import(catalog_url: str, child: subprocess.Popen[str], timeout: float = 60) -> int:
-    """The id of the child's import job once it has downloaded a file."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with open_catalog(catalog_url) as catalog:
-            jobs = catalog.list_jobs(states=[JobState.RUNNING])
-        if jobs and jobs[0].progress is not None and jobs[0].progress.files_done >= 1:
-            assert jobs[0].kind is JobKind.IMPORT
-            return jobs[0].id
-        assert child.poll() is None, child.stderr.read() if child.stderr else ""
-        assert time.monotonic() < deadline, "the import's job never ran"
-        time.sleep(0.05)
+def _set_after_downloads(served: FakeMast, count: int, stop: threading.Event) -> None:
+    deadline = time.monotonic() + 30
+    while len(served.downloads) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
