@@ -42,9 +42,12 @@ SHOWN_ASIDE = 10
 def search_table(rows: Iterable[SearchRow]) -> Table:
     """The observations found: obs_id, target, mission, instrument, time, products, size."""
     table = Table(show_edge=False, pad_edge=False)
+    # Ids, missions and times read whole; names fold when the terminal is narrow.
     table.add_column("obs_id", no_wrap=True)
-    for name in ("target", "mission", "instrument", "time (UTC)"):
-        table.add_column(name, overflow="fold")
+    table.add_column("target", overflow="fold", min_width=8)
+    table.add_column("mission", no_wrap=True)
+    table.add_column("instrument", overflow="fold", min_width=8)
+    table.add_column("time (UTC)", no_wrap=True)
     table.add_column("products", justify="right", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
     for row in rows:
