@@ -167,7 +167,7 @@ def test_a_refused_product_fails_the_import_but_not_the_others(
     result = skyhaul("mast", "import", OBS_B, "--source", "http", "-d", "out", "--no-progress")
     assert result.exit_code == 1
     assert "1 downloaded" in result.stdout
-    assert "1 products refused:" in result.stdout
+    assert "1 product refused:" in result.stdout
     assert "../../escape.fits" in result.stdout
     assert (tmp_path / "out" / "JWST" / OBS_B / f"{OBS_B}_i2d.fits").exists()
     assert not (tmp_path / "escape.fits").exists()

@@ -29,7 +29,7 @@ import typer
 
 from skyhaul.cli.common import catalog_location, opened_catalog, start
 from skyhaul.cli.get import _destination
-from skyhaul.cli.mast_report import import_and_report, products_lines, search_table
+from skyhaul.cli.mast_report import count, import_and_report, products_lines, search_table
 from skyhaul.cli.options import (
     CommonOptions,
     build_common,
@@ -147,7 +147,7 @@ def search(
         term.emit_json([row.as_json() for row in rows])
         return
     term.out.print(search_table(rows))
-    term.out.print(f"{len(rows)} observations", highlight=False)
+    term.out.print(count(len(rows), "observation"), highlight=False)
 
 
 @mast_app.command("products")

@@ -31,12 +31,17 @@ if TYPE_CHECKING:
     from skyhaul.services.mast_search import SearchRow
     from skyhaul.services.runs import DownloadRun
 
-__all__ = ["import_and_report", "products_lines", "search_table"]
+__all__ = ["count", "import_and_report", "products_lines", "search_table"]
 
 logger = logging.getLogger("skyhaul.cli")
 
 #: Products set aside listed after a human summary; ``--json`` lists all.
 SHOWN_ASIDE = 10
+
+
+def count(n: int, noun: str) -> str:
+    """``1 product``, ``2 products``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def search_table(rows: Iterable[SearchRow]) -> Table:
@@ -81,7 +86,7 @@ def products_lines(entries: Iterable[ProductEntry]) -> Iterator[RenderableType]:
     yield table
     total = sum(e.product.size or 0 for e in listed)
     in_cloud = sum(1 for e in listed if e.cloud_key)
-    yield f"{len(listed)} products, {format_size(total)}; {in_cloud} in the cloud"
+    yield f"{count(len(listed), 'product')}, {format_size(total)}; {in_cloud} in the cloud"
 
 
 def import_and_report(
@@ -120,7 +125,7 @@ def import_and_report(
             term.out.print(line, highlight=False)
         for what, aside in (("skipped", plan.skipped), ("refused", plan.refused)):
             if aside:
-                term.out.print(f"{len(aside)} products {what}:", highlight=False)
+                term.out.print(f"{count(len(aside), 'product')} {what}:", highlight=False)
             for item in aside[:SHOWN_ASIDE]:
                 term.out.print(Text(f"  {item.obs_id}/{item.filename}: {item.reason}"))
             if len(aside) > SHOWN_ASIDE:
