@@ -8,7 +8,8 @@ Rules:
 - Nothing here runs unless there is something to write: a registration without origins
   and completions without headers cost no statement (small-file runs stay as fast).
 - Headers are stored in the transaction that makes their file DOWNLOADED, for the files
-  it did promote only. They also fill the file's mission metadata where it is unknown:
+  it did promote only; a remote change of the file forgets them (they describe bytes
+  that are gone), its origin stays. They also fill the file's mission metadata where it is unknown:
   ``instrument`` from INSTRUME, ``obs_start`` from DATE-OBS (only for a file without any
   observation time, so the longest-observation fact still holds).
 - A condition (:mod:`skyhaul.core.fitsquery`) is SQL on the indexed columns: text
@@ -48,6 +49,7 @@ from skyhaul.core.fitsquery import WILDCARD, HeaderCondition
 from skyhaul.core.model import Completion, FileSpec
 
 __all__ = [
+    "forget_headers",
     "header_clauses",
     "store_headers",
     "store_origins",
@@ -128,6 +130,13 @@ def store_headers(
     _upsert(c, rows, _HEADER_WRITES)
     if fills:
         _fill_metadata(c, fills)
+
+
+def forget_headers(c: Connection, file_ids: Sequence[int]) -> None:
+    """Forget the headers of files whose remote content changed (their origin stays)."""
+    cleared = dict.fromkeys(_HEADER_WRITES)
+    for chunk in chunks(sorted(file_ids)):
+        c.execute(update(file_headers).where(file_headers.c.file_id.in_(chunk)).values(cleared))
 
 
 def _fill_metadata(c: Connection, fills: list[dict[str, Any]]) -> None:

@@ -51,7 +51,7 @@ from skyhaul.adapters.catalog.destinations import (
     want_copies,
 )
 from skyhaul.adapters.catalog.facts import note_observations
-from skyhaul.adapters.catalog.headers import store_origins
+from skyhaul.adapters.catalog.headers import forget_headers, store_origins
 from skyhaul.adapters.catalog.jobs_schema import job_files
 from skyhaul.adapters.catalog.records import chunks, encode_urls
 from skyhaul.adapters.catalog.schema import files, segments
@@ -157,6 +157,7 @@ def register_specs(
         _apply_updates(connection, updates)
         if changed_ids:
             connection.execute(delete(segments).where(segments.c.file_id.in_(changed_ids)))
+            forget_headers(connection, changed_ids)
         if copies:
             real.update((row.url, resolve.of(unique[row.url].path)) for row in rows)
             wanted += want_copies(connection, rows, unique, dest_root, real, now)

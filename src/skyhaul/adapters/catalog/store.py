@@ -451,6 +451,7 @@ class Catalog:
             if event is FileEvent.REMOTE_CHANGED:
                 for chunk in chunks([row.id for row in rows]):
                     c.execute(delete(segments).where(segments.c.file_id.in_(chunk)))
+                headers.forget_headers(c, [row.id for row in rows])
             return len(rows)
 
         return self._change(work) if sources else 0
