@@ -226,9 +226,7 @@ def test_find_files_and_fits_headers_read_what_fits_metadata_stored(
     config.write_text(f'[sources.sim]\ntype = "sim"\nurl = "{sim.base_url}"\n')
     options = TransferOptions(fits_metadata=True)
     with skyhaul.Client(f"sqlite:///{tmp_path / 'c.db'}", config, options=options) as client:
-        assert client.download_files_by_downlink(None, "2024-01-01", "2025-01-01") == len(
-            sim.files
-        )
+        assert client.download_files_by_downlink(None, "2024-01-01", "2025-01-01") == len(sim.files)
         instrument = _instrument(sim)
         mine = [f.path for f in sim.files if f.version.file.instrument == instrument]
         found = client.find_files({"INSTRUME": instrument.lower()})
