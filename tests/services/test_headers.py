@@ -110,6 +110,8 @@ def test_a_file_is_named_by_id_or_by_path(
     assert file_named(stored, "sub/../sub/a.fits") == a  # through a symlink, not normalised
     with pytest.raises(UsageError, match="no file 9 in the catalog"):
         file_named(stored, "9")
+    with pytest.raises(UsageError, match="no file 99999999999999999999 in the catalog"):
+        file_named(stored, "99999999999999999999")
     with pytest.raises(UsageError, match=r"no file in the catalog is stored at .*/nope\.fits"):
         file_named(stored, "nope.fits")
 

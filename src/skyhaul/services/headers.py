@@ -37,6 +37,9 @@ __all__ = [
     "parse_where",
 ]
 
+#: Ids are 64-bit: a larger number names no file (and is never sent to the database).
+_LARGEST_ID = 2**63
+
 Where = str | Sequence[str] | Mapping[str, object]
 """Conditions: ``"KEY=VALUE"`` texts, or a mapping of keys to values that must equal."""
 
@@ -100,7 +103,7 @@ def file_named(queries: HeaderQueries, ref: str | int, *, cwd: Path | None = Non
     """
     text = str(ref).strip()
     if isinstance(ref, int) or text.isdigit():
-        record = queries.get(int(text))
+        record = queries.get(int(text)) if int(text) < _LARGEST_ID else None
         if record is None:
             raise UsageError(f"no file {text} in the catalog")
         return record
