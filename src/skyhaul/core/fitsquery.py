@@ -16,13 +16,12 @@ Rules:
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from skyhaul.core.fitsheaders import HEADER_COLUMNS, HeaderColumn, column_for_key
-from skyhaul.core.metadata import MetadataKind
+from skyhaul.core.metadata import MetadataKind, parse_metadata_value
 from skyhaul.core.timeparse import parse_utc
 
 __all__ = ["OPERATORS", "WILDCARD", "HeaderCondition", "condition_for", "parse_condition"]
@@ -130,13 +129,8 @@ def _typed(column: HeaderColumn, op: str, value: object) -> ConditionValue:
 def _number(column: HeaderColumn, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"{column.keyword} takes a number, not {value!r}")
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number):
-        raise ValueError(f"{value!r} is not a number ({column.keyword} is one)")
-    return number
+    text = value if isinstance(value, str) else repr(value)
+    return float(parse_metadata_value(MetadataKind.FLOAT, text))  # type: ignore[arg-type]
 
 
 def _time(column: HeaderColumn, value: object) -> datetime | date:

@@ -258,18 +258,9 @@ class OperatorQueries(Protocol):
         """Fail expired leases now."""
 
 
-class HeaderQueries(Protocol):
-    """Files found by their FITS header values, and what is stored of those (synchronous)."""
-
-    def list_files(
-        self,
-        selection: Selection | None = None,
-        *,
-        limit: int | None = None,
-        offset: int = 0,
-        order: str = "id",
-    ) -> list[FileRecord]:
-        """The selected files (``Selection.headers`` included)."""
+class HeaderQueries(OperatorQueries, Protocol):
+    """Files found by their FITS header values (``Selection.headers``), and what is stored
+    of those (synchronous)."""
 
     def get(self, file_id: int) -> FileRecord | None:
         """One file, or None."""

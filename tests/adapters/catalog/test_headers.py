@@ -4,15 +4,14 @@ completion, filtered on, read back; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, inspect
+from sqlalchemy import inspect
+from tests.adapters.catalog.statements import statements
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.catalog.database import create_catalog_engine
@@ -52,22 +51,6 @@ def download(catalog: Catalog, now: datetime, found: dict[int, FitsHeaders | Non
         for r in records
     ]
     return catalog.complete_many(items, "w", now=now)
-
-
-@contextmanager
-def statements(catalog: Catalog) -> Iterator[list[str]]:
-    """Every SQL statement the catalog runs inside the block."""
-    seen: list[str] = []
-
-    def collect(_c: Any, _k: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    engine = catalog._db.engine
-    event.listen(engine, "before_cursor_execute", collect)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", collect)
 
 
 def test_registration_stores_origins_and_a_new_one_replaces_it(catalog: Catalog, now) -> None:
