@@ -17,7 +17,7 @@ import pytest
 
 import skyhaul
 from skyhaul.core.lifecycle import FileState
-from skyhaul.core.model import Selection, Slot
+from skyhaul.core.model import Selection, Slot, TransferOptions
 from skyhaul.errors import ConfigError, UsageError
 from skyhaul.sim import FaultConfig, SimConfig, SimThread, profile
 
@@ -216,3 +216,33 @@ def test_ctrl_c_cancels_a_download_within_2_s_and_keeps_its_result(
         assert again.download_files_by_downlink(None, "2024-01-01", "2025-01-01") == (
             len(sim.files) - summary["downloaded"]
         )
+
+
+def test_find_files_and_fits_headers_read_what_fits_metadata_stored(
+    sim: SimThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim.set_faults(FaultConfig())
+    config = tmp_path / "skyhaul.toml"
+    config.write_text(f'[sources.sim]\ntype = "sim"\nurl = "{sim.base_url}"\n')
+    options = TransferOptions(fits_metadata=True)
+    with skyhaul.Client(f"sqlite:///{tmp_path / 'c.db'}", config, options=options) as client:
+        assert client.download_files_by_downlink(None, "2024-01-01", "2025-01-01") == len(sim.files)
+        instrument = _instrument(sim)
+        mine = [f.path for f in sim.files if f.version.file.instrument == instrument]
+        found = client.find_files({"INSTRUME": instrument.lower()})
+        assert sorted(r.path for r in found) == sorted(mine)
+        assert client.find_files(f"INSTRUME={instrument}", state="downloaded") == found
+        assert client.find_files([f"INSTRUME={instrument}"], state=["FAILED"]) == []
+        assert len(client.find_files("TELESCOP=SOLO", limit=3)) == 3
+        first = found[0]
+        document = client.fits_headers(first.id)
+        assert document["values"]["INSTRUME"] == instrument.upper()
+        assert document["hdus"][0]["name"] == "PRIMARY"
+        monkeypatch.chdir(first.dest_root)
+        assert client.fits_headers(Path(first.path)) == document
+        with pytest.raises(UsageError, match="unknown key 'COLOUR'"):
+            client.find_files({"COLOUR": "red"})
+        with pytest.raises(UsageError, match="unknown state"):
+            client.find_files("TELESCOP=SOLO", state="done")
+        with pytest.raises(UsageError, match="no file 9999 in the catalog"):
+            client.fits_headers(9999)

@@ -18,6 +18,9 @@ Rules:
   and failed ones whose retry is due), download them in parallel, and return how many
   were downloaded. Details of the last run are in :attr:`Client.last_result`.
 - Times are ``datetime`` (naive = UTC) or ISO 8601 text.
+- ``find_files`` and ``fits_headers`` read the FITS headers stored by downloads with
+  ``fits_metadata`` through the same service as ``skyhaul ls --where`` and ``skyhaul
+  fits show`` (``services.headers``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from skyhaul.core.model import FileRecord, Selection, TransferOptions
 from skyhaul.core.timeparse import parse_utc
 from skyhaul.core.window import TimeWindow
 from skyhaul.errors import InterruptedRun, UsageError
+from skyhaul.services.headers import Where, find_files, headers_document
 
 if TYPE_CHECKING:
     from skyhaul.adapters.mast import MastClient
@@ -203,6 +207,66 @@ class Client:
         """
         moment = datetime.now(UTC) if now is None else _time(now)
         return self.catalog.recover_stale(now=moment, instrument=instrument)
+
+    # --- FITS headers -----------------------------------------------------------------------
+
+    def find_files(
+        self,
+        where: Where | None = None,
+        *,
+        target: str | None = None,
+        state: FileState | str | Iterable[FileState | str] | None = None,
+        limit: int | None = None,
+    ) -> list[FileRecord]:
+        """Return the files whose stored FITS header values meet every condition.
+
+        Parameters
+        ----------
+        where : str, sequence of str, or mapping, optional
+            Conditions ``"KEY<op>VALUE"`` (``"INSTRUME=NIRCAM"``, ``"EXPTIME>=100"``), or
+            a mapping of keys to the values they must equal (``{"INSTRUME": "NIRCAM"}``).
+            Keys are TELESCOP, INSTRUME, DETECTOR, FILTER, TARGNAME, RA_TARG, DEC_TARG,
+            DATE-OBS and EXPTIME, in any case; text compares in any case, ``*`` matching
+            any run of characters; a date alone is its whole UTC day.
+        target : str, optional
+            The target name (TARGNAME), in any case, ``*`` wildcards.
+        state : FileState, str or several, optional
+            Only files in these states.
+        limit : int, optional
+            Most files returned (by id).
+
+        Raises
+        ------
+        UsageError
+            A condition that does not read, or an unknown state.
+        """
+        selection = None if state is None else Selection(states=_states(state))
+        return find_files(self.catalog, selection, where=where, target=target, limit=limit)
+
+    def fits_headers(self, file: int | str | os.PathLike[str]) -> dict[str, Any]:
+        """Return a file's stored FITS headers (as ``skyhaul fits show --json`` prints).
+
+        Parameters
+        ----------
+        file : int, str or path-like
+            A catalog id, or the path of the file (its destination or a copy's; relative
+            to the working directory).
+
+        Returns
+        -------
+        dict
+            ``id``, ``path``, ``state``; ``values`` (the indexed values by FITS keyword);
+            ``hdus`` (each ``index``, ``name`` and ``cards`` as ``[keyword, value,
+            comment]``; empty when no headers were stored); ``truncated``; ``read_at``;
+            ``origin`` (the archive's record of the file, or None).
+
+        Raises
+        ------
+        UsageError
+            No such file in the catalog.
+        """
+        ref = file if isinstance(file, int) else os.fspath(file)
+        return headers_document(self.catalog, ref)
 
     # --- more -------------------------------------------------------------------------------
 
@@ -646,6 +710,15 @@ def _directory(path: str | os.PathLike[str]) -> Path:
         raise UsageError(f"{os.fspath(path)}: not a directory")
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def _states(state: FileState | str | Iterable[FileState | str]) -> frozenset[FileState]:
+    items = [state] if isinstance(state, FileState | str) else list(state)
+    try:
+        return frozenset(FileState(str(item).upper()) for item in items)
+    except ValueError:
+        names = ", ".join(s.value for s in FileState)
+        raise UsageError(f"unknown state in {state!r}; states are {names}") from None
 
 
 def _path_text(path: os.PathLike[str] | None) -> str | None:

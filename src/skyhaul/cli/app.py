@@ -16,6 +16,7 @@ import typer
 
 from skyhaul.cli.discover import discover
 from skyhaul.cli.download import download
+from skyhaul.cli.fits import fits_app
 from skyhaul.cli.get import get
 from skyhaul.cli.group import SkyhaulGroup
 from skyhaul.cli.jobs import jobs_app
@@ -63,6 +64,7 @@ app.add_typer(ledger_app)
 app.add_typer(report_app)
 app.add_typer(jobs_app)
 app.add_typer(mast_app)
+app.add_typer(fits_app)
 
 
 def main() -> None:

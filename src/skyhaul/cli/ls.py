@@ -8,6 +8,9 @@ Rules:
   metadata (:mod:`skyhaul.core.metadata`), then its ``copies`` in further destinations
   (root, path, state, last error; an empty list for most files).
 - The table shows a file's copies under its path, one line each.
+- ``--where KEY<op>VALUE`` (repeatable) and ``--target NAME`` filter on the FITS header
+  values stored with ``--fits-metadata`` (``services.headers``, as ``Client.find_files``
+  does); a file without stored headers matches none.
 """
 
 from __future__ import annotations
@@ -31,15 +34,18 @@ from skyhaul.cli.options import (
     with_options,
 )
 from skyhaul.core.copies import CopyRecord
+from skyhaul.core.fitsheaders import HEADER_COLUMNS
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.metadata import METADATA_NAMES
 from skyhaul.core.model import FileRecord, Selection
 from skyhaul.core.redact import redact_url
 from skyhaul.core.units import format_size
+from skyhaul.services.headers import header_selection
 
 __all__ = ["ls", "record_document"]
 
 DEFAULT_LIMIT = 100
+_KEYS = ", ".join(column.keyword for column in HEADER_COLUMNS)
 
 # FileRecord inherits its mission metadata, so dataclass order would put it first. The
 # file's copies come between its own fields and its metadata, which ends the document.
@@ -75,6 +81,27 @@ def ls(
         str,
         typer.Option(metavar="COLUMN", help="Order by this column (-column: descending)."),
     ] = "id",
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            metavar="KEY<op>VALUE",
+            help="Only files whose stored FITS header value meets this (repeat for several): "
+            f"KEY one of {_KEYS}; op =, !=, <, <=, >, >=; text any case, * any run of "
+            "characters; a date alone is its whole day.",
+            rich_help_panel="Filters",
+            show_default=False,
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Only files whose FITS TARGNAME is NAME (any case, * wildcards).",
+            rich_help_panel="Filters",
+            show_default=False,
+        ),
+    ] = None,
     *,
     selection: Selection,
     common: CommonOptions,
@@ -88,6 +115,7 @@ def ls(
         selection = dataclasses.replace(
             selection, downloaded_start=between[0], downloaded_end=between[1]
         )
+    selection = header_selection(selection, where, target) or selection
     # No filter at all is "every file"; say so plainly to the catalog.
     wanted = None if selection == Selection() else selection
     with opened_catalog(common, create=False) as catalog:

@@ -438,6 +438,16 @@ def build_transfer(
             rich_help_panel=_TRANSFER,
         ),
     ] = _DEFAULTS.max_wait,
+    fits_metadata: Annotated[
+        bool,
+        typer.Option(
+            "--fits-metadata",
+            help="Check FITS files before they take their final name (they open, their "
+            "CHECKSUM/DATASUM verify; else an integrity failure) and store their headers "
+            "(skyhaul fits show, ls --where).",
+            rich_help_panel=_TRANSFER,
+        ),
+    ] = _DEFAULTS.fits_metadata,
 ) -> TransferOptions:
     """Build the ``TransferOptions`` of a download run."""
     return TransferOptions(
@@ -453,6 +463,7 @@ def build_transfer(
         min_speed=min_speed,
         min_speed_time=min_speed_time,
         checkpoint_interval=checkpoint_interval,
+        fits_metadata=fits_metadata,
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from skyhaul.core.fitsquery import parse_condition
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import Selection, TransferOptions
 
@@ -67,6 +68,8 @@ def selection_to_json(selection: Selection) -> dict[str, Any]:
             out[name] = _iso(value)
     if selection.downlink_windows is not None:
         out["downlink_windows"] = [[_iso(a), _iso(b)] for a, b in selection.downlink_windows]
+    if selection.headers is not None:
+        out["headers"] = [str(condition) for condition in selection.headers]
     return out
 
 
@@ -81,6 +84,7 @@ def selection_from_json(data: Mapping[str, Any]) -> Selection:
     states = data.get("states")
     ids = data.get("ids")
     windows = data.get("downlink_windows")
+    headers = data.get("headers")
     return Selection(
         states=None if states is None else frozenset(FileState(s) for s in states),
         ids=None if ids is None else tuple(int(i) for i in ids),
@@ -90,6 +94,7 @@ def selection_from_json(data: Mapping[str, Any]) -> Selection:
         downlink_windows=None
         if windows is None
         else tuple((_required_time(a), _required_time(b)) for a, b in windows),
+        headers=None if headers is None else tuple(parse_condition(str(c)) for c in headers),
         **{name: _time(data.get(name)) for name in _TIMES},
     )
 

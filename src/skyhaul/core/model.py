@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from skyhaul.core.errorclass import ErrorClass
+from skyhaul.core.fitsheaders import FitsHeaders
+from skyhaul.core.fitsquery import HeaderCondition
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.metadata import MissionMetadata
 from skyhaul.core.ratecontrol import MAX_PAUSE_SECONDS
@@ -122,6 +124,9 @@ class Completion:
     fetched : int
         Bytes received over the network in the attempt that completed it (the rest were
         durable from earlier attempts).
+    headers : FitsHeaders or None
+        The FITS headers read when the content was checked (``fits_metadata``), stored
+        with the DOWNLOADED transition.
     """
 
     file_id: int
@@ -129,6 +134,7 @@ class Completion:
     sha256: str
     validator: str | None = None
     fetched: int = 0
+    headers: FitsHeaders | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +177,8 @@ class Selection:
     downloaded_start: datetime | None = None
     """With ``downloaded_end``: files that became DOWNLOADED in [start, end)."""
     downloaded_end: datetime | None = None
+    headers: tuple[HeaderCondition, ...] | None = None
+    """Files whose stored FITS header values meet every condition (``ls --where``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,9 @@ Rules:
   its race (a lease another worker took) returns False, None or a smaller set; it never
   raises.
 - ``OperatorQueries`` is the synchronous role of the interfaces (``status``, ``ls``,
-  ``retry``): one call, one short transaction, no event loop needed. So is
-  ``StoredCopies``, the role of the verify and copy services (they run in threads).
+  ``retry``): one call, one short transaction, no event loop needed. So are
+  ``StoredCopies``, the role of the verify and copy services (they run in threads), and
+  ``HeaderQueries``, that of the FITS header queries (``ls --where``, ``fits show``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 
 from skyhaul.core.backfill import DayRun
 from skyhaul.core.copies import CopyTask, Damage, StoredCopy
+from skyhaul.core.fitsheaders import StoredHeaders
 from skyhaul.core.jobprogress import JobProgress
 from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.lifecycle import FileEvent, FileState
@@ -39,6 +41,7 @@ __all__ = [
     "AcquireCatalog",
     "Claims",
     "DayLedger",
+    "HeaderQueries",
     "JobStore",
     "OperatorQueries",
     "Registration",
@@ -253,6 +256,20 @@ class OperatorQueries(Protocol):
 
     def recover_stale(self, *, now: datetime, instrument: str | None = None) -> int:
         """Fail expired leases now."""
+
+
+class HeaderQueries(OperatorQueries, Protocol):
+    """Files found by their FITS header values (``Selection.headers``), and what is stored
+    of those (synchronous)."""
+
+    def get(self, file_id: int) -> FileRecord | None:
+        """One file, or None."""
+
+    def file_at(self, real_path: str) -> FileRecord | None:
+        """The file stored at ``real_path`` (its destination or a copy's), or None."""
+
+    def file_headers(self, file_id: int) -> StoredHeaders | None:
+        """What is stored of a file's FITS headers and archive record (None: nothing)."""
 
 
 class StoredCopies(Protocol):

@@ -96,6 +96,7 @@ async def download(
         board=board,
         cancel=cancel,
         clock=clock,
+        content_check=ports.content_check,
     )
     return await engine.run()
 

@@ -70,6 +70,7 @@ from skyhaul.errors import (
     TransferError,
 )
 from skyhaul.ports.catalog import Claims, SegmentMap
+from skyhaul.ports.content import ContentCheck
 from skyhaul.ports.sink import Sinks
 from skyhaul.ports.transport import Transports
 from skyhaul.services.clock import SYSTEM_CLOCK, Clock
@@ -175,6 +176,9 @@ class Engine:
         The lease owner id of this run.
     random : callable
         Jitter of retry delays.
+    content_check : ContentCheck or None
+        Checks each file's verified bytes before promotion and reads its FITS headers,
+        which its completion stores (``options.fits_metadata``); None: no check.
     """
 
     claims: Claims
@@ -189,6 +193,7 @@ class Engine:
     clock: Clock = SYSTEM_CLOCK
     owner: str = field(default_factory=new_owner)
     random: Callable[[], float] = random.random
+    content_check: ContentCheck | None = None
 
     summary: RunSummary = field(default_factory=RunSummary)
     _held: dict[int, FileRun] = field(default_factory=dict)
@@ -224,6 +229,7 @@ class Engine:
             sleep=self.clock.sleep,
             random=self.random,
             monotonic=self.clock.monotonic,
+            content_check=self.content_check,
         )
         cancel = self.cancel or asyncio.Event()
         heartbeat = asyncio.ensure_future(self._heartbeat())

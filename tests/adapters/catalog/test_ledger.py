@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event
 from tests.adapters.catalog.old_rows import insert_files
+from tests.adapters.catalog.statements import statements
 
 from skyhaul.adapters.catalog import Catalog, open_catalog
 from skyhaul.adapters.catalog.database import create_catalog_engine
@@ -67,22 +67,6 @@ def full(day: date) -> DayRun:
         requests=24,
         throttled=3,
     )
-
-
-@contextmanager
-def statements(catalog: Catalog) -> Iterator[list[str]]:
-    """Collect the SQL statements the catalog sends."""
-    seen: list[str] = []
-
-    def collect(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    engine = catalog._db.engine
-    event.listen(engine, "before_cursor_execute", collect)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", collect)
 
 
 # --- the ledger ---------------------------------------------------------------------------

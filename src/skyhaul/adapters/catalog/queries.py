@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from skyhaul.adapters.catalog.facts import where_clauses
 from skyhaul.adapters.catalog.records import RECORD_COLUMNS, error_class, to_record
 from skyhaul.adapters.catalog.schema import attempts as attempts_table
-from skyhaul.adapters.catalog.schema import files
+from skyhaul.adapters.catalog.schema import copies, files
 from skyhaul.adapters.catalog.schema import segments as segments_table
 from skyhaul.adapters.catalog.selection import is_windowed, state_column, state_values
 from skyhaul.adapters.catalog.totals import read_totals
@@ -50,6 +50,15 @@ def get(c: Connection, file_id: int) -> FileRecord | None:
     """Return one file, or None."""
     row = c.execute(select(*RECORD_COLUMNS).where(files.c.id == file_id)).first()
     return None if row is None else to_record(row)
+
+
+def file_at(c: Connection, real_path: str) -> FileRecord | None:
+    """Return the file whose destination, or one of whose copies, is ``real_path``."""
+    row = c.execute(select(*RECORD_COLUMNS).where(files.c.real_path == real_path)).first()
+    if row is not None:
+        return to_record(row)
+    owner = c.scalar(select(copies.c.file_id).where(copies.c.real_path == real_path))
+    return None if owner is None else get(c, owner)
 
 
 def list_files(

@@ -24,6 +24,9 @@ Rules:
   that is not a change of the file.
 - With a job, every file named (new or known) is linked to it in ``job_files``: a second
   job over the same files adds its links, it never takes the first job's.
+- A spec's ``origin`` (the archive's record of the file) is stored beside its FITS
+  headers (:mod:`.headers`), replacing the one stored before; specs without one cost
+  nothing there.
 - Rows are read and written in chunks of bound parameters, new rows handed to the driver
   in bulk; the whole registration is one transaction.
 """
@@ -48,6 +51,7 @@ from skyhaul.adapters.catalog.destinations import (
     want_copies,
 )
 from skyhaul.adapters.catalog.facts import note_observations
+from skyhaul.adapters.catalog.headers import forget_headers, store_origins
 from skyhaul.adapters.catalog.jobs_schema import job_files
 from skyhaul.adapters.catalog.records import chunks, encode_urls
 from skyhaul.adapters.catalog.schema import files, segments
@@ -153,12 +157,14 @@ def register_specs(
         _apply_updates(connection, updates)
         if changed_ids:
             connection.execute(delete(segments).where(segments.c.file_id.in_(changed_ids)))
+            forget_headers(connection, changed_ids)
         if copies:
             real.update((row.url, resolve.of(unique[row.url].path)) for row in rows)
             wanted += want_copies(connection, rows, unique, dest_root, real, now)
             any_copies = any_copies or wanted > 0
         if job_id is not None:
             _link(connection, job_id, [spec.url for spec in chunk])
+        store_origins(connection, chunk)
     return RegisterResult(new=new, known=known, changed=changed, copies=wanted)
 
 

@@ -39,6 +39,14 @@ over a few rows instead of queueing on one.
 The files table's mission metadata columns come from the one declaration
 (:mod:`skyhaul.core.metadata`), typed by kind, in declaration order.
 
+``file_headers`` holds what a file's FITS content says about it, one row per file that
+has any: the indexed header values (columns from the one declaration,
+:data:`skyhaul.core.fitsheaders.HEADER_COLUMNS`, text stored upper case), the cards as
+JSON and the archive's record of the file (``origin``, JSON, from registration). Each
+indexed value has a partial index (``ix_file_headers_<column>``), over the rows that
+know it. The files table stays as narrow as it was: a run without FITS metadata never
+touches this table.
+
 ``day_runs`` is the backfill ledger (:class:`~skyhaul.core.backfill.DayRun`): rows are only
 ever inserted, one per state change of a day; a day's latest row (highest id) is its state.
 """
@@ -66,6 +74,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from skyhaul.adapters.catalog.types import UTCDateTime
+from skyhaul.core.fitsheaders import HEADER_COLUMNS
 from skyhaul.core.metadata import METADATA_KINDS, MetadataKind
 
 NAMING_CONVENTION = {
@@ -157,6 +166,24 @@ Index(
     sqlite_where=_undated,
     postgresql_where=_undated,
 )
+
+file_headers = Table(
+    "file_headers",
+    metadata,
+    Column("file_id", Id, ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    *(Column(column.name, METADATA_TYPES[column.kind]) for column in HEADER_COLUMNS),
+    Column("cards", Text),
+    Column("origin", Text),
+    Column("read_at", UTCDateTime),
+)
+"""A file's FITS header values and cards, and its archive record (see above)."""
+
+for _column in HEADER_COLUMNS:
+    _partial(
+        f"ix_file_headers_{_column.name}",
+        file_headers.c[_column.name],
+        when=file_headers.c[_column.name],
+    )
 
 segments = Table(
     "segments",

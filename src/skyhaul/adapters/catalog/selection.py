@@ -10,6 +10,8 @@ Rules:
   list of windows (a pass schedule) selects files inside any of them, an empty list none.
 - "Downloaded between" is half-open on ``downloaded_at``.
 - Instruments are stored upper case and compared so (:func:`normal_instrument`).
+- Conditions on FITS header values are a subquery on ``file_headers`` (see
+  :mod:`.headers`): a file without stored headers meets none.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
 
+from skyhaul.adapters.catalog.headers import header_clauses
 from skyhaul.adapters.catalog.jobs_schema import job_files
 from skyhaul.adapters.catalog.schema import files
 from skyhaul.adapters.catalog.transitions import unindexed
@@ -73,6 +76,8 @@ def selection_clauses(
         clauses.append(c.downloaded_at >= selection.downloaded_start)
     if selection.downloaded_end is not None:
         clauses.append(c.downloaded_at < selection.downloaded_end)
+    if selection.headers:
+        clauses.extend(header_clauses(selection.headers))
     return clauses
 
 

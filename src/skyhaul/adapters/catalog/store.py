@@ -25,8 +25,8 @@ from sqlalchemy import case, delete, insert
 from sqlalchemy.engine import Connection
 
 from skyhaul.adapters.catalog import copies as catalog_copies
+from skyhaul.adapters.catalog import headers, leases, ledger, queries, transfers
 from skyhaul.adapters.catalog import jobs as catalog_jobs
-from skyhaul.adapters.catalog import leases, ledger, queries, transfers
 from skyhaul.adapters.catalog.database import Database, create_catalog_engine, unavailable
 from skyhaul.adapters.catalog.facts import where_clauses
 from skyhaul.adapters.catalog.migrate import ensure_schema
@@ -46,6 +46,7 @@ from skyhaul.adapters.catalog.urls import catalog_url
 from skyhaul.core.backfill import DayRun
 from skyhaul.core.copies import CopyEvent, CopyRecord, CopyTask, Damage, StoredCopy
 from skyhaul.core.errorclass import ErrorClass
+from skyhaul.core.fitsheaders import StoredHeaders
 from skyhaul.core.jobprogress import JobProgress
 from skyhaul.core.jobs import JobKind, JobRecord, JobState
 from skyhaul.core.lifecycle import FileEvent, FileState, sources_of
@@ -450,6 +451,7 @@ class Catalog:
             if event is FileEvent.REMOTE_CHANGED:
                 for chunk in chunks([row.id for row in rows]):
                     c.execute(delete(segments).where(segments.c.file_id.in_(chunk)))
+                headers.forget_headers(c, [row.id for row in rows])
             return len(rows)
 
         return self._change(work) if sources else 0
@@ -557,6 +559,15 @@ class Catalog:
     def get(self, file_id: int) -> FileRecord | None:
         """Return one file, or None."""
         return self._db.read(lambda c: queries.get(c, file_id))
+
+    def file_at(self, real_path: str) -> FileRecord | None:
+        """Return the file stored at ``real_path`` (its destination or a copy's), or None."""
+        return self._db.read(lambda c: queries.file_at(c, real_path))
+
+    def file_headers(self, file_id: int) -> StoredHeaders | None:
+        """Return what the catalog holds of a file's FITS headers and archive record
+        (None: nothing)."""
+        return self._db.read(lambda c: headers.stored_headers(c, file_id))
 
     def list_files(
         self,

@@ -6,7 +6,8 @@ Rules:
 - Segments are recorded only once their bytes are on disk; touching and overlapping ranges
   are stored merged, so a file's map stays a handful of rows.
 - A completion with other bytes than a file's copies were made from makes them WANTED
-  again, in the same transaction (``copies.source_changed``).
+  again, in the same transaction (``copies.source_changed``); so are the FITS headers
+  it carries stored (``headers.store_headers``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from skyhaul.adapters.catalog.copies import source_changed
+from skyhaul.adapters.catalog.headers import store_headers
 from skyhaul.adapters.catalog.records import chunks
 from skyhaul.adapters.catalog.schema import files, segments
 from skyhaul.adapters.catalog.totals import TotalsDelta
@@ -138,4 +140,5 @@ def complete_many(
     for chunk in chunks(sorted(promoted)):
         c.execute(delete(segments).where(segments.c.file_id.in_(chunk)))
     source_changed(c, (by_id[file_id] for file_id in promoted), now)
+    store_headers(c, items, promoted, now)
     return promoted

@@ -21,7 +21,10 @@ Rules:
   (``read_timeout``).
 - Size and checksum are verified before commit (sha256 always; also the expected
   checksum's own algorithm, or the server's RFC 9530 digest). A mismatch discards the
-  bytes and fails the attempt with class "integrity"; it never commits.
+  bytes and fails the attempt with class "integrity"; it never commits. Then the run's
+  content check, if any (FITS, with ``fits_metadata``), reads the verified bytes: a
+  failure there is an integrity failure too; what it read (the headers) goes with the
+  completion.
 - A file with several sources moves to the next one when its source fails
   (``sources``), keeping the durable bytes; a transfer that mixed sources and fails
   verification is redone once from a single source.
@@ -59,6 +62,7 @@ from skyhaul.errors import (
     TransferError,
 )
 from skyhaul.ports.catalog import SegmentMap
+from skyhaul.ports.content import ContentCheck
 from skyhaul.ports.sink import Sink
 from skyhaul.ports.transport import Body, Transports
 from skyhaul.services.hostgate import GateRegistry
@@ -107,6 +111,8 @@ class TransferRun:
         Injected for tests.
     monotonic : callable
         Seconds for checkpoints by time (the engine's clock).
+    content_check : ContentCheck or None
+        Reads each file's verified bytes before promotion (None: no check).
     """
 
     transports: Transports
@@ -119,6 +125,7 @@ class TransferRun:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     random: Callable[[], float] = random.random
     monotonic: Callable[[], float] = time.monotonic
+    content_check: ContentCheck | None = None
     floor: SpeedFloor = field(init=False)
     """The minimum speed of every body (from the options)."""
 
@@ -609,6 +616,14 @@ class FileTransfer:
                 raise IntegrityError(
                     f"checksum mismatch: expected {expected}, got {expected.algorithm}:{got}"
                 )
+        headers = None
+        check = self.run.content_check
+        if check is not None:
+            try:
+                headers = await check.inspect(self.sink, self.size, self.record.path)
+            except IntegrityError:
+                await self._forget_bytes()
+                raise
         await self.sink.commit()
         return Completion(
             file_id=self.record.id,
@@ -616,6 +631,7 @@ class FileTransfer:
             sha256=digests["sha256"],
             validator=self.validator,
             fetched=self.fetched,
+            headers=headers,
         )
 
     # --- progress ----------------------------------------------------------------------
