@@ -201,6 +201,27 @@ async def test_an_import_over_http_is_a_job_of_its_files(
     records = catalog.list_files(Selection(ids=tuple(catalog.job_file_ids(job.id))))
     assert {r.source for r in records} == {"mast"}
     assert {r.instrument for r in records} == {"NIRCAM/IMAGE"}
+    for record in records:
+        stored = catalog.file_headers(record.id)
+        assert stored is not None and stored.origin is not None
+        origin = json.loads(stored.origin)
+        assert record.url.endswith(origin["product"]["dataURI"])
+        assert origin["observation"]["obs_id"] in (OBS_A, OBS_B)
+        assert stored.headers is not None  # every file is FITS (the preview too)
+
+
+async def test_a_fits_file_corrupted_on_the_way_is_not_downloaded(
+    fake: FakeMast, mast: StartMast, catalog: Catalog, tmp_path: Path
+) -> None:
+    stock(fake)
+    bad = f"mast:JWST/product/{OBS_B}_i2d.fits"
+    fake.corrupt.add(bad)  # same size: only the FITS check can tell
+    result = await _import(catalog, SourceChoice.HTTP, mast, tmp_path, [OBS_B])
+    assert result.run.summary.downloaded == 0
+    assert result.not_done == 1
+    (failure,) = result.run.summary.failures
+    assert failure.error_class == "integrity"
+    assert not (tmp_path / "JWST" / OBS_B / f"{OBS_B}_i2d.fits").exists()
 
 
 # --- over S3 ------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ class FakeMast:
     """Downloads that answer 503 before one succeeds."""
     latency: float = 0.0
     """Seconds each download waits before it answers."""
+    corrupt: set[str] = field(default_factory=set)
+    """dataURIs whose downloads have a byte of their data flipped (same size)."""
     invokes: list[dict[str, object]] = field(default_factory=list)
     lookups: list[list[str]] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)
@@ -163,6 +165,8 @@ class FakeMast:
         body = self.files.get(uri)
         if body is None:
             return web.Response(status=404, text="no such product")
+        if uri in self.corrupt:  # a byte of the first data block (after one header block)
+            body = body[:2890] + bytes([body[2890] ^ 0xFF]) + body[2891:]
         headers = {"Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}
         wanted = request.http_range
         if wanted.start is not None or wanted.stop is not None:
