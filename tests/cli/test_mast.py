@@ -173,6 +173,13 @@ def test_a_refused_product_fails_the_import_but_not_the_others(
     assert not (tmp_path / "escape.fits").exists()
 
 
+def test_an_import_of_no_products_says_so(skyhaul: Invoke, fake: FakeMast) -> None:
+    result = skyhaul("mast", "import", OBS_B, "--product-type", "PREVIEW", "--source", "http")
+    assert result.exit_code == 0
+    assert "no products of type PREVIEW to import" in result.stderr
+    assert "0 downloaded" in result.stdout
+
+
 def test_bad_import_options_are_one_line_and_exit_2(skyhaul: Invoke, fake: FakeMast) -> None:
     bad_source = skyhaul("mast", "import", OBS_A, "--source", "ftp")
     assert bad_source.exit_code == 2

@@ -234,12 +234,16 @@ def import_(
         run, registered = prepare_import(
             catalog, plan, str(root), transfer, processes=processes, params=params
         )
-        logger.info(
-            "%d products to import: %d new, %d already known",
-            len(plan.specs),
-            registered.new,
-            registered.known,
-        )
+        if plan.specs:
+            logger.info(
+                "%d products to import: %d new, %d already known",
+                len(plan.specs),
+                registered.new,
+                registered.known,
+            )
+        else:
+            of_type = f" of type {product_type}" if product_type else ""
+            logger.warning("no products%s to import", of_type)
         code = import_and_report(
             term,
             run,
