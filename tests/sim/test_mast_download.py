@@ -51,6 +51,9 @@ async def test_head_then_ranges(running: RunningSim, session: aiohttp.ClientSess
         assert await response.read() == whole[100:]
     async with session.get(url, headers={"Range": "bytes=100-", "If-Range": etag}) as response:
         assert response.status == 206
+    modified = response.headers["Last-Modified"]
+    async with session.get(url, headers={"Range": "bytes=9-", "If-Range": modified}) as response:
+        assert response.status == 206
     async with session.get(url, headers={"Range": "bytes=1-", "If-Range": '"old"'}) as response:
         assert response.status == 200 and await response.read() == whole
     past = f"bytes={product.size}-"
@@ -93,6 +96,11 @@ async def test_knobs_turn_validators_and_ranges_off(
     running.mast.set_knobs(ranges=True)
     async with session.get(url, headers={"Range": "bytes=0-9"}) as response:
         assert response.status == 206 and "ETag" not in response.headers
+    (file,) = await running.mast.files([product])
+    for validator in (file.etag, format_datetime(file.last_modified, usegmt=True)):
+        headers = {"Range": "bytes=0-9", "If-Range": validator}  # never sent: never matches
+        async with session.get(url, headers=headers) as response:
+            assert response.status == 200
 
 
 async def test_the_corrupt_product_is_wrong_over_http_at_its_offsets(

@@ -49,6 +49,8 @@ class RunningSim:
     ----------
     base_url : str
         ``http://HOST:PORT/``, with a trailing slash.
+    mast : RunningMast
+        The MAST side: dataset, products on disk, knobs and counters.
     """
 
     def __init__(
@@ -58,7 +60,6 @@ class RunningSim:
         self._state = state
         self.base_url = base_url
         self.mast = RunningMast(mast, base_url)
-        """The MAST side: dataset, product files, knobs and counters."""
 
     @property
     def stats(self) -> SimStats:

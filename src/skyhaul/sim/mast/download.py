@@ -114,8 +114,12 @@ def _requested_span(request: web.Request, file: ProductFile, knobs: MastKnobs) -
         return None
     if_range = request.headers.get("If-Range")
     if if_range is not None:
-        etag = file.etag if knobs.etag else ""  # a validator never sent never matches
-        if not if_range_matches(if_range, etag, file.last_modified):
+        # A validator the server did not send never matches.
+        etag = file.etag if knobs.etag else ""
+        is_date = not if_range.strip().startswith(('"', "W/"))
+        if (is_date and not knobs.last_modified) or not if_range_matches(
+            if_range, etag, file.last_modified
+        ):
             return None
     return parse_range(range_value, file.size)
 
