@@ -106,6 +106,12 @@ async def test_bad_requests_are_answered_not_crashed(
         "data": [],
         "fields": [],
     }
+    garbage = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    async with session.post(running.mast.invoke_url, data=b"junk", headers=garbage) as response:
+        assert response.status == 400 and "cannot read the form" in (await response.json())["error"]
+    config = running.base_url + "portal/Mashup/Mashup.asmx/columnsconfig"
+    async with session.post(config, data=b"\xff\xfe", headers=FORM) as response:
+        assert response.status == 400
     bad_filter = _body("Mast.Caom.Filtered", {"filters": [{"paramName": "nope", "values": []}]})
     status, answer = await _invoke(session, running, bad_filter)
     assert status == 200 and answer["msg"] == "unknown column in filter: nope"

@@ -16,7 +16,8 @@ Rules:
 - ``POST /api/v0.1/Download/bundle.sh`` with repeated ``uri`` fields: a shell script of
   ``curl`` lines, one per known product, fetching ``Download/file`` from this server.
 - The server-wide fault knobs apply to these routes only with ``faults_on_api``; the
-  MAST counters (:mod:`skyhaul.sim.mast.stats`) count every request.
+  MAST counters (:mod:`skyhaul.sim.mast.stats`) count every request. A POST body that
+  is not a readable form is answered 400 (``{"error": ...}``), never with a traceback.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDict
 
-from skyhaul.sim.appstate import SIM_STATE, api_refusal
+from skyhaul.sim.appstate import SIM_STATE, api_refusal, json_error
 from skyhaul.sim.mast.columns import OBSERVATION_CONFIG, PRODUCT_CONFIG
 from skyhaul.sim.mast.resolver import santa_answer
 from skyhaul.sim.mast.services import (
@@ -59,14 +61,24 @@ _CONFIGS = {
 }
 
 
+class FormError(ValueError):
+    """A request body that is not a form the server can read (answered with 400)."""
+
+
 def _endpoint(name: str) -> Callable[[Handler], Handler]:
-    """Count requests to the endpoint, then apply the API faults (``faults_on_api``)."""
+    """Count requests to the endpoint, apply the API faults (``faults_on_api``), and
+    answer an unreadable form with 400."""
 
     def decorate(handler: Handler) -> Handler:
         async def counted(request: web.Request) -> web.Response:
             request.app[MAST_STATE].stats.record_request(name)
             refused = await api_refusal(request.app[SIM_STATE], request.path)
-            return refused if refused is not None else await handler(request)
+            if refused is not None:
+                return refused
+            try:
+                return await handler(request)
+            except FormError as exc:
+                return json_error(400, str(exc))
 
         return counted
 
@@ -74,10 +86,19 @@ def _endpoint(name: str) -> Callable[[Handler], Handler]:
 
 
 async def form_fields(request: web.Request) -> MultiDict[str]:
-    """The query parameters, and for a POST the form fields after them."""
+    """The query parameters, and for a POST the form fields after them.
+
+    Raises
+    ------
+    FormError
+        If the body cannot be read as a form (bad multipart, bytes that are not text).
+    """
     merged: MultiDict[str] = MultiDict(request.query)
     if request.method == "POST":
-        posted = await request.post()
+        try:
+            posted = await request.post()
+        except (ValueError, HttpProcessingError) as exc:
+            raise FormError(f"cannot read the form: {str(exc).strip()}") from None
         merged.extend((k, v) for k, v in posted.items() if isinstance(v, str))
     return merged
 
