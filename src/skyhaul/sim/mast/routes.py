@@ -136,9 +136,7 @@ async def _columns_config(request: web.Request) -> web.Response:
 async def _santa(request: web.Request) -> web.Response:
     query = request.query
     if query.get("outputFormat", "json").lower() != "json":
-        return web.json_response(
-            {"error": "the simulator answers outputFormat=json only"}, status=400
-        )
+        return json_error(400, "the simulator answers outputFormat=json only")
     resolve_all = query.get("resolveAll", "false").lower() == "true"
     answer = santa_answer(
         request.app[MAST_STATE].dataset,
@@ -155,7 +153,7 @@ async def _path_lookup(request: web.Request) -> web.Response:
     uris = (await form_fields(request)).getall("uri", [])
     mast.stats.record_path_lookup(len(uris))
     if not uris:
-        return web.json_response({"error": "give one or more uri parameters"}, status=400)
+        return json_error(400, "give one or more uri parameters")
     answer: dict[str, dict[str, object]] = {}
     for uri in uris:
         product = mast.dataset.product(uri)
@@ -173,14 +171,14 @@ async def _bundle(request: web.Request) -> web.Response:
     dataset = request.app[MAST_STATE].dataset
     uris = (await form_fields(request)).getall("uri", [])
     if not uris:
-        return web.json_response({"error": "give one or more uri fields"}, status=400)
+        return json_error(400, "give one or more uri fields")
     folder = f"MAST_{time.strftime('%Y-%m-%dT%H%M', time.gmtime())}"
     origin = str(request.url.origin())
     lines = ["#!/bin/sh", "#", f"# Requested from {origin} (skyhaul-sim)", "#", ""]
     for uri in uris:
         product = dataset.product(uri)
         if product is None:
-            lines.append(f"# not found: {uri}")
+            lines.append(f"# not found: {' '.join(uri.split())}")  # one comment line
             continue
         target = (
             f"{folder}/{product.observation.obs_collection}/{product.obs_id}/{product.filename}"
