@@ -11,6 +11,7 @@ from skyhaul.sim.fitsgen import (
     Card,
     encode_checksum,
     format_card,
+    hdu_header,
     ones_complement_sum,
     primary_header,
 )
@@ -63,3 +64,44 @@ def test_astropy_verifies_checksum_and_datasum(rows: int) -> None:
             assert hdu.verify_checksum() == 1
             assert hdu.verify_datasum() == 1
             np.testing.assert_array_equal(hdu.data, data)
+
+
+def test_floats_are_written_as_astropy_writes_them() -> None:
+    assert format_card("RA_TARG", 24.173946)[:30] == b"RA_TARG =            24.173946"
+    assert format_card("EXPTIME", 1500.0)[:30] == b"EXPTIME =               1500.0"
+    assert format_card("TINY", 1e-20)[:30] == b"TINY    =                1E-20"
+    assert format_card("NEG", -80.469138)[:30] == b"NEG     =           -80.469138"
+
+
+def test_astropy_verifies_an_extension_header_with_floats() -> None:
+    data = np.arange(1440 * 2, dtype=">i2").tobytes()
+    primary = hdu_header(
+        [
+            ("SIMPLE", True, ""),
+            ("BITPIX", 8, ""),
+            ("NAXIS", 0, ""),
+            ("EXTEND", True, ""),
+            ("RA_TARG", 217.326708, "[deg]"),
+            ("EXPTIME", 8123.5, "[s]"),
+        ],
+        0,
+    )
+    extension = hdu_header(
+        [
+            ("XTENSION", "IMAGE", ""),
+            ("BITPIX", 16, ""),
+            ("NAXIS", 2, ""),
+            ("NAXIS1", 1440, ""),
+            ("NAXIS2", 2, ""),
+            ("PCOUNT", 0, ""),
+            ("GCOUNT", 1, ""),
+            ("EXTNAME", "SCI", ""),
+        ],
+        ones_complement_sum(data),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with fits.open(io.BytesIO(primary + extension + data), checksum=True) as hdus:
+            assert [hdu.verify_checksum() for hdu in hdus] == [1, 1]
+            assert hdus[0].header["RA_TARG"] == 217.326708
+            assert hdus["SCI"].data.shape == (2, 1440)

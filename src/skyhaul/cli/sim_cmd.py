@@ -14,6 +14,10 @@ Rules:
   bucket <name>``, printed with the first once both sides are up. The URL file keeps the
   base URL alone. The S3 side takes the fault knobs it can honour, fixed at start (with
   none, its endpoint is moto's own); moto missing is one line on stderr and exit code 2.
+- MAST is always on, on the same port (:mod:`skyhaul.sim.mast`): ``--mast-*`` options
+  choose its dataset and knobs; one line on stderr says where it is. ``--mast-profile
+  bench`` makes the bench observation's 2 GiB on disk before serving. With ``--s3``,
+  MAST's cloud products are also in the bucket ``--mast-bucket`` (``stpubdata``).
 - SIGINT and SIGTERM stop the server cleanly: exit code 0.
 """
 
@@ -38,15 +42,18 @@ from skyhaul.sim.archive import ArchiveSpec, FileKind, profile
 from skyhaul.sim.cache import write_text_atomically
 from skyhaul.sim.config import SimConfig
 from skyhaul.sim.faults import FaultConfig
+from skyhaul.sim.mast.knobs import MastKnobs
+from skyhaul.sim.mast.spec import MAST_BUCKET, mast_profile
 from skyhaul.sim.s3 import RunningS3Sim, require_moto, start_s3_sim
 from skyhaul.sim.s3_proxy import UNSUPPORTED_KNOBS, needs_proxy, proxy_faults
-from skyhaul.sim.server import start_server
+from skyhaul.sim.server import RunningSim, start_server
 
 __all__ = ["sim"]
 
 _FAULTS = "Faults (all off by default)"
 _S3 = "S3 (the same files as a bucket)"
 _RECORDS = "Records API (/api/records)"
+_MAST = "MAST (always on, same port: /api/v0/invoke, Download/file, ...)"
 
 
 def sim(
@@ -256,6 +263,60 @@ def sim(
     s3_bucket: Annotated[
         str, typer.Option(help="Name of the S3 bucket.", metavar="NAME", rich_help_panel=_S3)
     ] = "skyhaul-sim",
+    mast_profile_name: Annotated[
+        str,
+        typer.Option(
+            "--mast-profile",
+            help="MAST dataset: default (12 observations, ~30 MiB) or bench"
+            " (adds 200 products, 2 GiB, made before serving).",
+            metavar="NAME",
+            rich_help_panel=_MAST,
+        ),
+    ] = "default",
+    mast_bucket: Annotated[
+        str,
+        typer.Option(
+            help="With --s3: bucket of MAST's cloud products.",
+            metavar="NAME",
+            rich_help_panel=_MAST,
+        ),
+    ] = MAST_BUCKET,
+    mast_executing_polls: Annotated[
+        str | None,
+        typer.Option(
+            help="Answer EXECUTING to the first N polls of each query.",
+            metavar="N",
+            rich_help_panel=_MAST,
+        ),
+    ] = None,
+    mast_error_service: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="This service answers status ERROR ('*': all; repeatable).",
+            metavar="SERVICE",
+            rich_help_panel=_MAST,
+        ),
+    ] = None,
+    mast_no_etag: Annotated[
+        bool,
+        typer.Option("--mast-no-etag", help="Download/file without ETag.", rich_help_panel=_MAST),
+    ] = False,
+    mast_no_last_modified: Annotated[
+        bool,
+        typer.Option(
+            "--mast-no-last-modified",
+            help="Download/file without Last-Modified.",
+            rich_help_panel=_MAST,
+        ),
+    ] = False,
+    mast_no_ranges: Annotated[
+        bool,
+        typer.Option(
+            "--mast-no-ranges",
+            help="Download/file without Accept-Ranges, ignoring Range.",
+            rich_help_panel=_MAST,
+        ),
+    ] = False,
     records_token_env: Annotated[
         str | None,
         typer.Option(
@@ -265,7 +326,9 @@ def sim(
         ),
     ] = None,
 ) -> None:
-    """Serve a simulated science archive (FITS files, listings, fault knobs) over HTTP."""
+    """Serve a simulated science archive over HTTP: FITS files with listings, a records
+    API, and MAST (queries, name resolver, path lookup, downloads, as astroquery uses
+    them), with fault knobs."""
     fault_values: dict[str, object] = {
         "--latency": latency,
         "--bandwidth": bandwidth,
@@ -294,7 +357,7 @@ def sim(
     try:
         seed_value = knobs.parse_count("--seed", seed)
         port_value = _parse_port("--port", port)
-        s3_side = _S3Side(_parse_port("--s3-port", s3_port), s3_bucket) if s3 else None
+        s3_side = _S3Side(_parse_port("--s3-port", s3_port), s3_bucket, mast_bucket) if s3 else None
         if s3_side is not None:
             require_moto()
         chosen = {name: value for name, value in fault_values.items() if value is not None}
@@ -302,9 +365,23 @@ def sim(
             chosen["records_token"] = _token_from_env(records_token_env)
         faults = FaultConfig.from_mapping({**chosen, "seed": seed_value})
         archive = _archive_spec(profile_name, files, size, kind, seed_value)
+        mast = mast_profile(mast_profile_name, seed_value)
+        mast_knobs = MastKnobs.from_mapping(
+            {
+                name: value
+                for name, value in {
+                    "--mast-executing-polls": mast_executing_polls,
+                    "--mast-error-service": mast_error_service or None,
+                    "--mast-etag": False if mast_no_etag else None,
+                    "--mast-last-modified": False if mast_no_last_modified else None,
+                    "--mast-ranges": False if mast_no_ranges else None,
+                }.items()
+                if value is not None
+            }
+        )
     except ConfigError as exc:
         _fail(str(exc))
-    config = SimConfig(archive=archive, root=root, faults=faults)
+    config = SimConfig(archive=archive, root=root, faults=faults, mast=mast, mast_knobs=mast_knobs)
     try:
         asyncio.run(_serve(config, host, port_value, url_file, s3_side))
     except OSError as exc:  # port taken, cache or URL file not writable
@@ -318,6 +395,7 @@ def sim(
 class _S3Side:
     port: int
     bucket: str
+    mast_bucket: str
 
 
 def _parse_port(name: str, value: str) -> int:
@@ -373,6 +451,7 @@ async def _serve(
         async with contextlib.AsyncExitStack() as running_sides:
             running = await start_server(config, host, port)
             running_sides.push_async_callback(running.close)
+            await _prepare_mast(running, config)
             s3_line = None
             if s3 is not None:
                 s3_sim = await _start_s3(config, host, s3)
@@ -383,6 +462,7 @@ async def _serve(
             if url_file is not None:  # first, so it exists once the line is read
                 write_text_atomically(url_file, running.base_url + "\n")
             line = f"skyhaul-sim serving {running.base_url} ({count} files, {mib:.1f} MiB)"
+            _echo_mast(running, s3)
             print(line if s3_line is None else f"{line}\n{s3_line}", flush=True)
             await stop.wait()
     finally:
@@ -396,7 +476,40 @@ async def _start_s3(config: SimConfig, host: str, side: _S3Side) -> RunningS3Sim
     if ignored:
         typer.echo(f"skyhaul-sim: the S3 side ignores {', '.join(ignored)}", err=True)
     s3_config = dataclasses.replace(config, faults=faults)
-    return await start_s3_sim(s3_config, host, side.port, side.bucket, proxy=needs_proxy(faults))
+    return await start_s3_sim(
+        s3_config,
+        host,
+        side.port,
+        side.bucket,
+        proxy=needs_proxy(faults),
+        mast_bucket=side.mast_bucket,
+    )
+
+
+async def _prepare_mast(running: RunningSim, config: SimConfig) -> None:
+    """Make the bench observation's products before serving, when it is asked for."""
+    if not config.mast.bench:
+        return
+    bench = running.mast.observations[-1]
+    products = running.mast.products_of(bench.obs_id)
+    gib = sum(p.size for p in products) / 2**30
+    typer.echo(
+        f"skyhaul-sim: making MAST's bench observation {bench.obs_id}"
+        f" ({len(products)} products, {gib:.1f} GiB) in {config.cache_root}",
+        err=True,
+    )
+    await running.mast.files(products)
+
+
+def _echo_mast(running: RunningSim, s3: _S3Side | None) -> None:
+    dataset = running.mast.dataset
+    mib = dataset.total_size / 2**20
+    where = f"; S3 bucket {s3.mast_bucket}" if s3 is not None else ""
+    typer.echo(
+        f"skyhaul-sim: MAST at {running.mast.server_url} ({len(dataset.observations)}"
+        f" observations, {len(dataset.products)} products, {mib:.1f} MiB{where})",
+        err=True,
+    )
 
 
 def _stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:

@@ -3,7 +3,8 @@
 It serves a deterministic set of synthetic FITS files (or plain blobs) over real HTTP,
 with listings and manifests carrying mission metadata, and fault knobs (latency,
 bandwidth, rate limits, 503s, dropped connections, corruption, ignored ranges, changing
-content, failing paths) that can be changed while it runs.
+content, failing paths) that can be changed while it runs. On the same port it is also
+MAST (:mod:`skyhaul.sim.mast`): observations, products and the API astroquery speaks.
 
 Examples
 --------
@@ -29,6 +30,7 @@ from skyhaul.sim.cache import ArchiveCache, FileVersion, default_root
 from skyhaul.sim.config import SimConfig
 from skyhaul.sim.faults import FaultConfig
 from skyhaul.sim.listing import MANIFEST_COLUMNS, ListedFile
+from skyhaul.sim.mast import MAST_BUCKET, MastKnobs, MastSpec, RunningMast, mast_profile
 from skyhaul.sim.server import RunningSim, start_server
 from skyhaul.sim.stats import SimStats, StatsSnapshot
 from skyhaul.sim.stdlib_server import StdlibServerThread
@@ -37,6 +39,7 @@ from skyhaul.sim.thread import SimThread
 __all__ = [
     "FITS_BLOCK",
     "MANIFEST_COLUMNS",
+    "MAST_BUCKET",
     "PROFILES",
     "Archive",
     "ArchiveCache",
@@ -45,6 +48,9 @@ __all__ = [
     "FaultConfig",
     "FileVersion",
     "ListedFile",
+    "MastKnobs",
+    "MastSpec",
+    "RunningMast",
     "RunningSim",
     "SimConfig",
     "SimStats",
@@ -55,6 +61,7 @@ __all__ = [
     "StdlibServerThread",
     "build_archive",
     "default_root",
+    "mast_profile",
     "profile",
     "start_server",
 ]

@@ -7,7 +7,8 @@ Rules:
   as the S3 fault proxy's upstream, :func:`send_planned`) and written one chunk at a time:
   paced by a :class:`skyhaul.sim.throttle.Pacer`, with bytes inverted at the planned
   offsets, and cut short at ``drop_after`` by closing the connection (after the bytes
-  already written are flushed), so the client sees fewer bytes than Content-Length.
+  already written are flushed), so the client sees fewer bytes than Content-Length
+  (or, for a body sent chunked without a length, no last chunk).
 - A client going away mid-body is normal: the error is swallowed and the bytes already
   handed over are counted.
 """
@@ -101,6 +102,8 @@ async def send_mangled(
     span: ByteSpan,
     plan: BodyPlan,
     on_sent: OnSent,
+    *,
+    announce_length: bool = True,
 ) -> web.StreamResponse:
     """Send ``span`` of a file through ``response`` as ``plan`` says, and return it.
 
@@ -118,6 +121,8 @@ async def send_mangled(
         Pacing, corruption and drop point.
     on_sent : callable
         Told how many body bytes went out, chunk by chunk.
+    announce_length : bool, optional
+        Send ``Content-Length``; if False, the body goes out chunked, without a length.
 
     Returns
     -------
@@ -137,7 +142,9 @@ async def send_mangled(
         return chunk
 
     try:
-        return await send_planned(request, response, read, span.length, plan, on_sent)
+        return await send_planned(
+            request, response, read, span.length, plan, on_sent, announce_length=announce_length
+        )
     finally:
         os.close(fd)
 
@@ -149,6 +156,8 @@ async def send_planned(
     length: int,
     plan: BodyPlan,
     on_sent: OnSent,
+    *,
+    announce_length: bool = True,
 ) -> web.StreamResponse:
     """Send a ``length``-byte body, taken from ``read``, through ``response`` as ``plan`` says.
 
@@ -161,18 +170,24 @@ async def send_planned(
     read : callable
         ``await read(n)`` returns the body's next bytes, at most ``n`` of them.
     length : int
-        Bytes the response announces (its Content-Length).
+        Bytes of the body (its Content-Length, when announced).
     plan : BodyPlan
         Pacing, corruption and drop point.
     on_sent : callable
         Told how many body bytes went out, chunk by chunk.
+    announce_length : bool, optional
+        Send ``Content-Length``; if False, the body goes out chunked, without a length
+        (as an archive sends a product it generates on request).
 
     Returns
     -------
     aiohttp.web.StreamResponse
         The response, finished (or with its connection closed).
     """
-    response.content_length = length
+    if announce_length:
+        response.content_length = length
+    else:
+        response.enable_chunked_encoding()
     loop = asyncio.get_running_loop()
     limit = length if plan.drop_after is None else min(plan.drop_after, length)
     chunk_size = _CHUNK

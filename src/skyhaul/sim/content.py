@@ -16,7 +16,7 @@ Rules:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import BinaryIO
 
@@ -71,7 +71,25 @@ def write_content(out: BinaryIO, file: ArchiveFile, generation: int, seed: int) 
 
 
 def _random_chunks(seed: int, index: int, generation: int, size: int) -> Iterator[memoryview]:
-    bits = np.random.PCG64(np.random.SeedSequence([seed, index, generation]))
+    return random_chunks((seed, index, generation), size)
+
+
+def random_chunks(entropy: Sequence[int], size: int) -> Iterator[memoryview]:
+    """Yield ``size`` random bytes in chunks, the same on every machine for ``entropy``.
+
+    Parameters
+    ----------
+    entropy : sequence of int
+        Seed of numpy's PCG64 (through a ``SeedSequence``).
+    size : int
+        Bytes in all; every chunk but the last is 2048 FITS blocks (5.6 MiB) long.
+
+    Yields
+    ------
+    memoryview
+        The next chunk (valid until the next one is drawn).
+    """
+    bits = np.random.PCG64(np.random.SeedSequence(list(entropy)))
     left = size
     while left > 0:
         n = min(_CHUNK, left)

@@ -1,9 +1,12 @@
-"""FITS primary headers with valid ``CHECKSUM`` and ``DATASUM`` cards, without astropy.
+"""FITS headers with valid ``CHECKSUM`` and ``DATASUM`` cards, without astropy.
 
 Rules:
 - Cards are written in the FITS fixed format (keyword in columns 1-8, ``= `` in 9-10,
   strings quoted from column 11, numbers and logicals right-aligned to column 30), the
-  form astropy writes, so astropy re-reads them byte for byte.
+  form astropy writes, so astropy re-reads them byte for byte. Floats are written as
+  astropy writes them (``str(value)`` with an upper-case ``E``).
+- :func:`hdu_header` makes the header of any HDU (primary or extension): the caller
+  gives the cards that say which it is (``SIMPLE`` or ``XTENSION`` first).
 - Checksums follow the FITS checksum convention (FITS standard 4.0, appendix J): the
   32-bit ones' complement sum of big-endian words. ``DATASUM`` is the data's sum as a
   decimal string; ``CHECKSUM`` is the 16-character ASCII encoding chosen so that the
@@ -15,13 +18,14 @@ Rules:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from skyhaul.sim.archive import FITS_BLOCK
 
-CardValue = str | int | bool
+CardValue = str | int | float | bool
 Card = tuple[str, CardValue, str]
 """A header card: keyword, value, comment."""
 
@@ -38,8 +42,8 @@ def format_card(keyword: str, value: CardValue, comment: str = "") -> bytes:
     ----------
     keyword : str
         Up to 8 characters: upper-case letters, digits, ``-`` and ``_``.
-    value : str, int or bool
-        The card's value.
+    value : str, int, float or bool
+        The card's value (a float must be finite).
     comment : str, optional
         Comment after `` / ``; cut to fit the card.
 
@@ -54,6 +58,8 @@ def format_card(keyword: str, value: CardValue, comment: str = "") -> bytes:
         text = f"{'T' if value else 'F':>20}"
     elif isinstance(value, int):
         text = f"{value:>20d}"
+    elif isinstance(value, float):
+        text = f"{_float_text(value):>20}"
     else:
         quoted = "'" + f"{value.replace(chr(39), chr(39) * 2):<8}" + "'"
         text = f"{quoted:<20}"
@@ -63,6 +69,16 @@ def format_card(keyword: str, value: CardValue, comment: str = "") -> bytes:
     if len(card) > _CARD:
         card = card[:_CARD]
     return card.ljust(_CARD).encode("ascii")
+
+
+def _float_text(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"FITS card values must be finite, got {value!r}")
+    text = str(value).replace("e", "E")
+    if len(text) > 20:  # astropy cuts the significand, keeping the exponent
+        at = text.find("E")
+        text = text[:20] if at < 0 else text[: 20 - (len(text) - at)] + text[at:]
+    return text
 
 
 def add_sums(a: int, b: int) -> int:
@@ -124,16 +140,19 @@ def encode_checksum(value: int) -> str:
     return bytes(rotated).decode("ascii")
 
 
-def primary_header(cards: Sequence[Card], datasum: int) -> bytes:
-    """Return a primary header with ``CHECKSUM`` and ``DATASUM`` cards, padded to blocks.
+def hdu_header(cards: Sequence[Card], datasum: int) -> bytes:
+    """Return an HDU's header with ``CHECKSUM`` and ``DATASUM`` cards, padded to blocks.
 
     Parameters
     ----------
     cards : sequence of Card
-        The header's cards, starting with ``SIMPLE``, ``BITPIX`` and ``NAXIS``; without
-        ``CHECKSUM``, ``DATASUM`` or ``END``.
+        The header's cards, starting with ``SIMPLE`` (a primary HDU) or ``XTENSION`` (an
+        extension) and the mandatory keywords; without ``CHECKSUM``, ``DATASUM`` or
+        ``END``.
     datasum : int
-        The data unit's ones' complement sum (:func:`ones_complement_sum`).
+        The data unit's ones' complement sum (:func:`ones_complement_sum`; 0 for an HDU
+        without data). The ``CHECKSUM`` makes the HDU sum to negative zero with it, so a
+        wrong ``datasum`` fails both checks, as a damaged data unit does.
 
     Returns
     -------
@@ -150,3 +169,8 @@ def primary_header(cards: Sequence[Card], datasum: int) -> bytes:
     checksum = encode_checksum(~total & 0xFFFFFFFF)
     at = len(cards) * _CARD + 11  # the CHECKSUM card's value, inside its quotes
     return header[:at] + checksum.encode("ascii") + header[at + 16 :]
+
+
+def primary_header(cards: Sequence[Card], datasum: int) -> bytes:
+    """Return a primary header with ``CHECKSUM`` and ``DATASUM``; see :func:`hdu_header`."""
+    return hdu_header(cards, datasum)

@@ -15,6 +15,12 @@ Rules:
   Closing empties and deletes the bucket, then stops moto.
 - :meth:`RunningS3Sim.change_object` gives a file its next generation on disk (as the
   HTTP simulator's ``change_file`` does) and uploads it: the ETag changes for real.
+- With ``mast_bucket`` (``skyhaul sim --s3`` sets it to ``stpubdata``), the simulated
+  MAST's products that are in the cloud are also uploaded, to that bucket under their
+  keys (:attr:`skyhaul.sim.mast.dataset.MastProduct.cloud_key`), made from the same
+  cache as the HTTP side (the bench observation only with the bench profile). Off by
+  default in Python: moto's buckets are per process, and one name cannot serve two
+  simulators at once.
 - moto and boto3 are imported by :func:`require_moto`, never when ``skyhaul.sim`` loads.
 - :class:`skyhaul.sim.s3_thread.S3SimThread` runs it in a background thread, for tests.
 """
@@ -26,6 +32,7 @@ import logging
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from skyhaul.errors import ConfigError
@@ -33,6 +40,8 @@ from skyhaul.sim.archive import build_archive
 from skyhaul.sim.cache import ArchiveCache, FileVersion
 from skyhaul.sim.config import SimConfig
 from skyhaul.sim.faults import FaultConfig
+from skyhaul.sim.mast.cloud import MastS3Object, cloud_files
+from skyhaul.sim.mast.files import ProductFile
 from skyhaul.sim.s3_proxy import RunningProxy, start_proxy
 from skyhaul.sim.server import http_origin
 from skyhaul.sim.stats import SimStats
@@ -109,6 +118,8 @@ class RunningS3Sim:
         moto's own endpoint (no faults), ``http://HOST:PORT``.
     proxy : RunningProxy or None
         The fault proxy in front of moto, if any.
+    mast_bucket : str or None
+        The bucket holding MAST's cloud products, if they were uploaded.
     """
 
     def __init__(self, moto: Any, client: Any, store: FileStore, bucket: str) -> None:
@@ -118,6 +129,8 @@ class RunningS3Sim:
         self.proxy: RunningProxy | None = None
         self._etags: dict[str, str] = {}
         self.bucket = bucket
+        self.mast_bucket: str | None = None
+        self._mast_objects: list[MastS3Object] = []
         self._idle_stats = SimStats()
         self.moto_endpoint = _endpoint(moto)
 
@@ -156,6 +169,28 @@ class RunningS3Sim:
         """``s3://BUCKET/KEY``."""
         return f"s3://{self.bucket}/{key}"
 
+    def mast_objects(self) -> list[MastS3Object]:
+        """MAST's cloud products as uploaded to :attr:`mast_bucket` (none without it)."""
+        return list(self._mast_objects)
+
+    async def upload_mast(self, bucket: str, files: list[ProductFile]) -> None:
+        """Create ``bucket`` and upload MAST products to it under their cloud keys."""
+        await asyncio.to_thread(_create_bucket, self._client, bucket)
+        self.mast_bucket = bucket  # from here on, closing removes it
+        with ThreadPoolExecutor(_UPLOAD_THREADS, thread_name_prefix="skyhaul-s3-put") as pool:
+            loop = asyncio.get_running_loop()
+            etags = await asyncio.gather(
+                *(
+                    loop.run_in_executor(
+                        pool, self._put_file, bucket, str(f.product.cloud_key), f.disk_path, f.size
+                    )
+                    for f in files
+                )
+            )
+        self._mast_objects = [
+            MastS3Object(bucket, f, etag) for f, etag in zip(files, etags, strict=True)
+        ]
+
     async def upload(self, versions: list[FileVersion]) -> None:
         """Upload the given versions (one PUT each, a few at once, off the event loop)."""
         with ThreadPoolExecutor(_UPLOAD_THREADS, thread_name_prefix="skyhaul-s3-put") as pool:
@@ -167,15 +202,14 @@ class RunningS3Sim:
             self._etags[version.file.path] = etag
 
     def _put(self, version: FileVersion) -> str:
-        with version.disk_path.open("rb") as body:
+        return self._put_file(self.bucket, version.file.path, version.disk_path, version.size)
+
+    def _put_file(self, bucket: str, key: str, path: Path, size: int) -> str:
+        with path.open("rb") as body:
             # An object ACL, not a bucket policy: moto checks a HEAD against the action
             # "s3:HeadObject", which no real policy names, so a policy would serve GET only.
             answer = self._client.put_object(
-                Bucket=self.bucket,
-                Key=version.file.path,
-                Body=body,
-                ContentLength=version.size,
-                ACL="public-read",
+                Bucket=bucket, Key=key, Body=body, ContentLength=size, ACL="public-read"
             )
         return str(answer["ETag"])
 
@@ -199,18 +233,20 @@ class RunningS3Sim:
         try:
             if self.proxy is not None:
                 await self.proxy.close()
-            await asyncio.to_thread(self._remove_bucket)
+            for bucket in (self.bucket, self.mast_bucket):
+                if bucket is not None:
+                    await asyncio.to_thread(self._remove_bucket, bucket)
         finally:
             await asyncio.to_thread(self._moto.stop)
 
-    def _remove_bucket(self) -> None:
+    def _remove_bucket(self, bucket: str) -> None:
         # Every object, not only the archive's: tests add their own.
-        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
         for page in pages:  # a page holds at most 1000 keys, as DeleteObjects takes
             batch = [{"Key": item["Key"]} for item in page.get("Contents", [])]
             if batch:
-                self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
-        self._client.delete_bucket(Bucket=self.bucket)
+                self._client.delete_objects(Bucket=bucket, Delete={"Objects": batch})
+        self._client.delete_bucket(Bucket=bucket)
 
 
 async def start_s3_sim(
@@ -219,6 +255,7 @@ async def start_s3_sim(
     port: int = 0,
     bucket: str = DEFAULT_BUCKET,
     proxy: bool = True,
+    mast_bucket: str | None = None,
 ) -> RunningS3Sim:
     """Serve the archive ``config`` describes as an S3 bucket on loopback.
 
@@ -234,6 +271,9 @@ async def start_s3_sim(
         Bucket name.
     proxy : bool, optional
         Put the fault proxy in front (default); without it, faults cannot be set.
+    mast_bucket : str, optional
+        Also upload the simulated MAST's cloud products (``config.mast``) to this
+        bucket under their keys (MAST's is :data:`skyhaul.sim.mast.spec.MAST_BUCKET`).
 
     Returns
     -------
@@ -243,7 +283,7 @@ async def start_s3_sim(
     Raises
     ------
     skyhaul.errors.ConfigError
-        If moto is missing, the bucket already exists in this process, or a fault knob
+        If moto is missing, a bucket already exists in this process, or a fault knob
         is one the proxy cannot honour.
     """
     server = require_moto()
@@ -267,6 +307,9 @@ async def start_s3_sim(
         if proxy:
             sim.proxy = await start_proxy(sim.moto_endpoint, config.faults, host, port)
         await sim.upload([initial[f.path] for f in archive.files])
+        if mast_bucket is not None:
+            files = await asyncio.to_thread(cloud_files, config.mast, config.cache_root)
+            await sim.upload_mast(mast_bucket, files)
     except BaseException:
         await sim.close()
         raise

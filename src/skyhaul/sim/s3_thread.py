@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from skyhaul.sim.config import SimConfig
 from skyhaul.sim.faults import FaultConfig
+from skyhaul.sim.mast.cloud import MastS3Object
 from skyhaul.sim.s3 import DEFAULT_BUCKET, RunningS3Sim, S3Object, start_s3_sim
 from skyhaul.sim.stats import SimStats
 from skyhaul.sim.thread import ServerThread
@@ -32,6 +33,8 @@ class S3SimThread(ServerThread[RunningS3Sim]):
         Bucket name (one per simulator in a process).
     start_timeout : float, optional
         Seconds to wait for the archive, moto, the uploads and the proxy.
+    mast_bucket : str, optional
+        Also upload MAST's cloud products to this bucket (see :func:`start_s3_sim`).
     """
 
     def __init__(
@@ -41,15 +44,19 @@ class S3SimThread(ServerThread[RunningS3Sim]):
         port: int = 0,
         bucket: str = DEFAULT_BUCKET,
         start_timeout: float = 300.0,
+        mast_bucket: str | None = None,
     ) -> None:
         super().__init__("skyhaul-s3-sim", start_timeout)
         self._config = config
         self._host = host
         self._port = port
         self._bucket = bucket
+        self._mast_bucket = mast_bucket
 
     async def _start_server(self) -> RunningS3Sim:
-        return await start_s3_sim(self._config, self._host, self._port, self._bucket)
+        return await start_s3_sim(
+            self._config, self._host, self._port, self._bucket, mast_bucket=self._mast_bucket
+        )
 
     @property
     def endpoint(self) -> str:
@@ -79,6 +86,15 @@ class S3SimThread(ServerThread[RunningS3Sim]):
     def objects(self) -> list[S3Object]:
         """Every object as now uploaded, read on the server's loop."""
         return self._on_loop(self.server.objects)
+
+    @property
+    def mast_bucket(self) -> str | None:
+        """The bucket holding MAST's cloud products, if uploaded."""
+        return self.server.mast_bucket
+
+    def mast_objects(self) -> list[MastS3Object]:
+        """MAST's cloud products as uploaded; see :meth:`RunningS3Sim.mast_objects`."""
+        return self._on_loop(self.server.mast_objects)
 
     def url_for(self, key: str) -> str:
         """``s3://BUCKET/KEY``."""

@@ -5,9 +5,11 @@ Rules:
   loop), then listens; :class:`RunningSim` is the handle: URLs, listing, counters, live
   fault knobs, and ``close()``.
 - Routes: ``/files/`` in :mod:`skyhaul.sim.file_routes`; ``/api/records`` in
-  :mod:`skyhaul.sim.records_routes`; the rest of ``/api/`` and ``/_sim/`` in
-  :mod:`skyhaul.sim.api_routes`. Counting happens here, in one middleware, for every
-  request except the control plane's (``/_sim/``).
+  :mod:`skyhaul.sim.records_routes`; MAST's (``/api/v0/invoke``, ``/api/v0.1/...``,
+  ``/portal/...``, ``/Santa-war/...``, ``/_sim/mast...``) in :mod:`skyhaul.sim.mast`,
+  always on; the rest of ``/api/`` and ``/_sim/`` in :mod:`skyhaul.sim.api_routes`.
+  Counting happens here, in one middleware, for every request except the control
+  plane's (``/_sim/``).
 - No access log; shutdown gives in-flight responses one second, then closes them.
 """
 
@@ -29,6 +31,9 @@ from skyhaul.sim.decisions import FaultEngine
 from skyhaul.sim.faults import FaultConfig
 from skyhaul.sim.file_routes import serve_file
 from skyhaul.sim.listing import ListedFile
+from skyhaul.sim.mast.app import install_mast
+from skyhaul.sim.mast.handle import RunningMast
+from skyhaul.sim.mast.state import MastState
 from skyhaul.sim.records_gate import RecordsGate
 from skyhaul.sim.records_routes import ROUTES as RECORDS_ROUTES
 from skyhaul.sim.stats import SimStats
@@ -44,12 +49,17 @@ class RunningSim:
     ----------
     base_url : str
         ``http://HOST:PORT/``, with a trailing slash.
+    mast : RunningMast
+        The MAST side: dataset, products on disk, knobs and counters.
     """
 
-    def __init__(self, runner: web.AppRunner, state: SimState, base_url: str) -> None:
+    def __init__(
+        self, runner: web.AppRunner, state: SimState, base_url: str, mast: MastState
+    ) -> None:
         self._runner = runner
         self._state = state
         self.base_url = base_url
+        self.mast = RunningMast(mast, base_url)
 
     @property
     def stats(self) -> SimStats:
@@ -176,8 +186,9 @@ async def start_server(config: SimConfig, host: str = "127.0.0.1", port: int = 0
     app.router.add_get("/files/{path:.+}", serve_file)  # GET also answers HEAD
     app.router.add_routes(ROUTES)
     app.router.add_routes(RECORDS_ROUTES)
+    mast = install_mast(app, config.mast, config.cache_root, config.mast_knobs)
     runner, origin = await listen(app, host, port)
-    return RunningSim(runner, state, origin + "/")
+    return RunningSim(runner, state, origin + "/", mast)
 
 
 async def listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:

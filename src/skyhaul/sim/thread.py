@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future
 from datetime import datetime
 from types import TracebackType
@@ -24,6 +24,10 @@ from skyhaul.sim.archive import Archive, Slot
 from skyhaul.sim.config import SimConfig
 from skyhaul.sim.faults import FaultConfig
 from skyhaul.sim.listing import ListedFile
+from skyhaul.sim.mast.dataset import MastProduct
+from skyhaul.sim.mast.files import ProductFile
+from skyhaul.sim.mast.handle import RunningMast
+from skyhaul.sim.mast.knobs import MastKnobs
 from skyhaul.sim.server import RunningSim, start_server
 from skyhaul.sim.stats import SimStats
 
@@ -211,3 +215,16 @@ class SimThread(ServerThread[RunningSim]):
     def change_file(self, path: str) -> ListedFile:
         """Give a file new content now; see :meth:`RunningSim.change_file`."""
         return self.call(self.sim.change_file(path))
+
+    @property
+    def mast(self) -> RunningMast:
+        """The MAST side (its read-only views are safe from this thread)."""
+        return self.sim.mast
+
+    def set_mast_knobs(self, knobs: MastKnobs | None = None, /, **changes: object) -> MastKnobs:
+        """Put new MAST knobs in force; see :meth:`RunningMast.set_knobs`."""
+        return self._on_loop(lambda: self.sim.mast.set_knobs(knobs, **changes))
+
+    def mast_files(self, products: Iterable[MastProduct] | None = None) -> list[ProductFile]:
+        """MAST products on disk with their SHA-256s; see :meth:`RunningMast.files`."""
+        return self.call(self.sim.mast.files(products), timeout=None)
