@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.adapters.mast.fixtures import anonymous_s3
 from tests.cli.conftest import Invoke
 
 from skyhaul.adapters.catalog import open_catalog
@@ -106,10 +107,7 @@ def module_s3(sim_config: SimConfig) -> Iterator[S3SimThread]:
 @pytest.fixture
 def s3(module_s3: S3SimThread, monkeypatch: pytest.MonkeyPatch) -> S3SimThread:
     """MAST's bucket on the S3 simulator, in the AWS environment (unsigned)."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", module_s3.endpoint)
-    monkeypatch.setenv("AWS_SKIP_SIGNATURE", "true")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
+    anonymous_s3(monkeypatch, module_s3.endpoint)
     module_s3.stats.reset()
     return module_s3
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 from tests.adapters.mast.fake_mast import MEMBER, OBS_A, OBS_B, FakeMast, product, stock
-from tests.adapters.mast.fixtures import StartMast, fake, mast, sleeps
+from tests.adapters.mast.fixtures import StartMast, anonymous_s3, fake, mast, sleeps
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.mast import Observation, Product
@@ -241,10 +241,7 @@ def stpubdata(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3SimThread]
 @pytest.fixture
 def cloud(stpubdata: S3SimThread, monkeypatch: pytest.MonkeyPatch) -> S3SimThread:
     """The bucket, with the AWS environment pointing at it (unsigned)."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", stpubdata.endpoint)
-    monkeypatch.setenv("AWS_SKIP_SIGNATURE", "true")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
+    anonymous_s3(monkeypatch, stpubdata.endpoint)
     stpubdata.stats.reset()
     return stpubdata
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from tests.adapters.mast.fixtures import Sleeps
+from tests.adapters.mast.fixtures import Sleeps, anonymous_s3
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.mast import PATH_LOOKUP_BATCH, InvokeLimits, MastClient
@@ -172,10 +172,7 @@ def stpubdata(sim_config: SimConfig) -> Iterator[S3SimThread]:
 
 @pytest.fixture
 def cloud(stpubdata: S3SimThread, monkeypatch: pytest.MonkeyPatch) -> S3SimThread:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", stpubdata.endpoint)
-    monkeypatch.setenv("AWS_SKIP_SIGNATURE", "true")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
+    anonymous_s3(monkeypatch, stpubdata.endpoint)
     stpubdata.stats.reset()
     return stpubdata
 

@@ -57,3 +57,12 @@ async def mast(fake: FakeMast, sleeps: Sleeps) -> AsyncIterator[StartMast]:
     for client in clients:
         await client.aclose()
     await runner.cleanup()
+
+
+def anonymous_s3(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    """Point the AWS environment at an S3 simulator, unsigned (as MAST's public bucket is
+    read): no credentials, no other endpoint."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+    monkeypatch.setenv("AWS_SKIP_SIGNATURE", "true")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
