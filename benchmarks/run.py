@@ -4,7 +4,9 @@ Scenarios (see ``scenarios.py``): (a) 4 large files with sha256, (b) 2,000 small
 (b20) 20,000 small files, (c) claim and status on a 1,000,000-row catalog
 (``bench_catalog.py``), (d) 300 tiny files from a rate-limited server; (h) skyhaul and
 aria2c against the archive simulator's faults (``bench_faults.py``); (k) the bytes a
-SIGKILL at about half costs skyhaul and aria2c (``bench_kill.py``); and skyhaul alone:
+SIGKILL at about half costs skyhaul and aria2c (``bench_kill.py``); (m) a MAST import of
+one observation, skyhaul against astroquery's ``download_products`` (``bench_mast.py``);
+and skyhaul alone:
 (e) discovering 100,000 files from the archive simulator (``bench_discovery.py``), (f) each
 selection query on a 1,000,000-row catalog (``bench_selection.py``), (g) backfill goodput
 against records APIs limited to 5, 20 and 100 requests/s, next to the seed's AIMD client
@@ -53,13 +55,13 @@ from benchmarks.transfer_runs import run_transfer_scenario
 
 __all__ = ["main", "readme_target"]
 
-SCENARIOS = ("a", "b", "b20", "c", "d", "e", "f", "g", "h", "k", "s")
+SCENARIOS = ("a", "b", "b20", "c", "d", "e", "f", "g", "h", "k", "m", "s")
 # Scenarios run by a module of their own, ``scenario(quick=, say=) -> ScenarioResult``.
 _OWN = {"e": "bench_discovery", "f": "bench_selection", "g": "bench_backfill", "s": "bench_s3"}
 # Scenarios run by a module of their own that runs the tools found here, the base revision
 # among them: ``scenario(quick=, repeat=, work=, root=, tools=, base=, say=)`` returns one
 # section, or a list of them (h: one per fault case).
-_WITH_BASE = {"h": "bench_faults", "k": "bench_kill"}
+_WITH_BASE = {"h": "bench_faults", "k": "bench_kill", "m": "bench_mast"}
 README = REPO / "benchmarks" / "README.md"
 _SHM = Path("/dev/shm")
 
