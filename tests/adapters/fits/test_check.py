@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,25 @@ def test_a_changed_data_byte_fails_datasum_and_a_changed_header_byte_checksum() 
     assert "CHECKSUM mismatch in HDU 0" in failure(with_flipped_byte(data, 400))
 
 
+@pytest.mark.parametrize(("index", "name"), [(1, "CAT"), (2, "SCI")])
+def test_a_flipped_fill_byte_fails_datasum_as_astropy_finds(index: int, name: str) -> None:
+    # The standard's DATASUM sums the whole data unit, its fill to the block included, as
+    # astropy sums it (the data's span with its padding): a fill byte changed fails it, in
+    # an HDU before the last as in the last.
+    data = fits_bytes()
+    with fits.open(io.BytesIO(data)) as hdus:
+        info, size = hdus[index].fileinfo(), hdus[index].size
+        assert (hdus[index].name, len(hdus)) == (name, 3)
+    assert size % BLOCK  # there is fill to flip
+    damaged = with_flipped_byte(data, info["datLoc"] + info["datSpan"] - 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with fits.open(io.BytesIO(damaged), checksum=True):
+            pass
+    assert any("Datasum verification failed" in str(w.message) for w in caught)
+    assert f"DATASUM mismatch in HDU {index} ({name})" in failure(damaged)
+
+
 @pytest.mark.parametrize(("part", "where"), [("datLoc", "data"), ("hdrLoc", "header")])
 def test_a_file_cut_short_is_an_integrity_failure(part: str, where: str) -> None:
     data = fits_bytes()
@@ -191,10 +211,10 @@ def test_large_data_are_summed_in_pieces() -> None:
     at = 0
     magic = (0, len(b"SIMPLE  ="))  # what tells FITS content, first
     assert content.reads[0] == magic
-    for offset, size in content.reads[1:]:  # then every byte once, in order, but the fill
+    for offset, size in content.reads[1:]:  # then every byte once, in order, fill included
         assert offset == at
         at += size
-    assert len(content.data) - BLOCK < at <= len(content.data)
+    assert at == len(content.data)
 
 
 def test_a_set_stop_event_ends_the_walk() -> None:

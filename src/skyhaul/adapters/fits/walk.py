@@ -7,12 +7,15 @@ Rules:
   ``GCOUNT`` (random groups included) and is padded to whole blocks.
 - Each header is parsed by astropy (``Header.fromstring``), imported here, when a file is
   first checked: the command line never pays for it.
-- Where an HDU carries ``CHECKSUM`` or ``DATASUM``, its data are read and summed in
-  pieces (:mod:`.sums`) and both must verify; otherwise its data are skipped unread.
+- Where an HDU carries ``CHECKSUM`` or ``DATASUM``, its data unit is read and summed in
+  pieces (:mod:`.sums`) and both must verify; otherwise its data are skipped unread. The
+  data unit is the data and their fill to the block, as the standard defines ``DATASUM``
+  and astropy sums it: a changed fill byte fails it.
 - A header without its ``END``, or data past the end of the file, is a file cut short;
   that, a first header that is not ``SIMPLE`` and a sum that does not verify raise
-  ``IntegrityError``. Fill missing after the last data unit, and bytes after the last
-  HDU that do not start an extension, are let through, as astropy opens such files.
+  ``IntegrityError``. Fill missing after the last data unit (it would sum as the zeros
+  it should hold), and bytes after the last HDU that do not start an extension, are let
+  through, as astropy opens such files.
 - Only the primary header and that of the first science extension are kept: the first
   image extension named ``SCI`` (a tile-compressed image counts), else the first
   extension with data.
@@ -65,11 +68,11 @@ def walk(stream: ByteStream, stop: threading.Event | None = None) -> FitsHeaders
         header = _parse(raw, index)
         size = _data_size(header, index)
         if "CHECKSUM" in header or "DATASUM" in header:
-            datasum = _sum_data(stream, size, index, stop)
-            _verify(header, raw, datasum, index)
-        elif stream.skip(size) < size:
-            raise _cut_short(index, "data")
-        stream.skip(_padding(size))  # missing fill at the very end is let through
+            _verify(header, raw, _sum_data_unit(stream, size, index, stop), index)
+        else:
+            if stream.skip(size) < size:
+                raise _cut_short(index, "data")
+            stream.skip(_padding(size))  # missing fill at the very end is let through
         if index == 0:
             kept.append(_hdu(header, index))
         elif science is None and _is_science(header):
@@ -162,7 +165,8 @@ def _padding(size: int) -> int:
     return -size % BLOCK
 
 
-def _sum_data(stream: ByteStream, size: int, index: int, stop: threading.Event | None) -> int:
+def _sum_data_unit(stream: ByteStream, size: int, index: int, stop: threading.Event | None) -> int:
+    """The sum of ``size`` bytes of data, then of their fill as far as the file holds it."""
     words = WordSum()
     left = size
     while left > 0:
@@ -173,6 +177,10 @@ def _sum_data(stream: ByteStream, size: int, index: int, stop: threading.Event |
             raise _cut_short(index, "data")
         words.add(piece)
         left -= len(piece)
+    if stop is not None and stop.is_set():
+        raise WalkStopped
+    # Fill missing at the very end adds nothing, as the zeros it should hold would.
+    words.add(stream.read(_padding(size)))
     return words.value
 
 
