@@ -233,7 +233,7 @@ def scenario(
     except ImportError:
         result.skipped["astroquery"] = "not installed (pip install astroquery)"
         return result
-    args = ["--port=0", f"--root={root / 'sim-mast'}", "--files=1"]
+    args = ["--port=0", f"--root={root / 'sim-mast'}", "--files=1", "--size=64KiB"]
     if not quick:
         args.append("--mast-profile=bench")
     with SimProcess(work / "sim", args) as sim:
@@ -255,7 +255,7 @@ def scenario(
     result.tables = [_timed_table(timed, len(products), total), _killed_table(killed, products)]
     result.targets = targets(timed, killed, len(products))
     result.commands = [
-        " ".join(clients.argv(c, Path("OUT"), Path("SCRATCH"), rerun=r))
+        " ".join(clients.argv(c, Path("/OUT"), Path("/SCRATCH"), rerun=r))
         for c in CLIENTS
         for r in (False, True)
     ]
