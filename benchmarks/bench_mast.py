@@ -27,9 +27,11 @@ Rules:
 - Kill runs, at ``BANDWIDTH`` so that half can be caught: each client is SIGKILLed when
   half the bytes are on disk under its output directory, then run again to completion:
   skyhaul with the same command, astroquery with ``cache=True`` (its default: how its
-  users rerun it). Then every product is looked for under the output directory by its
-  file name and compared with the simulator's sha256: right, corrupt (there under its
-  final name with other bytes) or missing.
+  users rerun it). The rerun meets the server as before, or (``KILL_CASES``) one that
+  still advertises ``Accept-Ranges`` but answers a range request with the whole file, as
+  a proxy in front of an archive may. Then every product is looked for under the output
+  directory by its file name and compared with the simulator's sha256: right, corrupt
+  (there under its final name with other bytes) or missing.
 """
 
 from __future__ import annotations
@@ -96,9 +98,11 @@ class Timed:
 
 @dataclass(frozen=True, slots=True)
 class Killed:
-    """One client killed at about half, then run again to completion."""
+    """One client killed at about half, then run again to completion (``case``: how the
+    server answered the rerun)."""
 
     client: str
+    case: str
     on_disk: int
     killed: bool
     codes: tuple[int, int]
@@ -187,6 +191,13 @@ class _Clients:
 
 
 CLIENTS = (SKYHAUL, "astroquery")
+#: How the server answers the rerun after a kill: as before, or advertising
+#: ``Accept-Ranges`` but answering a range request with the whole file (200), as a proxy
+#: or a CDN in front of an archive may. Fault knobs of ``/_sim/faults``.
+KILL_CASES: dict[str, dict[str, object]] = {
+    "ranges honoured": {},
+    "Range ignored (200)": {"ignore_range": True},
+}
 
 
 def scenario(
@@ -233,7 +244,7 @@ def scenario(
     except ImportError:
         result.skipped["astroquery"] = "not installed (pip install astroquery)"
         return result
-    args = ["--port=0", f"--root={root / 'sim-mast'}", "--files=1"]
+    args = ["--port=0", f"--root={root / 'sim-mast'}", "--files=1", "--size=64KiB"]
     if not quick:
         args.append("--mast-profile=bench")
     with SimProcess(work / "sim", args) as sim:
@@ -251,11 +262,15 @@ def scenario(
         total = sum(p.size for p in products)
         clients = _Clients(skyhaul, sim.base_url, obs_id, work)
         timed = _timed_runs(sim, clients, products, repeat, work, say)
-        killed = [_kill_and_rerun(sim, clients, c, products, total, work, say) for c in CLIENTS]
+        killed = [
+            _kill_and_rerun(sim, clients, client, case, products, total, work, say)
+            for case in KILL_CASES
+            for client in CLIENTS
+        ]
     result.tables = [_timed_table(timed, len(products), total), _killed_table(killed, products)]
     result.targets = targets(timed, killed, len(products))
     result.commands = [
-        " ".join(clients.argv(c, Path("OUT"), Path("SCRATCH"), rerun=r))
+        " ".join(clients.argv(c, Path("/OUT"), Path("/SCRATCH"), rerun=r))
         for c in CLIENTS
         for r in (False, True)
     ]
@@ -271,8 +286,10 @@ _DESCRIPTION = (
     "connection at tens of MB/s, not at loopback's GB/s; the target is checked there) and "
     "loopback without a limit, where both are bound by this machine's 2 cores, the "
     "simulator's own included. Then each client is SIGKILLed when half the bytes are on "
-    "disk and run again (astroquery with cache=True, its default), and every product is "
-    "compared with the simulator's sha256. Measured by benchmarks/bench_mast.py."
+    "disk and run again (astroquery with cache=True, its default), against the same "
+    "server and against one that advertises Accept-Ranges but answers a range request "
+    "with the whole file (as a proxy may), and every product is compared with the "
+    "simulator's sha256. Measured by benchmarks/bench_mast.py."
 )
 
 
@@ -314,6 +331,7 @@ def _kill_and_rerun(
     sim: SimProcess,
     clients: _Clients,
     client: str,
+    case: str,
     products: Sequence[Product],
     total: int,
     work: Path,
@@ -337,6 +355,7 @@ def _kill_and_rerun(
         cwd=REPO,
         env=clients.env(client, scratch),
     )
+    sim.configure({"bandwidth": BANDWIDTH, **KILL_CASES[case]})
     start = time.perf_counter()
     rerun = run_measured(
         clients.argv(client, out, scratch, rerun=True),
@@ -349,12 +368,13 @@ def _kill_and_rerun(
     wall = time.perf_counter() - start
     left = census(products, out)
     say(
-        f"[m] kill {client}: {'killed' if killed else 'not killed'} at "
+        f"[m] kill {client}, {case}: {'killed' if killed else 'not killed'} at "
         f"{seen['on_disk'] / MiB:,.0f} MiB; rerun {wall:.2f} s exit {rerun.returncode}: "
         f"{left.right} right, {left.corrupt} corrupt, {left.missing} missing"
     )
     shutil.rmtree(out, ignore_errors=True)
-    return Killed(client, seen["on_disk"], killed, (first.returncode, rerun.returncode), wall, left)
+    codes = (first.returncode, rerun.returncode)
+    return Killed(client, case, seen["on_disk"], killed, codes, wall, left)
 
 
 def _fresh(work: Path, client: str) -> tuple[Path, Path]:
@@ -410,6 +430,7 @@ def _killed_table(runs: Sequence[Killed], products: Sequence[Product]) -> Figure
     rows = tuple(
         (
             run.client,
+            run.case,
             f"{run.on_disk / MiB:,.0f}" + ("" if run.killed else " (ended first)"),
             f"{run.rerun_wall:.2f}",
             f"{run.census.right}/{len(products)}",
@@ -422,6 +443,7 @@ def _killed_table(runs: Sequence[Killed], products: Sequence[Product]) -> Figure
     )
     head = (
         "client",
+        "server in the rerun",
         "on disk at the kill, MiB",
         "rerun wall s",
         "right after the rerun",
@@ -457,11 +479,11 @@ def targets(timed: Sequence[Timed], killed: Sequence[Killed], count: int) -> lis
     if not mine:
         checks.append(TargetCheck(text, "n/a", "skyhaul did not run"))
     else:
-        run = mine[0]
-        ok = run.killed and run.census.corrupt == 0 and run.census.right == count
-        detail = (
-            f"{run.census.corrupt} corrupt, {run.census.right}/{count} right, "
-            f"{'killed' if run.killed else 'ended before the kill'}"
+        ok = all(r.killed and r.census.corrupt == 0 and r.census.right == count for r in mine)
+        detail = "; ".join(
+            f"{run.case}: {run.census.corrupt} corrupt, {run.census.right}/{count} right"
+            + ("" if run.killed else ", ended before the kill")
+            for run in mine
         )
         checks.append(TargetCheck(text, "met" if ok else "missed", detail))
     return checks

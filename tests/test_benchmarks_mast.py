@@ -45,7 +45,8 @@ def _timed(client: str, wall: float, right: int = 2) -> Timed:
 
 
 def _killed(corrupt: int, *, killed: bool = True) -> Killed:
-    return Killed("skyhaul", 10, killed, (-9, 0), 1.0, Census(2 - corrupt, corrupt, corrupt, 0))
+    census = Census(2 - corrupt, corrupt, corrupt, 0)
+    return Killed("skyhaul", "ranges honoured", 10, killed, (-9, 0), 1.0, census)
 
 
 def test_targets_need_three_times_astroquery_and_nothing_corrupt() -> None:
