@@ -32,10 +32,12 @@ def cli(*args: str) -> list[str]:
 
 @pytest.fixture
 def slow_sim(tmp_path: Path) -> Iterator[SimThread]:
-    """120 files of 64 KiB, each answer 50 ms late: a run lasts several seconds."""
+    """120 files of 64 KiB, each answer 200 ms late: with 2 connections a run lasts about
+    12 s, longer than the two CLI processes that watch and cancel it take to start on a
+    slow machine (at 50 ms, the run once ended before the cancel landed)."""
     spec = ArchiveSpec.exact(120, 64 * KIB, seed=91)
     with SimThread(SimConfig(archive=spec, root=tmp_path / "sim")) as running:
-        running.set_faults(FaultConfig(latency=0.05))
+        running.set_faults(FaultConfig(latency=0.2))
         yield running
 
 
