@@ -37,6 +37,7 @@ class _Skyhaul(SkyhaulGroup):
         "sim": ("skyhaul.cli.sim_cmd", "sim"),
         "watch": ("skyhaul.cli.watch", "watch"),
         "backfill": ("skyhaul.cli.backfill", "backfill"),
+        "serve": ("skyhaul.cli.serve", "serve"),
     }
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
-from enum import Enum
 from typing import Annotated
 
 import typer
@@ -34,22 +32,18 @@ from skyhaul.cli.options import (
     with_options,
 )
 from skyhaul.core.copies import CopyRecord
+from skyhaul.core.filedocs import file_document
 from skyhaul.core.fitsheaders import HEADER_COLUMNS
 from skyhaul.core.lifecycle import FileState
-from skyhaul.core.metadata import METADATA_NAMES
 from skyhaul.core.model import FileRecord, Selection
 from skyhaul.core.redact import redact_url
 from skyhaul.core.units import format_size
 from skyhaul.services.headers import header_selection
 
-__all__ = ["ls", "record_document"]
+__all__ = ["ls"]
 
 DEFAULT_LIMIT = 100
 _KEYS = ", ".join(column.keyword for column in HEADER_COLUMNS)
-
-# FileRecord inherits its mission metadata, so dataclass order would put it first. The
-# file's copies come between its own fields and its metadata, which ends the document.
-_OWN_FIELDS = tuple(f.name for f in dataclasses.fields(FileRecord) if f.name not in METADATA_NAMES)
 
 
 @with_options(selection=build_selection, common=build_common)
@@ -123,7 +117,7 @@ def ls(
         matching = catalog.count_files(wanted) if len(records) == limit else len(records)
         copies = catalog.copies_of([r.id for r in records])
     if term.json:
-        term.emit_json([record_document(r, copies.get(r.id, [])) for r in records])
+        term.emit_json([file_document(r, copies.get(r.id, [])) for r in records])
     else:
         term.out.print(_table(records, copies))
     if matching > len(records):
@@ -132,31 +126,6 @@ def ls(
             style="dim",
             highlight=False,
         )
-
-
-def record_document(record: FileRecord, copies: Sequence[CopyRecord] = ()) -> dict[str, object]:
-    """Return one catalog file as a JSON-ready dict (URL redacted, times in ISO 8601)."""
-    document = {name: _plain(getattr(record, name)) for name in _OWN_FIELDS}
-    document["url"] = redact_url(record.url)
-    document["copies"] = [
-        {
-            "dest_root": c.dest_root,
-            "path": c.path,
-            "state": c.state.value,
-            "last_error": c.last_error,
-        }
-        for c in copies
-    ]
-    document.update((name, _plain(getattr(record, name))) for name in METADATA_NAMES)
-    return document
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    return value
 
 
 def _table(records: list[FileRecord], copies: dict[int, list[CopyRecord]]) -> Table:

@@ -62,9 +62,15 @@ def file_at(c: Connection, real_path: str) -> FileRecord | None:
 
 
 def list_files(
-    c: Connection, selection: Selection | None, *, limit: int | None, offset: int, order: str
+    c: Connection,
+    selection: Selection | None,
+    *,
+    limit: int | None,
+    offset: int,
+    order: str,
+    job_id: int | None = None,
 ) -> list[FileRecord]:
-    """Return the selected files in ``order``."""
+    """Return the selected files (of job ``job_id`` only, if given) in ``order``."""
     name = order.removeprefix("-")
     if name not in ORDERABLE:
         raise UsageError(
@@ -82,7 +88,7 @@ def list_files(
         keys.append(files.c.id.desc() if descending else files.c.id.asc())
     query = (
         select(*RECORD_COLUMNS)
-        .where(*where_clauses(c, selection))
+        .where(*where_clauses(c, selection, job_id=job_id))
         .order_by(*keys)
         .limit(limit)
         .offset(offset or None)

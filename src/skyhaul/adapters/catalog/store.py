@@ -576,8 +576,10 @@ class Catalog:
         limit: int | None = None,
         offset: int = 0,
         order: str = "id",
+        job_id: int | None = None,
     ) -> list[FileRecord]:
-        """Return the selected files, ordered by ``order`` (a column, ``-column`` descending).
+        """Return the selected files, ordered by ``order`` (a column, ``-column`` descending);
+        with ``job_id``, only that job's files.
 
         Raises
         ------
@@ -585,7 +587,9 @@ class Catalog:
             For a column files cannot be ordered by.
         """
         return self._db.read(
-            lambda c: queries.list_files(c, selection, limit=limit, offset=offset, order=order)
+            lambda c: queries.list_files(
+                c, selection, limit=limit, offset=offset, order=order, job_id=job_id
+            )
         )
 
     def count_files(self, selection: Selection | None = None) -> int:

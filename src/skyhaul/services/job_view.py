@@ -1,0 +1,96 @@
+"""What a viewer sees of a job: its record, its freshest progress and its latest files.
+
+Rules:
+- A job this process runs shows its progress as it is now (:class:`LiveJobs`); a job
+  another process runs shows what that process last published to the catalog.
+- ``live`` says which, so a page can tell "pushed several times a second" from "read from
+  the catalog about once a second".
+- Parameters are shown with every URL redacted (a job stores no secret, but a URL given
+  on a command line may carry a signature).
+- A job's recent files are its files that ended (downloaded, failed, abandoned) most
+  recently first, with their error class and message; a job over a selection rather than
+  named files lists none (its files are the catalog's, see the Files page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from skyhaul.adapters.catalog import Catalog
+from skyhaul.core.filedocs import file_document
+from skyhaul.core.jobs import JobKind, JobRecord, JobState
+from skyhaul.core.lifecycle import FileState
+from skyhaul.core.model import Selection
+from skyhaul.core.redact import redact_url
+from skyhaul.services.jobs import recover_jobs
+from skyhaul.services.live_jobs import LiveJobs
+
+__all__ = ["RECENT_FILES", "job_document", "jobs_documents"]
+
+#: Files shown as recently finished or failed on a job's page.
+RECENT_FILES = 20
+
+_ENDED = frozenset({FileState.DOWNLOADED, FileState.FAILED, FileState.ABANDONED})
+_OF_NAMED_FILES = frozenset({JobKind.GET, JobKind.IMPORT})
+
+
+def job_document(
+    catalog: Catalog, live: LiveJobs, job_id: int, *, recent: int = RECENT_FILES
+) -> dict[str, Any] | None:
+    """Return job ``job_id`` as a viewer sees it now (None: no such job).
+
+    Returns
+    -------
+    dict or None
+        :meth:`JobRecord.as_json` with redacted ``params``, the live ``progress`` when it
+        runs here, ``live`` (bool), ``file_states`` (count per state of a job over named
+        files) and ``recent_files`` (file documents, most recently ended first).
+    """
+    record = catalog.get_job(job_id)
+    if record is None:
+        return None
+    document = _document(record, live)
+    if record.kind in _OF_NAMED_FILES and recent > 0:
+        states = catalog.job_file_states(job_id)
+        document["file_states"] = {state.value: count for state, count in sorted(states.items())}
+        ended = catalog.list_files(
+            Selection(states=_ENDED), job_id=job_id, limit=recent, order="-updated_at"
+        )
+        document["recent_files"] = [file_document(f) for f in ended]
+    else:
+        document["file_states"] = None
+        document["recent_files"] = []
+    return document
+
+
+def jobs_documents(
+    catalog: Catalog,
+    live: LiveJobs,
+    *,
+    states: frozenset[JobState] | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Return the latest ``limit`` jobs, newest first, dead ones shown interrupted."""
+    recover_jobs(catalog)
+    return [_document(r, live) for r in catalog.list_jobs(states=states, limit=limit)]
+
+
+def _document(record: JobRecord, live: LiveJobs) -> dict[str, Any]:
+    document = record.as_json()
+    document["params"] = _redacted(document["params"])
+    now = live.progress(record.id) if record.state is JobState.RUNNING else None
+    document["live"] = now is not None
+    if now is not None:
+        document["progress"] = now.as_json()
+    return document
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_url(value) if "://" in value else value
+    if isinstance(value, Mapping):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
