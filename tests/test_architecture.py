@@ -21,6 +21,7 @@ LAYERS = {
     "client": 4,
     "demo": 4,
     "mast": 4,
+    "web": 4,
     "services": 3,
     "adapters": 2,
     "ports": 1,
