@@ -86,7 +86,7 @@ def _document(record: JobRecord, live: LiveJobs) -> dict[str, Any]:
     return document
 
 
-def _redacted(value: Any) -> Any:
+def _redacted(value: object) -> object:
     if isinstance(value, str):
         return redact_url(value) if "://" in value else value
     if isinstance(value, Mapping):
