@@ -170,8 +170,8 @@ function attemptsRow(detail, columns) {
     headers ? el("dt", { text: "Headers" }) : null,
     headers ? el("dd", { text: `${Object.keys(headers).length} stored` }) : null,
   );
-  const empty = attempts.length ? null : el("p", { class: "muted", text: "No attempts yet." });
-  return el("tr", { class: "detail" }, el("td", { colspan: columns }, facts, attemptsTable, empty));
+  const shown = attempts.length ? attemptsTable : el("p", { class: "muted", text: "No attempts yet." });
+  return el("tr", { class: "detail" }, el("td", { colspan: columns }, facts, shown));
 }
 
 async function toggleDetail(tr) {
