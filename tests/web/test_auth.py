@@ -162,3 +162,13 @@ def test_off_loopback_a_token_is_required() -> None:
         check_exposure("0.0.0.0", None)
     with pytest.raises(UsageError, match="--token-env"):
         check_exposure("example.org", None)
+
+
+async def test_only_the_login_form_itself_is_open(guarded: Web) -> None:
+    """A path that merely starts with /login is guarded like any other."""
+    async with _bare(guarded) as nobody:
+        assert (await nobody.get("/login")).status_code == 200
+        answer = await nobody.get("/loginx", follow_redirects=False)
+        assert answer.status_code == 303
+        answer = await nobody.get("/login-anything/api", follow_redirects=False)
+        assert answer.status_code == 303

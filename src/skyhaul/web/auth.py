@@ -40,7 +40,8 @@ CSRF_HEADER = "x-csrf-token"
 
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Paths anyone may fetch: the login form and the page's own files.
-_OPEN_PREFIXES = ("/login", "/static/")
+_OPEN_PATHS = frozenset({"/login"})
+_OPEN_PREFIXES = ("/static/",)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -112,7 +113,7 @@ class TokenGate:
         if method in _UNSAFE_METHODS and _cross_site(headers):
             await _refuse(send, 403, "cross-site request refused", path)
             return
-        if path.startswith(_OPEN_PREFIXES):
+        if path in _OPEN_PATHS or path.startswith(_OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
         bearer = self.gate.bearer_ok(headers)
