@@ -70,9 +70,13 @@ def jobs_documents(
     *,
     states: frozenset[JobState] | None = None,
     limit: int = 100,
+    recover: bool = True,
 ) -> list[dict[str, Any]]:
-    """Return the latest ``limit`` jobs, newest first, dead ones shown interrupted."""
-    recover_jobs(catalog)
+    """Return the latest ``limit`` jobs, newest first; with ``recover``, dead ones are
+    first marked interrupted (a write: a live feed does it every few seconds, not at each
+    read)."""
+    if recover:
+        recover_jobs(catalog)
     return [_document(r, live) for r in catalog.list_jobs(states=states, limit=limit)]
 
 

@@ -13,6 +13,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -33,6 +34,8 @@ router = APIRouter(prefix="/api", tags=["jobs"])
 Running = Annotated[Server, Depends(server)]
 #: Jobs a list shows at most.
 MAX_LIMIT = 1000
+#: Seconds between two looks for dead jobs by a live list (each is a write).
+RECOVER_EVERY = 5.0
 
 
 @router.get("/session")
@@ -61,8 +64,16 @@ async def jobs_events(
 ) -> Any:
     """The list of jobs as Server-Sent Events (``event: jobs``), pushed when it changes."""
 
+    recovered_at = [-RECOVER_EVERY]
+
     async def read() -> list[dict[str, Any]]:
-        return await asyncio.to_thread(jobs_documents, running.catalog, running.live, limit=limit)
+        now = time.monotonic()
+        recover = now - recovered_at[0] >= RECOVER_EVERY
+        if recover:
+            recovered_at[0] = now
+        return await asyncio.to_thread(
+            jobs_documents, running.catalog, running.live, limit=limit, recover=recover
+        )
 
     def interval() -> float:
         settings = running.settings
