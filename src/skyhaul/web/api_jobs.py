@@ -23,7 +23,7 @@ from skyhaul.services.clock import SYSTEM_CLOCK
 from skyhaul.services.job_launch import resume_here
 from skyhaul.services.job_view import job_document, jobs_documents
 from skyhaul.web.deps import Server, server
-from skyhaul.web.errors import NotFoundError
+from skyhaul.web.errors import NotFoundError, error_responses
 from skyhaul.web.sse import HEARTBEAT, event_stream
 
 __all__ = ["router"]
@@ -72,13 +72,13 @@ async def jobs_events(
     return event_stream(snapshots, "jobs")
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses=error_responses(404))
 async def get_job(running: Running, job_id: int) -> dict[str, Any]:
     """One job: record, progress (live when it runs here), recent files."""
     return await _job(running, job_id)
 
 
-@router.get("/jobs/{job_id}/events")
+@router.get("/jobs/{job_id}/events", responses=error_responses(404))
 async def job_events(running: Running, job_id: int) -> Any:
     """Job ``job_id`` as Server-Sent Events (``event: job``) until it ends (``event: end``).
 
@@ -103,7 +103,7 @@ async def job_events(running: Running, job_id: int) -> Any:
     return event_stream(snapshots, "job")
 
 
-@router.post("/jobs/{job_id}/cancel")
+@router.post("/jobs/{job_id}/cancel", responses=error_responses(404))
 async def cancel_job(running: Running, job_id: int) -> dict[str, Any]:
     """Stop a running job (files stay resumable) or cancel a queued one."""
     if not running.live.cancel(job_id):
@@ -116,7 +116,7 @@ async def cancel_job(running: Running, job_id: int) -> dict[str, Any]:
     return {"id": job_id, "cancel_requested": True}
 
 
-@router.post("/jobs/{job_id}/resume")
+@router.post("/jobs/{job_id}/resume", responses=error_responses(404))
 async def resume_job(running: Running, job_id: int) -> dict[str, Any]:
     """Queue a failed, cancelled or interrupted job again and run it in this server."""
     record = await asyncio.to_thread(running.catalog.get_job, job_id)
