@@ -13,7 +13,7 @@ Rules:
 - Bounds and days typed by a user (the CLI's options, the web API's parameters) are read
   here, once: :func:`parse_bounds` names the bound that does not read, :func:`parse_day`
   and :func:`parse_day_range` raise a one-line ``UsageError`` naming the parameter.
-- Pure: standard library only.
+- Pure: standard library only (and skyhaul's own errors).
 """
 
 from __future__ import annotations

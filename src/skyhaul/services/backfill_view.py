@@ -103,9 +103,10 @@ def ledger_document(catalog: Catalog, source: str, first: date, last: date) -> d
 
 
 def _day_document(day: date, run: DayRun | None, attempt: int) -> dict[str, Any]:
+    values = {} if run is None else dataclasses.asdict(run)
     document: dict[str, Any] = {"day": day.isoformat(), "attempt": attempt}
     for name in _FIELDS:
-        document[_RENAMED.get(name, name)] = None if run is None else _plain(getattr(run, name))
+        document[_RENAMED.get(name, name)] = _plain(values.get(name))
     if run is None:
         document["state"] = NOT_RUN
     return document

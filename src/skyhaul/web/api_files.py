@@ -104,15 +104,8 @@ def list_files(
     return files_page(running.catalog, filters.selection(), limit=limit, offset=offset, order=order)
 
 
-@router.get("/files/{file_id}", responses=error_responses(404))
-def get_file(running: Running, file_id: int) -> dict[str, Any]:
-    """One file (redacted), its attempts oldest first, and its stored FITS headers."""
-    detail = file_detail(running.catalog, file_id)
-    if detail is None:
-        raise NotFoundError(f"no file {file_id} in the catalog")
-    return detail
-
-
+# The actions come before /files/{file_id}: a POST-only path that the GET route also
+# matches by shape must advertise POST in its 405's Allow header, not GET.
 @router.post("/files/retry")
 def retry(running: Running, body: FileIds) -> Changed:
     """Give FAILED and ABANDONED files a new start (back to DISCOVERED)."""
@@ -129,6 +122,15 @@ def ignore(running: Running, body: FileIds) -> Changed:
 def unignore(running: Running, body: FileIds) -> Changed:
     """Bring IGNORED files back (to DISCOVERED)."""
     return _apply(running, FileEvent.UNIGNORE, body)
+
+
+@router.get("/files/{file_id}", responses=error_responses(404))
+def get_file(running: Running, file_id: int) -> dict[str, Any]:
+    """One file (redacted), its attempts oldest first, and its stored FITS headers."""
+    detail = file_detail(running.catalog, file_id)
+    if detail is None:
+        raise NotFoundError(f"no file {file_id} in the catalog")
+    return detail
 
 
 def _apply(running: Running, event: FileEvent, body: FileIds) -> Changed:

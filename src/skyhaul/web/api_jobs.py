@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from skyhaul.core.jobs import TERMINAL_STATES, JobState
 from skyhaul.errors import UsageError
@@ -33,6 +33,8 @@ router = APIRouter(prefix="/api", tags=["jobs"])
 Running = Annotated[Server, Depends(server)]
 #: Jobs a list shows at most.
 MAX_LIMIT = 1000
+#: A job's id: 64-bit, so that a larger number is refused before it reaches the database.
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.get("/session")
@@ -73,13 +75,13 @@ async def jobs_events(
 
 
 @router.get("/jobs/{job_id}", responses=error_responses(404))
-async def get_job(running: Running, job_id: int) -> dict[str, Any]:
+async def get_job(running: Running, job_id: JobId) -> dict[str, Any]:
     """One job: record, progress (live when it runs here), recent files."""
     return await _job(running, job_id)
 
 
 @router.get("/jobs/{job_id}/events", responses=error_responses(404))
-async def job_events(running: Running, job_id: int) -> Any:
+async def job_events(running: Running, job_id: JobId) -> Any:
     """Job ``job_id`` as Server-Sent Events (``event: job``) until it ends (``event: end``).
 
     The first event is the job as it is now, so a reconnecting page resumes from there.
@@ -104,7 +106,7 @@ async def job_events(running: Running, job_id: int) -> Any:
 
 
 @router.post("/jobs/{job_id}/cancel", responses=error_responses(404))
-async def cancel_job(running: Running, job_id: int) -> dict[str, Any]:
+async def cancel_job(running: Running, job_id: JobId) -> dict[str, Any]:
     """Stop a running job (files stay resumable) or cancel a queued one."""
     if not running.live.cancel(job_id):
         asked = await asyncio.to_thread(
@@ -117,7 +119,7 @@ async def cancel_job(running: Running, job_id: int) -> dict[str, Any]:
 
 
 @router.post("/jobs/{job_id}/resume", responses=error_responses(404))
-async def resume_job(running: Running, job_id: int) -> dict[str, Any]:
+async def resume_job(running: Running, job_id: JobId) -> dict[str, Any]:
     """Queue a failed, cancelled or interrupted job again and run it in this server."""
     record = await asyncio.to_thread(running.catalog.get_job, job_id)
     if record is None:
