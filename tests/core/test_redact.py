@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from skyhaul.core.redact import REDACTED, is_sensitive_parameter, redact_text, redact_url
+from skyhaul.core.redact import (
+    REDACTED,
+    is_sensitive_parameter,
+    redact_text,
+    redact_url,
+    redact_urls_in,
+)
 
 
 @pytest.mark.parametrize(
@@ -122,3 +128,21 @@ def test_redact_text(text: str, secrets: list[str], expected: str) -> None:
 
 def test_redact_text_accepts_any_iterable() -> None:
     assert redact_text("k=abc", (s for s in ["abc"])) == f"k={REDACTED}"
+
+
+def test_urls_in_a_document_are_redacted_wherever_they_are() -> None:
+    document = {
+        "url": "https://a:pw@host/f",
+        "nested": [{"u": "https://host/f?token=t0k"}, ("https://host/g?sig=s1g", 3)],
+        "text": "no url here: token=abc",
+        "n": 1,
+    }
+    assert redact_urls_in(document) == {
+        "url": f"https://a:{REDACTED}@host/f",
+        "nested": [
+            {"u": f"https://host/f?token={REDACTED}"},
+            [f"https://host/g?sig={REDACTED}", 3],
+        ],
+        "text": "no url here: token=abc",
+        "n": 1,
+    }

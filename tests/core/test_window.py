@@ -6,7 +6,17 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from skyhaul.core.window import FIRST_INSTANT, LAST_INSTANT, TimeWindow, day_span, shifted
+from skyhaul.core.window import (
+    FIRST_INSTANT,
+    LAST_INSTANT,
+    BoundError,
+    TimeWindow,
+    day_span,
+    parse_bounds,
+    parse_day_range,
+    shifted,
+)
+from skyhaul.errors import UsageError
 
 
 def t(day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -254,3 +264,52 @@ def test_a_span_of_days_ending_on_the_calendars_last_day_has_no_end() -> None:
         datetime.max.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC),
     )
     assert day_span(date.max, date.max) == (datetime(9999, 12, 31, tzinfo=UTC), None)
+
+
+# --- bounds and days as typed ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (None, None, (None, None)),
+        ("2024-03-01T12:00", None, (t(1, 12), None)),
+        (None, "2024-03-01", (None, t(2))),  # a date alone as the end: that whole day
+        ("2024-03-01", "2024-03-01T06:00Z", (t(1), t(1, 6))),
+    ],
+)
+def test_bounds_read_as_typed(
+    start: str | None, end: str | None, expected: tuple[datetime | None, datetime | None]
+) -> None:
+    assert parse_bounds(start, end) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "bound"),
+    [
+        ("soon", None, "start"),
+        (None, "2024-13-01", "end"),
+        ("2024-03-02", "2024-03-01", "end"),
+        (None, "9999-12-31", "end"),
+    ],
+)
+def test_a_bound_that_does_not_read_is_named(
+    start: str | None, end: str | None, bound: str
+) -> None:
+    with pytest.raises(BoundError) as caught:
+        parse_bounds(start, end)
+    assert caught.value.bound == bound
+    assert "\n" not in str(caught.value)
+
+
+def test_day_ranges_name_their_parameters_and_stay_short() -> None:
+    assert parse_day_range("2024-03-01", "2024-03-03", max_days=3) == (
+        date(2024, 3, 1),
+        date(2024, 3, 3),
+    )
+    with pytest.raises(UsageError, match="at most 2 at once"):
+        parse_day_range("2024-03-01", "2024-03-03", max_days=2)
+    with pytest.raises(UsageError, match=r"^last 2024-03-01 is before first 2024-03-02$"):
+        parse_day_range("2024-03-02", "2024-03-01", names=("first", "last"))
+    with pytest.raises(UsageError, match=r"^--start-date: 'x' is not a date"):
+        parse_day_range("x", "2024-03-01")

@@ -28,7 +28,7 @@ from skyhaul.adapters.catalog import catalog_url
 from skyhaul.cli.common import Terminal, describe_catalog, opened_catalog, start
 from skyhaul.cli.options import CommonOptions, build_common, build_progress, with_options
 from skyhaul.cli.sources import ConfigOption, build_config
-from skyhaul.core.window import LAST_DAY
+from skyhaul.core.window import parse_day_range
 from skyhaul.errors import UsageError
 from skyhaul.services.cancellation import run_cancellable
 
@@ -43,36 +43,7 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     from skyhaul.services.backfill import BackfillRequest, BackfillSummary
 
-__all__ = ["backfill", "parse_day", "parse_day_range"]
-
-
-def parse_day(text: str, option: str) -> date:
-    """Read a ``YYYY-MM-DD`` UTC day; a one-line ``UsageError`` names the option.
-
-    The calendar's last day is refused too: its window ends at 10000-01-01, which no
-    time holds (see :data:`~skyhaul.core.window.LAST_DAY`).
-    """
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(f"{option}: {text!r} is not a date (use YYYY-MM-DD)") from None
-    if day > LAST_DAY:
-        raise UsageError(
-            f"{option}: {text!r} is after {LAST_DAY.isoformat()}, the last day whose window"
-            " skyhaul can hold"
-        )
-    return day
-
-
-def parse_day_range(first: str, last: str) -> tuple[date, date]:
-    """Read ``--start-date`` and ``--end-date``; the end must not be before the start."""
-    start_day = parse_day(first, "--start-date")
-    end_day = parse_day(last, "--end-date")
-    if end_day < start_day:
-        raise UsageError(
-            f"--end-date {end_day.isoformat()} is before --start-date {start_day.isoformat()}"
-        )
-    return start_day, end_day
+__all__ = ["backfill"]
 
 
 StartDate = Annotated[

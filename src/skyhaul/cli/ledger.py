@@ -14,9 +14,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from skyhaul.cli.backfill import parse_day
 from skyhaul.cli.common import opened_catalog, start
 from skyhaul.cli.options import CommonOptions, build_common, with_options
+from skyhaul.core.window import parse_day, parse_day_range
 from skyhaul.errors import UsageError
 
 __all__ = ["ledger_app"]
@@ -77,8 +77,6 @@ def show(
     common: CommonOptions,
 ) -> None:
     """Show each day's latest ledger row (what the next backfill decides from)."""
-    from skyhaul.cli.backfill import parse_day_range
-
     term = start(common)
     first, last = parse_day_range(start_date, end_date)
     with opened_catalog(common, create=False) as catalog:

@@ -24,9 +24,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from skyhaul.core.model import Selection, TransferOptions
-from skyhaul.core.timeparse import parse_utc
 from skyhaul.core.units import parse_duration, parse_size
-from skyhaul.core.window import TimeWindow
+from skyhaul.core.window import BoundError, TimeWindow, parse_bounds
 
 __all__ = [
     "CommonOptions",
@@ -264,31 +263,13 @@ def with_window(
         if by is not None:
             raise typer.BadParameter("give --start and/or --end with --by", param_hint="--by")
         return selection
-    first = _time_option(start, "--start") if start is not None else None
-    last = _end_option(end) if end is not None else None
-    if start is not None and end is not None:
-        try:
-            TimeWindow.parse(start, end)  # as typed, the end must not come first
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--end") from None
+    try:
+        first, last = parse_bounds(start, end)
+    except BoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"--{exc.bound}") from None
     if by is TimeBasis.downlink:
         return dataclasses.replace(selection, downlink_start=first, downlink_end=last)
     return dataclasses.replace(selection, obs_start=first, obs_end=last)
-
-
-def _time_option(text: str, name: str) -> datetime:
-    try:
-        return parse_utc(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=name) from None
-
-
-def _end_option(text: str) -> datetime:
-    """An end time; a date alone means the end of that day (the whole day is included)."""
-    try:
-        return TimeWindow.parse(text, text).end
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--end") from None
 
 
 def parse_between(values: tuple[str, str] | None) -> tuple[datetime, datetime] | None:

@@ -16,10 +16,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from skyhaul.cli.backfill import parse_day_range
 from skyhaul.cli.common import opened_catalog, start
 from skyhaul.cli.options import CommonOptions, build_common, with_options
 from skyhaul.cli.sources import ConfigOption, build_config
+from skyhaul.core.window import parse_day_range
 
 __all__ = ["report_app"]
 
@@ -82,16 +82,7 @@ def availability(
             {
                 "source": source,
                 "unit": unit,
-                "days": [
-                    {
-                        "day": r.day.isoformat(),
-                        "status": r.status,
-                        "count": r.count,
-                        "expected": r.expected,
-                        "percent": r.percent,
-                    }
-                    for r in rows
-                ],
+                "days": [r.as_json() for r in rows],
                 "overall_percent": summary.overall_percent,
                 "png": None if png is None else str(png.resolve()),
                 "html": None if html is None else str(html.resolve()),

@@ -7,8 +7,6 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from rich.table import Table
 
 from skyhaul.cli.common import catalog_location, opened_catalog, start
@@ -16,8 +14,9 @@ from skyhaul.cli.options import CommonOptions, build_common, with_options
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import StateTotals
 from skyhaul.core.units import format_size
+from skyhaul.services.file_view import status_document, total_of
 
-__all__ = ["status", "status_document"]
+__all__ = ["status"]
 
 
 @with_options(common=build_common)
@@ -36,23 +35,7 @@ def status(*, common: CommonOptions) -> None:
     for state in FileState:
         entry = totals.get(state, StateTotals())
         table.add_row(state.value, f"{entry.count:,}", format_size(entry.bytes))
-    total = _total(totals)
+    total = total_of(totals)
     table.add_section()
     table.add_row("total", f"{total.count:,}", format_size(total.bytes), style="bold")
     term.out.print(table)
-
-
-def status_document(totals: Mapping[FileState, StateTotals]) -> dict[str, object]:
-    """Return the ``--json`` document of ``status`` for the catalog's per-state totals."""
-    states = {state.value: _entry(totals.get(state, StateTotals())) for state in FileState}
-    return {"states": states, "total": _entry(_total(totals))}
-
-
-def _total(totals: Mapping[FileState, StateTotals]) -> StateTotals:
-    return StateTotals(
-        count=sum(t.count for t in totals.values()), bytes=sum(t.bytes for t in totals.values())
-    )
-
-
-def _entry(totals: StateTotals) -> dict[str, int]:
-    return {"count": totals.count, "bytes": totals.bytes}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 
 from skyhaul.core.backfill import DayRun, DayStatus, availability_pct
@@ -85,6 +85,16 @@ class AvailabilityDay:
         """Whether the row comes from a file source (:func:`from_file_counts`)."""
         return self.status in (FILES, NO_FILES)
 
+    def as_json(self) -> dict[str, object]:
+        """Return the row JSON-ready (the day in ISO 8601)."""
+        return {
+            "day": self.day.isoformat(),
+            "status": self.status,
+            "count": self.count,
+            "expected": self.expected,
+            "percent": self.percent,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class AvailabilitySummary:
@@ -124,6 +134,13 @@ class AvailabilitySummary:
     threshold: float
     below_threshold: tuple[date, ...]
     status_counts: Mapping[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        """Return the summary JSON-ready (days in ISO 8601)."""
+        document = {f.name: getattr(self, f.name) for f in fields(self)}
+        document["below_threshold"] = [day.isoformat() for day in self.below_threshold]
+        document["status_counts"] = dict(self.status_counts)
+        return document
 
 
 def from_day_runs(days: Sequence[date], latest: Mapping[date, DayRun]) -> list[AvailabilityDay]:

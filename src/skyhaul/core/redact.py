@@ -12,7 +12,7 @@ Rules:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote_plus
 
 REDACTED = "REDACTED"
@@ -139,3 +139,17 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     for value in sorted(variants, key=len, reverse=True):
         text = text.replace(value, REDACTED)
     return text
+
+
+def redact_urls_in(value: object) -> object:
+    """Return a JSON-ready value with every string that holds a URL redacted.
+
+    Walks mappings, lists and tuples (a tuple becomes a list); other values are kept.
+    """
+    if isinstance(value, str):
+        return redact_url(value) if "://" in value else value
+    if isinstance(value, Mapping):
+        return {key: redact_urls_in(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_urls_in(item) for item in value]
+    return value

@@ -10,7 +10,10 @@ Rules:
   :func:`~skyhaul.core.timeparse.parse_utc`. No other arithmetic here leaves the calendar:
   a bound worked out by adding a margin (:func:`shifted`) is held at the calendar's first
   or last instant, and a range of days ending on the last one has no end (:func:`day_span`).
-- Pure: standard library only.
+- Bounds and days typed by a user (the CLI's options, the web API's parameters) are read
+  here, once: :func:`parse_bounds` names the bound that does not read, :func:`parse_day`
+  and :func:`parse_day_range` raise a one-line ``UsageError`` naming the parameter.
+- Pure: standard library only (and skyhaul's own errors).
 """
 
 from __future__ import annotations
@@ -20,8 +23,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from skyhaul.core.timeparse import parse_utc
+from skyhaul.errors import UsageError
 
-__all__ = ["FIRST_INSTANT", "LAST_DAY", "LAST_INSTANT", "TimeWindow", "day_span", "shifted"]
+__all__ = [
+    "FIRST_INSTANT",
+    "LAST_DAY",
+    "LAST_INSTANT",
+    "BoundError",
+    "TimeWindow",
+    "day_span",
+    "parse_bounds",
+    "parse_day",
+    "parse_day_range",
+    "shifted",
+]
 
 #: The last UTC day whose window ``[day, next day)`` can be held.
 LAST_DAY = date.max - timedelta(days=1)
@@ -151,6 +166,96 @@ def day_span(first: date, last: date) -> tuple[datetime, datetime | None]:
     """
     start = datetime.combine(first, time(), tzinfo=UTC)
     return start, None if last > LAST_DAY else TimeWindow.day(last).end
+
+
+class BoundError(ValueError):
+    """A typed bound of a window that does not read; ``bound`` is ``"start"`` or ``"end"``."""
+
+    def __init__(self, bound: str, message: str) -> None:
+        super().__init__(message)
+        self.bound = bound
+
+
+def parse_bounds(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    """Read the bounds of a window as a user typed them; an absent bound leaves it open.
+
+    A date alone as ``end`` means the whole day (see :meth:`TimeWindow.parse`); with both
+    bounds, the end must not come first as typed.
+
+    Raises
+    ------
+    BoundError
+        A bound cannot be read, or the end is before the start (``bound`` says which).
+    """
+    first = last = None
+    if start is not None:
+        try:
+            first = parse_utc(start)
+        except ValueError as exc:
+            raise BoundError("start", str(exc)) from None
+    if end is not None:
+        try:
+            last = TimeWindow.parse(end, end).end
+            if start is not None:
+                TimeWindow.parse(start, end)
+        except ValueError as exc:
+            raise BoundError("end", str(exc)) from None
+    return first, last
+
+
+def parse_day(text: str, name: str) -> date:
+    """Read a ``YYYY-MM-DD`` UTC day; a one-line ``UsageError`` names the parameter.
+
+    The calendar's last day is refused too: its window ends at 10000-01-01, which no
+    time holds (see :data:`LAST_DAY`).
+    """
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"{name}: {text!r} is not a date (use YYYY-MM-DD)") from None
+    if day > LAST_DAY:
+        raise UsageError(
+            f"{name}: {text!r} is after {LAST_DAY.isoformat()}, the last day whose window"
+            " skyhaul can hold"
+        )
+    return day
+
+
+def parse_day_range(
+    first: str,
+    last: str,
+    *,
+    names: tuple[str, str] = ("--start-date", "--end-date"),
+    max_days: int | None = None,
+) -> tuple[date, date]:
+    """Read an inclusive range of days; the end must not be before the start.
+
+    Parameters
+    ----------
+    first, last : str
+        The days as typed.
+    names : (str, str)
+        What the two are called in messages.
+    max_days : int or None
+        Most days the range may hold (None: no limit).
+
+    Raises
+    ------
+    UsageError
+        A day that does not read, an end before the start, or a range too long.
+    """
+    start_day = parse_day(first, names[0])
+    end_day = parse_day(last, names[1])
+    if end_day < start_day:
+        raise UsageError(
+            f"{names[1]} {end_day.isoformat()} is before {names[0]} {start_day.isoformat()}"
+        )
+    days = (end_day - start_day).days + 1
+    if max_days is not None and days > max_days:
+        raise UsageError(
+            f"{names[0]} to {names[1]} spans {days:,} days: at most {max_days:,} at once"
+        )
+    return start_day, end_day
 
 
 def _iso(moment: datetime) -> str:

@@ -35,6 +35,7 @@ __all__ = [
     "header_selection",
     "headers_document",
     "parse_where",
+    "stored_headers_document",
 ]
 
 #: Ids are 64-bit: a larger number names no file (and is never sent to the database).
@@ -130,12 +131,20 @@ def headers_document(
         No such file.
     """
     record = file_named(queries, ref, cwd=cwd)
-    stored = queries.file_headers(record.id)
-    headers = None if stored is None else stored.headers
     return {
         "id": record.id,
         "path": str(Path(record.dest_root) / record.path),
         "state": record.state.value,
+        **stored_headers_document(queries.file_headers(record.id)),
+    }
+
+
+def stored_headers_document(stored: StoredHeaders | None) -> dict[str, object]:
+    """What the catalog holds of one file's headers, JSON-ready: its indexed ``values``,
+    its cards per HDU (``hdus``), ``truncated``, ``read_at`` and its archive record
+    (``origin``); every value None (and no HDU) for None."""
+    headers = None if stored is None else stored.headers
+    return {
         "values": _values(stored),
         "hdus": _hdus(headers),
         "truncated": headers is not None and headers.truncated,

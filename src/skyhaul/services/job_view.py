@@ -14,7 +14,6 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from skyhaul.adapters.catalog import Catalog
@@ -22,7 +21,7 @@ from skyhaul.core.filedocs import file_document
 from skyhaul.core.jobs import JobKind, JobRecord, JobState
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import Selection
-from skyhaul.core.redact import redact_url
+from skyhaul.core.redact import redact_urls_in
 from skyhaul.services.jobs import recover_jobs
 from skyhaul.services.live_jobs import LiveJobs
 
@@ -82,19 +81,9 @@ def jobs_documents(
 
 def _document(record: JobRecord, live: LiveJobs) -> dict[str, Any]:
     document = record.as_json()
-    document["params"] = _redacted(document["params"])
+    document["params"] = redact_urls_in(document["params"])
     now = live.progress(record.id) if record.state is JobState.RUNNING else None
     document["live"] = now is not None
     if now is not None:
         document["progress"] = now.as_json()
     return document
-
-
-def _redacted(value: object) -> object:
-    if isinstance(value, str):
-        return redact_url(value) if "://" in value else value
-    if isinstance(value, Mapping):
-        return {key: _redacted(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(item) for item in value]
-    return value

@@ -16,7 +16,7 @@ import asyncio
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from skyhaul.core.jobs import TERMINAL_STATES, JobState
 from skyhaul.errors import UsageError
@@ -24,7 +24,7 @@ from skyhaul.services.clock import SYSTEM_CLOCK
 from skyhaul.services.job_launch import resume_here
 from skyhaul.services.job_view import job_document, jobs_documents
 from skyhaul.web.deps import Server, server
-from skyhaul.web.errors import NotFoundError
+from skyhaul.web.errors import NotFoundError, error_responses
 from skyhaul.web.sse import HEARTBEAT, event_stream
 
 __all__ = ["router"]
@@ -36,6 +36,8 @@ Running = Annotated[Server, Depends(server)]
 MAX_LIMIT = 1000
 #: Seconds between two looks for dead jobs by a live list (each is a write).
 RECOVER_EVERY = 5.0
+#: A job's id: 64-bit, so that a larger number is refused before it reaches the database.
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.get("/session")
@@ -83,14 +85,14 @@ async def jobs_events(
     return event_stream(snapshots, "jobs")
 
 
-@router.get("/jobs/{job_id}")
-async def get_job(running: Running, job_id: int) -> dict[str, Any]:
+@router.get("/jobs/{job_id}", responses=error_responses(404))
+async def get_job(running: Running, job_id: JobId) -> dict[str, Any]:
     """One job: record, progress (live when it runs here), recent files."""
     return await _job(running, job_id)
 
 
-@router.get("/jobs/{job_id}/events")
-async def job_events(running: Running, job_id: int) -> Any:
+@router.get("/jobs/{job_id}/events", responses=error_responses(404))
+async def job_events(running: Running, job_id: JobId) -> Any:
     """Job ``job_id`` as Server-Sent Events (``event: job``) until it ends (``event: end``).
 
     The first event is the job as it is now, so a reconnecting page resumes from there.
@@ -114,8 +116,8 @@ async def job_events(running: Running, job_id: int) -> Any:
     return event_stream(snapshots, "job")
 
 
-@router.post("/jobs/{job_id}/cancel")
-async def cancel_job(running: Running, job_id: int) -> dict[str, Any]:
+@router.post("/jobs/{job_id}/cancel", responses=error_responses(404))
+async def cancel_job(running: Running, job_id: JobId) -> dict[str, Any]:
     """Stop a running job (files stay resumable) or cancel a queued one."""
     if not running.live.cancel(job_id):
         asked = await asyncio.to_thread(
@@ -127,8 +129,8 @@ async def cancel_job(running: Running, job_id: int) -> dict[str, Any]:
     return {"id": job_id, "cancel_requested": True}
 
 
-@router.post("/jobs/{job_id}/resume")
-async def resume_job(running: Running, job_id: int) -> dict[str, Any]:
+@router.post("/jobs/{job_id}/resume", responses=error_responses(404))
+async def resume_job(running: Running, job_id: JobId) -> dict[str, Any]:
     """Queue a failed, cancelled or interrupted job again and run it in this server."""
     record = await asyncio.to_thread(running.catalog.get_job, job_id)
     if record is None:

@@ -36,6 +36,7 @@ from skyhaul.services.mast_search import (
 )
 from skyhaul.services.mast_session import ask_mast
 from skyhaul.web.deps import Server, server
+from skyhaul.web.errors import error_responses
 
 __all__ = ["ImportRequest", "router"]
 
@@ -63,7 +64,7 @@ class ImportRequest(BaseModel):
     )
 
 
-@router.get("/search")
+@router.get("/search", responses=error_responses(400, 502))
 async def search_observations(
     running: Running,
     target: Annotated[str | None, Query(description="A name MAST resolves (M31).")] = None,
@@ -93,7 +94,7 @@ async def search_observations(
     return {"rows": [row.as_json() for row in rows]}
 
 
-@router.get("/products/{obs_id}")
+@router.get("/products/{obs_id}", responses=error_responses(400, 502))
 async def observation_products(
     running: Running, obs_id: str, product_type: ProductType = None
 ) -> dict[str, Any]:
@@ -106,7 +107,7 @@ async def observation_products(
     return {"products": [entry.as_json(redact_url(url)) for entry, url in listed]}
 
 
-@router.post("/import")
+@router.post("/import", responses=error_responses(400, 502))
 async def import_observations(running: Running, request: ImportRequest) -> dict[str, Any]:
     """Start an ``import`` job of the observations in this server; answer its id at once."""
     url = _mast_root(running)

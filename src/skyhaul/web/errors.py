@@ -7,21 +7,26 @@ Rules:
   that cannot be reached 503. Anything else is logged and answered 500 without details
   (a traceback never reaches a browser).
 - Pages (not ``/api/``) get the same status with the message in plain text.
+- The OpenAPI schema says so: every operation that reads parameters documents 400 (not
+  FastAPI's 422), and a route that can name an unknown thing declares 404 with
+  :func:`error_responses`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 
 from skyhaul.errors import CatalogUnavailableError, SkyhaulError, UsageError
 
-__all__ = ["NotFoundError", "install_error_handlers"]
+__all__ = ["NotFoundError", "error_responses", "install_error_handlers"]
 
 log = logging.getLogger("skyhaul.web")
 
@@ -30,8 +35,35 @@ class NotFoundError(UsageError):
     """What a request names does not exist (404)."""
 
 
+#: What each refusal status means, in the schema.
+_MEANINGS = {
+    400: "Bad input: the message names the parameter.",
+    404: "No such thing.",
+    503: "The catalog cannot be reached.",
+}
+_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that refuses with these statuses."""
+    return {status: _documented(status) for status in statuses}
+
+
+def _documented(status: int) -> dict[str, Any]:
+    return {
+        "description": _MEANINGS.get(status, "Refused."),
+        "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+    }
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer every error as one line of JSON (or text, for a page)."""
+    """Answer every error as one line of JSON (or text, for a page), and say so in the
+    OpenAPI schema."""
+    _document_bad_input(app)
 
     @app.exception_handler(RequestValidationError)
     async def bad_input(request: Request, exc: RequestValidationError) -> Response:
@@ -49,6 +81,31 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return _answer(request, 500, "internal error (see the server's log)")
+
+
+def _document_bad_input(app: FastAPI) -> None:
+    """Make the schema say 400 where FastAPI says 422 (this app never answers 422)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    responses = operation.get("responses", {})
+                    if responses.pop("422", None) is not None:
+                        responses.setdefault("400", _documented(400))
+            schemas = document.get("components", {}).get("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _status(error: SkyhaulError) -> int:

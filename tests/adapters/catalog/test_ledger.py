@@ -372,3 +372,10 @@ def test_files_per_day_reads_the_indices_not_the_files(sqlite_catalog: Catalog, 
     assert not [line for line in lines if line.startswith("SCAN")], lines
     assert any("ix_files_obs" in line for line in lines), lines
     assert any("ix_files_undated" in line for line in lines), lines
+
+
+def test_ledger_sources_are_the_names_with_rows(catalog: Catalog) -> None:
+    assert catalog.ledger_sources() == []
+    for source in ("reach", "alpha", "reach"):
+        catalog.append_day_run(run(D1, source=source))
+    assert catalog.ledger_sources() == ["alpha", "reach"]

@@ -80,6 +80,11 @@ def rows(c: Connection, source: str | None, first: date | None, last: date | Non
     return [_to_day_run(row) for row in c.execute(query)]
 
 
+def sources(c: Connection) -> list[str]:
+    """Return the names of the sources the ledger has rows of, sorted (from its index)."""
+    return list(c.scalars(select(day_runs.c.source).distinct().order_by(day_runs.c.source)))
+
+
 def files_per_day(
     c: Connection, source: str, first: date, last: date
 ) -> dict[date, tuple[int, int]]:

@@ -634,6 +634,10 @@ class Catalog:
         """Return every ledger row, or those of ``source`` and days in ``[first, last]``, by id."""
         return self._db.read(lambda c: ledger.rows(c, source, first, last))
 
+    def ledger_sources(self) -> list[str]:
+        """Return the names of the sources with ledger rows, sorted."""
+        return self._db.read(ledger.sources)
+
     def files_per_day(self, source: str, first: date, last: date) -> dict[date, tuple[int, int]]:
         """Return (files discovered, files downloaded) of ``source`` per UTC day.
 
