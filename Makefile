@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench clean
+.PHONY: demo test lint types unit browser-deps bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,25 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) browser-deps
 	$(BIN)/pytest -q
+
+# The browser tests drive Debian's Chromium through Playwright (`playwright install` is
+# never run): install chromium and chromium-driver when missing, as root or with sudo,
+# refreshing the package lists only if the install fails without.
+CHROMIUM := /usr/bin/chromium
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+browser-deps:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "browser tests: no $(CHROMIUM) and no apt-get: install Chromium" >&2; \
+	    exit 0; \
+	  fi; \
+	  sudo=; if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; fi; \
+	  echo "installing Debian's chromium and chromium-driver for the browser tests"; \
+	  $$sudo env $(APT_INSTALL) >/dev/null 2>&1 \
+	    || { $$sudo apt-get update -qq >/dev/null && $$sudo env $(APT_INSTALL) >/dev/null; }; \
+	fi
 
 test: lint types unit
 
