@@ -21,6 +21,7 @@ from skyhaul.sim.config import SimConfig
 from skyhaul.sim.thread import SimThread
 
 DONE = ("jw01177-o007_t004_miri_f1280w", "tess2018206045859-s0001-0000000261136679-0120-s")
+CANCELLED = "IEPW01010"
 IN_FLIGHT = "jw02727-o002_t062_nircam_clear-f277w"  # 30 products, 16 MiB
 SEARCHED = "NGC 628"
 KIB = 1024
@@ -39,8 +40,11 @@ async def take(out: Path) -> None:
             try:
                 for obs_id in DONE:
                     await _finished(web, web.start_import(obs_id))
-                sim.set_faults(bandwidth=96 * KIB)
+                sim.set_faults(bandwidth=32 * KIB)
+                cancelled = web.start_import(CANCELLED)
                 job_id = web.start_import(IN_FLIGHT)
+                await asyncio.sleep(1)
+                web.post(f"api/jobs/{cancelled}/cancel", {})
                 async with async_playwright() as playwright:
                     browser = await launch_chromium(playwright)
                     page = await browser.new_page(viewport=VIEWPORT)
@@ -67,7 +71,7 @@ async def _job_page(page: Page, web: WebServer, job_id: int, path: Path) -> None
     await page.goto(f"{web.url}jobs/{job_id}")
     await expect(page.locator("#in-flight tbody tr").first).to_be_visible(timeout=15_000)
     await expect(page.locator("#recent-files tbody tr").nth(3)).to_be_visible(timeout=15_000)
-    await page.wait_for_timeout(4000)  # the chart draws a few seconds of throughput
+    await page.wait_for_timeout(15_000)  # the chart draws some throughput
     await page.screenshot(path=path)
 
 

@@ -145,7 +145,7 @@ async def _check_numbers(page: Page, web: WebServer, job_id: int) -> None:
 async def test_an_import_from_the_mast_page_reaches_100_percent(
     page: Page, web: WebServer, sim: SimThread
 ) -> None:
-    sim.set_faults(bandwidth=64 * KIB)
+    sim.set_faults(bandwidth=128 * KIB)
     await page.goto(web.url + "mast")
     await page.locator("#mast-search [name=obs_id]").fill(MIRI)
     if await page.locator("#mast-search select[name=source]").count():
@@ -200,7 +200,7 @@ async def test_the_job_page_follows_by_polling_when_events_are_blocked(
         await route.abort()
 
     await page.route("**/events*", refuse)
-    sim.set_faults(bandwidth=64 * KIB)
+    sim.set_faults(bandwidth=128 * KIB)
     job_id = web.start_import(WFC3)
     await page.goto(f"{web.url}jobs/{job_id}")
     await expect(page.locator("body")).to_have_attribute("data-transport", "polling")
@@ -219,7 +219,7 @@ async def test_the_job_page_follows_by_polling_when_events_are_blocked(
 async def test_a_job_another_process_runs_appears_and_progresses(
     page: Page, web: WebServer, sim: SimThread
 ) -> None:
-    sim.set_faults(bandwidth=96 * KIB)  # about 5 s: its owner publishes once a second
+    sim.set_faults(bandwidth=160 * KIB)  # about 3 s: its owner publishes once a second
     await page.goto(web.url + "jobs")
     with open_catalog(web.catalog_url) as catalog:
         before = max((j.id for j in catalog.list_jobs(limit=1000)), default=0)
