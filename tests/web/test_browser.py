@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from itertools import pairwise
+from time import monotonic
 from typing import TYPE_CHECKING
 
 import pytest
@@ -41,7 +43,7 @@ except ImportError:  # the browser fixture skips (or fails under CI=true) with t
     expect = None
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Locator, Page, Route
+    from playwright.async_api import Browser, Locator, Page, Request, Route
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -148,8 +150,7 @@ async def test_an_import_from_the_mast_page_reaches_100_percent(
     sim.set_faults(bandwidth=128 * KIB)
     await page.goto(web.url + "mast")
     await page.locator("#mast-search [name=obs_id]").fill(MIRI)
-    if await page.locator("#mast-search select[name=source]").count():
-        await page.locator("#mast-search select[name=source]").select_option("http")
+    await page.locator("#mast-search select[name=source]").select_option("http")
     await page.locator("#mast-search [type=submit]").click()
     await page.locator(f'#results tr[data-obs-id="{MIRI}"] button.import').click()
     await page.wait_for_url(re.compile(r"/jobs/\d+$"))
@@ -162,6 +163,7 @@ async def test_an_import_from_the_mast_page_reaches_100_percent(
     )
     await expect(page.locator("#job-percent")).to_have_text("100%")
     assert len(percents) >= 2 and percents[-1] == "100%", percents  # seen live, not at the end
+    await expect(page.locator("body")).to_have_attribute("data-transport", "sse")
     products = sim.mast.products_of(MIRI)
     job = _job(web, job_id)
     assert job.state is JobState.SUCCEEDED and job.progress is not None
@@ -202,6 +204,13 @@ async def test_the_job_page_follows_by_polling_when_events_are_blocked(
     await page.route("**/events*", refuse)
     sim.set_faults(bandwidth=128 * KIB)
     job_id = web.start_import(WFC3)
+    polls: list[float] = []
+
+    def count_poll(request: Request) -> None:
+        if request.url.endswith(f"/api/jobs/{job_id}"):
+            polls.append(monotonic())
+
+    page.on("request", count_poll)
     await page.goto(f"{web.url}jobs/{job_id}")
     await expect(page.locator("body")).to_have_attribute("data-transport", "polling")
 
@@ -212,6 +221,8 @@ async def test_the_job_page_follows_by_polling_when_events_are_blocked(
     )
     assert len(percents) >= 2 and percents[-1] == "100%", percents
     assert refused and all("/events" in url for url in refused)
+    gaps = [later - earlier for earlier, later in pairwise(polls)]
+    assert gaps and max(gaps) < 2, gaps  # every 500 ms, not only when the stream is retried
     await expect(page.locator("body")).to_have_attribute("data-transport", "polling")
     await _check_numbers(page, web, job_id)
 
@@ -249,7 +260,9 @@ async def test_a_job_another_process_runs_appears_and_progresses(
     assert process.returncode == 0, errors.decode()
     assert any(0 < int(p) < 100 for p in percents), percents  # followed while it ran
     assert percents[-1] == "100", percents
+    await expect(row.locator("td.kind")).to_have_text("import")
     await expect(row.locator("td.files")).to_have_text("12/12")
+    await expect(page.locator("body")).to_have_attribute("data-transport", "sse")
 
 
 def _bytes_done(web: WebServer, job_id: int) -> int:
