@@ -3,8 +3,9 @@ an import started from the MAST page followed to 100%, a running job cancelled f
 jobs page, the job page on polling alone, and a job another process runs followed live.
 
 Downloads are slowed by the simulator's bandwidth knob, so that progress can be watched.
-One Chromium per session, one simulator and one server per module, a page per test; the
-tests run on the session's event loop, the one the browser lives on.
+One Chromium per session, one simulator (``tests.web.mast_fixtures``) and one server per
+module, a page per test; the tests run on the session's event loop, the one the browser
+lives on.
 """
 
 from __future__ import annotations
@@ -29,12 +30,10 @@ from tests.web.browser import (
     start_server,
     wait_until,
 )
+from tests.web.mast_fixtures import mast_sim, module_mast_sim
 
 from skyhaul.adapters.catalog import open_catalog
 from skyhaul.core.jobs import JobRecord, JobState
-from skyhaul.sim.archive import ArchiveSpec
-from skyhaul.sim.config import SimConfig
-from skyhaul.sim.faults import FaultConfig
 from skyhaul.sim.thread import SimThread
 
 try:
@@ -44,6 +43,8 @@ except ImportError:  # the browser fixture skips (or fails under CI=true) with t
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Locator, Page, Request, Route
+
+__all__ = ["mast_sim", "module_mast_sim"]  # the simulator's fixtures, used by name
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -68,26 +69,13 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def mast_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimThread]:
-    """The simulator, for its MAST side (its file archive is one small file)."""
-    root = tmp_path_factory.mktemp("mast-sim")
-    with SimThread(SimConfig(archive=ArchiveSpec.exact(1, 1024, seed=1), root=root)) as running:
-        yield running
-
-
-@pytest.fixture
-def sim(mast_sim: SimThread) -> Iterator[SimThread]:
-    """The module's simulator, every fault off again after the test."""
-    mast_sim.set_faults(FaultConfig())
-    yield mast_sim
-    mast_sim.set_faults(FaultConfig())
-
-
-@pytest.fixture(scope="module")
-def web(mast_sim: SimThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+def web(
+    module_mast_sim: SimThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WebServer]:
     """``skyhaul serve`` on a free port, its own SQLite catalog, MAST from the simulator."""
     workdir = tmp_path_factory.mktemp("serve")
-    server = start_server(workdir, f"sqlite:///{workdir / 'catalog.db'}", mast_sim.mast.server_url)
+    mast_url = module_mast_sim.mast.server_url
+    server = start_server(workdir, f"sqlite:///{workdir / 'catalog.db'}", mast_url)
     yield server
     server.stop()
 
@@ -145,9 +133,9 @@ async def _check_numbers(page: Page, web: WebServer, job_id: int) -> None:
 
 
 async def test_an_import_from_the_mast_page_reaches_100_percent(
-    page: Page, web: WebServer, sim: SimThread
+    page: Page, web: WebServer, mast_sim: SimThread
 ) -> None:
-    sim.set_faults(bandwidth=128 * KIB)
+    mast_sim.set_faults(bandwidth=128 * KIB)
     await page.goto(web.url + "mast")
     await page.locator("#mast-search [name=obs_id]").fill(MIRI)
     await page.locator("#mast-search select[name=source]").select_option("http")
@@ -164,7 +152,7 @@ async def test_an_import_from_the_mast_page_reaches_100_percent(
     await expect(page.locator("#job-percent")).to_have_text("100%")
     assert len(percents) >= 2 and percents[-1] == "100%", percents  # seen live, not at the end
     await expect(page.locator("body")).to_have_attribute("data-transport", "sse")
-    products = sim.mast.products_of(MIRI)
+    products = mast_sim.mast.products_of(MIRI)
     job = _job(web, job_id)
     assert job.state is JobState.SUCCEEDED and job.progress is not None
     assert (job.progress.files_done, job.progress.files_total) == (len(products), len(products))
@@ -173,9 +161,9 @@ async def test_an_import_from_the_mast_page_reaches_100_percent(
 
 
 async def test_cancel_from_the_jobs_page_stops_the_job(
-    page: Page, web: WebServer, sim: SimThread
+    page: Page, web: WebServer, mast_sim: SimThread
 ) -> None:
-    sim.set_faults(bandwidth=16 * KIB)  # about 40 s: it runs until cancelled
+    mast_sim.set_faults(bandwidth=16 * KIB)  # about 40 s: it runs until cancelled
     job_id = web.start_import(NIRSPEC)
     await page.goto(web.url + "jobs")
     row = page.locator(f'#jobs tr[data-job-id="{job_id}"]')
@@ -193,7 +181,7 @@ async def test_cancel_from_the_jobs_page_stops_the_job(
 
 
 async def test_the_job_page_follows_by_polling_when_events_are_blocked(
-    page: Page, web: WebServer, sim: SimThread
+    page: Page, web: WebServer, mast_sim: SimThread
 ) -> None:
     refused: list[str] = []
 
@@ -202,7 +190,7 @@ async def test_the_job_page_follows_by_polling_when_events_are_blocked(
         await route.abort()
 
     await page.route("**/events*", refuse)
-    sim.set_faults(bandwidth=128 * KIB)
+    mast_sim.set_faults(bandwidth=128 * KIB)
     job_id = web.start_import(WFC3)
     polls: list[float] = []
 
@@ -228,9 +216,9 @@ async def test_the_job_page_follows_by_polling_when_events_are_blocked(
 
 
 async def test_a_job_another_process_runs_appears_and_progresses(
-    page: Page, web: WebServer, sim: SimThread
+    page: Page, web: WebServer, mast_sim: SimThread
 ) -> None:
-    sim.set_faults(bandwidth=160 * KIB)  # about 3 s: its owner publishes once a second
+    mast_sim.set_faults(bandwidth=160 * KIB)  # about 3 s: its owner publishes once a second
     await page.goto(web.url + "jobs")
     with open_catalog(web.catalog_url) as catalog:
         before = max((j.id for j in catalog.list_jobs(limit=1000)), default=0)
