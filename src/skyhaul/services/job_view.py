@@ -14,6 +14,7 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from skyhaul.adapters.catalog import Catalog
@@ -21,11 +22,11 @@ from skyhaul.core.filedocs import file_document
 from skyhaul.core.jobs import JobKind, JobRecord, JobState
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import Selection
-from skyhaul.core.redact import redact_urls_in
+from skyhaul.core.redact import redact_url, redact_urls_in
 from skyhaul.services.jobs import recover_jobs
 from skyhaul.services.live_jobs import LiveJobs
 
-__all__ = ["RECENT_FILES", "job_document", "jobs_documents"]
+__all__ = ["RECENT_FILES", "job_document", "job_subject", "jobs_documents"]
 
 #: Files shown as recently finished or failed on a job's page.
 RECENT_FILES = 20
@@ -79,8 +80,36 @@ def jobs_documents(
     return [_document(r, live) for r in catalog.list_jobs(states=states, limit=limit)]
 
 
+def job_subject(kind: JobKind, params: Mapping[str, object]) -> str:
+    """Say in a few words what a job works on, from its parameters: the observations of
+    an import, the source and days of a backfill, the source or selection of a download,
+    the destination of a get (URLs redacted)."""
+    mast = params.get("mast")
+    if kind is JobKind.IMPORT and isinstance(mast, Mapping):
+        obs_ids = [str(o) for o in mast.get("obs_ids") or ()]
+        shown = ", ".join(obs_ids[:2]) + (f" +{len(obs_ids) - 2}" if len(obs_ids) > 2 else "")
+        kept = mast.get("product_type")
+        return f"MAST {shown}" + (f" ({kept})" if kept else "")
+    if kind is JobKind.BACKFILL:
+        return f"{params.get('source')} {params.get('first')}..{params.get('last')}"
+    if kind is JobKind.WATCH_CYCLE:
+        return f"{params.get('source')} cycle {params.get('cycle')}"
+    selection = params.get("selection")
+    if isinstance(selection, Mapping):
+        named = [
+            f"{key} {value}"
+            for key, value in selection.items()
+            if value not in (None, "", [], {}) and isinstance(value, str | int)
+        ]
+        if named:
+            return ", ".join(named[:3])
+    root = params.get("dest_root")
+    return f"into {redact_url(root) if isinstance(root, str) else '?'}"
+
+
 def _document(record: JobRecord, live: LiveJobs) -> dict[str, Any]:
     document = record.as_json()
+    document["subject"] = job_subject(record.kind, record.params)
     document["params"] = redact_urls_in(document["params"])
     now = live.progress(record.id) if record.state is JobState.RUNNING else None
     document["live"] = now is not None

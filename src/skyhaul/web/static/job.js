@@ -45,7 +45,7 @@ function render(job) {
   setText("eta", running ? duration(p.eta) : UNKNOWN);
   setText("started", when(job.started_at || job.created_at));
   setText("finished", when(job.finished_at));
-  setText("job-params", params(job.params));
+  setText("job-params", `${job.subject} \u00b7 ${params(job.params)}`);
   setText("job-live", job.live ? "run by this server" : job.owner ? `run by ${job.owner}` : "");
   $("job-error").hidden = !job.error;
   setText("job-error", job.error || "");

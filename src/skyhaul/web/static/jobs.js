@@ -34,14 +34,14 @@ function row(job) {
   const running = job.state === "running" && has;
   const pct = jobPercent(job);
   const link = (text) => el("a", { href: `/jobs/${job.id}`, text });
-  const what = params(job.params);
+  const what = job.subject || params(job.params);
   const bytes = has ? size(p.bytes_done || 0) + (p.bytes_total ? ` / ${size(p.bytes_total)}` : "") : UNKNOWN;
   return el(
     "tr",
     { "data-job-id": job.id, "data-state": job.state },
     el("td", { class: "id num" }, link(`#${job.id}`)),
     el("td", { class: "kind" }, link(job.kind)),
-    el("td", { class: "what", title: what, text: what }),
+    el("td", { class: "what", title: params(job.params), text: what }),
     el("td", { class: "state" }, badge(job.state)),
     el("td", { class: "progress" }, progressBar(pct, job.state), el("span", { class: "pct", text: `${pct}%` })),
     el("td", { class: "files num", text: `${p.files_done || 0}/${p.files_total || 0}` }),
