@@ -1,9 +1,9 @@
-"""Screenshots of the jobs, job and MAST pages for the README, at 1280x800.
+"""Screenshots of the jobs, job, MAST and files pages for the README, at 1280x800.
 
 Run from the repository root: ``python -m tests.web.screenshots [DIR]`` (default ``docs``).
 It starts the simulator and ``skyhaul serve`` as the browser tests do, imports a few
 observations (one slowed down, so that it is in flight when the pictures are taken), and
-writes ``web-jobs.png``, ``web-job.png`` and ``web-mast.png``.
+writes ``web-jobs.png``, ``web-job.png``, ``web-mast.png`` and ``web-files.png``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ KIB = 1024
 
 
 async def take(out: Path) -> None:
-    """Write the three screenshots into ``out`` (a directory that exists)."""
+    """Write the four screenshots into ``out`` (a directory that exists)."""
     with tempfile.TemporaryDirectory(prefix="skyhaul-shots-") as scratch:
         root = Path(scratch)
         config = SimConfig(archive=ArchiveSpec.exact(1, 1024, seed=1), root=root / "sim")
@@ -53,6 +53,8 @@ async def take(out: Path) -> None:
                     await expect(page.locator("body")).to_have_attribute("data-transport", "sse")
                     await page.screenshot(path=out / "web-jobs.png")
                     await _mast_page(page, web, out / "web-mast.png")
+                    await page.goto(web.url + "files")
+                    await page.screenshot(path=out / "web-files.png")
                     await browser.close()
             finally:
                 web.stop()
