@@ -1,0 +1,91 @@
+"""The web load benchmark's own judgement: reading the event stream, rates and targets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from benchmarks.bench_web import PUSH_RATE, WebRun, targets
+from benchmarks.procs import stat_cpu_seconds
+from benchmarks.sse_follow import EventCounter, Followed, push_rate
+
+MiB = 1 << 20
+
+
+def _job(state: str, version: int) -> bytes:
+    data = json.dumps({"id": 7, "state": state})
+    return f"id: {version}\nevent: job\ndata: {data}\n\n".encode()
+
+
+def test_counter_counts_messages_cut_anywhere_and_keeps_the_last_state() -> None:
+    stream = (
+        b"retry: 1000\n\n"
+        + _job("running", 1)
+        + b": keep-alive\n\n"
+        + _job("running", 2)
+        + _job("succeeded", 3).replace(b"\n", b"\r\n")
+        + b"event: end\ndata: {}\n\n"
+    )
+    counter = EventCounter()
+    for at, cut in enumerate(range(0, len(stream), 7)):  # cuts fall inside lines
+        counter.feed(stream[cut : cut + 7], now=float(at))
+    assert counter.counts == {"job": 3, "end": 1}
+    assert counter.received == len(stream)
+    assert counter.last_job is not None and json.loads(counter.last_job)["state"] == "succeeded"
+    assert counter.first_job_at is not None and counter.last_job_at is not None
+    assert counter.first_job_at < counter.last_job_at
+    # A message without its blank line yet is not counted.
+    counter.feed(_job("running", 4)[:-1], now=99.0)
+    assert counter.counts["job"] == 3
+
+
+def test_push_rate_counts_what_came_after_the_first_snapshot() -> None:
+    assert push_rate(9, first=10.0, last=12.0) == 4.0
+    assert push_rate(1, first=10.0, last=10.0) is None
+    assert push_rate(3, first=None, last=12.0) is None
+
+
+def test_cpu_seconds_are_read_past_a_command_name_with_spaces_and_parentheses() -> None:
+    fields = ["S"] + ["0"] * 10 + ["250", "50"] + ["0"] * 30  # utime, stime: fields 14, 15
+    line = "4242 (sky haul) (x)) " + " ".join(fields)
+    assert stat_cpu_seconds(line, 100) == pytest.approx(3.0)
+
+
+def _followed(state: str = "succeeded", *, ended: bool = True, rate: float = 3.8) -> Followed:
+    return Followed(200, 40, ended, 80_000, state, rate)
+
+
+def _run(followers: int, engine_wall: float, *, seen: Followed | None = None) -> WebRun:
+    followed = tuple(seen or _followed() for _ in range(followers))
+    return WebRun(
+        followers=followers,
+        state="succeeded",
+        files=(2, 2),
+        bytes=100 * MiB,
+        job_wall=engine_wall + 0.5,
+        engine_wall=engine_wall,
+        window=10.0,
+        server_cpu=5.0,
+        harness_cpu=1.0,
+        followed=followed,
+    )
+
+
+def test_rates_delivered_are_per_second_of_the_window() -> None:
+    run = _run(50, 10.0)
+    assert run.throughput == pytest.approx(10.0)
+    assert run.events_per_second == pytest.approx(50 * 40 / 10.0)
+    assert run.bytes_per_second == pytest.approx(50 * 80_000 / 10.0)
+    assert run.complete == 50
+
+
+def test_targets_keep_throughput_every_follower_and_the_push_rate() -> None:
+    kept, ended, rate = targets([_run(0, 10.0), _run(50, 10.4)])
+    assert (kept.verdict, ended.verdict, rate.verdict) == ("met", "met", "met")
+    # 6% slower with followers misses; so does one follower without the end or final state.
+    assert targets([_run(0, 10.0), _run(50, 10.7)])[0].verdict == "missed"
+    for seen in (_followed(ended=False), _followed("running")):
+        assert targets([_run(0, 10.0), _run(50, 10.0, seen=seen)])[1].verdict == "missed"
+    slow = _followed(rate=0.7 * PUSH_RATE)
+    assert targets([_run(0, 10.0), _run(50, 10.0, seen=slow)])[2].verdict == "missed"
+    assert [t.verdict for t in targets([_run(0, 10.0)])] == ["n/a", "n/a", "n/a"]
