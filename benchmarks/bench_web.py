@@ -264,8 +264,7 @@ async def _drive(base: str, pid: int, obs_id: str, followers: int) -> WebRun:
         window = time.monotonic() - start
         server_cpu = cpu_seconds(pid) - server_cpu
         harness_cpu = _own_cpu() - harness_cpu
-        async with asyncio.timeout(END_GRACE_S):
-            followed = await asyncio.gather(*tasks)
+        followed = await _ends(tasks)
     started, finished = _when(job["started_at"]), _when(job["finished_at"])
     progress = job.get("progress") or {}
     return WebRun(
@@ -280,6 +279,19 @@ async def _drive(base: str, pid: int, obs_id: str, followers: int) -> WebRun:
         harness_cpu=harness_cpu,
         followed=tuple(followed),
     )
+
+
+async def _ends(tasks: Sequence[asyncio.Future[Followed]]) -> list[Followed]:
+    """What each follower saw; one still reading ``END_GRACE_S`` after the job's end is
+    stopped and counted as having missed the end."""
+    if not tasks:
+        return []
+    _, late = await asyncio.wait(tasks, timeout=END_GRACE_S)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    missed = Followed(0, 0, False, 0, None, None, f"no end within {END_GRACE_S:.0f} s")
+    return [missed if task in late else task.result() for task in tasks]
 
 
 async def _json(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from benchmarks import bench_web
 from benchmarks.bench_web import PUSH_RATE, WebRun, targets
 from benchmarks.procs import stat_cpu_seconds
 from benchmarks.sse_follow import EventCounter, Followed, push_rate
@@ -89,3 +91,21 @@ def test_targets_keep_throughput_every_follower_and_the_push_rate() -> None:
     slow = _followed(rate=0.7 * PUSH_RATE)
     assert targets([_run(0, 10.0), _run(50, 10.0, seen=slow)])[2].verdict == "missed"
     assert [t.verdict for t in targets([_run(0, 10.0)])] == ["n/a", "n/a", "n/a"]
+
+
+async def test_a_follower_still_reading_after_the_grace_missed_the_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bench_web, "END_GRACE_S", 0.01)
+
+    async def ended() -> Followed:
+        return _followed()
+
+    async def stuck() -> Followed:
+        await asyncio.Event().wait()
+        raise AssertionError("never set")
+
+    tasks = [asyncio.ensure_future(ended()), asyncio.ensure_future(stuck())]
+    seen = await bench_web._ends(tasks)
+    assert [f.ended for f in seen] == [True, False]
+    assert seen[1].error and tasks[1].cancelled()
