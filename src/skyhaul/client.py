@@ -415,6 +415,7 @@ class Client:
             ImportResult,
             plan_import,
             prepare_import,
+            query_params,
         )
 
         choice = _source_choice(source)
@@ -425,15 +426,7 @@ class Client:
             url,
             lambda client: plan_import(client, wanted, product_type=product_type, source=choice),
         )
-        params = {
-            "via": "python",
-            "mast": {
-                "url": url,
-                "obs_ids": wanted,
-                "product_type": product_type,
-                "source": choice.value,
-            },
-        }
+        params = {"via": "python", "mast": query_params(url, wanted, product_type, choice)}
         run, _ = prepare_import(self.catalog, plan, str(root), self.options, params=params)
         result, interrupted = _run(run.run, cancel_event)
         imported = self.last_result = ImportResult(result, plan)

@@ -160,16 +160,12 @@ def products(
     common: CommonOptions,
 ) -> None:
     """List an observation's products: sizes, and which are in the cloud."""
-    from skyhaul.services.mast_products import ProductEntry, find_observations, products_of
+    from skyhaul.services.mast_products import listed_products
 
     term = start(common)
-
-    async def ask(client: MastClient) -> list[tuple[ProductEntry, str]]:
-        found = await find_observations(client, [obs_id])
-        entries = await products_of(client, found, product_type=product_type, cloud=True)
-        return [(e, client.download_url(e.product.data_uri)) for e in entries]
-
-    listed = _ask(mast_url, ask)
+    listed = _ask(
+        mast_url, lambda client: listed_products(client, obs_id, product_type=product_type)
+    )
     if term.json:
         term.emit_json([entry.as_json(url) for entry, url in listed])
         return
@@ -211,7 +207,12 @@ def import_(
     progress: bool,
 ) -> None:
     """Import observations: one file per product under DIR/<mission>/<obs_id>/, as a job."""
-    from skyhaul.services.mast_import import SourceChoice, plan_import, prepare_import
+    from skyhaul.services.mast_import import (
+        SourceChoice,
+        plan_import,
+        prepare_import,
+        query_params,
+    )
 
     term = start(common)
     root = _destination(directory)
@@ -222,14 +223,7 @@ def import_(
         lambda client: plan_import(client, obs_ids, product_type=product_type, source=choice),
         verify_tls=transfer.verify_tls,
     )
-    params = {
-        "mast": {
-            "url": url,
-            "obs_ids": list(obs_ids),
-            "product_type": product_type,
-            "source": choice.value,
-        }
-    }
+    params = {"mast": query_params(url, obs_ids, product_type, choice)}
     with opened_catalog(common) as catalog:
         run, registered = prepare_import(
             catalog, plan, str(root), transfer, processes=processes, params=params

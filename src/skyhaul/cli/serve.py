@@ -6,8 +6,10 @@ Rules:
   ``ps`` shows it); without one it refuses to start (exit code 2).
 - Prints ``skyhaul serving http://HOST:PORT/`` once it accepts connections (the real port
   when ``--port 0`` asked for any); ``--url-file`` also writes the URL to a file.
-- SIGINT and SIGTERM stop it: the jobs it runs are cancelled (files stay resumable,
-  ``skyhaul jobs resume`` goes on) and it exits 0.
+- SIGINT and SIGTERM stop it: open event streams end, the jobs it runs are cancelled
+  (files stay resumable, ``skyhaul jobs resume`` goes on) and it exits 0.
+- A bad ``--mast-url`` (or ``$SKYHAUL_MAST_URL``) is refused at start (exit 2), not at
+  the first search.
 - FastAPI and uvicorn are imported here only: no other command pays for them.
 """
 
@@ -15,6 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,6 +32,8 @@ from skyhaul.cli.options import CommonOptions, build_common, with_options
 from skyhaul.errors import UsageError
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from skyhaul.web.settings import WebSettings
 
 __all__ = ["serve"]
@@ -86,6 +95,7 @@ def serve(
 ) -> None:
     """Serve the web view: live jobs, files, backfill ledgers, MAST search and import."""
     start(common)
+    from skyhaul.adapters.mast import mast_url as checked_mast_url
     from skyhaul.web.settings import WebSettings, check_exposure
 
     token = _token(token_env)
@@ -95,7 +105,7 @@ def serve(
         config=config,
         token=token,
         dest_root=dest.resolve(),
-        mast_url=mast_url,
+        mast_url=checked_mast_url(mast_url, os.environ),
         verify_tls=not insecure,
     )
     asyncio.run(_serve(settings, host, port, url_file))
@@ -110,15 +120,50 @@ def _token(variable: str | None) -> str | None:
     return value.strip()
 
 
+@contextmanager
+def _signals_stop(server: uvicorn.Server) -> Iterator[None]:
+    """Make SIGINT and SIGTERM stop ``server`` (and the command exit 0), whenever they come.
+
+    uvicorn handles them itself while it serves, then raises the signal again into the
+    handlers it found: the command line's would make that an interruption (exit 130).
+    These ask the server to stop instead, before uvicorn's are in place and after.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    stopping = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, stop) for signum in stopping}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 async def _serve(settings: WebSettings, host: str, port: int, url_file: Path | None) -> None:
     import uvicorn
 
-    from skyhaul.sim.cache import write_text_atomically
-    from skyhaul.web.app import create_app
+    from skyhaul.web.app import create_app, end_streams
 
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
-    )
+    app = create_app(settings)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await end_streams(app)  # else uvicorn waits for them forever
+            await super().shutdown(sockets)
+
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    with _signals_stop(server):
+        await _run(server, host, port, url_file)
+
+
+async def _run(server: uvicorn.Server, host: str, port: int, url_file: Path | None) -> None:
+    from skyhaul.sim.cache import write_text_atomically
+
     serving = asyncio.ensure_future(server.serve())
     try:
         # uvicorn has no "started" event to wait on.

@@ -47,6 +47,7 @@ __all__ = [
     "plan_files",
     "plan_import",
     "prepare_import",
+    "query_params",
 ]
 
 #: The ``source`` of an imported file in the catalog.
@@ -212,6 +213,18 @@ def plan_files(
         specs.append(spec)
         kept.append(entry)
     return ImportPlan(tuple(specs), tuple(kept), tuple(skipped), tuple(refused))
+
+
+def query_params(
+    url: str, obs_ids: Sequence[str], product_type: str | None, source: SourceChoice
+) -> dict[str, object]:
+    """What an import job records of its MAST query (its ``params["mast"]``)."""
+    return {
+        "url": url,
+        "obs_ids": list(obs_ids),
+        "product_type": product_type,
+        "source": source.value,
+    }
 
 
 def prepare_import(

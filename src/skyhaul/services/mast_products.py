@@ -21,7 +21,13 @@ from skyhaul.adapters.mast import Filter, MastClient, Observation, Product, clou
 from skyhaul.errors import UsageError
 from skyhaul.services.mast_search import of_type
 
-__all__ = ["OBS_ID_BATCH", "ProductEntry", "find_observations", "products_of"]
+__all__ = [
+    "OBS_ID_BATCH",
+    "ProductEntry",
+    "find_observations",
+    "listed_products",
+    "products_of",
+]
 
 #: obs_ids per observations query.
 OBS_ID_BATCH = 200
@@ -123,3 +129,19 @@ async def products_of(
         ProductEntry(p, by_obsid.get(p.group or "") or by_obsid.get(p.obsid or ""), keys.get(uri))
         for uri, p in unique.items()
     ]
+
+
+async def listed_products(
+    client: MastClient, obs_id: str, *, product_type: str | None = None
+) -> list[tuple[ProductEntry, str]]:
+    """The products of observation ``obs_id`` with their cloud keys, each with its MAST
+    download URL (what ``skyhaul mast products`` lists).
+
+    Raises
+    ------
+    UsageError
+        MAST has no observation ``obs_id``.
+    """
+    found = await find_observations(client, [obs_id])
+    entries = await products_of(client, found, product_type=product_type, cloud=True)
+    return [(e, client.download_url(e.product.data_uri)) for e in entries]

@@ -21,14 +21,14 @@ from fastapi.staticfiles import StaticFiles
 from skyhaul.adapters.catalog import Catalog, open_catalog
 from skyhaul.services.live_jobs import LiveJobs
 from skyhaul.version import __version__
-from skyhaul.web import api_jobs
+from skyhaul.web import api_jobs, api_mast
 from skyhaul.web.auth import Gate, TokenGate
 from skyhaul.web.deps import Server
 from skyhaul.web.errors import install_error_handlers
 from skyhaul.web.feeds import FeedHub
 from skyhaul.web.settings import WebSettings
 
-__all__ = ["STATIC_DIR", "create_app"]
+__all__ = ["STATIC_DIR", "create_app", "end_streams"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -70,6 +70,18 @@ def create_app(settings: WebSettings, *, catalog: Catalog | None = None) -> Fast
     )
     install_error_handlers(app)
     app.include_router(api_jobs.router)
+    app.include_router(api_mast.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TokenGate, gate=gate)
     return app
+
+
+async def end_streams(app: FastAPI) -> None:
+    """End every open event stream of ``app`` (its server is stopping).
+
+    A server waits for every open answer before the app's lifespan ends, and an event
+    stream never ends on its own: call this first, or the server never stops.
+    """
+    running: Server | None = getattr(app.state, "server", None)
+    if running is not None:
+        await running.hub.aclose()

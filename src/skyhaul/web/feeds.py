@@ -12,6 +12,9 @@ Rules:
   version and end. The last follower leaving stops the producer.
 - A failing read (the catalog away for a moment) keeps the last document and tries again
   at the next tick.
+- Closing the hub (the server stopping) ends every follower at once, and any that comes
+  later: an event stream never ends on its own, and the server waits for open answers
+  before it stops.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class Feed:
     is_final: Callable[[Any], bool]
     latest: Snapshot | None = None
     followers: int = 0
+    closed: bool = False
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     task: asyncio.Task[None] | None = None
 
@@ -84,8 +88,8 @@ class Feed:
             await asyncio.sleep(self.interval())
 
 
-def _newer(feed: Feed, seen: int) -> bool:
-    return feed.latest is not None and feed.latest.version > seen
+def _newer_or_closed(feed: Feed, seen: int) -> bool:
+    return feed.closed or (feed.latest is not None and feed.latest.version > seen)
 
 
 class FeedHub:
@@ -93,6 +97,7 @@ class FeedHub:
 
     def __init__(self) -> None:
         self._feeds: dict[str, Feed] = {}
+        self._closed = False
 
     async def follow(
         self,
@@ -108,7 +113,10 @@ class FeedHub:
         ``read``, ``interval`` and ``is_final`` are used when this follower is the first
         (later followers share the running producer). With ``heartbeat``, None is
         yielded after that many seconds without a new version (a stream's keep-alive).
+        Nothing more is yielded once the hub is closed.
         """
+        if self._closed:
+            return
         feed = self._feeds.get(topic)
         if feed is None or feed.task is None or feed.task.done():
             feed = Feed(read, interval, is_final)
@@ -120,11 +128,13 @@ class FeedHub:
             while True:
                 try:
                     async with asyncio.timeout(heartbeat), feed.changed:
-                        await feed.changed.wait_for(partial(_newer, feed, seen))
+                        await feed.changed.wait_for(partial(_newer_or_closed, feed, seen))
                         snapshot = feed.latest
                 except TimeoutError:
                     yield None
                     continue
+                if feed.closed:
+                    return
                 assert snapshot is not None
                 seen = snapshot.version
                 yield snapshot
@@ -143,9 +153,15 @@ class FeedHub:
         return 0 if feed is None else feed.followers
 
     async def aclose(self) -> None:
-        """Stop every producer (the server is stopping)."""
-        tasks = [f.task for f in self._feeds.values() if f.task is not None]
+        """End every follower and stop every producer (the server is stopping)."""
+        self._closed = True
+        feeds = list(self._feeds.values())
         self._feeds.clear()
+        for feed in feeds:
+            async with feed.changed:
+                feed.closed = True
+                feed.changed.notify_all()
+        tasks = [f.task for f in feeds if f.task is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -32,6 +32,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from skyhaul.adapters.mast.invoke import InvokeLimits, Invoker
 from skyhaul.adapters.mast.rows import Observation, Product
 from skyhaul.adapters.mast.wire import MastWire, Sleep
+from skyhaul.core.redact import redact_url
 from skyhaul.errors import ConfigError, SourceError, UsageError
 
 __all__ = [
@@ -86,7 +87,8 @@ def mast_url(value: str | None, environ: Mapping[str, str]) -> str:
         or parts.query
         or parts.fragment
     ):
-        raise ConfigError(f"MAST URL {text!r} is not an http(s) URL (--mast-url, {MAST_URL_ENV})")
+        shown = redact_url(text)
+        raise ConfigError(f"MAST URL {shown!r} is not an http(s) URL (--mast-url, {MAST_URL_ENV})")
     return text.rstrip("/")
 
 
