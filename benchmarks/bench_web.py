@@ -18,8 +18,10 @@ Rules:
   harness reads ``GET /api/jobs/{id}`` every ``POLL_S`` until the job is finished (the
   same in both settings, so both pay it).
 - Measured: the server's CPU (``/proc/PID/stat``, every thread of it) from just before
-  the POST to the poll that sees the job finished, and per second of that window; the
-  harness's own CPU (the followers') over the same window; the job's wall from the POST
+  the POST to the poll that sees the job finished, and per second of that window; over the
+  same window the simulator's, the harness's own (the followers') and the rest of the
+  machine's (``/proc/stat`` busy time minus those three: other work sharing the 2 cores,
+  which shows in the throughput); the job's wall from the POST
   to its ``finished_at``; the engine's throughput, bytes over ``started_at`` to
   ``finished_at`` (the server's own clock); ``event: job`` messages delivered in all and
   per second, and each follower's push rate (``sse_follow.push_rate``).
@@ -48,14 +50,14 @@ from typing import Any
 import aiohttp
 
 from benchmarks.bench_mast import BANDWIDTH, BENCH_OBS, QUICK_OBS, sim_args
-from benchmarks.procs import cpu_seconds
+from benchmarks.procs import cpu_seconds, machine_busy_seconds
 from benchmarks.results import FigureTable, ScenarioResult, TargetCheck
 from benchmarks.simproc import ChildServer, SimProcess
 from benchmarks.sse_follow import Followed, follow
 from benchmarks.tools import SKYHAUL, Tool
 from skyhaul.web.settings import WebSettings
 
-__all__ = ["FOLLOWERS", "ServeProcess", "WebRun", "main", "scenario", "targets"]
+__all__ = ["FOLLOWERS", "ServeProcess", "Usage", "WebRun", "main", "scenario", "targets"]
 
 MiB = 1 << 20
 #: Browsers following the job in each setting.
@@ -78,6 +80,43 @@ class ServeProcess(ChildServer):
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """CPU seconds used over a window.
+
+    Parameters
+    ----------
+    server, sim, harness : float
+        By ``skyhaul serve``, by the simulator, by the harness (the followers, the polls).
+    machine : float
+        By every process of the machine (busy time of all cores).
+    """
+
+    server: float
+    sim: float
+    harness: float
+    machine: float
+
+    @property
+    def others(self) -> float:
+        """By the rest of the machine (other work sharing the cores)."""
+        return max(0.0, self.machine - self.server - self.sim - self.harness)
+
+    def __sub__(self, before: Usage) -> Usage:
+        return Usage(
+            self.server - before.server,
+            self.sim - before.sim,
+            self.harness - before.harness,
+            self.machine - before.machine,
+        )
+
+
+def _usage(server: int, sim: int) -> Usage:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    harness = own.ru_utime + own.ru_stime
+    return Usage(cpu_seconds(server), cpu_seconds(sim), harness, machine_busy_seconds())
+
+
+@dataclass(frozen=True, slots=True)
 class WebRun:
     """One import job followed by ``followers`` browsers.
 
@@ -97,10 +136,9 @@ class WebRun:
         Seconds from its ``started_at`` to its ``finished_at``.
     window : float
         Seconds the CPU was measured over (the POST to the poll that saw it finished).
-    server_cpu : float
-        CPU seconds of the server over ``window``.
-    harness_cpu : float
-        CPU seconds of the harness (the followers, the polls) over ``window``.
+    cpu : Usage
+        CPU seconds over ``window``: the server's, the simulator's, the harness's and the
+        whole machine's.
     followed : tuple of Followed
         What each follower saw.
     """
@@ -112,8 +150,7 @@ class WebRun:
     job_wall: float
     engine_wall: float
     window: float
-    server_cpu: float
-    harness_cpu: float
+    cpu: Usage
     followed: tuple[Followed, ...]
 
     @property
@@ -191,7 +228,7 @@ def scenario(
         for repetition in range(repeat):
             order = FOLLOWERS if repetition % 2 == 0 else FOLLOWERS[::-1]
             for followers in order:
-                run = _run(sim.base_url, obs_id, followers, work / "serve")
+                run = _run(sim, obs_id, followers, work / "serve")
                 runs.append(run)
                 say(f"[w] {repetition + 1}/{repeat} {_line(run)}")
     result.tables = [_table(runs)]
@@ -232,23 +269,25 @@ def _serve_args(sim_url: str, scratch: Path) -> list[str]:
     ]
 
 
-def _run(sim_url: str, obs_id: str, followers: int, scratch: Path) -> WebRun:
+def _run(sim: SimProcess, obs_id: str, followers: int, scratch: Path) -> WebRun:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     try:
-        with ServeProcess(scratch, _serve_args(sim_url, scratch.resolve())) as serve:
-            return asyncio.run(_drive(serve.base_url, serve.pid, obs_id, followers))
+        with ServeProcess(scratch, _serve_args(sim.base_url, scratch.resolve())) as serve:
+            pids = (serve.pid, sim.pid)
+            return asyncio.run(_drive(serve.base_url, pids, obs_id, followers))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-async def _drive(base: str, pid: int, obs_id: str, followers: int) -> WebRun:
-    """Start the import, follow it ``followers`` times, wait for its end; measure."""
+async def _drive(base: str, pids: tuple[int, int], obs_id: str, followers: int) -> WebRun:
+    """Start the import, follow it ``followers`` times, wait for its end; measure (``pids``:
+    the server's and the simulator's)."""
     connector = aiohttp.TCPConnector(limit=0)  # a connection per follower, as browsers
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         csrf = (await _json(session, "GET", f"{base}api/session"))["csrf"]
-        server_cpu, harness_cpu, start = cpu_seconds(pid), _own_cpu(), time.monotonic()
+        before, start = _usage(*pids), time.monotonic()
         posted = time.time()
         answer = await _json(
             session,
@@ -262,8 +301,7 @@ async def _drive(base: str, pid: int, obs_id: str, followers: int) -> WebRun:
         tasks = [asyncio.ensure_future(follow(session, url)) for _ in range(followers)]
         job = await _until_finished(session, f"{base}api/jobs/{job_id}")
         window = time.monotonic() - start
-        server_cpu = cpu_seconds(pid) - server_cpu
-        harness_cpu = _own_cpu() - harness_cpu
+        used = _usage(*pids) - before
         followed = await _ends(tasks)
     started, finished = _when(job["started_at"]), _when(job["finished_at"])
     progress = job.get("progress") or {}
@@ -275,8 +313,7 @@ async def _drive(base: str, pid: int, obs_id: str, followers: int) -> WebRun:
         job_wall=finished - posted,
         engine_wall=finished - started,
         window=window,
-        server_cpu=server_cpu,
-        harness_cpu=harness_cpu,
+        cpu=used,
         followed=tuple(followed),
     )
 
@@ -319,18 +356,14 @@ def _when(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _line(run: WebRun) -> str:
     rates = run.rates
     rate = f", {statistics.median(rates):.2f} events/s per follower" if rates else ""
     return (
         f"{run.followers} followers: job {run.state}, {run.files[0]}/{run.files[1]} files, "
         f"{run.throughput:,.0f} MiB/s, wall {run.job_wall:.2f} s, server CPU "
-        f"{run.server_cpu:.2f} s ({run.server_cpu / run.window:.2f} cores), "
+        f"{run.cpu.server:.2f} s ({run.cpu.server / run.window:.2f} cores; simulator "
+        f"{run.cpu.sim:.2f} s, others {run.cpu.others / run.window:.2f} cores), "
         f"{run.events_per_second:,.0f} events/s delivered{rate}, "
         f"{run.complete}/{run.followers} got the final state"
     )
@@ -358,30 +391,38 @@ def _table(runs: Sequence[WebRun]) -> FigureTable:
                 str(followers),
                 f"{statistics.median(walls):.2f} ({walls[0]:.2f}–{walls[-1]:.2f})",
                 f"{_throughput(mine, followers):,.0f}",
-                f"{statistics.median(r.server_cpu for r in mine):.2f}",
-                f"{statistics.median(r.server_cpu / r.window for r in mine):.2f}",
+                _cpu_cell(mine, lambda usage: usage.server),
                 f"{statistics.median(r.events_per_second for r in mine):,.0f}",
                 _rate_cell(rates, slowest),
                 f"{statistics.median(r.bytes_per_second for r in mine) / 1024:,.0f}",
                 f"{min(r.complete for r in mine)}/{followers}",
-                f"{statistics.median(r.harness_cpu for r in mine):.2f}",
+                _cpu_cell(mine, lambda usage: usage.harness),
+                _cpu_cell(mine, lambda usage: usage.sim),
+                _cpu_cell(mine, lambda usage: usage.others),
             )
         )
     head = (
         "followers",
         "job wall s (range)",
         "engine MiB/s",
-        "server CPU s",
-        "server CPU s per s",
+        "server CPU s (per s)",
         "events/s delivered",
         "events/s per follower (slowest)",
         "KiB/s delivered",
         "followers with the final state",
-        "harness CPU s",
+        "followers' CPU s (per s)",
+        "simulator CPU s (per s)",
+        "other processes' CPU s (per s)",
     )
     first = runs[0] if runs else None
     what = "" if first is None else f" ({first.files[1]} files, {first.bytes / MiB:,.0f} MiB)"
     return FigureTable(f"One import job{what}, medians over runs:", head, tuple(rows))
+
+
+def _cpu_cell(runs: Sequence[WebRun], used: Callable[[Usage], float]) -> str:
+    seconds = statistics.median(used(r.cpu) for r in runs)
+    per_second = statistics.median(used(r.cpu) / r.window for r in runs)
+    return f"{seconds:.2f} ({per_second:.2f})"
 
 
 def _rate_cell(rates: Sequence[float], slowest: Sequence[float]) -> str:

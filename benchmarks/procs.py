@@ -26,8 +26,10 @@ __all__ = [
     "capture",
     "cpu_seconds",
     "last_line",
+    "machine_busy_seconds",
     "run_killed_when",
     "run_measured",
+    "stat_busy_ticks",
     "stat_cpu_seconds",
     "stop",
 ]
@@ -257,6 +259,24 @@ def stat_cpu_seconds(stat: str, ticks_per_second: int) -> float:
     fields = stat[stat.rindex(")") + 2 :].split()
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
     return (utime + stime) / ticks_per_second
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has been busy so far, whoever used them.
+
+    Read from ``/proc/stat``: over a window, this minus what the measured processes used is
+    what other work on the machine took from them.
+    """
+    first = Path("/proc/stat").read_text().partition("\n")[0]
+    return stat_busy_ticks(first) / os.sysconf("SC_CLK_TCK")
+
+
+def stat_busy_ticks(cpu_line: str) -> int:
+    """Busy ticks of the ``cpu`` line of ``/proc/stat``: all but idle and iowait (guest
+    time is inside user time already, so it is not added)."""
+    ticks = [int(field) for field in cpu_line.split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks + [0] * (8 - len(ticks))
+    return user + nice + system + irq + softirq + steal
 
 
 def last_line(text: str) -> str:

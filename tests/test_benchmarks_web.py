@@ -7,8 +7,8 @@ import json
 
 import pytest
 from benchmarks import bench_web
-from benchmarks.bench_web import PUSH_RATE, WebRun, targets
-from benchmarks.procs import stat_cpu_seconds
+from benchmarks.bench_web import PUSH_RATE, Usage, WebRun, targets
+from benchmarks.procs import stat_busy_ticks, stat_cpu_seconds
 from benchmarks.sse_follow import EventCounter, Followed, push_rate
 
 MiB = 1 << 20
@@ -53,6 +53,15 @@ def test_cpu_seconds_are_read_past_a_command_name_with_spaces_and_parentheses() 
     assert stat_cpu_seconds(line, 100) == pytest.approx(3.0)
 
 
+def test_machine_busy_ticks_leave_out_idle_and_iowait() -> None:
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    assert stat_busy_ticks("cpu  100 1 20 5000 7 2 3 4 50 0") == 100 + 1 + 20 + 2 + 3 + 4
+    later = Usage(server=3.0, sim=2.0, harness=0.5, machine=7.0)
+    used = later - Usage(server=1.0, sim=1.0, harness=0.0, machine=2.0)
+    assert used == Usage(2.0, 1.0, 0.5, 5.0)
+    assert used.others == pytest.approx(1.5)
+
+
 def _followed(state: str = "succeeded", *, ended: bool = True, rate: float = 3.8) -> Followed:
     return Followed(200, 40, ended, 80_000, state, rate)
 
@@ -67,8 +76,7 @@ def _run(followers: int, engine_wall: float, *, seen: Followed | None = None) ->
         job_wall=engine_wall + 0.5,
         engine_wall=engine_wall,
         window=10.0,
-        server_cpu=5.0,
-        harness_cpu=1.0,
+        cpu=Usage(server=5.0, sim=6.0, harness=1.0, machine=14.0),
         followed=followed,
     )
 
