@@ -57,7 +57,16 @@ from benchmarks.sse_follow import Followed, follow
 from benchmarks.tools import SKYHAUL, Tool
 from skyhaul.web.settings import WebSettings
 
-__all__ = ["FOLLOWERS", "ServeProcess", "Usage", "WebRun", "main", "scenario", "targets"]
+__all__ = [
+    "FOLLOWERS",
+    "ServeProcess",
+    "Usage",
+    "WebRun",
+    "cost_per_event",
+    "main",
+    "scenario",
+    "targets",
+]
 
 MiB = 1 << 20
 #: Browsers following the job in each setting.
@@ -174,6 +183,11 @@ class WebRun:
         return [f.rate for f in self.followed if f.rate is not None]
 
     @property
+    def waits(self) -> list[float]:
+        """Each follower's wait for its first message."""
+        return [f.waited for f in self.followed if f.waited is not None]
+
+    @property
     def complete(self) -> int:
         """Followers that got the job's final state and then ``event: end``."""
         return sum(f.ended and f.final_state == self.state for f in self.followed)
@@ -232,6 +246,10 @@ def scenario(
                 runs.append(run)
                 say(f"[w] {repetition + 1}/{repeat} {_line(run)}")
     result.tables = [_table(runs)]
+    cost = cost_per_event(runs)
+    if cost is not None:
+        key = f"server CPU per event delivered, ms ({max(FOLLOWERS)} followers less none)"
+        result.extra[key] = round(cost * 1000, 3)
     result.targets = targets(runs)
     result.commands = [
         " ".join(["skyhaul serve", *_serve_args("SIM", Path("/SCRATCH"))]),
@@ -327,7 +345,7 @@ async def _ends(tasks: Sequence[asyncio.Future[Followed]]) -> list[Followed]:
     for task in late:
         task.cancel()
     await asyncio.gather(*late, return_exceptions=True)
-    missed = Followed(0, 0, False, 0, None, None, f"no end within {END_GRACE_S:.0f} s")
+    missed = Followed(0, 0, False, 0, None, None, error=f"no end within {END_GRACE_S:.0f} s")
     return [missed if task in late else task.result() for task in tasks]
 
 
@@ -359,6 +377,8 @@ def _when(iso: str) -> float:
 def _line(run: WebRun) -> str:
     rates = run.rates
     rate = f", {statistics.median(rates):.2f} events/s per follower" if rates else ""
+    if run.waits:
+        rate += f", first event after {max(run.waits):.2f} s at most"
     return (
         f"{run.followers} followers: job {run.state}, {run.files[0]}/{run.files[1]} files, "
         f"{run.throughput:,.0f} MiB/s, wall {run.job_wall:.2f} s, server CPU "
@@ -394,6 +414,7 @@ def _table(runs: Sequence[WebRun]) -> FigureTable:
                 _cpu_cell(mine, lambda usage: usage.server),
                 f"{statistics.median(r.events_per_second for r in mine):,.0f}",
                 _rate_cell(rates, slowest),
+                _wait_cell(mine),
                 f"{statistics.median(r.bytes_per_second for r in mine) / 1024:,.0f}",
                 f"{min(r.complete for r in mine)}/{followers}",
                 _cpu_cell(mine, lambda usage: usage.harness),
@@ -408,6 +429,7 @@ def _table(runs: Sequence[WebRun]) -> FigureTable:
         "server CPU s (per s)",
         "events/s delivered",
         "events/s per follower (slowest)",
+        "s to the first event (slowest)",
         "KiB/s delivered",
         "followers with the final state",
         "followers' CPU s (per s)",
@@ -425,10 +447,31 @@ def _cpu_cell(runs: Sequence[WebRun], used: Callable[[Usage], float]) -> str:
     return f"{seconds:.2f} ({per_second:.2f})"
 
 
+def _wait_cell(runs: Sequence[WebRun]) -> str:
+    waits = [r.waits for r in runs if r.waits]
+    if not waits:
+        return ""
+    median = statistics.median(statistics.median(w) for w in waits)
+    return f"{median:.2f} ({statistics.median(max(w) for w in waits):.2f})"
+
+
 def _rate_cell(rates: Sequence[float], slowest: Sequence[float]) -> str:
     if not rates:
         return ""
     return f"{statistics.median(rates):.2f} ({min(slowest):.2f})"
+
+
+def cost_per_event(runs: Sequence[WebRun]) -> float | None:
+    """Server CPU seconds per ``job`` message delivered: the median server CPU with the
+    most followers, less that with none, over the median messages delivered."""
+    few, most = min(FOLLOWERS), max(FOLLOWERS)
+    alone = _median([r.cpu.server for r in runs if r.followers == few])
+    followed = [r for r in runs if r.followers == most]
+    if alone is None or not followed:
+        return None
+    events = statistics.median(sum(f.jobs for f in r.followed) for r in followed)
+    extra = statistics.median(r.cpu.server for r in followed) - alone
+    return extra / events if events else None
 
 
 def targets(runs: Sequence[WebRun]) -> list[TargetCheck]:

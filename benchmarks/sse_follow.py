@@ -91,6 +91,8 @@ class Followed:
         The job's state in the last ``job`` message.
     rate : float or None
         Messages per second pushed after the first (None: fewer than two).
+    waited : float or None
+        Seconds from opening the stream to the first ``job`` message (None: none came).
     error : str
         Why the stream stopped early, if it did.
     """
@@ -101,6 +103,7 @@ class Followed:
     bytes: int
     final_state: str | None
     rate: float | None
+    waited: float | None = None
     error: str = ""
 
 
@@ -121,7 +124,7 @@ def _state(data: str | None) -> str | None:
 async def follow(session: aiohttp.ClientSession, url: str) -> Followed:
     """Read the event stream at ``url`` to its end; what it delivered."""
     counter = EventCounter()
-    status, error = 0, ""
+    status, error, opened = 0, "", time.monotonic()
     try:
         async with session.get(url, headers={"Accept": "text/event-stream"}) as answer:
             status = answer.status
@@ -140,5 +143,6 @@ async def follow(session: aiohttp.ClientSession, url: str) -> Followed:
         bytes=counter.received,
         final_state=_state(counter.last_job),
         rate=push_rate(jobs, counter.first_job_at, counter.last_job_at),
+        waited=None if counter.first_job_at is None else counter.first_job_at - opened,
         error=error,
     )

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from benchmarks import bench_web
-from benchmarks.bench_web import PUSH_RATE, Usage, WebRun, targets
+from benchmarks.bench_web import PUSH_RATE, Usage, WebRun, cost_per_event, targets
 from benchmarks.procs import stat_busy_ticks, stat_cpu_seconds
 from benchmarks.sse_follow import EventCounter, Followed, push_rate
 
@@ -66,7 +66,9 @@ def _followed(state: str = "succeeded", *, ended: bool = True, rate: float = 3.8
     return Followed(200, 40, ended, 80_000, state, rate)
 
 
-def _run(followers: int, engine_wall: float, *, seen: Followed | None = None) -> WebRun:
+def _run(
+    followers: int, engine_wall: float, *, seen: Followed | None = None, cpu: float = 5.0
+) -> WebRun:
     followed = tuple(seen or _followed() for _ in range(followers))
     return WebRun(
         followers=followers,
@@ -76,7 +78,7 @@ def _run(followers: int, engine_wall: float, *, seen: Followed | None = None) ->
         job_wall=engine_wall + 0.5,
         engine_wall=engine_wall,
         window=10.0,
-        cpu=Usage(server=5.0, sim=6.0, harness=1.0, machine=14.0),
+        cpu=Usage(server=cpu, sim=6.0, harness=1.0, machine=14.0),
         followed=followed,
     )
 
@@ -87,6 +89,9 @@ def test_rates_delivered_are_per_second_of_the_window() -> None:
     assert run.events_per_second == pytest.approx(50 * 40 / 10.0)
     assert run.bytes_per_second == pytest.approx(50 * 80_000 / 10.0)
     assert run.complete == 50
+    # 50 followers x 40 messages for 1 s more of the server's CPU: 0.5 ms a message.
+    assert cost_per_event([_run(0, 10.0), _run(50, 10.0, cpu=6.0)]) == pytest.approx(0.0005)
+    assert cost_per_event([_run(0, 10.0)]) is None
 
 
 def test_targets_keep_throughput_every_follower_and_the_push_rate() -> None:
