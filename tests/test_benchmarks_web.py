@@ -7,7 +7,14 @@ import json
 
 import pytest
 from benchmarks import bench_web
-from benchmarks.bench_web import PUSH_RATE, Usage, WebRun, cost_per_event, targets
+from benchmarks.bench_web import (
+    PUSH_RATE,
+    Usage,
+    WebRun,
+    cost_per_event,
+    paired_ratios,
+    targets,
+)
 from benchmarks.procs import stat_busy_ticks, stat_cpu_seconds
 from benchmarks.sse_follow import EventCounter, Followed, push_rate
 
@@ -67,10 +74,16 @@ def _followed(state: str = "succeeded", *, ended: bool = True, rate: float = 3.8
 
 
 def _run(
-    followers: int, engine_wall: float, *, seen: Followed | None = None, cpu: float = 5.0
+    followers: int,
+    engine_wall: float,
+    *,
+    seen: Followed | None = None,
+    cpu: float = 5.0,
+    repetition: int = 0,
 ) -> WebRun:
     followed = tuple(seen or _followed() for _ in range(followers))
     return WebRun(
+        repetition=repetition,
         followers=followers,
         state="succeeded",
         files=(2, 2),
@@ -104,6 +117,21 @@ def test_targets_keep_throughput_every_follower_and_the_push_rate() -> None:
     slow = _followed(rate=0.7 * PUSH_RATE)
     assert targets([_run(0, 10.0), _run(50, 10.0, seen=slow)])[2].verdict == "missed"
     assert [t.verdict for t in targets([_run(0, 10.0)])] == ["n/a", "n/a", "n/a"]
+
+
+def test_throughput_is_compared_within_each_repetition() -> None:
+    runs = [
+        _run(0, 10.0, repetition=0),
+        _run(50, 10.0, repetition=0),
+        _run(0, 20.0, repetition=1),  # the machine got busy: both runs of the pair slow
+        _run(50, 20.0, repetition=1),
+        _run(0, 10.0, repetition=2),
+        _run(50, 12.5, repetition=2),
+    ]
+    assert [ratio for ratio, _ in paired_ratios(runs)] == pytest.approx([1.0, 1.0, 0.8])
+    assert paired_ratios(runs)[0][1] == pytest.approx(0.2)  # (14 - 5 - 6 - 1) / 10 s
+    assert targets(runs)[0].verdict == "met"
+    assert paired_ratios([_run(0, 10.0, repetition=0), _run(50, 10.0, repetition=1)]) == []
 
 
 async def test_a_follower_still_reading_after_the_grace_missed_the_end(
