@@ -7,7 +7,9 @@ import json
 
 import pytest
 from benchmarks import bench_web
-from benchmarks.bench_web import (
+from benchmarks.procs import stat_busy_ticks, stat_cpu_seconds
+from benchmarks.sse_follow import EventCounter, Followed, push_rate
+from benchmarks.web_figures import (
     PUSH_RATE,
     Usage,
     WebRun,
@@ -15,8 +17,6 @@ from benchmarks.bench_web import (
     paired_ratios,
     targets,
 )
-from benchmarks.procs import stat_busy_ticks, stat_cpu_seconds
-from benchmarks.sse_follow import EventCounter, Followed, push_rate
 
 MiB = 1 << 20
 
@@ -80,9 +80,11 @@ def _run(
     seen: Followed | None = None,
     cpu: float = 5.0,
     repetition: int = 0,
+    case: str = "fast",
 ) -> WebRun:
     followed = tuple(seen or _followed() for _ in range(followers))
     return WebRun(
+        case=case,
         repetition=repetition,
         followers=followers,
         state="succeeded",
@@ -110,6 +112,10 @@ def test_rates_delivered_are_per_second_of_the_window() -> None:
 def test_targets_keep_throughput_every_follower_and_the_push_rate() -> None:
     kept, ended, rate = targets([_run(0, 10.0), _run(50, 10.4)])
     assert (kept.verdict, ended.verdict, rate.verdict) == ("met", "met", "met")
+    # Each case is judged on its own: a slow one misses even beside one that keeps up.
+    both = [_run(0, 10.0), _run(50, 10.0), _run(0, 10.0, case="slow"), _run(50, 11, case="slow")]
+    assert [t.verdict for t in targets(both)[:2]] == ["met", "missed"]
+    assert "slow" in targets(both)[1].text
     # 6% slower with followers misses; so does one follower without the end or final state.
     assert targets([_run(0, 10.0), _run(50, 10.7)])[0].verdict == "missed"
     for seen in (_followed(ended=False), _followed("running")):
@@ -117,6 +123,7 @@ def test_targets_keep_throughput_every_follower_and_the_push_rate() -> None:
     slow = _followed(rate=0.7 * PUSH_RATE)
     assert targets([_run(0, 10.0), _run(50, 10.0, seen=slow)])[2].verdict == "missed"
     assert [t.verdict for t in targets([_run(0, 10.0)])] == ["n/a", "n/a", "n/a"]
+    assert [t.verdict for t in targets([])] == ["n/a", "n/a", "n/a"]
 
 
 def test_throughput_is_compared_within_each_repetition() -> None:
