@@ -179,12 +179,17 @@ def line(run: WebRun) -> str:
         rate += f", first event after {max(run.waits):.2f} s at most"
     return (
         f"{run.followers} followers: job {run.state}, {run.files[0]}/{run.files[1]} files, "
-        f"{run.throughput:,.0f} MiB/s, wall {run.job_wall:.2f} s, server CPU "
+        f"{_mib(run.throughput)} MiB/s, wall {run.job_wall:.2f} s, server CPU "
         f"{run.cpu.server:.2f} s ({run.cpu.server / run.window:.2f} cores; simulator "
         f"{run.cpu.sim:.2f} s, others {run.cpu.others / run.window:.2f} cores), "
         f"{run.events_per_second:,.0f} events/s delivered{rate}, "
         f"{run.complete}/{run.followers} got the final state"
     )
+
+
+def _mib(rate: float) -> str:
+    """MiB/s with three figures at least (a throttled job runs at about 1)."""
+    return f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}"
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -217,7 +222,7 @@ def table(runs: Sequence[WebRun]) -> FigureTable:
             (
                 str(followers),
                 f"{statistics.median(walls):.2f} ({walls[0]:.2f}–{walls[-1]:.2f})",
-                f"{_throughput(mine, followers):,.0f}",
+                _mib(_throughput(mine, followers) or 0.0),
                 _cpu_cell(mine, lambda usage: usage.server),
                 f"{statistics.median(r.events_per_second for r in mine):,.0f}",
                 _rate_cell(rates, slowest),
