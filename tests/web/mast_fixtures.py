@@ -8,9 +8,10 @@ list them in ``__all__``.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,18 @@ from skyhaul.web.app import create_app
 from skyhaul.web.deps import Server
 from skyhaul.web.settings import WebSettings
 
-__all__ = ["Web", "mast_sim", "module_mast_sim", "start_web", "wait_job", "web"]
+__all__ = [
+    "Event",
+    "Web",
+    "mast_sim",
+    "module_mast_sim",
+    "parse_events",
+    "read_events",
+    "start_web",
+    "wait_job",
+    "web",
+    "web_settings",
+]
 
 #: The simulator's smallest observation: 4 products, 91 kB, all in the cloud.
 TESS = "tess2018206045859-s0001-0000000261136679-0120-s"
@@ -110,11 +122,6 @@ async def web(web_settings: WebSettings) -> AsyncIterator[Web]:
         yield running
 
 
-def with_settings(settings: WebSettings, **changes: Any) -> WebSettings:
-    """``settings`` with ``changes``."""
-    return replace(settings, **changes)
-
-
 async def wait_job(
     client: httpx.AsyncClient,
     job_id: int,
@@ -133,3 +140,35 @@ async def wait_job(
             return job
         assert time.monotonic() < ends, f"job {job_id} stayed {job['state']}: {job}"
         await asyncio.sleep(0.02)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One Server-Sent Event."""
+
+    name: str
+    data: Any
+    id: str | None
+
+
+async def read_events(client: httpx.AsyncClient, path: str) -> list[Event]:
+    """Read the event stream at ``path`` to its end (within the job deadline)."""
+    async with asyncio.timeout(JOB_DEADLINE), client.stream("GET", path) as answer:
+        assert answer.status_code == 200, await answer.aread()
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        text = "".join([chunk async for chunk in answer.aiter_text()])
+    return parse_events(text)
+
+
+def parse_events(text: str) -> list[Event]:
+    """The events of a ``text/event-stream`` body (comments and ``retry:`` left out)."""
+    events = []
+    for block in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            name, _, value = line.partition(": ")
+            if name in ("id", "event", "data"):
+                fields[name] = value
+        if "event" in fields:
+            events.append(Event(fields["event"], json.loads(fields["data"]), fields.get("id")))
+    return events

@@ -90,7 +90,9 @@ class LiveJobs:
             log.exception("job %d ended with an error", run.job_id)
             return None
         finally:
-            self._runs.pop(run.job_id, None)
+            # Only this run: the job may already run here again (resumed once it ended).
+            if self._runs.get(run.job_id) is run:
+                del self._runs[run.job_id]
 
     def running_here(self, job_id: int) -> bool:
         """Whether job ``job_id`` runs in this process now."""

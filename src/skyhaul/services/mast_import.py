@@ -33,6 +33,7 @@ from skyhaul.adapters.catalog import Catalog, RegisterResult
 from skyhaul.adapters.mast import MastClient, cloud_url
 from skyhaul.core.jobs import JobKind
 from skyhaul.core.model import FileSpec, TransferOptions
+from skyhaul.core.redact import redact_url
 from skyhaul.core.specs import validate_spec
 from skyhaul.errors import InvalidSpecError
 from skyhaul.services.acquire import AcquireResult
@@ -218,9 +219,10 @@ def plan_files(
 def query_params(
     url: str, obs_ids: Sequence[str], product_type: str | None, source: SourceChoice
 ) -> dict[str, object]:
-    """What an import job records of its MAST query (its ``params["mast"]``)."""
+    """What an import job records of its MAST query (its ``params["mast"]``); a job
+    stores no secret, so a password in the URL is redacted."""
     return {
-        "url": url,
+        "url": redact_url(url),
         "obs_ids": list(obs_ids),
         "product_type": product_type,
         "source": source.value,

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from skyhaul.adapters.catalog import Catalog, open_catalog
 from skyhaul.services.live_jobs import LiveJobs
 from skyhaul.version import __version__
-from skyhaul.web import api_jobs, api_mast
+from skyhaul.web import api_jobs, api_mast, pages
 from skyhaul.web.auth import Gate, TokenGate
 from skyhaul.web.deps import Server
 from skyhaul.web.errors import install_error_handlers
@@ -71,6 +71,7 @@ def create_app(settings: WebSettings, *, catalog: Catalog | None = None) -> Fast
     install_error_handlers(app)
     app.include_router(api_jobs.router)
     app.include_router(api_mast.router)
+    app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TokenGate, gate=gate)
     return app
