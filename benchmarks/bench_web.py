@@ -24,10 +24,10 @@ Rules:
   the POST to the poll that sees the job finished, and per second of that window; over the
   same window the simulator's, the harness's own (the followers') and the rest of the
   machine's (``/proc/stat`` busy time minus those three: other work sharing the 2 cores,
-  which shows in the throughput); the job's wall from the POST
-  to its ``finished_at``; the engine's throughput, bytes over ``started_at`` to
-  ``finished_at`` (the server's own clock); ``event: job`` messages delivered in all and
-  per second, and each follower's push rate (``sse_follow.push_rate``).
+  which shows in the throughput); the job's wall from the POST to its ``finished_at``;
+  the engine's throughput, bytes over ``started_at`` to ``finished_at`` (the server's own
+  clock); ``event: job`` messages delivered in all and per second, and each follower's
+  push rate (``sse_follow.push_rate``) and wait for its first message.
 - Settings ``FOLLOWERS`` alternate within a repetition (0 then 50, then 50 then 0);
   figures are medians over repetitions, correctness (every follower got the final state
   and ``event: end``) the worst run (``web_figures``).
