@@ -51,7 +51,17 @@ from benchmarks.results import FigureTable, ScenarioResult, TargetCheck
 from benchmarks.simproc import SimProcess
 from benchmarks.tools import REPO, SKYHAUL, Tool
 
-__all__ = ["BANDWIDTH", "BENCH_OBS", "Census", "census", "main", "scenario", "targets"]
+__all__ = [
+    "BANDWIDTH",
+    "BENCH_OBS",
+    "QUICK_OBS",
+    "Census",
+    "census",
+    "main",
+    "scenario",
+    "sim_args",
+    "targets",
+]
 
 MiB = 1 << 20
 BENCH_OBS = "jw09999-o001_t001_nircam_clear-f150w"
@@ -108,6 +118,13 @@ class Killed:
     codes: tuple[int, int]
     rerun_wall: float
     census: Census
+
+
+def sim_args(root: Path, *, quick: bool) -> list[str]:
+    """The simulator's options: its MAST products cached under ``root/sim-mast``, and
+    ``BENCH_OBS`` among them unless ``quick`` (the default profile has ``QUICK_OBS``)."""
+    args = ["--port=0", f"--root={root / 'sim-mast'}", "--files=1", "--size=64KiB"]
+    return args if quick else [*args, "--mast-profile=bench"]
 
 
 def census(products: Sequence[Product], out: Path) -> Census:
@@ -244,10 +261,7 @@ def scenario(
     except ImportError:
         result.skipped["astroquery"] = "not installed (pip install astroquery)"
         return result
-    args = ["--port=0", f"--root={root / 'sim-mast'}", "--files=1", "--size=64KiB"]
-    if not quick:
-        args.append("--mast-profile=bench")
-    with SimProcess(work / "sim", args) as sim:
+    with SimProcess(work / "sim", sim_args(root, quick=quick)) as sim:
         say(f"[m] making the products of {obs_id} on the simulator")
         listed = sim.get(f"_sim/mast/products?obs_id={obs_id}")
         products = [

@@ -24,9 +24,13 @@ __all__ = [
     "Measurement",
     "allocated_bytes",
     "capture",
+    "cpu_seconds",
     "last_line",
+    "machine_busy_seconds",
     "run_killed_when",
     "run_measured",
+    "stat_busy_ticks",
+    "stat_cpu_seconds",
     "stop",
 ]
 
@@ -234,6 +238,45 @@ def stop(proc: subprocess.Popen[bytes], timeout: float) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system seconds process ``pid`` (every thread of it) has used so far.
+
+    Read from ``/proc/PID/stat`` while it runs, so a server can be measured over a window
+    of its life; its children are not counted.
+    """
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return stat_cpu_seconds(text, os.sysconf("SC_CLK_TCK"))
+
+
+def stat_cpu_seconds(stat: str, ticks_per_second: int) -> float:
+    """``utime + stime`` of a ``/proc/PID/stat`` line, in seconds.
+
+    The command name (field 2) is in parentheses and may hold spaces or parentheses: the
+    fields are counted from the last ``)``.
+    """
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / ticks_per_second
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has been busy so far, whoever used them.
+
+    Read from ``/proc/stat``: over a window, this minus what the measured processes used is
+    what other work on the machine took from them.
+    """
+    first = Path("/proc/stat").read_text().partition("\n")[0]
+    return stat_busy_ticks(first) / os.sysconf("SC_CLK_TCK")
+
+
+def stat_busy_ticks(cpu_line: str) -> int:
+    """Busy ticks of the ``cpu`` line of ``/proc/stat``: all but idle and iowait (guest
+    time is inside user time already, so it is not added)."""
+    ticks = [int(field) for field in cpu_line.split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks + [0] * (8 - len(ticks))
+    return user + nice + system + irq + softirq + steal
 
 
 def last_line(text: str) -> str:

@@ -10,10 +10,11 @@ and skyhaul alone:
 (e) discovering 100,000 files from the archive simulator (``bench_discovery.py``), (f) each
 selection query on a 1,000,000-row catalog (``bench_selection.py``), (g) backfill goodput
 against records APIs limited to 5, 20 and 100 requests/s, next to the seed's AIMD client
-(``bench_backfill.py``); and (s) S3 from the simulator's S3: ``skyhaul get s3://`` beside
-boto3 and the aws CLI (``bench_s3.py``). Prints one Markdown table per scenario and writes
-them, with the machine and tool versions, below the marker line of
-``benchmarks/README.md``.
+(``bench_backfill.py``); (s) S3 from the simulator's S3: ``skyhaul get s3://`` beside
+boto3 and the aws CLI (``bench_s3.py``); and (w) ``skyhaul serve`` running an import job
+followed by 50 browsers over Server-Sent Events, against none (``bench_web.py``). Prints
+one Markdown table per scenario and writes them, with the machine and tool versions,
+below the marker line of ``benchmarks/README.md``.
 
 Usage: ``python -m benchmarks.run [--quick] [--repeat N] [--only a,b,h,k] [--tools ...]``.
 
@@ -55,13 +56,18 @@ from benchmarks.transfer_runs import run_transfer_scenario
 
 __all__ = ["main", "readme_target"]
 
-SCENARIOS = ("a", "b", "b20", "c", "d", "e", "f", "g", "h", "k", "m", "s")
+SCENARIOS = ("a", "b", "b20", "c", "d", "e", "f", "g", "h", "k", "m", "s", "w")
 # Scenarios run by a module of their own, ``scenario(quick=, say=) -> ScenarioResult``.
 _OWN = {"e": "bench_discovery", "f": "bench_selection", "g": "bench_backfill", "s": "bench_s3"}
 # Scenarios run by a module of their own that runs the tools found here, the base revision
 # among them: ``scenario(quick=, repeat=, work=, root=, tools=, base=, say=)`` returns one
 # section, or a list of them (h: one per fault case).
-_WITH_BASE = {"h": "bench_faults", "k": "bench_kill", "m": "bench_mast"}
+_WITH_BASE = {
+    "h": "bench_faults",
+    "k": "bench_kill",
+    "m": "bench_mast",
+    "w": "bench_web",
+}
 README = REPO / "benchmarks" / "README.md"
 _SHM = Path("/dev/shm")
 

@@ -1,9 +1,10 @@
-"""``skyhaul sim`` as a child process, for the benchmarks that need the archive simulator.
+"""``skyhaul sim`` (or another serving command) as a child process, for the benchmarks that
+need the archive simulator or the web view.
 
 Rules:
-- The simulator runs as a child (``skyhaul sim``, the current tree's), in a session of
-  its own, so on a 2-core machine it has an interpreter of its own, and the harness ends
-  it (SIGTERM, its clean shutdown) when the ``with`` block is left.
+- The server runs as a child (``skyhaul sim``, ``skyhaul serve``: the current tree's), in a
+  session of its own, so on a 2-core machine it has an interpreter of its own, and the
+  harness ends it (SIGTERM, its clean shutdown) when the ``with`` block is left.
 - Its base URL is read from ``--url-file`` (written atomically once it listens).
 - Faults are set through its control plane, ``POST /_sim/faults``, never by restarting it;
   ``configure`` starts from the defaults (``"reset": true``), so nothing from a previous
@@ -26,7 +27,7 @@ from typing import IO, Any, Self
 
 from benchmarks.procs import last_line, stop
 
-__all__ = ["SimProcess", "skyhaul_script"]
+__all__ = ["ChildServer", "SimProcess", "skyhaul_script"]
 
 START_TIMEOUT_S = 600.0  # a large archive is written to its cache first
 _STOP_TIMEOUT_S = 10.0
@@ -38,19 +39,21 @@ def skyhaul_script() -> str:
     return str(Path(sys.executable).parent / "skyhaul")
 
 
-class SimProcess:
-    """``skyhaul sim ARGS`` as a child, for the life of a ``with`` block.
+class ChildServer:
+    """``skyhaul COMMAND ARGS`` as a child, for the life of a ``with`` block (``COMMAND``:
+    the class's ``command``).
 
     Parameters
     ----------
     scratch : Path
         Where its URL file and log go.
     args : sequence of str
-        Its options (``--files=1000``, ``--size=64KiB``, ``--root=DIR``, ...);
-        ``--url-file`` is added.
+        Its options; ``--url-file`` is added.
     start_timeout : float
-        Seconds to wait for it to listen (it writes a new archive's files first).
+        Seconds to wait for it to listen (the simulator writes a new archive's files first).
     """
+
+    command = ""
 
     def __init__(
         self, scratch: Path, args: Sequence[str], *, start_timeout: float = START_TIMEOUT_S
@@ -64,10 +67,10 @@ class SimProcess:
 
     def __enter__(self) -> Self:
         self._scratch.mkdir(parents=True, exist_ok=True)
-        url_file = self._scratch / "sim.url"
+        url_file = self._scratch / f"{self.command}.url"
         url_file.unlink(missing_ok=True)
-        argv = [skyhaul_script(), "sim", *self._args, f"--url-file={url_file}"]
-        self._log = (self._scratch / "sim.log").open("wb")
+        argv = [skyhaul_script(), self.command, *self._args, f"--url-file={url_file}"]
+        self._log = (self._scratch / f"{self.command}.log").open("wb")
         self._proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -89,35 +92,25 @@ class SimProcess:
         tb: TracebackType | None,
     ) -> None:
         if self._proc is not None:
-            stop(self._proc, _STOP_TIMEOUT_S)  # SIGTERM: the simulator closes and exits
+            stop(self._proc, _STOP_TIMEOUT_S)  # SIGTERM: the server closes and exits
             self._proc = None
         if self._log is not None:
             self._log.close()
             self._log = None
 
-    def configure(self, knobs: Mapping[str, object]) -> dict[str, Any]:
-        """Put ``knobs`` in force over the defaults (reseeded) and reset the counters."""
-        faults: dict[str, Any] = self.post("_sim/faults", {"reset": True, **knobs})
-        self.post("_sim/reset-stats", {})
-        return faults
-
-    def stats(self) -> dict[str, Any]:
-        """The counters since the last reset (``/_sim/stats``)."""
-        document: dict[str, Any] = self.get("_sim/stats")
-        return document
-
-    def listing(self) -> list[dict[str, Any]]:
-        """Every file the simulator serves (``/api/files``: url, path, size, sha256, ...)."""
-        files: list[dict[str, Any]] = self.get("api/files")
-        return files
+    @property
+    def pid(self) -> int:
+        """The child's process id (while the ``with`` block runs)."""
+        assert self._proc is not None
+        return self._proc.pid
 
     def get(self, path: str) -> Any:
-        """``GET`` a JSON document from the simulator."""
+        """``GET`` a JSON document from the server."""
         with urllib.request.urlopen(self.base_url + path, timeout=_HTTP_TIMEOUT_S) as answer:
             return json.load(answer)
 
     def post(self, path: str, body: Mapping[str, object]) -> Any:
-        """``POST`` a JSON object to the simulator; return its JSON answer."""
+        """``POST`` a JSON object to the server; return its JSON answer."""
         request = urllib.request.Request(
             self.base_url + path,
             data=json.dumps(dict(body)).encode(),
@@ -134,7 +127,42 @@ class SimProcess:
             if url_file.exists():
                 return url_file.read_text().strip().rstrip("/") + "/"
             if self._proc.poll() is not None:
-                log = (self._scratch / "sim.log").read_text(errors="replace")
-                raise RuntimeError(f"skyhaul sim exited at start: {last_line(log)}")
+                log = (self._scratch / f"{self.command}.log").read_text(errors="replace")
+                raise RuntimeError(f"skyhaul {self.command} exited at start: {last_line(log)}")
             time.sleep(0.05)
-        raise RuntimeError(f"skyhaul sim did not listen within {self._start_timeout:.0f} s")
+        raise RuntimeError(
+            f"skyhaul {self.command} did not listen within {self._start_timeout:.0f} s"
+        )
+
+
+class SimProcess(ChildServer):
+    """``skyhaul sim ARGS`` as a child, for the life of a ``with`` block.
+
+    Parameters
+    ----------
+    scratch : Path
+        Where its URL file and log go.
+    args : sequence of str
+        Its options (``--files=1000``, ``--size=64KiB``, ``--root=DIR``, ...);
+        ``--url-file`` is added.
+    start_timeout : float
+        Seconds to wait for it to listen (it writes a new archive's files first).
+    """
+
+    command = "sim"
+
+    def configure(self, knobs: Mapping[str, object]) -> dict[str, Any]:
+        """Put ``knobs`` in force over the defaults (reseeded) and reset the counters."""
+        faults: dict[str, Any] = self.post("_sim/faults", {"reset": True, **knobs})
+        self.post("_sim/reset-stats", {})
+        return faults
+
+    def stats(self) -> dict[str, Any]:
+        """The counters since the last reset (``/_sim/stats``)."""
+        document: dict[str, Any] = self.get("_sim/stats")
+        return document
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Every file the simulator serves (``/api/files``: url, path, size, sha256, ...)."""
+        files: list[dict[str, Any]] = self.get("api/files")
+        return files
