@@ -154,6 +154,10 @@ async def test_an_import_runs_in_the_server_to_its_end(
     assert progress["bytes_done"] == sum(f.size or 0 for f in files) > 0
     assert job["file_states"] == {"DOWNLOADED": 4}
     assert sorted(f["path"] for f in job["recent_files"]) == sorted(f.path for f in files)
+    # Pushed to every follower several times a second: the fields the page shows, no more.
+    assert {tuple(f) for f in job["recent_files"]} == {
+        ("id", "path", "state", "size", "error_class", "last_error", "updated_at")
+    }
     on_disk = {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in (tmp_path / "data").rglob("*")

@@ -21,7 +21,7 @@ from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.filedocs import file_document
 from skyhaul.core.jobs import JobKind, JobRecord, JobState
 from skyhaul.core.lifecycle import FileState
-from skyhaul.core.model import Selection
+from skyhaul.core.model import FileRecord, Selection
 from skyhaul.core.redact import redact_url, redact_urls_in
 from skyhaul.services.jobs import recover_jobs
 from skyhaul.services.live_jobs import LiveJobs
@@ -31,6 +31,7 @@ __all__ = ["RECENT_FILES", "job_document", "job_subject", "jobs_documents"]
 #: Files shown as recently finished or failed on a job's page.
 RECENT_FILES = 20
 
+_RECENT_FIELDS = ("id", "path", "state", "size", "error_class", "last_error", "updated_at")
 _ENDED = frozenset({FileState.DOWNLOADED, FileState.FAILED, FileState.ABANDONED})
 _OF_NAMED_FILES = frozenset({JobKind.GET, JobKind.IMPORT})
 
@@ -45,7 +46,8 @@ def job_document(
     dict or None
         :meth:`JobRecord.as_json` with redacted ``params``, the live ``progress`` when it
         runs here, ``live`` (bool), ``file_states`` (count per state of a job over named
-        files) and ``recent_files`` (file documents, most recently ended first).
+        files) and ``recent_files`` (id, path, state, size, error class, last error and
+        update time of each, most recently ended first).
     """
     record = catalog.get_job(job_id)
     if record is None:
@@ -57,7 +59,7 @@ def job_document(
         ended = catalog.list_files(
             Selection(states=_ENDED), job_id=job_id, limit=recent, order="-updated_at"
         )
-        document["recent_files"] = [file_document(f) for f in ended]
+        document["recent_files"] = [_recent_row(f) for f in ended]
     else:
         document["file_states"] = None
         document["recent_files"] = []
@@ -105,6 +107,14 @@ def job_subject(kind: JobKind, params: Mapping[str, object]) -> str:
             return ", ".join(named[:3])
     root = params.get("dest_root")
     return f"into {redact_url(root) if isinstance(root, str) else '?'}"
+
+
+def _recent_row(record: FileRecord) -> dict[str, object]:
+    """A recently ended file as a job's page shows it: the few fields it needs (the
+    document is pushed to every follower several times a second; the whole file is at
+    ``/api/files/ID``)."""
+    full = file_document(record)
+    return {name: full[name] for name in _RECENT_FIELDS}
 
 
 def _document(record: JobRecord, live: LiveJobs) -> dict[str, Any]:
