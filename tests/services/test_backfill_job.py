@@ -89,7 +89,7 @@ async def test_a_backfill_job_records_its_params_and_ends_succeeded_with_its_sum
 async def test_progress_is_published_while_the_days_are_fetched(
     records_sim: SimThread, catalog: Catalog, reader: Catalog, tmp_path: Path
 ) -> None:
-    # Each answer 0.2 s late: a day of 24 chunks (three rounds of 8) is in flight over
+    # Each answer 0.2 s late: a day of 24 chunks (rounds of at most 8) is in flight over
     # several publishes, one every 0.1 s.
     records_sim.set_faults(replace(records_sim.faults, latency=0.2, faults_on_api=True))
     job = prepare_backfill(
