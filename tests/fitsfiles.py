@@ -12,11 +12,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from tests.loopback_http import LoopbackHTTPServer
 
 #: Cards of the primary header of :func:`fits_bytes` (JWST-like: TARG_RA, DATE/TIME-OBS).
 PRIMARY_CARDS: dict[str, object] = {
@@ -85,8 +86,11 @@ def serving(directory: Path) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = LoopbackHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(directory)))
+    # Polled every 0.01 s (not 0.5 s), so that shutting down at the end of a test is quick.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"

@@ -148,9 +148,10 @@ def test_the_guarded_floor_keeps_the_promises_it_stands_for(tmp_path: Path) -> N
     import sqlite3
     import threading
     from functools import partial
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import SimpleHTTPRequestHandler
 
     from benchmarks.clients import guarded_get
+    from tests.loopback_http import LoopbackHTTPServer
 
     served = tmp_path / "served"
     served.mkdir()
@@ -159,8 +160,9 @@ def test_the_guarded_floor_keeps_the_promises_it_stands_for(tmp_path: Path) -> N
         (served / name).write_bytes(blob)
     handler = partial(SimpleHTTPRequestHandler, directory=str(served))
     handler.log_message = lambda *args: None  # type: ignore[method-assign]
-    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    with LoopbackHTTPServer(("127.0.0.1", 0), handler) as server:
+        polled = {"poll_interval": 0.01}  # not 0.5 s: the shutdown below is quick
+        threading.Thread(target=server.serve_forever, kwargs=polled, daemon=True).start()
         try:
             base = f"http://127.0.0.1:{server.server_address[1]}"
             listed = tmp_path / "urls.txt"

@@ -332,7 +332,8 @@ def test_killed_mid_day_the_rerun_redoes_only_that_day(
     sim: SimThread, config: Path, catalog_url: str, tmp_path: Path
 ) -> None:
     """SIGKILL during day 2; the rerun skips day 1 and redoes day 2; no half-written file."""
-    use_records(sim, replace(RECORDS, rate=8.0, burst=0))
+    # Answers 0.3 s late: a day takes over a second, time to see day 2 begin and kill it.
+    sim.set_faults(replace(FaultConfig(), records=RECORDS, latency=0.3, faults_on_api=True))
     args = [
         sys.executable,
         "-m",

@@ -7,11 +7,12 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from tests.loopback_http import LoopbackHTTPServer
 from typer.testing import Result
 
 from skyhaul.adapters.catalog import Catalog
@@ -331,7 +332,7 @@ class _Listing(BaseHTTPRequestHandler):
 def listing(tmp_path: Path) -> Iterator[Callable[[object], None]]:
     """A sim-type listing on loopback, configured as source ``solo``; set its document."""
     handler = type("Listing", (_Listing,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = LoopbackHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}"

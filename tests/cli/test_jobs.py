@@ -280,7 +280,7 @@ def test_a_sigkilled_runner_shows_interrupted_once_its_lease_expires(
     skyhaul: Invoke,
     wait_for: WaitFor,
 ) -> None:
-    lease = 4.0
+    lease = 2.5  # long enough to be read running first, even on a loaded machine
     runner, job_id = run_job(lease=lease)
     runner.send_signal(signal.SIGKILL)
     runner.wait(timeout=10)

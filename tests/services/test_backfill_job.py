@@ -25,6 +25,8 @@ from .conftest import RECORDS, set_records, settings_for
 D1 = date(2024, 1, 1)
 D3 = D1 + timedelta(days=2)
 DEADLINE_S = 30.0
+#: Publishes ten times a second, so that a test sees progress without days that take seconds.
+PUBLISH_EVERY_S = 0.1
 
 
 @pytest.fixture
@@ -87,11 +89,15 @@ async def test_a_backfill_job_records_its_params_and_ends_succeeded_with_its_sum
 async def test_progress_is_published_while_the_days_are_fetched(
     records_sim: SimThread, catalog: Catalog, reader: Catalog, tmp_path: Path
 ) -> None:
-    set_records(records_sim, replace(RECORDS, rate=8.0, burst=0))  # 24 chunks: 3 s a day
+    # Each answer 0.2 s late: a day of 24 chunks (rounds of at most 8) is in flight over
+    # several publishes, one every 0.1 s.
+    records_sim.set_faults(replace(records_sim.faults, latency=0.2, faults_on_api=True))
     job = prepare_backfill(
         catalog, settings_for(records_sim), request_for(tmp_path / "out"), config=None
     )
-    running = asyncio.ensure_future(job.run(catalog, cancel=asyncio.Event()))
+    running = asyncio.ensure_future(
+        job.run(catalog, cancel=asyncio.Event(), publish_every=PUBLISH_EVERY_S)
+    )
     seen: list[JobProgress] = []
 
     def day_two_in_flight() -> bool:

@@ -18,13 +18,14 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from tests.loopback_http import LoopbackHTTPServer
 
 from skyhaul.adapters.catalog import Catalog, open_catalog
 from skyhaul.adapters.manifest import MANIFEST_COLUMNS, parse_specs
@@ -85,7 +86,7 @@ class Loopback:
 @pytest.fixture(scope="module")
 def loopback() -> Iterator[Loopback]:
     handler = type("NotFound", (_NotFound,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = LoopbackHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
     thread.start()
     yield Loopback(f"http://127.0.0.1:{server.server_address[1]}", handler)

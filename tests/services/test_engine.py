@@ -19,10 +19,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from tests.loopback_http import LoopbackHTTPServer
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.lifecycle import FileState
@@ -433,7 +434,7 @@ class _Refusing(BaseHTTPRequestHandler):
 async def test_a_refused_request_leaves_no_part_file(
     catalog: Catalog, tmp_path: Path, status: int
 ) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    server = LoopbackHTTPServer(("127.0.0.1", 0), _Refusing)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:

@@ -42,7 +42,7 @@ from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.errors import InterruptedRun, UsageError
 from skyhaul.services.backfill import BackfillRequest, BackfillRun, BackfillSummary
 from skyhaul.services.dayfetch import DayFetch
-from skyhaul.services.jobs import JobOutcome, create_job, run_job
+from skyhaul.services.jobs import PUBLISH_EVERY, JobOutcome, create_job, run_job
 from skyhaul.services.wiring import async_catalog
 
 __all__ = [
@@ -84,8 +84,11 @@ class BackfillJob:
         client: RecordsClient | None = None,
         on_chunk: Callable[[date, DayFetch], None] | None = None,
         lease_seconds: float = LEASE_SECONDS,
+        publish_every: float = PUBLISH_EVERY,
     ) -> BackfillSummary:
         """Run the backfill as its job: start it, publish its progress, end it.
+
+        ``publish_every`` is the seconds between publishes of its progress (tests shorten it).
 
         Raises
         ------
@@ -126,6 +129,7 @@ class BackfillJob:
             progress=run.board.snapshot,
             outcome=outcome,
             lease_seconds=lease_seconds,
+            every=publish_every,
         )
         if stopped is not None:
             raise stopped

@@ -8,11 +8,12 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.loopback_http import LoopbackHTTPServer
 
 from skyhaul.adapters.pages import PageClient
 from skyhaul.adapters.sources import ListingQuery
@@ -102,7 +103,7 @@ class PageHandler(RecordingHandler):
 class Server:
     def __init__(self, handler: Callable[..., Any]) -> None:
         self.seen: list[tuple[str, str | None]] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, seen=self.seen))
+        self.httpd = LoopbackHTTPServer(("127.0.0.1", 0), partial(handler, seen=self.seen))
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True

@@ -9,11 +9,12 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.loopback_http import LoopbackHTTPServer
 
 from skyhaul.adapters.config import SourceConfig
 from skyhaul.adapters.sources import ListingQuery, Source, build_source
@@ -146,7 +147,7 @@ class Served:
         self.root = root
         self.seen: list[tuple[str, str | None]] = []
         handler = partial(RecordingHandler, directory=str(root), seen=self.seen)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
