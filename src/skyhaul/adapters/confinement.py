@@ -36,18 +36,21 @@ _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC
 
 
 @contextmanager
-def map_os_errors(where: Path | str) -> Iterator[None]:
-    """Translate OSError raised inside the block to skyhaul disk errors."""
+def map_os_errors(where: Path | str, verb: str = "write") -> Iterator[None]:
+    """Translate OSError raised inside the block to skyhaul disk errors.
+
+    ``verb`` says what failed in the message (``cannot read ...``).
+    """
     try:
         yield
     except OSError as exc:
-        raise _mapped(exc, where) from exc
+        raise _mapped(exc, where, verb) from exc
 
 
-def _mapped(exc: OSError, where: Path | str) -> DiskError | DiskFullError:
+def _mapped(exc: OSError, where: Path | str, verb: str = "write") -> DiskError | DiskFullError:
     if exc.errno in _FULL:
         return DiskFullError(f"no space left on device writing {where}")
-    return DiskError(f"cannot write {where}: {exc.strerror or exc}")
+    return DiskError(f"cannot {verb} {where}: {exc.strerror or exc}")
 
 
 def _inside(path: str, root: str) -> bool:

@@ -1,10 +1,11 @@
-"""S3 transport on obstore (Rust object_store): the only module that calls obstore.
+"""S3 transport on obstore (Rust object_store): the one place obstore stores are made.
 
 Rules:
 - URLs are ``s3://BUCKET/KEY``; the key is taken literally (no percent-decoding), as the
   AWS CLI takes it.
 - obstore is imported when the first store is made (the first ``s3://`` URL used), never
-  when skyhaul starts. One store per bucket, kept until :meth:`S3Transport.close`.
+  when skyhaul starts. One store per bucket, kept until :meth:`S3Transport.close`; S3
+  storage locations (:mod:`skyhaul.adapters.locations.s3`) write through the same stores.
 - Region, endpoint and credentials come from :mod:`skyhaul.adapters.s3_access` (the AWS
   environment and files), read once, on first use.
 - obstore's own retries are off: the engine retries, so every 503 reaches its rate control.
@@ -169,7 +170,17 @@ class S3Transport:
             self._access = resolve_s3_access(self._environ(), self._home or Path.home())
         return self._access
 
-    def _store(self, bucket: str) -> S3Store:
+    def store(self, bucket: str) -> S3Store:
+        """Return the obstore store of ``bucket`` (made on first use, then kept).
+
+        Storage locations on S3 (:mod:`skyhaul.adapters.locations.s3`) write through it,
+        so reads and writes share one configuration and one connection pool per bucket.
+
+        Raises
+        ------
+        skyhaul.errors.ConfigError
+            If the AWS setup is half made or obstore refuses the configuration.
+        """
         store = self._stores.get(bucket)
         if store is None:
             store = self._stores[bucket] = self._new_store(bucket)
@@ -217,7 +228,7 @@ class S3Transport:
         import obstore
 
         bucket, key = parse_s3_url(url)
-        store = self._store(bucket)
+        store = self.store(bucket)
         with map_s3_errors(url):
             async with asyncio.timeout(self._answer_timeout):
                 meta = await obstore.head_async(store, key)
@@ -236,7 +247,7 @@ class S3Transport:
         import obstore
 
         bucket, key = parse_s3_url(url)
-        store = self._store(bucket)
+        store = self.store(bucket)
         options: GetOptions = {}
         if byte_range is not None:
             options["range"] = (byte_range.start, byte_range.end)
