@@ -78,6 +78,11 @@ class LocationWriter(Protocol):
     async def abort(self) -> None:
         """Drop everything written (idempotent; a no-op after commit)."""
 
+    async def suspend(self) -> None:
+        """Stop without committing, keeping what is durable for a later
+        ``writer(path, resume=True)`` where the store can (a local part file); where it
+        cannot (S3), the same as :meth:`abort`. Idempotent; a no-op after commit."""
+
 
 class LocationStorage(Protocol):
     """A storage location's files: read, written whole, listed, deleted."""

@@ -265,3 +265,13 @@ class LocalWriter(WriterBase):
 
     async def _abort(self) -> None:
         await asyncio.to_thread(self._part.discard)
+
+    async def _suspend(self) -> None:
+        """Sync and close the part file: ``writer(path, resume=True)`` goes on from it."""
+        await asyncio.to_thread(self._sync_and_close)
+
+    def _sync_and_close(self) -> None:
+        try:
+            self._part.sync()
+        finally:
+            self._part.close()

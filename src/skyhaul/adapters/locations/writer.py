@@ -6,7 +6,9 @@ Rules:
 - ``commit`` is idempotent (a second call returns the first answer); ``abort`` is
   idempotent and does nothing after a commit. A commit that failed leaves the writer open
   to ``abort``, which then drops what it can.
-- Subclasses do the I/O: ``_write``, ``_sync``, ``_commit``, ``_abort``.
+- ``suspend`` ends a writer without committing, keeping what a later resume can use
+  (a local part file, synced); a store that cannot resume drops it, as ``abort``.
+- Subclasses do the I/O: ``_write``, ``_sync``, ``_commit``, ``_abort`` (``_suspend``).
 """
 
 from __future__ import annotations
@@ -78,6 +80,18 @@ class WriterBase(ABC):
         if self._committed is not None or self._aborted:
             return
         self._aborted = True
+        await self._abort()
+
+    async def suspend(self) -> None:
+        """Stop, keeping what is durable for a resume where the store can (idempotent;
+        nothing after a commit)."""
+        if self._committed is not None or self._aborted:
+            return
+        self._aborted = True
+        await self._suspend()
+
+    async def _suspend(self) -> None:
+        """Keep what can be resumed; by default nothing can: drop it."""
         await self._abort()
 
     @abstractmethod
