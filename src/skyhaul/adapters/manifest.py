@@ -25,15 +25,21 @@ Rules:
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path, PurePosixPath
 
+from skyhaul.adapters.manifest_rows import (
+    ManifestRow,
+    Row,
+    csv_rows,
+    detect_format,
+    json_rows,
+    read_manifest_text,
+    size_cell,
+    text_cell,
+)
 from skyhaul.core.integrity import parse_checksum
 from skyhaul.core.metadata import METADATA_NAMES, MetadataValueError, parse_metadata
 from skyhaul.core.model import FileSpec
@@ -44,12 +50,8 @@ from skyhaul.errors import InvalidSpecError, ManifestError, PathEscapeError
 
 __all__ = ["MANIFEST_COLUMNS", "parse_specs", "read_specs", "specs_from_urls"]
 
-logger = logging.getLogger(__name__)
-
 #: Columns a CSV or JSON manifest may carry (``url`` is required).
 MANIFEST_COLUMNS = ("url", "path", "size", "checksum", "mirrors", *METADATA_NAMES)
-
-Row = Mapping[str, object]
 
 
 def read_specs(path: str | PathLike[str], *, source: str = "manifest") -> list[FileSpec]:
@@ -75,7 +77,7 @@ def read_specs(path: str | PathLike[str], *, source: str = "manifest") -> list[F
         A destination path would land outside the destination root.
     """
     name = str(path)
-    return parse_specs(_read_text(Path(path), name), name, source=source)
+    return parse_specs(read_manifest_text(Path(path), name), name, source=source)
 
 
 def parse_specs(text: str, name: str, *, source: str = "manifest") -> list[FileSpec]:
@@ -85,19 +87,18 @@ def parse_specs(text: str, name: str, *, source: str = "manifest") -> list[FileS
     if any, decides the format before sniffing does.
     """
     suffix = PurePosixPath(name.split("?", 1)[0]).suffix.lower()
-    kind = _detect_kind(suffix, text)
+    kind = detect_format(suffix, text, "url")
     collector = _Collector(source)
-    if kind == "json":
-        for where, row in _json_rows(text, name):
-            collector.add_row(row, where)
-    elif kind == "csv":
-        for where, row in _csv_rows(text, name):
-            collector.add_row(row, where)
-    else:
+    if kind == "lines":
         for lineno, line in enumerate(text.splitlines(), start=1):
             url = line.strip()
             if url and not url.startswith("#"):
                 collector.add_url(url, f"{name}:{lineno}")
+    else:
+        for row in _rows(kind, text, name):
+            if row.problem is not None:
+                raise ManifestError(f"{row.where}: {row.problem}")
+            collector.add_row(row.values, row.where)
     if not collector.specs:
         raise ManifestError(f"{name}: no files listed")
     collector.check_paths()
@@ -131,93 +132,10 @@ def specs_from_urls(urls: Iterable[str], *, source: str = "cli") -> list[FileSpe
     return collector.specs
 
 
-# --- input formats ------------------------------------------------------------------
-
-
-def _read_text(path: Path, name: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ManifestError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise ManifestError(f"{name}: is a directory, not a manifest") from None
-    except UnicodeDecodeError:
-        raise ManifestError(f"{name}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise ManifestError(f"{name}: cannot read: {exc.strerror or exc}") from None
-
-
-def _detect_kind(suffix: str, text: str) -> str:
-    if suffix in (".csv", ".json"):
-        return suffix[1:]
-    head = text.lstrip()
-    if head.startswith(("[", "{")):
-        return "json"
-    for line in head.splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            cells = next(csv.reader([stripped]), [])
-            return "csv" if "url" in {c.strip().lower() for c in cells} else "urls"
-    return "urls"
-
-
-def _csv_rows(text: str, name: str) -> Iterator[tuple[str, Row]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header: list[str] | None = None
-    try:
-        for cells in reader:
-            if not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
-                continue
-            where = f"{name}:{reader.line_num}"
-            if header is None:
-                header = [c.strip().lower() for c in cells]
-                _check_header(header, where)
-                continue
-            if len(cells) > len(header):
-                raise ManifestError(
-                    f"{where}: {len(cells)} fields but the header has {len(header)} columns"
-                )
-            yield where, dict(zip(header, cells, strict=False))
-    except csv.Error as exc:  # a field over the module's 128 KiB limit, say
-        raise ManifestError(f"{name}:{reader.line_num}: not valid CSV: {exc}") from None
-
-
-def _check_header(header: list[str], where: str) -> None:
-    if "url" not in header:
-        found = ", ".join(h for h in header if h) or "nothing"
-        raise ManifestError(f"{where}: the header has no 'url' column (found: {found})")
-    repeated = sorted({h for h in header if h and header.count(h) > 1})
-    if repeated:
-        raise ManifestError(f"{where}: column {repeated[0]!r} appears twice in the header")
-    _warn_unknown(header, where)
-
-
-def _warn_unknown(columns: Iterable[str], where: str) -> None:
-    unknown = sorted({c for c in columns if c and c not in MANIFEST_COLUMNS})
-    if unknown:
-        logger.warning("%s: ignoring unknown columns: %s", where, ", ".join(unknown))
-
-
-def _json_rows(text: str, name: str) -> Iterator[tuple[str, Row]]:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(f"{name}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    except RecursionError:  # the decoder recurses once per level of nesting
-        raise ManifestError(f"{name}: not valid JSON: nested too deeply") from None
-    items = document.get("files") if isinstance(document, dict) else document
-    if not isinstance(items, list):
-        raise ManifestError(f"{name}: expected a JSON list of files (or {{'files': [...]}})")
-    unknown: set[str] = set()
-    for index, item in enumerate(items, start=1):
-        where = f"{name}: item {index}"
-        if isinstance(item, str):
-            item = {"url": item}
-        if not isinstance(item, dict):
-            raise ManifestError(f"{where}: expected an object with a 'url', got {kind_of(item)}")
-        unknown.update(k for k in item if k not in MANIFEST_COLUMNS)
-        yield where, item
-    _warn_unknown(unknown, name)
+def _rows(kind: str, text: str, name: str) -> Iterator[ManifestRow]:
+    if kind == "json":
+        return json_rows(text, name, key="url", known=MANIFEST_COLUMNS, bare=True)
+    return csv_rows(text, name, required=("url",), known=MANIFEST_COLUMNS)
 
 
 # --- validation ---------------------------------------------------------------------
@@ -236,11 +154,11 @@ class _Collector:
         self.add_row({"url": url}, where)
 
     def add_row(self, row: Row, where: str) -> None:
-        url = _text(row, "url", where)
+        url = text_cell(row, "url", where)
         if url is None:
             raise ManifestError(f"{where}: no url")
         _check_url(url, where)
-        raw_path = _text(row, "path", where) or path_from_url(url)
+        raw_path = text_cell(row, "path", where) or path_from_url(url)
         path = raw_path
         if not is_normal_path(raw_path):  # else it is what safe_relative_path makes of it
             try:
@@ -262,13 +180,13 @@ class _Collector:
             )
         self._by_path[path] = (url, where)
         try:
-            metadata = parse_metadata(lambda column: _text(row, column, where))
+            metadata = parse_metadata(lambda column: text_cell(row, column, where))
         except MetadataValueError as exc:
             raise ManifestError(f"{where}: {exc.field} {exc}") from None
         spec = FileSpec(
             url=url,
             path=path,
-            size=_size(row, where),
+            size=size_cell(row, where),
             checksum=_checksum(row, where),
             source=self.source,
             mirrors=_mirrors(row, url, where),
@@ -314,32 +232,8 @@ def _mirrors(row: Row, url: str, where: str) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def _text(row: Row, column: str, where: str) -> str | None:
-    value = row.get(column)
-    if type(value) is str:  # the common case, fast
-        return value.strip() or None
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ManifestError(f"{where}: {column} must be text, got {kind_of(value)}")
-    text = str(value).strip()
-    return text or None
-
-
-def _size(row: Row, where: str) -> int | None:
-    value = row.get("size")
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    text = value.strip() if isinstance(value, str) else value
-    if text is None or text == "":
-        return None
-    if isinstance(text, str) and text.isascii() and text.isdecimal():
-        return int(text)
-    raise ManifestError(f"{where}: size {text!r} is not a whole number of bytes")
-
-
 def _checksum(row: Row, where: str) -> str | None:
-    text = _text(row, "checksum", where)
+    text = text_cell(row, "checksum", where)
     if text is None:
         return None
     try:

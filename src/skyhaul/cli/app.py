@@ -34,7 +34,7 @@ __all__ = ["app", "main"]
 
 class _Skyhaul(SkyhaulGroup):
     lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {
-        "sim": ("skyhaul.cli.sim_cmd", "sim"),
+        "sim": ("skyhaul.cli.sim_group", "sim_app"),
         "watch": ("skyhaul.cli.watch", "watch"),
         "backfill": ("skyhaul.cli.backfill", "backfill"),
         "serve": ("skyhaul.cli.serve", "serve"),

@@ -39,7 +39,8 @@ def _fail(message: str) -> None:
 
 class SkyhaulGroup(TyperGroup):
     """The command group: every error becomes one line and an exit code; some commands
-    are imported only when used (``lazy_commands``: name to ``(module, function)``)."""
+    are imported only when used (``lazy_commands``: name to ``(module, attribute)``, the
+    attribute a command function or a ``typer.Typer`` group)."""
 
     lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {}
 
@@ -61,9 +62,12 @@ class SkyhaulGroup(TyperGroup):
         module_name, function_name = self.lazy_commands[name]
         if importlib.util.find_spec(module_name) is None:
             return False
-        function = getattr(importlib.import_module(module_name), function_name)
+        found = getattr(importlib.import_module(module_name), function_name)
+        if isinstance(found, typer.Typer):  # a group with subcommands (``sim``)
+            self.add_command(typer.main.get_command(found), name)
+            return True
         single = typer.Typer(add_completion=False)
-        single.command(name)(function)
+        single.command(name)(found)
         self.add_command(typer.main.get_command(single), name)
         return True
 

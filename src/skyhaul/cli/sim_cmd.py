@@ -36,7 +36,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from skyhaul.errors import ConfigError
+from skyhaul.errors import ConfigError, UsageError
 from skyhaul.sim import knobs
 from skyhaul.sim.archive import ArchiveSpec, FileKind, profile
 from skyhaul.sim.cache import write_text_atomically
@@ -57,6 +57,7 @@ _MAST = "MAST (always on, same port: /api/v0/invoke, Download/file, ...)"
 
 
 def sim(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.", metavar="HOST")] = "127.0.0.1",
     port: Annotated[
         str, typer.Option(help="Port to listen on; 0 picks a free one.", metavar="PORT")
@@ -328,7 +329,10 @@ def sim(
 ) -> None:
     """Serve a simulated science archive over HTTP: FITS files with listings, a records
     API, and MAST (queries, name resolver, path lookup, downloads, as astroquery uses
-    them), with fault knobs."""
+    them), with fault knobs. 'skyhaul sim observatory' writes raw instrument files."""
+    if ctx.invoked_subcommand is not None:
+        _refuse_server_options(ctx)
+        return
     fault_values: dict[str, object] = {
         "--latency": latency,
         "--bandwidth": bandwidth,
@@ -389,6 +393,20 @@ def sim(
         _fail(f"{where}{exc.strerror if exc.filename else exc}")
     except ConfigError as exc:  # the S3 side could not be set up
         _fail(str(exc))
+
+
+def _refuse_server_options(ctx: typer.Context) -> None:
+    """A server option beside a subcommand is a mistake: say so rather than ignore it."""
+    given = []
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name) if param.name else None
+        if source is not None and source.name == "COMMANDLINE":  # typer vendors click's enum
+            given.append(param.opts[0])
+    if given:
+        raise UsageError(
+            f"{', '.join(given)}: an option of 'skyhaul sim' itself,"
+            f" not of 'skyhaul sim {ctx.invoked_subcommand}'"
+        )
 
 
 @dataclass(frozen=True)
