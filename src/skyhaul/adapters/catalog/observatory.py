@@ -15,10 +15,10 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.engine import Connection
@@ -37,6 +37,8 @@ from skyhaul.core.sites import (
     check_name,
 )
 from skyhaul.errors import UsageError
+
+T = TypeVar("T")
 
 __all__ = [
     "RawRegistration",
@@ -90,10 +92,18 @@ class RawRegistration:
 # --- sites and locations -------------------------------------------------------------
 
 
+def _usage(check: Callable[[], T]) -> T:
+    """Run a core check; its ValueError is the user's to fix (a UsageError)."""
+    try:
+        return check()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def add_site(c: Connection, name: str, short_name: str | None, now: datetime) -> Site:
     """Add a site; ``short_name`` defaults to ``name``."""
-    name = check_name("site", name)
-    short = check_name("short name", short_name) if short_name else name
+    _usage(lambda: check_name("site", name))
+    short = _usage(lambda: check_name("short name", short_name)) if short_name else name
     if c.scalar(select(sites.c.id).where(sites.c.name == name)) is not None:
         raise UsageError(f"site {name!r} exists already")
     statement = sites.insert().values(name=name, short_name=short, created_at=now)
@@ -118,8 +128,8 @@ def add_location(
     now: datetime,
 ) -> Location:
     """Add a location to an existing site."""
-    check_name("location", name)
-    check_location_url(url)
+    _usage(lambda: check_name("location", name))
+    _usage(lambda: check_location_url(url))
     site_id = c.scalar(select(sites.c.id).where(sites.c.name == site))
     if site_id is None:
         raise UsageError(f"no site {site!r}")
@@ -222,7 +232,7 @@ def _distinct(specs: Sequence[RawFileSpec]) -> dict[str, dict[str, Any]]:
     """Return the specs' values by clean path; refuse a path given with two values."""
     values: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        path = str(safe_relative_path(spec.path))
+        path = str(safe_relative_path(spec.path))  # a PathEscapeError is a UsageError
         if spec.size < 0:
             raise UsageError(f"raw file {path!r}: negative size {spec.size}")
         if len(spec.sha256) != 64 or spec.sha256.strip("0123456789abcdef"):
