@@ -14,16 +14,20 @@ Rules:
   ``retry``): one call, one short transaction, no event loop needed. So are
   ``StoredCopies``, the role of the verify and copy services (they run in threads), and
   ``HeaderQueries``, that of the FITS header queries (``ls --where``, ``fits show``).
+- ``ObservatoryStore`` is the role of the observatory pipeline (sites, locations, raw
+  files, packages, physical copies, operations), synchronous too: its services call it
+  from a thread, or through ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
 from skyhaul.core.backfill import DayRun
 from skyhaul.core.copies import CopyTask, Damage, StoredCopy
+from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.fitsheaders import StoredHeaders
 from skyhaul.core.jobprogress import JobProgress
 from skyhaul.core.jobs import JobKind, JobState
@@ -36,6 +40,23 @@ from skyhaul.core.model import (
     Selection,
     StateTotals,
 )
+from skyhaul.core.operations import (
+    FailureDecision,
+    NewOperation,
+    Operation,
+    OperationKind,
+    OperationStatus,
+)
+from skyhaul.core.packages import (
+    Package,
+    PackageEvent,
+    PackagePlan,
+    PackageState,
+    RawFile,
+    RawFileSpec,
+)
+from skyhaul.core.placement import CopyEvent, CopyStatus, PhysicalCopy
+from skyhaul.core.sites import Location, LocationType, Site
 
 __all__ = [
     "AcquireCatalog",
@@ -43,7 +64,9 @@ __all__ = [
     "DayLedger",
     "HeaderQueries",
     "JobStore",
+    "ObservatoryStore",
     "OperatorQueries",
+    "RawRegistrationCounts",
     "Registration",
     "Registry",
     "SegmentMap",
@@ -308,3 +331,204 @@ class StoredCopies(Protocol):
 
     def copy_failed(self, copy_id: int, *, message: str, now: datetime) -> bool:
         """Record why a copy could not be made (it stays WANTED)."""
+
+
+class RawRegistrationCounts(Protocol):
+    """What registering raw files did (counts of distinct paths)."""
+
+    @property
+    def new(self) -> int:
+        """Files registered now."""
+
+    @property
+    def known(self) -> int:
+        """Files known with the same values."""
+
+    @property
+    def changed(self) -> int:
+        """Files known with other values, updated."""
+
+    @property
+    def locked(self) -> int:
+        """Files known with other values but already in a package, kept."""
+
+
+class ObservatoryStore(Protocol):
+    """The observatory pipeline's catalog: where raw data is, in which package, and the
+    operations that move it (synchronous; compare-and-set claims under leases)."""
+
+    def add_site(self, name: str, *, short_name: str | None = None, now: datetime) -> Site:
+        """Add a site."""
+
+    def list_sites(self) -> list[Site]:
+        """Every site, by name."""
+
+    def add_location(
+        self,
+        site: str,
+        name: str,
+        type: LocationType,
+        url: str,
+        *,
+        priority: int = 0,
+        active: bool = True,
+        now: datetime,
+    ) -> Location:
+        """Add location ``site/name``."""
+
+    def list_locations(
+        self, *, site: str | None = None, type: LocationType | None = None
+    ) -> list[Location]:
+        """The locations (of a site, of a type), by site and priority."""
+
+    def location(self, site: str, name: str) -> Location | None:
+        """Location ``site/name``, or None."""
+
+    def location_by_id(self, location_id: int) -> Location | None:
+        """The location with that id, or None."""
+
+    def set_location_active(self, site: str, name: str, active: bool, *, now: datetime) -> Location:
+        """Make a location active or inactive."""
+
+    def register_raw_files(
+        self, location_id: int, specs: Sequence[RawFileSpec], *, now: datetime
+    ) -> RawRegistrationCounts:
+        """Register raw files, idempotently by ``(location, path)``."""
+
+    def unpackaged_files(self, location_id: int, *, limit: int | None = None) -> list[RawFile]:
+        """The files of a location in no package yet, by path."""
+
+    def raw_file(self, file_id: int) -> RawFile | None:
+        """One raw file, or None."""
+
+    def raw_file_at(self, location_id: int, path: str) -> RawFile | None:
+        """The raw file at a location and path, or None."""
+
+    def create_package(
+        self,
+        plan: PackagePlan,
+        *,
+        source_location: int,
+        now: datetime,
+        then: Sequence[NewOperation] = (),
+    ) -> Package | None:
+        """Create a package claiming its files, with its first operations; None if
+        another planner won."""
+
+    def record_package_tar(self, package_id: int, *, size: int, sha256: str, now: datetime) -> bool:
+        """Record the tar's size and sha256."""
+
+    def set_package_state(
+        self, package_id: int, event: PackageEvent, *, now: datetime, error: str | None = None
+    ) -> PackageState | None:
+        """Apply a package event (compare-and-set)."""
+
+    def packages(
+        self, states: Collection[PackageState] | None = None, *, obs_unit: str | None = None
+    ) -> list[Package]:
+        """Packages with their members, by id."""
+
+    def package(self, package_id: int) -> Package | None:
+        """One package, or None."""
+
+    def package_named(self, name: str) -> Package | None:
+        """The package called ``name``, or None."""
+
+    def package_names(self, obs_units: Collection[str] | None = None) -> set[str]:
+        """Package names taken."""
+
+    def record_copy(
+        self,
+        location_id: int,
+        path: str,
+        *,
+        file_id: int | None = None,
+        package_id: int | None = None,
+        status: CopyStatus = CopyStatus.PRESENT,
+        sha256: str | None,
+        verified_at: datetime | None,
+        now: datetime,
+    ) -> PhysicalCopy:
+        """Record a copy of a file or package (idempotent by location and path)."""
+
+    def update_copy_status(
+        self,
+        copy_id: int,
+        event: CopyEvent,
+        *,
+        now: datetime,
+        expected: CopyStatus | None = None,
+    ) -> CopyStatus | None:
+        """Apply a copy event (compare-and-set)."""
+
+    def copies_of_file(self, file_id: int) -> list[PhysicalCopy]:
+        """Every copy of a raw file."""
+
+    def copies_of_package(self, package_id: int) -> list[PhysicalCopy]:
+        """Every copy of a package's tar."""
+
+    def copies_at(
+        self, location_id: int, *, statuses: Collection[CopyStatus] | None = None
+    ) -> list[PhysicalCopy]:
+        """The copies at a location."""
+
+    def enqueue_operation(self, new: NewOperation, *, now: datetime) -> int:
+        """Enqueue an operation (the open one's id if it is open already)."""
+
+    def claim_operations(
+        self,
+        kind: OperationKind,
+        owner: str,
+        *,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        location_ids: Collection[int] | None = None,
+    ) -> list[Operation]:
+        """Claim operations of a kind (compare-and-set, leased)."""
+
+    def heartbeat_operations(
+        self, owner: str, operation_ids: Sequence[int], *, now: datetime, lease_seconds: float
+    ) -> set[int]:
+        """Renew leases; the ids still held."""
+
+    def complete_operation(
+        self,
+        operation_id: int,
+        owner: str,
+        *,
+        now: datetime,
+        then: Sequence[NewOperation] = (),
+        package_event: PackageEvent | None = None,
+    ) -> bool:
+        """Complete an operation, enqueue what follows, move its package: one step."""
+
+    def fail_operation(
+        self,
+        operation_id: int,
+        owner: str,
+        decision: FailureDecision,
+        *,
+        error_class: ErrorClass | None,
+        error: str,
+        now: datetime,
+    ) -> OperationStatus | None:
+        """Apply a failure decision (PENDING again, or FAILED for good)."""
+
+    def recover_stale_operations(self, *, now: datetime) -> int:
+        """Make operations with expired leases PENDING again."""
+
+    def retry_operation(self, operation_id: int, *, now: datetime) -> bool:
+        """Make a FAILED operation PENDING again (retries reset)."""
+
+    def operation(self, operation_id: int) -> Operation | None:
+        """One operation, or None."""
+
+    def operations(
+        self,
+        *,
+        package_id: int | None = None,
+        kinds: Collection[OperationKind] | None = None,
+        statuses: Collection[OperationStatus] | None = None,
+    ) -> list[Operation]:
+        """Operations (of a package, kinds, statuses), by id."""

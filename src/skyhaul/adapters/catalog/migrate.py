@@ -25,7 +25,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-from skyhaul.adapters.catalog import jobs_schema  # noqa: F401  (its tables join metadata)
+from skyhaul.adapters.catalog import (
+    jobs_schema,  # noqa: F401  (its tables join metadata)
+    observatory_schema,  # noqa: F401  (the same)
+)
 from skyhaul.adapters.catalog.database import READONLY
 from skyhaul.adapters.catalog.facts import LONGEST_OBSERVATION
 from skyhaul.adapters.catalog.schema import catalog_facts, metadata
@@ -35,7 +38,7 @@ from skyhaul.errors import NoCatalogError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0007"
+HEAD = "0008"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
 #: Key of the PostgreSQL advisory lock held while migrating ("skyhaul" in ASCII, truncated).

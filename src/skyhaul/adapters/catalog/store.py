@@ -30,6 +30,7 @@ from skyhaul.adapters.catalog import jobs as catalog_jobs
 from skyhaul.adapters.catalog.database import Database, create_catalog_engine, unavailable
 from skyhaul.adapters.catalog.facts import where_clauses
 from skyhaul.adapters.catalog.migrate import ensure_schema
+from skyhaul.adapters.catalog.observatory_catalog import ObservatoryCatalog
 from skyhaul.adapters.catalog.records import chunks
 from skyhaul.adapters.catalog.register import FORGET_BYTES, RegisterResult, register_specs
 from skyhaul.adapters.catalog.schema import attempts, copies, files, segments
@@ -115,8 +116,11 @@ def _operator_values(event: FileEvent, now: datetime) -> dict[str, Any]:
     )
 
 
-class Catalog:
+class Catalog(ObservatoryCatalog):
     """The file catalog on SQLite or PostgreSQL. Create with :func:`open_catalog`.
+
+    The observatory's section (sites, locations, raw files, packages, physical copies,
+    operations) is :class:`~.observatory_catalog.ObservatoryCatalog`.
 
     Parameters
     ----------
