@@ -38,6 +38,12 @@ class _Skyhaul(SkyhaulGroup):
         "watch": ("skyhaul.cli.watch", "watch"),
         "backfill": ("skyhaul.cli.backfill", "backfill"),
         "serve": ("skyhaul.cli.serve", "serve"),
+        "site": ("skyhaul.cli.sites", "site_app"),
+        "location": ("skyhaul.cli.sites", "location_app"),
+        "files": ("skyhaul.cli.rawfiles", "files_app"),
+        "packages": ("skyhaul.cli.packages", "packages"),
+        "copies": ("skyhaul.cli.packages", "copies"),
+        "stage": ("skyhaul.cli.packages", "stage"),
     }
 
 
