@@ -15,6 +15,8 @@ from skyhaul.adapters.catalog import Catalog, open_catalog
 from skyhaul.core.jobprogress import InFlightFile, JobProgress
 from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.model import FileSpec
+from skyhaul.core.packages import PackageEvent, RawFileSpec, plan_packages
+from skyhaul.core.sites import LocationType
 from skyhaul.web.app import create_app
 from skyhaul.web.auth import SESSION_COOKIE, session_value
 from skyhaul.web.pages import local_path
@@ -23,7 +25,7 @@ from skyhaul.web.settings import WebSettings
 NOW = datetime.now(UTC)  # the pages recover jobs whose lease expired by the clock
 TOKEN = "s3cret-token"
 CSRF = "csrf-value-for-tests"
-NAV = ('href="/jobs"', 'href="/files"', 'href="/backfill"', 'href="/mast"')
+NAV = ('href="/jobs"', 'href="/files"', 'href="/backfill"', 'href="/mast"', 'href="/packages"')
 HOSTILE = "<script>alert(1)</script>.fits"
 
 
@@ -297,3 +299,36 @@ def _row(html: str, tag: str, marker: str) -> str:
     start = html.index(marker)
     start = html.rindex(f"<{tag}", 0, start)
     return html[start : html.index(f"</{tag}>", start)]
+
+
+async def test_packages_page_shows_locations_and_packages(
+    catalog: Catalog, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    catalog.add_site("obs", now=NOW)
+    source = catalog.add_location(
+        "obs", "src", LocationType.SOURCE, (tmp_path / "src").as_uri(), now=NOW
+    )
+    catalog.register_raw_files(
+        source.id, [RawFileSpec("u1/m1/a.dat", 3, "a" * 64, "u1", "m1")], now=NOW
+    )
+    [file] = catalog.unpackaged_files(source.id)
+    catalog.record_copy(
+        source.id, file.path, file_id=file.id, sha256="a" * 64, verified_at=NOW, now=NOW
+    )
+    [plan] = plan_packages([file], 100)
+    package = catalog.create_package(plan, source_location=source.id, now=NOW)
+    assert package is not None
+    catalog.set_package_state(package.id, PackageEvent.FAILED, now=NOW, error=HOSTILE)
+    html = _assert_page(
+        await client.get("/packages"),
+        'href="/packages" class="active"',
+        'table id="locations"',
+        'table id="packages"',
+        'id="state-filter"',
+        "/static/packages.js",
+    )
+    row = _row(html, "tr", 'data-location="obs/src"')
+    assert re.search(r'data-status="PRESENT">1<', row)
+    package_row = _row(html, "tr", f'data-package-id="{package.id}"')
+    assert 'class="badge state-FAILED"' in package_row
+    assert HOSTILE not in html and "&lt;script&gt;" in package_row

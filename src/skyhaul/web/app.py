@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from skyhaul.adapters.catalog import Catalog, open_catalog
 from skyhaul.services.live_jobs import LiveJobs
 from skyhaul.version import __version__
-from skyhaul.web import api_backfill, api_files, api_jobs, api_mast, pages
+from skyhaul.web import api_backfill, api_files, api_jobs, api_mast, api_observatory, pages
 from skyhaul.web.auth import Gate, TokenGate
 from skyhaul.web.deps import Server
 from skyhaul.web.errors import install_error_handlers
@@ -65,7 +65,10 @@ def create_app(settings: WebSettings, *, catalog: Catalog | None = None) -> Fast
     app = FastAPI(
         title="skyhaul",
         version=__version__,
-        description="Jobs, files, backfill ledgers and MAST imports of one skyhaul catalog.",
+        description=(
+            "Jobs, files, backfill ledgers, MAST imports and the observatory's packages"
+            " of one skyhaul catalog."
+        ),
         lifespan=lifespan,
     )
     install_error_handlers(app)
@@ -73,6 +76,7 @@ def create_app(settings: WebSettings, *, catalog: Catalog | None = None) -> Fast
     app.include_router(api_files.router)
     app.include_router(api_backfill.router)
     app.include_router(api_mast.router)
+    app.include_router(api_observatory.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TokenGate, gate=gate)

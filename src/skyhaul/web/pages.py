@@ -1,4 +1,4 @@
-"""The pages: jobs, one job, files, backfill, MAST, and the login form.
+"""The pages: jobs, one job, files, backfill, MAST, packages, and the login form.
 
 Rules:
 - A page is rendered on the server for its first paint where that is cheap (the jobs, a
@@ -26,7 +26,10 @@ from starlette.templating import Jinja2Templates
 
 from skyhaul.core.filedocs import file_document
 from skyhaul.core.lifecycle import FileState
+from skyhaul.core.packages import PackageState
+from skyhaul.core.placement import CopyStatus
 from skyhaul.services.job_view import job_document, jobs_documents
+from skyhaul.services.observatory.package_view import location_copies, packages_documents
 from skyhaul.web.auth import SESSION_COOKIE, session_value
 from skyhaul.web.deps import Server, server
 from skyhaul.web.formats import FILTERS
@@ -111,6 +114,30 @@ def backfill_page(request: Request, running: Running) -> Response:
 def mast_page(request: Request, running: Running) -> Response:
     """Search MAST, list an observation's products, import them."""
     return _page(request, running, "mast.html", "mast", dest_root=str(running.settings.dest_root))
+
+
+@router.get("/packages")
+async def packages_page(request: Request, running: Running) -> Response:
+    """The observatory's data: per location its copies by status, and the packages."""
+
+    def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        locations = [
+            location_copies(running.catalog, location, limit=0)
+            for location in running.catalog.list_locations()
+        ]
+        return locations, packages_documents(running.catalog)
+
+    locations, packages = await asyncio.to_thread(read)
+    return _page(
+        request,
+        running,
+        "packages.html",
+        "packages",
+        locations=locations,
+        packages=packages,
+        package_states=[s.value for s in PackageState],
+        copy_statuses=[s.value for s in CopyStatus],
+    )
 
 
 @router.get("/login")

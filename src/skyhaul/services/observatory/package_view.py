@@ -113,22 +113,19 @@ def packages_documents(
     ]
 
 
-def location_copies(store: ObservatoryStore, ref: str) -> Doc:
-    """The copies at location ``ref`` (``SITE/NAME``), counted by status.
-
-    Raises
-    ------
-    UsageError
-        A bad reference or an unknown location.
-    """
-    location = find_location(store, ref)
+def location_copies(
+    store: ObservatoryStore, location: Location, *, limit: int | None = None, offset: int = 0
+) -> Doc:
+    """The copies at ``location`` counted by status, and a page of them (by id)."""
     copies = store.copies_at(location.id)
     counts = Counter(c.status.value for c in copies)
+    shown = copies[offset:] if limit is None else copies[offset : offset + limit]
     locations = {location.id: location}
     return {
         "location": location_document(location),
+        "total": len(copies),
         "by_status": {status.value: counts.get(status.value, 0) for status in CopyStatus},
-        "copies": [copy_document(c, locations) for c in copies],
+        "copies": [copy_document(c, locations) for c in shown],
     }
 
 
