@@ -38,6 +38,7 @@ class _Skyhaul(SkyhaulGroup):
         "watch": ("skyhaul.cli.watch", "watch"),
         "backfill": ("skyhaul.cli.backfill", "backfill"),
         "serve": ("skyhaul.cli.serve", "serve"),
+        "pipeline": ("skyhaul.cli.pipeline", "pipeline_app"),
     }
 
 

@@ -12,18 +12,37 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from tests.adapters.locations.conftest import s3_transport
+
 from skyhaul.adapters.catalog import Catalog
+from skyhaul.adapters.locations import location_storage
 from skyhaul.core.packages import Package, RawFile, RawFileSpec
 from skyhaul.core.placement import CopyStatus
 from skyhaul.core.sites import Location, LocationType
+from skyhaul.ports.locations import LocationStorage, LocationWriter, ObjectEntry, ObjectInfo
 from skyhaul.services.clock import Clock
+from skyhaul.services.observatory.stagework import Storages
 from skyhaul.sim.observatory import Observatory
 
+from ..conftest import Mirrored
+
 START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def storages(mirrored_archive: Mirrored) -> AsyncIterator[Storages]:
+    """Storages whose ``s3://`` locations reach the session's moto."""
+    opened = Storages(s3=s3_transport(mirrored_archive.s3))
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
 
 
 @dataclass
@@ -143,3 +162,102 @@ def make_setup(
 
 def unique_prefix() -> str:
     return f"observatory/{uuid.uuid4().hex}"
+
+
+class Faults:
+    """Faults a test arms: ``hook(operation, path)`` runs before each storage call of a
+    :class:`FaultyStorage` and may raise; ``corrupt_writes`` flips a byte of each write."""
+
+    def __init__(self) -> None:
+        self.hook: Callable[[str, str], None] | None = None
+        self.corrupt_writes = False
+
+    def before(self, operation: str, path: str) -> None:
+        if self.hook is not None:
+            self.hook(operation, path)
+
+
+class _FaultyWriter:
+    def __init__(self, inner: LocationWriter, faults: Faults) -> None:
+        self._inner = inner
+        self._faults = faults
+
+    @property
+    def path(self) -> str:
+        return self._inner.path
+
+    @property
+    def size(self) -> int:
+        return self._inner.size
+
+    def resume_offset(self) -> int:
+        return self._inner.resume_offset()
+
+    async def write(self, chunk: bytes) -> None:
+        self._faults.before("write", self.path)
+        if self._faults.corrupt_writes and chunk:
+            chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
+        await self._inner.write(chunk)
+
+    async def sync(self) -> None:
+        await self._inner.sync()
+
+    async def commit(self) -> ObjectInfo:
+        self._faults.before("commit", self.path)
+        return await self._inner.commit()
+
+    async def abort(self) -> None:
+        await self._inner.abort()
+
+    async def suspend(self) -> None:
+        await self._inner.suspend()
+
+
+class FaultyStorage:
+    """A location's storage with the faults of ``faults`` injected."""
+
+    def __init__(self, inner: LocationStorage, faults: Faults) -> None:
+        self._inner = inner
+        self.faults = faults
+
+    @property
+    def url(self) -> str:
+        return self._inner.url
+
+    async def stat(self, path: str) -> ObjectInfo | None:
+        self.faults.before("stat", path)
+        return await self._inner.stat(path)
+
+    async def _read(self, path: str, offset: int) -> AsyncIterator[bytes]:
+        self.faults.before("read", path)
+        async for chunk in self._inner.open_read(path, offset):
+            yield chunk
+
+    def open_read(self, path: str, offset: int = 0) -> AsyncIterator[bytes]:
+        return self._read(path, offset)
+
+    async def writer(self, path: str, *, resume: bool = False) -> LocationWriter:
+        self.faults.before("writer", path)
+        return _FaultyWriter(await self._inner.writer(path, resume=resume), self.faults)
+
+    async def delete(self, path: str) -> None:
+        self.faults.before("delete", path)
+        await self._inner.delete(path)
+
+    def walk(self, prefix: str = "") -> AsyncIterator[ObjectEntry]:
+        return self._inner.walk(prefix)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def faulty_storages(faults_by_name: dict[str, Faults]) -> Storages:
+    """Storages whose locations named in ``faults_by_name`` (``buf1``, ``lta``...) are
+    wrapped in a :class:`FaultyStorage`."""
+
+    def opener(location: Location) -> LocationStorage:
+        storage = location_storage(location.url)
+        faults = faults_by_name.get(location.name)
+        return storage if faults is None else FaultyStorage(storage, faults)
+
+    return Storages(opener=opener)

@@ -6,12 +6,10 @@ buffer only after that."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.adapters.locations.conftest import s3_transport
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.packages import PackageState
@@ -23,15 +21,6 @@ from skyhaul.services.observatory.stagework import Storages
 
 from ..conftest import Mirrored
 from .conftest import ManualClock, Setup, make_setup, unique_prefix
-
-
-@pytest.fixture
-async def storages(mirrored_archive: Mirrored) -> AsyncIterator[Storages]:
-    opened = Storages(s3=s3_transport(mirrored_archive.s3))
-    try:
-        yield opened
-    finally:
-        await opened.aclose()
 
 
 @pytest.fixture
