@@ -44,6 +44,7 @@ class _Skyhaul(SkyhaulGroup):
         "packages": ("skyhaul.cli.packages", "packages"),
         "copies": ("skyhaul.cli.packages", "copies"),
         "stage": ("skyhaul.cli.packages", "stage"),
+        "pipeline": ("skyhaul.cli.pipeline", "pipeline_app"),
     }
 
 
