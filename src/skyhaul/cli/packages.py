@@ -65,8 +65,10 @@ def packages(
     for column in ("ID", "Package", "State", "Members", "Size", "sha256"):
         right = column in ("ID", "Members", "Size")
         table.add_column(column, justify="right" if right else "left", no_wrap=True)
-    table.add_column("Copies", overflow="fold")  # these two wrap; names stay whole
-    table.add_column("Error", overflow="fold")
+    table.add_column("Copies", overflow="fold", min_width=12)  # wraps; names stay whole
+    failing = any(doc["error"] for doc in docs)
+    if failing:
+        table.add_column("Error", overflow="fold", min_width=16)
     for doc in docs:
         table.add_row(
             str(doc["id"]),
@@ -76,7 +78,7 @@ def packages(
             format_size(doc["size"]) if doc["size"] is not None else "-",
             (doc["sha256"] or "-")[:12],
             Text(_copies_cell(doc["copies"])),
-            Text(doc["error"] or "", style="red"),
+            *([Text(doc["error"] or "", style="red")] if failing else []),
         )
     term.out.print(table)
 
@@ -159,7 +161,13 @@ def stage(
 
 
 def _copies_cell(found: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{c['location']} {c['status']}" for c in found) or "-"
+    """Where the package is now (deleted copies are history: ``skyhaul copies`` shows them)."""
+    here = [c for c in found if c["status"] != "DELETED"]
+    shown = ", ".join(
+        c["location"] if c["status"] == "PRESENT" else f"{c['location']} ({c['status'].lower()})"
+        for c in here
+    )
+    return shown or "-"
 
 
 def _copies_table(term: Terminal, found: list[dict[str, Any]]) -> None:
