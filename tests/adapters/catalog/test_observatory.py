@@ -133,6 +133,25 @@ def test_registering_is_idempotent_and_counts_new_known_changed(
     assert catalog.unpackaged_files(world.source.id, limit=1) == files[:1]
 
 
+def test_registering_records_each_files_present_copy_at_once(
+    catalog: Catalog, world: World, now: datetime, at
+) -> None:
+    catalog.register_raw_files(world.source.id, [spec("u1/a"), spec("u1/b")], now=now)
+    copies = catalog.copies_at(world.source.id)
+    files = {f.path: f for f in catalog.unpackaged_files(world.source.id)}
+    assert sorted((c.path, c.file_id, c.status, c.verified_at) for c in copies) == [
+        ("u1/a", files["u1/a"].id, CopyStatus.PRESENT, now),
+        ("u1/b", files["u1/b"].id, CopyStatus.PRESENT, now),
+    ]
+    catalog.register_raw_files(
+        world.source.id, [spec("u1/a"), spec("u1/b", sha=OTHER_SHA)], now=at(9)
+    )
+    after = {c.path: c for c in catalog.copies_at(world.source.id)}
+    assert len(after) == 2  # a known file adds no copy; a changed one refreshes its own
+    assert (after["u1/a"].sha256, after["u1/a"].verified_at) == (files["u1/a"].sha256, now)
+    assert (after["u1/b"].sha256, after["u1/b"].verified_at) == (OTHER_SHA, at(9))
+
+
 def test_a_packaged_file_that_changed_is_locked(
     catalog: Catalog, world: World, now: datetime
 ) -> None:

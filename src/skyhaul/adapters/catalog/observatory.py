@@ -9,6 +9,9 @@ Rules:
   takes the new values, unless it is already in a package (*locked*: the package holds
   the bytes it was made of). Paths are made relative and clean (``core.paths``); one
   path given twice with different values refuses the whole batch.
+- Each file registered new, or changed, gets its PRESENT physical copy at the location
+  (its sha256, verified at registration) in the same transaction: the catalog always
+  knows a file's last verified copy, from the start.
 - Packages are in :mod:`.observatory_packages`, copies in :mod:`.observatory_copies`,
   operations in :mod:`.observatory_ops`.
 """
@@ -24,10 +27,16 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.engine import Connection
 
 from skyhaul.adapters.catalog.observatory_cas import insert_or_skip
-from skyhaul.adapters.catalog.observatory_schema import locations, raw_files, sites
+from skyhaul.adapters.catalog.observatory_schema import (
+    locations,
+    physical_copies,
+    raw_files,
+    sites,
+)
 from skyhaul.adapters.catalog.records import chunks
 from skyhaul.core.packages import RawFile, RawFileSpec
 from skyhaul.core.paths import safe_relative_path
+from skyhaul.core.placement import CopyStatus
 from skyhaul.core.sites import (
     Location,
     LocationType,
@@ -267,9 +276,10 @@ def register_raw_files(
             if path not in stored
         ]
         # A concurrent registration of the same path wins; ours counts it as known.
-        inserted = len(insert_or_skip(c, raw_files, fresh, [c_.id]))
-        new += inserted
-        known += len(fresh) - inserted
+        inserted = insert_or_skip(c, raw_files, fresh, [c_.id, c_.path])
+        new += len(inserted)
+        known += len(fresh) - len(inserted)
+        present = [(int(row.id), str(row.path)) for row in inserted]
         for path, row in stored.items():
             if all(getattr(row, name) == wanted[path][name] for name in _COMPARED):
                 known += 1
@@ -286,7 +296,44 @@ def register_raw_files(
                     locked += 1
                 else:
                     changed += 1
+                    present.append((int(row.id), path))
+        _record_present(c, location_id, present, wanted, now)
     return RawRegistration(new=new, known=known, changed=changed, locked=locked)
+
+
+def _record_present(
+    c: Connection,
+    location_id: int,
+    present: Sequence[tuple[int, str]],
+    wanted: dict[str, dict[str, Any]],
+    now: datetime,
+) -> None:
+    """Record (or refresh) the PRESENT copy of each file just registered or changed, in
+    the registration's own transaction: a file is never registered without its copy."""
+    if not present:
+        return
+    p = physical_copies.c
+    rows = [
+        {
+            "location_id": location_id,
+            "file_id": file_id,
+            "path": path,
+            "status": CopyStatus.PRESENT.value,
+            "sha256": wanted[path]["sha256"],
+            "verified_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for file_id, path in present
+    ]
+    added = {int(row.file_id) for row in insert_or_skip(c, physical_copies, rows, [p.file_id])}
+    for row in rows:
+        if row["file_id"] not in added:  # a changed file: its copy holds the new bytes now
+            c.execute(
+                update(physical_copies)
+                .where(p.location_id == location_id, p.file_id == row["file_id"])
+                .values(sha256=row["sha256"], verified_at=now, updated_at=now)
+            )
 
 
 def unpackaged_files(c: Connection, location_id: int, limit: int | None) -> list[RawFile]:

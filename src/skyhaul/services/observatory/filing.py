@@ -146,31 +146,13 @@ def scan(
 def _register(
     store: ObservatoryStore, location: Location, entries: Sequence[RawFileEntry], now: datetime
 ) -> FilingReport:
-    """Register ``entries`` and record the PRESENT copies of the new or changed ones."""
-    before = {f.path: f.sha256 for f in store.unpackaged_files(location.id)}
-    with_copy = {c.path for c in store.copies_at(location.id)}
+    """Register ``entries`` (the catalog records the PRESENT copy of each new or changed
+    one in the same transaction)."""
     specs = [
         RawFileSpec(e.path, e.size, e.sha256, e.obs_unit, e.instrument_module) for e in entries
     ]
     counts = store.register_raw_files(location.id, specs, now=now) if specs else None
-    fresh = {
-        e.path
-        for e in entries
-        if e.path not in with_copy or (e.path in before and before[e.path] != e.sha256)
-    }
-    recorded = 0
-    if fresh:
-        for file in store.unpackaged_files(location.id):
-            if file.path in fresh:
-                store.record_copy(
-                    location.id,
-                    file.path,
-                    file_id=file.id,
-                    sha256=file.sha256,
-                    verified_at=now,
-                    now=now,
-                )
-                recorded += 1
+    recorded = 0 if counts is None else counts.new + counts.changed
     if counts is None:
         return FilingReport(location.ref, 0, 0, 0, 0)
     return FilingReport(
