@@ -51,7 +51,7 @@ from skyhaul.sim.archive import ArchiveSpec, build_archive
 from skyhaul.sim.cache import ArchiveCache, default_root
 from skyhaul.sim.s3 import SIM_CREDENTIALS, SIM_REGION
 
-__all__ = ["main", "scenario"]
+__all__ = ["S3Sim", "main", "s3_env", "scenario"]
 
 MIB = 1 << 20
 RUN_TIMEOUT_S = 900.0
@@ -143,6 +143,11 @@ class S3Sim:
         """The simulator's own copy of ``key`` (generation 0)."""
         return ArchiveCache(default_root(), self.archive).directory / "g0" / key
 
+    @property
+    def pid(self) -> int:
+        """moto's process id (its CPU is measured apart)."""
+        return self._proc.pid
+
     def close(self) -> None:
         stop(self._proc, 30.0)
         self._stderr.close()
@@ -164,7 +169,9 @@ def _first_lines(proc: subprocess.Popen[bytes], count: int, timeout: float) -> l
 # --- the clients (each a child process) ---------------------------------------------------
 
 
-def _env(sim: S3Sim, scratch: Path) -> dict[str, str]:
+def s3_env(sim: S3Sim, scratch: Path) -> dict[str, str]:
+    """The environment of a client of ``sim``: its endpoint, keys and bucket, no other AWS
+    settings of the harness."""
     config = scratch / "aws-config"
     config.write_text(
         f"[default]\nregion = {SIM_REGION}\ns3 =\n  max_concurrent_requests = 16\n"
@@ -272,7 +279,7 @@ def run_case(
     keys_file.write_text("\n".join(case.keys) + "\n")
     rows_text = [f"s3://{sim.bucket}/{k},{k}" for k in case.keys]  # keys hold no commas
     keys_file.with_suffix(".csv").write_text("url,path\n" + "\n".join(rows_text) + "\n")
-    env = _env(sim, scratch)
+    env = s3_env(sim, scratch)
     rows: dict[str, Row] = {}
     for repetition in range(repeat):
         dest = _SHM / f"skyhaul-bench-s3-{os.getpid()}" / "out"

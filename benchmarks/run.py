@@ -6,6 +6,8 @@ Scenarios (see ``scenarios.py``): (a) 4 large files with sha256, (b) 2,000 small
 aria2c against the archive simulator's faults (``bench_faults.py``); (k) the bytes a
 SIGKILL at about half costs skyhaul and aria2c (``bench_kill.py``); (m) a MAST import of
 one observation, skyhaul against astroquery's ``download_products`` (``bench_mast.py``);
+(p) 20,000 raw files (5 GiB) packaged to a local archive and to S3, skyhaul's pipeline
+against ``tar | tee >(sha256sum)`` and ``sha256sum`` of the members (``bench_packages.py``);
 and skyhaul alone:
 (e) discovering 100,000 files from the archive simulator (``bench_discovery.py``), (f) each
 selection query on a 1,000,000-row catalog (``bench_selection.py``), (g) backfill goodput
@@ -56,7 +58,7 @@ from benchmarks.transfer_runs import run_transfer_scenario
 
 __all__ = ["main", "readme_target"]
 
-SCENARIOS = ("a", "b", "b20", "c", "d", "e", "f", "g", "h", "k", "m", "s", "w")
+SCENARIOS = ("a", "b", "b20", "c", "d", "e", "f", "g", "h", "k", "m", "p", "s", "w")
 # Scenarios run by a module of their own, ``scenario(quick=, say=) -> ScenarioResult``.
 _OWN = {"e": "bench_discovery", "f": "bench_selection", "g": "bench_backfill", "s": "bench_s3"}
 # Scenarios run by a module of their own that runs the tools found here, the base revision
@@ -66,6 +68,7 @@ _WITH_BASE = {
     "h": "bench_faults",
     "k": "bench_kill",
     "m": "bench_mast",
+    "p": "bench_packages",
     "w": "bench_web",
 }
 README = REPO / "benchmarks" / "README.md"
