@@ -95,3 +95,13 @@ async def test_an_interrupted_move_resumes_from_its_durable_bytes(
     assert moved.resumed_from == 300_000
     assert moved.sha256 is None  # not all bytes passed here: verification reads them
     assert await _read(dest, "a.tar") == DATA
+
+
+async def test_an_unhashed_move_moves_the_same_bytes(
+    places: tuple[LocationStorage, LocationStorage],
+) -> None:
+    source, dest = places
+    await _put(source, "a.tar", DATA)
+    moved = await move_object(source, "a.tar", dest, "b.tar", hashed=False)
+    assert (moved.size, moved.sha256) == (len(DATA), None)
+    assert await _read(dest, "b.tar") == DATA

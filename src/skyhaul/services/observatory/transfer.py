@@ -7,7 +7,8 @@ Rules:
   catalog's operations are the round-robin's memory, and a restart keeps the turn.
 - The tar goes to ``packages/{obs_unit}/NAME`` at the archive with ``move_object``: a
   local archive resumes a move a kill interrupted; an S3 one is a multipart upload (a
-  new one after a kill). Bytes that do not hash to the tar's sha256 never take the name.
+  new one after a kill). It is not hashed on the way: UNPACK_VERIFY, next, reads it
+  whole and checks the tar's sha256 and every member's (one pass, not two).
 - The archive copy is recorded unverified; UNPACK_VERIFY, enqueued as the transfer
   completes, is what verifies it. The first transfer moves the package to TRANSFERRING.
 """
@@ -63,7 +64,7 @@ async def transfer_package(ctx: StageContext, operation: Operation) -> Outcome:
         buffer_path(package),
         ctx.storages.of(archive),
         path,
-        expected_sha256=package.sha256,
+        hashed=False,  # UNPACK_VERIFY reads it whole next: the tar's and members' sha256
     )
     await ctx.call(
         ctx.catalog.record_copy,
