@@ -1,38 +1,20 @@
 """``skyhaul pipeline run`` (cli/pipeline.py): the whole pipeline on a small local setup,
-exit codes, and a run killed (SIGKILL) mid-stage that a rerun finishes with nothing lost
-or done twice."""
+and its exit codes: 0 when done, 2 for bad options, 1 when a package failed for good (which
+``skyhaul packages`` shows with its error). Runs killed mid-stage: test_pipeline_kills.py."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.services.observatory.conftest import Setup, make_setup
+import pytest
+from tests.services.observatory.conftest import make_setup
 
-from skyhaul.adapters.catalog import Catalog, open_catalog
-from skyhaul.core.operations import OperationKind
+from skyhaul.adapters.catalog import Catalog
+from skyhaul.core.operations import OperationKind, OperationStatus
 from skyhaul.core.packages import PackageState
-from skyhaul.services.observatory.layout import archive_path
 
-from .conftest import Invoke, WaitFor
-
-
-def _assert_all_archived_and_cleaned(setup: Setup, catalog: Catalog) -> None:
-    packages = catalog.packages()
-    assert packages and {p.state for p in packages} == {PackageState.ARCHIVED}
-    members = sorted(m.file_id for p in packages for m in p.members)
-    assert members == sorted(f.id for f in setup.files)  # every file, in one package
-    for package in packages:
-        tar = setup.root / "lta1" / archive_path(package)
-        assert hashlib.sha256(tar.read_bytes()).hexdigest() == package.sha256
-        assert tar.with_name(tar.name + ".json").is_file()
-    assert not any(setup.source_present(raw) for raw in setup.files)
-    assert not list((setup.root / "buf1").rglob("*.tar"))
+from .conftest import Invoke
 
 
 def test_once_runs_every_stage_and_exits_0(
@@ -44,7 +26,7 @@ def test_once_runs_every_stage_and_exits_0(
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["failures"] == [] and summary["stages"]["archive"]["done"] >= 4
-    _assert_all_archived_and_cleaned(setup, catalog)
+    setup.assert_all_archived_and_cleaned()
 
 
 def test_bad_options_are_one_line_and_exit_2(skyhaul: Invoke, catalog: Catalog) -> None:
@@ -54,39 +36,39 @@ def test_bad_options_are_one_line_and_exit_2(skyhaul: Invoke, catalog: Catalog) 
     assert result.exit_code == 2 and "--retention" in result.output
 
 
-def test_a_run_killed_mid_stage_is_finished_by_a_rerun(
-    skyhaul: Invoke, catalog: Catalog, catalog_url: str, tmp_path: Path, wait_for: WaitFor
+def test_a_package_failed_for_good_exits_1_and_shows_in_packages_with_its_error(
+    skyhaul: Invoke, catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setup = make_setup(catalog, tmp_path / "obs")
-    setup.write_files(40)
-    command = [
-        sys.executable,
-        "-m",
-        "skyhaul.cli.app",
-        "pipeline",
-        "run",
-        "--once",
-        "--retention",
-        "0s",
-        "--max-package-size",
-        "20KB",
+    files = setup.write_files(6)
+    changed = setup.source_dir / files[0].path
+    data = bytearray(changed.read_bytes())
+    data[0] ^= 0xFF  # changed since it was registered: every tar of it is wrong
+    changed.write_bytes(bytes(data))
+
+    result = skyhaul("pipeline", "run", "--once", "--retention", "0s", "--json")
+
+    assert result.exit_code == 1, result.output
+    [failed] = catalog.packages([PackageState.FAILED])
+    assert failed.error is not None and files[0].path in failed.error
+    assert "differ from the catalog's checksums" in failed.error
+    assert json.loads(result.stdout)["failures"] == [
+        {"kind": "create_package", "package": failed.name, "error": failed.error}
     ]
-    process = subprocess.Popen(
-        command, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-
-        def transferring() -> bool:
-            with open_catalog(catalog_url) as watching:
-                return bool(watching.operations(kinds=[OperationKind.UNPACK_VERIFY]))
-
-        wait_for(transferring, 20, "the first package at the archive")
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-    assert process.returncode == -signal.SIGKILL
-    assert any(p.state is not PackageState.ARCHIVED for p in catalog.packages())
-
-    result = skyhaul("pipeline", "run", "--once", "--retention", "0s", "--max-package-size", "20KB")
-    assert result.exit_code == 0, result.output
-    _assert_all_archived_and_cleaned(setup, catalog)
+    [operation] = catalog.operations(package_id=failed.id)
+    assert operation.kind is OperationKind.CREATE_PACKAGE
+    assert (operation.status, operation.retries) == (OperationStatus.FAILED, 3)
+    docs = json.loads(skyhaul("packages", "--state", "failed", "--json").stdout)
+    assert [(d["name"], d["state"], d["error"]) for d in docs] == [
+        (failed.name, "FAILED", failed.error)
+    ]
+    monkeypatch.setenv("COLUMNS", "300")  # a wide terminal: the error is on one line
+    table = skyhaul("packages").stdout
+    [row] = [line for line in table.splitlines() if failed.name in line]
+    assert "FAILED" in row and "differ from the catalog's checksums" in row
+    # The rest was archived; the failed package's files are all kept at the source.
+    others = [p for p in catalog.packages() if p.id != failed.id]
+    assert others and {p.state for p in others} == {PackageState.ARCHIVED}
+    kept = {m.file_id for m in failed.members}
+    assert all(setup.source_present(raw) for raw in files[1:] if raw.id in kept)
+    assert changed.read_bytes() == bytes(data)

@@ -22,11 +22,13 @@ from tests.adapters.locations.conftest import s3_transport
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.locations import location_storage
-from skyhaul.core.packages import Package, RawFile, RawFileSpec
+from skyhaul.core.packages import Package, PackageState, RawFile, RawFileSpec
+from skyhaul.core.paths import PART_SUFFIX
 from skyhaul.core.placement import CopyStatus
 from skyhaul.core.sites import Location, LocationType
 from skyhaul.ports.locations import LocationStorage, LocationWriter, ObjectEntry, ObjectInfo
 from skyhaul.services.clock import Clock
+from skyhaul.services.observatory.layout import archive_path
 from skyhaul.services.observatory.stagework import Storages
 from skyhaul.sim.observatory import Observatory
 
@@ -79,11 +81,23 @@ class Setup:
     def source_dir(self) -> Path:
         return self.root / "raw"
 
-    def write_files(self, count: int, *, now: datetime = START, seed: int = 0) -> list[RawFile]:
-        """Write ``count`` files at the source and register them with their copies."""
-        entries = Observatory(
-            self.source_dir, units=2, modules=2, seed=seed, sizes=(512, 6000)
-        ).write(count)
+    def directory(self, location: Location) -> Path:
+        """The directory of a local (``file://``) location."""
+        return Path(location.url.removeprefix("file://"))
+
+    def write_files(
+        self,
+        count: int,
+        *,
+        now: datetime = START,
+        seed: int = 0,
+        sizes: tuple[int, int] = (512, 6000),
+    ) -> list[RawFile]:
+        """Write ``count`` files (of ``sizes``: smallest, largest) at the source and
+        register them with their copies."""
+        entries = Observatory(self.source_dir, units=2, modules=2, seed=seed, sizes=sizes).write(
+            count
+        )
         specs = [
             RawFileSpec(e.path, e.size, e.sha256, e.obs_unit, e.instrument_module) for e in entries
         ]
@@ -109,6 +123,29 @@ class Setup:
         """The raw file's bytes are at the source, whole and right."""
         path = self.source_dir / raw.path
         return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == raw.sha256
+
+    def assert_all_archived_and_cleaned(self) -> None:
+        """Every raw file is in exactly one package, each ARCHIVED at a local archive
+        whose tar hashes right and has its sidecar; the source's files and the buffers'
+        tars are gone (a retention of 0), and no part file is left anywhere."""
+        packages = self.catalog.packages()
+        assert packages and {p.state for p in packages} == {PackageState.ARCHIVED}
+        members = sorted(m.file_id for p in packages for m in p.members)
+        assert members == sorted(f.id for f in self.files)  # every file, in one package
+        archives = {a.id: self.directory(a) for a in self.archives}
+        for package in packages:
+            [copy] = [
+                c for c in self.catalog.copies_of_package(package.id) if c.location in archives
+            ]
+            assert copy.verified and copy.path == archive_path(package)
+            tar = archives[copy.location] / copy.path
+            assert hashlib.sha256(tar.read_bytes()).hexdigest() == package.sha256
+            assert tar.with_name(tar.name + ".json").is_file()
+        assert not any(self.source_present(raw) for raw in self.files)
+        for buffer in self.buffers:
+            assert not list(self.directory(buffer).rglob("*.tar"))
+        assert not list((self.source_dir / ".skyhaul").rglob("*.tar*"))
+        assert not list(self.root.rglob(f"*{PART_SUFFIX}"))
 
     def present_copies(self, location: Location) -> list[str]:
         return sorted(
