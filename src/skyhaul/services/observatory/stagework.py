@@ -69,6 +69,8 @@ T = TypeVar("T")
 DEFAULT_LEASE_SECONDS = 120.0
 #: Operations one worker pass claims at once.
 CLAIM_BATCH = 8
+#: Operations of one stage run at once by default.
+DEFAULT_CONCURRENCY = 4
 #: The most bytes a package's members may take (``--max-package-size``).
 DEFAULT_MAX_PACKAGE_SIZE = 50 * 10**9
 
@@ -87,12 +89,16 @@ class PipelineSettings:
         Retries of an operation (and re-sends of a package) before it fails for good.
     lease_seconds : float
         The lease of a claimed operation.
+    concurrency : int
+        Operations of one stage run at once (their hashing and I/O run in threads, so
+        two or more keep every core busy; each operation is one package).
     """
 
     retention: timedelta = timedelta(hours=24)
     max_package_size: int = DEFAULT_MAX_PACKAGE_SIZE
     max_retries: int = DEFAULT_MAX_RETRIES
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 class Storages:
@@ -244,8 +250,18 @@ async def run_operations(ctx: StageContext, kind: OperationKind, handler: Handle
         limit=CLAIM_BATCH,
     )
     counts = StageCounts()
-    for operation in claimed:
-        await _run_one(ctx, operation, handler, counts)
+    width = max(1, ctx.settings.concurrency)
+    for start in range(0, len(claimed), width):
+        wave = claimed[start : start + width]
+        # Each runs to its end (a kill of the process leaves them all to their leases);
+        # an exception that is no failure to settle (an interrupt) is raised after.
+        ended = await asyncio.gather(
+            *(_run_one(ctx, operation, handler, counts) for operation in wave),
+            return_exceptions=True,
+        )
+        for outcome in ended:
+            if isinstance(outcome, BaseException):
+                raise outcome
     return counts
 
 
