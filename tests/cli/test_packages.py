@@ -15,6 +15,7 @@ from tests.services.observatory.archived import archive_all
 from typer.testing import Result
 
 from skyhaul.adapters.catalog import Catalog
+from skyhaul.core.operations import OperationKind, OperationStatus
 from skyhaul.core.packages import PackageEvent, RawFileSpec, plan_packages
 from skyhaul.core.placement import CopyStatus
 from skyhaul.core.sites import Location, LocationType
@@ -130,6 +131,8 @@ def test_stage_unpacks_an_obs_unit_into_the_processing_location(
     assert {c.status for c in copies} == {CopyStatus.STAGED} and len(copies) == 2
     again = json.loads(skyhaul("stage", "u1_m1_001.tar", "--to", "obs/proc", "--json").stdout)
     assert [(p["name"], p["files"]) for p in again["packages"]] == [("u1_m1_001.tar", 1)]
+    operations = catalog.operations(kinds=[OperationKind.STAGE])
+    assert [op.status for op in operations] == [OperationStatus.COMPLETED] * 3
 
 
 def test_stage_refuses_what_is_not_archived_and_a_wrong_destination(

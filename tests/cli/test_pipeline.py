@@ -13,6 +13,7 @@ from tests.services.observatory.conftest import make_setup
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.operations import OperationKind, OperationStatus
 from skyhaul.core.packages import PackageState
+from skyhaul.services.observatory.pipeline import DEFAULT_STAGES
 
 from .conftest import Invoke
 
@@ -26,7 +27,13 @@ def test_once_runs_every_stage_and_exits_0(
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["failures"] == [] and summary["stages"]["archive"]["done"] >= 4
+    assert tuple(summary["stages"]) == DEFAULT_STAGES  # staging only when named
     setup.assert_all_archived_and_cleaned()
+    staging = skyhaul("pipeline", "run", "--once", "--stages", "staging", "--json")
+    assert staging.exit_code == 0, staging.output
+    assert json.loads(staging.stdout)["stages"] == {
+        "staging": {"done": 0, "retried": 0, "failed": 0}
+    }
 
 
 def test_bad_options_are_one_line_and_exit_2(skyhaul: Invoke, catalog: Catalog) -> None:

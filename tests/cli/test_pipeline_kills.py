@@ -27,7 +27,7 @@ from skyhaul.core.operations import OperationKind, OperationStatus
 from skyhaul.core.packages import PackageState
 from skyhaul.core.paths import PART_SUFFIX
 from skyhaul.core.placement import CopyStatus
-from skyhaul.services.observatory.pipeline import STAGE_NAMES, STAGES
+from skyhaul.services.observatory.pipeline import DEFAULT_STAGES, STAGES
 
 from .conftest import Invoke, WaitFor
 
@@ -175,7 +175,7 @@ def test_a_run_killed_during_a_stage_is_finished_by_a_rerun(
     setup = make_setup(catalog, tmp_path / "obs")
     setup.write_files(case.work.files, sizes=case.work.sizes)
     options = ["--retention", "0s", "--max-package-size", case.work.max_package_size]
-    earlier = STAGE_NAMES[: STAGE_NAMES.index(case.stage)]
+    earlier = DEFAULT_STAGES[: DEFAULT_STAGES.index(case.stage)]
     if earlier:
         result = skyhaul("pipeline", "run", "--once", "--stages", ",".join(earlier), *options)
         assert result.exit_code == 0, result.output

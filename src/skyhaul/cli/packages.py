@@ -7,7 +7,9 @@ Rules:
   or a raw file (``SITE/NAME:path`` or its id) is. Both print the documents of
   :mod:`skyhaul.services.observatory.package_view` with ``--json``.
 - ``stage OBS_UNIT|PACKAGE --to SITE/NAME`` unpacks the ARCHIVED package(s) from an
-  archive copy into a PROCESSING location (:mod:`skyhaul.services.observatory.staging`).
+  archive copy into a PROCESSING location, as STAGE operations run in this process
+  (:mod:`skyhaul.services.observatory.staging`): a ``stage`` killed midway is finished by
+  the next one (or by ``skyhaul pipeline run --stages staging``).
 - Unknown names, a bad reference, nothing archived to stage: one line, exit code 2.
 """
 
@@ -151,10 +153,11 @@ def stage(
         term.emit_json(report.as_json())
         return
     for package in report.packages:
+        source = f"from {package.archive}" if package.archive else "by another worker"
         term.out.print(
             Text(
                 f"{package.name}: {package.files} files ({format_size(package.bytes)}) "
-                f"staged from {package.archive}"
+                f"staged {source}"
             )
         )
     term.out.print(Text(f"{len(report.packages)} package(s) staged at {report.destination}"))

@@ -6,6 +6,8 @@ Rules:
   good; ``--json``: the summary as one object).
 - ``--once`` runs every stage until nothing is left to do; without it the pipeline keeps
   looking for new work until Ctrl-C or SIGTERM.
+- ``--stages`` defaults to every stage but ``staging``, which runs the STAGE operations
+  ``skyhaul stage`` left (it stages on demand only).
 - Exit code: 0 done; 1 when something failed for good in this run; 130 when
   interrupted (a rerun takes over what was in hand: nothing is lost or done twice).
 """
@@ -45,6 +47,7 @@ def pipeline() -> None:
     """Move raw data: package, transfer, verify, archive, delete."""
 
 
+#: The default stages (``DEFAULT_STAGES``; the services are imported only when a run starts).
 _STAGES = "packaging,transfer,verify,archive,deletion"
 
 
@@ -75,7 +78,11 @@ def _package_size(text: str) -> int:
 def run(
     once: Annotated[bool, typer.Option("--once", help="Stop once nothing is left to do.")] = False,
     stages: Annotated[
-        str, typer.Option(help="Stages to run, comma-separated.", metavar="STAGES")
+        str,
+        typer.Option(
+            help="Stages to run, comma-separated (staging: what skyhaul stage left).",
+            metavar="STAGES",
+        ),
     ] = _STAGES,
     retention: Annotated[
         str,

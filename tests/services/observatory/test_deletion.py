@@ -2,7 +2,7 @@
 injected storage failures and kills (a worker abandoning what it claimed; its lease runs
 out on the test's clock): no raw file ever loses its last verified copy, nothing is
 ARCHIVED unverified, and once the pipeline drains every archived file is gone from its
-source and every archived tar from its buffer."""
+source and every archived tar from its buffer. A package being staged keeps its copies."""
 
 from __future__ import annotations
 
@@ -17,15 +17,18 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from skyhaul.adapters.catalog import open_catalog
-from skyhaul.core.packages import PackageState
+from skyhaul.adapters.catalog import Catalog, open_catalog
+from skyhaul.core.operations import NewOperation, OperationKind
+from skyhaul.core.packages import Package, PackageState
+from skyhaul.core.sites import LocationType
 from skyhaul.errors import ServerError
 from skyhaul.services.observatory.layout import archive_path, buffer_path
-from skyhaul.services.observatory.pipeline import STAGE_NAMES, STAGES, run_pipeline, run_stage
+from skyhaul.services.observatory.pipeline import DEFAULT_STAGES, STAGES, run_pipeline, run_stage
 from skyhaul.services.observatory.stagework import PipelineSettings, StageContext
+from skyhaul.services.observatory.staging import stage
 from skyhaul.services.owners import new_owner
 
-from .conftest import Faults, ManualClock, Setup, faulty_storages, make_setup
+from .conftest import START, Faults, ManualClock, Setup, faulty_storages, make_setup
 
 LEASE = 60.0
 
@@ -67,7 +70,7 @@ def _check(setup: Setup) -> None:
 
 ACTIONS = st.lists(
     st.tuples(
-        st.sampled_from(STAGE_NAMES),
+        st.sampled_from(DEFAULT_STAGES),
         st.sampled_from(["ok", "ok", "fail", "kill"]),
         st.integers(min_value=0, max_value=4),
     ),
@@ -135,6 +138,44 @@ async def _scenario(setup: Setup, actions: list[tuple[str, str, int]]) -> None:
             )
             for member in package.members:
                 assert not (setup.source_dir / member.path).exists()
+
+
+async def test_a_package_with_a_stage_operation_open_keeps_its_source_and_buffer_copies(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    setup = make_setup(catalog, tmp_path)
+    setup.write_files(8)
+    (tmp_path / "proc").mkdir()
+    proc = catalog.add_location(
+        "dc1", "proc", LocationType.PROCESSING, (tmp_path / "proc").as_uri(), now=START
+    )
+    clock = ManualClock().clock
+    moved = ["packaging", "transfer", "verify", "archive"]
+    await run_pipeline(catalog, moved, once=True, retention=timedelta(0), clock=clock)
+    used, *others = setup.packages()
+    assert others and {p.state for p in setup.packages()} == {PackageState.ARCHIVED}
+    new = NewOperation(OperationKind.STAGE, package_id=used.id, destination_location=proc.id)
+    catalog.enqueue_operation(new, now=START)
+
+    async def delete() -> None:
+        summary = await run_pipeline(
+            catalog, ["deletion"], once=True, retention=timedelta(0), clock=clock
+        )
+        assert not summary.failures
+
+    def kept(package: Package) -> set[bool]:
+        """Whether each of the package's source files, and its buffer tar, is there."""
+        members = {m.file_id for m in package.members}
+        here = {setup.source_present(raw) for raw in setup.files if raw.id in members}
+        return here | {(setup.root / "buf1" / buffer_path(package)).is_file()}
+
+    await delete()
+    assert kept(used) == {True}
+    assert all(kept(package) == {False} for package in others)  # only the staged one kept
+    await stage(catalog, used.name, "dc1/proc", clock=clock)  # the operation completes
+    await delete()
+    assert kept(used) == {False}
+    assert all((tmp_path / "proc" / m.path).is_file() for m in used.members)
 
 
 def _arm(mode: str, after: int):  # type: ignore[no-untyped-def]

@@ -2,8 +2,10 @@
 
 Rules:
 - A round runs each stage once, in order (packaging, transfer, verify, archive,
-  deletion): its planner (packaging and deletion have one) enqueues new work, then its
-  worker claims and settles one batch of its operations (:mod:`.stagework`).
+  staging, deletion): its planner (packaging and deletion have one) enqueues new work,
+  then its worker claims and settles one batch of its operations (:mod:`.stagework`).
+- ``staging`` only runs the STAGE operations ``skyhaul stage`` enqueued (one that a killed
+  ``stage`` left, say); it is not among the stages run by default.
 - ``once``: rounds go on until one does nothing (no operation done, retried or failed,
   nothing planned), then the run returns. Without it, an idle round waits ``idle_wait``
   seconds (on the clock) before the next, until ``cancel`` is set.
@@ -38,12 +40,14 @@ from skyhaul.services.observatory.stagework import (
     Storages,
     run_operations,
 )
+from skyhaul.services.observatory.staging import stage_package
 from skyhaul.services.observatory.transfer import transfer_package
 from skyhaul.services.observatory.verification import verify_at_archive
 from skyhaul.services.owners import new_owner
 
 __all__ = [
     "DEFAULT_RETENTION",
+    "DEFAULT_STAGES",
     "STAGES",
     "STAGE_NAMES",
     "PipelineSummary",
@@ -76,11 +80,14 @@ STAGES: dict[str, Stage] = {
         Stage("transfer", OperationKind.TRANSFER, transfer_package),
         Stage("verify", OperationKind.UNPACK_VERIFY, verify_at_archive),
         Stage("archive", OperationKind.ARCHIVE, archive_package),
+        Stage("staging", OperationKind.STAGE, stage_package),
         Stage("deletion", OperationKind.DELETE, delete_copy, plan_deletions),
     )
 }
 #: Their names, in order.
 STAGE_NAMES = tuple(STAGES)
+#: The stages run when none are named: every one but staging (on demand only).
+DEFAULT_STAGES = tuple(name for name in STAGE_NAMES if name != "staging")
 
 
 @dataclass(slots=True)
@@ -123,7 +130,7 @@ async def run_stage(ctx: StageContext, stage: Stage) -> StageCounts:
 
 async def run_pipeline(
     catalog: ObservatoryStore,
-    stages: Iterable[str] = STAGE_NAMES,
+    stages: Iterable[str] = DEFAULT_STAGES,
     *,
     once: bool,
     retention: timedelta = DEFAULT_RETENTION,
@@ -142,7 +149,8 @@ async def run_pipeline(
     catalog : ObservatoryStore
         The catalog (synchronous; called from worker threads).
     stages : iterable of str
-        Names from ``STAGE_NAMES``, run in the pipeline's order whatever the order given.
+        Names from ``STAGE_NAMES`` (default ``DEFAULT_STAGES``), run in the pipeline's
+        order whatever the order given.
     once : bool
         Return once a round does nothing, instead of waiting for more work.
     retention : timedelta
