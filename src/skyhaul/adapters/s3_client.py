@@ -40,6 +40,7 @@ from skyhaul.errors import (
 
 __all__ = [
     "CompletedPart",
+    "Part",
     "PartsPage",
     "S3Client",
     "UploadsPage",
