@@ -103,7 +103,7 @@ def s3_error(exc: BaseException, url: str) -> TransferError | None:
         return None
     status = _STATUS.search(text)
     if status is not None:
-        return _by_status(int(status.group(1)), _code(text, ""), shown)
+        return status_error(int(status.group(1)), _code(text, ""), shown)
     if _WRONG_REGION in text:
         return ClientError(
             f"S3 redirected {shown} without a location: set AWS_REGION to the bucket's region",
@@ -117,7 +117,18 @@ def s3_error(exc: BaseException, url: str) -> TransferError | None:
     return ConnectError(f"{_KIND_MESSAGE[kind.group(1)]} {shown}")
 
 
-def _by_status(status: int, code: str, shown: str) -> TransferError:
+def status_error(status: int, code: str, shown: str) -> TransferError:
+    """Return the skyhaul error of an S3 answer with ``status`` (and S3's error ``code``).
+
+    Parameters
+    ----------
+    status : int
+        The HTTP status.
+    code : str
+        S3's error code (``SlowDown``, ``NoSuchKey``), or ``""``.
+    shown : str
+        The ``s3://`` URL, already redacted.
+    """
     message = f"S3 {status}{' ' + code if code else ''} from {shown}"
     if status in _THROTTLING:
         return ThrottledError(message, status=status)

@@ -7,10 +7,13 @@ Rules:
 - Nothing appears under a path half written. A writer's bytes become visible only at
   ``commit``, at once (locally a part file, fsynced and renamed; on S3 a multipart upload
   completed). ``abort`` leaves nothing behind; so does a writer never committed, but for
-  the bytes a resume may take up (locally the part file; on S3 none).
+  the bytes a resume may take up (locally the part file; on S3 the unfinished multipart
+  upload and its parts).
 - ``resume_offset`` is how many bytes a writer opened with ``resume=True`` found already
-  durable (a local part file left by a killed writer); the writer appends after them. It is
-  0 where a store cannot resume (S3: a new upload starts).
+  durable (a local part file, or the uploaded parts of an S3 multipart upload, left by a
+  killed or suspended writer); the writer appends after them. It is 0 when nothing was
+  left. Only synced bytes are sure to count: on S3 only whole parts (bytes buffered below
+  a part die with the writer).
 - ``walk`` yields the committed objects under a prefix (never part files), paths sorted.
 - Errors are skyhaul's: ``DiskFullError``, ``DiskError`` and the ``TransferError``
   subclasses of the S3 mapping (each with its ``error_class``); a missing object read is
@@ -80,8 +83,9 @@ class LocationWriter(Protocol):
 
     async def suspend(self) -> None:
         """Stop without committing, keeping what is durable for a later
-        ``writer(path, resume=True)`` where the store can (a local part file); where it
-        cannot (S3), the same as :meth:`abort`. Idempotent; a no-op after commit."""
+        ``writer(path, resume=True)``: a local part file, synced; on S3 the multipart
+        upload with its uploaded parts (bytes buffered below a part are dropped).
+        Idempotent; a no-op after commit."""
 
 
 class LocationStorage(Protocol):

@@ -1,8 +1,9 @@
 """Locations to test against: a local directory, and a fresh prefix of the S3 simulator.
 
 The S3 location talks to moto directly (no fault proxy), signed with the simulator's keys,
-in the bucket of the session's ``s3_sim`` (``tests/adapters/conftest.py``): moto is slow
-to start, so it is shared. Each test gets a prefix of its own.
+with parts of 5 MiB, in the bucket of the session's ``s3_sim``
+(``tests/adapters/conftest.py``): moto is slow to start, so it is shared. Each test gets
+a prefix of its own.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from pathlib import Path
 import boto3
 import pytest
 
-from skyhaul.adapters.locations import location_storage
+from skyhaul.adapters.locations import S3Location, location_storage
 from skyhaul.adapters.s3 import S3Transport
 from skyhaul.adapters.s3_access import AwsCredentials, S3Access
 from skyhaul.ports.locations import LocationStorage
 from skyhaul.sim.s3 import SIM_CREDENTIALS, SIM_REGION
 from skyhaul.sim.s3_thread import S3SimThread
+
+MIB = 1 << 20
 
 
 def s3_transport(s3_sim: S3SimThread) -> S3Transport:
@@ -52,8 +55,9 @@ async def location(
         storage = location_storage((tmp_path / "location").as_uri())
     else:
         s3_sim: S3SimThread = request.getfixturevalue("s3_sim")
-        storage = location_storage(
-            f"s3://{s3_sim.bucket}/{unique_prefix()}", s3=s3_transport(s3_sim)
+        # S3's smallest parts, so that a few MiB make a multipart upload (and its resume).
+        storage = S3Location(
+            s3_sim.bucket, unique_prefix(), transport=s3_transport(s3_sim), part_size=5 * MIB
         )
     try:
         yield storage

@@ -7,46 +7,49 @@ Rules:
   a location is a read of the transport. obstore is imported on first use.
 - Keys are ``prefix/path`` with ``path`` cleaned by ``core.paths.safe_relative_path``
   (``..`` and absolute paths refused).
-- A writer is obstore's buffered writer (``open_writer_async``): up to ``part_size`` bytes
-  are buffered; past that it becomes a multipart upload of ``part_size`` parts, at most
-  ``max_concurrency`` in flight (memory: about ``part_size * (max_concurrency + 1)``).
-  ``commit`` completes the upload (the object appears whole); ``abort`` aborts it (obstore
-  aborts when its context manager exits with an error). S3 allows 10,000 parts: the
-  16 MiB default holds objects up to 156 GiB.
-- A killed writer's upload cannot be taken up again (obstore does not expose its upload
-  id): ``resume_offset`` is 0 and its parts stay until the bucket's lifecycle rule
-  (``AbortIncompleteMultipartUpload``) removes them.
+- A writer is a multipart upload made with boto3 (:mod:`skyhaul.adapters.locations.s3_upload`;
+  obstore keeps its upload ids to itself): ``part_size`` parts, at most ``max_concurrency``
+  in flight; an object smaller than one part is put whole at commit. S3 allows 10,000
+  parts: the 16 MiB default holds objects up to 156 GiB.
+- ``writer(path, resume=True)`` takes up the unfinished upload a killed or suspended
+  writer left: ``resume_offset`` is the size of its uploaded parts (bytes it had buffered
+  below a part are lost). Without ``resume`` that upload is aborted first. An upload no
+  writer comes back for stays until the bucket's lifecycle rule
+  (``AbortIncompleteMultipartUpload``) removes it.
+- The boto3 client is made on the first writer, from the transport's region, endpoint,
+  credentials and timeouts (:func:`skyhaul.adapters.s3_client.boto3_client`), and closed
+  by :meth:`S3Location.aclose`.
 - A ranged read (``offset > 0``) asks HEAD first and reads with ``If-Match`` on the ETag:
   an object replaced meanwhile raises ``RemoteChangedError``.
-- obstore errors are mapped by :mod:`skyhaul.adapters.s3_errors`.
+- obstore errors are mapped by :mod:`skyhaul.adapters.s3_errors`, boto3's by
+  :mod:`skyhaul.adapters.s3_client`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
 
-from skyhaul.adapters.locations.writer import WriterBase
+from skyhaul.adapters.locations.s3_upload import (
+    MIN_PART_SIZE,
+    S3Writer,
+    UploadTarget,
+    open_upload,
+)
 from skyhaul.adapters.s3 import S3Transport
+from skyhaul.adapters.s3_client import S3Client, boto3_client
 from skyhaul.adapters.s3_errors import map_s3_errors
 from skyhaul.core.paths import safe_relative_path
 from skyhaul.core.ranges import ByteRange
 from skyhaul.errors import ClientError
 from skyhaul.ports.locations import ObjectEntry, ObjectInfo
 
-if TYPE_CHECKING:
-    from obstore import AsyncWritableFile
-
 __all__ = ["PART_SIZE", "S3Location", "S3Writer"]
 
 #: Bytes per part of a multipart upload (S3's minimum is 5 MiB, its maximum count 10,000).
 PART_SIZE = 16 << 20
 _LIST_BATCH = 1000
-
-
-class _Aborted(Exception):
-    """Handed to obstore's writer ``__aexit__`` to make it abort the upload."""
 
 
 class S3Location:
@@ -76,7 +79,7 @@ class S3Location:
         part_size: int = PART_SIZE,
         max_concurrency: int = 4,
     ) -> None:
-        if part_size < 5 << 20:
+        if part_size < MIN_PART_SIZE:
             raise ValueError("part_size must be at least 5 MiB (S3's smallest part)")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -84,6 +87,7 @@ class S3Location:
         self._owns_transport = transport is None
         self.part_size = part_size
         self.max_concurrency = max_concurrency
+        self._clients: list[S3Client] = []  # the first is used (see _uploads)
 
     @property
     def url(self) -> str:
@@ -139,20 +143,30 @@ class S3Location:
                 yield chunk
 
     async def writer(self, path: str, *, resume: bool = False) -> S3Writer:
-        """Open a buffered (multipart past ``part_size``) upload of ``path``.
-
-        ``resume`` is accepted for the protocol's sake; S3 always starts afresh.
-        """
-        import obstore
-
+        """Open a multipart upload of ``path``; ``resume`` takes up the one a killed or
+        suspended writer left (see the rules)."""
         key = self.key(path)
-        url = self._url(key)
-        store = self._transport.store(self.bucket)
-        with map_s3_errors(url):
-            file = obstore.open_writer_async(
-                store, key, buffer_size=self.part_size, max_concurrency=self.max_concurrency
-            )
-        return S3Writer(file, self, safe_relative_path(path).as_posix(), url)
+        clean = safe_relative_path(path).as_posix()
+
+        async def stat() -> ObjectInfo | None:
+            return await self.stat(clean)
+
+        target = UploadTarget(await self._uploads(), self.bucket, key, self._url(key), stat)
+        return await open_upload(
+            target,
+            clean,
+            resume=resume,
+            part_size=self.part_size,
+            max_concurrency=self.max_concurrency,
+        )
+
+    async def _uploads(self) -> S3Client:
+        """boto3's client, made on first use (in a thread: it reads its service model)."""
+        if not self._clients:
+            transport = self._transport
+            client = await asyncio.to_thread(boto3_client, transport.access, transport.settings)
+            self._clients.append(client)  # writers opened at once may make two: both kept
+        return self._clients[0]
 
     async def delete(self, path: str) -> None:
         """Delete the object at ``path`` (none there is no error, as S3 answers)."""
@@ -177,44 +191,9 @@ class S3Location:
                     yield ObjectEntry(meta["path"][cut:], meta["size"])
 
     async def aclose(self) -> None:
-        """Close the transport if this location made it."""
+        """Close the upload client, and the transport if this location made it."""
+        clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
         if self._owns_transport:
             await self._transport.close()
-
-
-class S3Writer(WriterBase):
-    """One upload in progress (see :class:`skyhaul.ports.locations.LocationWriter`).
-
-    ``resume_offset`` is always 0: an S3 upload is never taken up again (see the rules).
-    """
-
-    def __init__(self, file: AsyncWritableFile, location: S3Location, path: str, url: str) -> None:
-        super().__init__(path)
-        self._file = file
-        self._location = location
-        self._url = url
-        self._completing = False
-
-    async def _write(self, chunk: bytes) -> None:
-        """Buffer ``chunk``; a full part is uploaded meanwhile."""
-        with map_s3_errors(self._url):
-            await self._file.write(chunk)
-
-    async def _sync(self) -> None:
-        """Nothing is durable on S3 before the upload completes."""
-
-    async def _commit(self) -> ObjectInfo:
-        """Complete the upload and return what S3 then reports."""
-        self._completing = True  # obstore's writer is spent now, even if this fails
-        with map_s3_errors(self._url):
-            await self._file.close()
-        info = await self._location.stat(self._path)
-        if info is None:  # completed, yet not there: not ours to fix, but never "done"
-            raise ClientError(f"S3 404 after completing {self._url}", status=404)
-        return info
-
-    async def _abort(self) -> None:
-        if self._completing:  # a failed completion: obstore has no upload left to abort
-            return
-        with map_s3_errors(self._url):
-            await self._file.__aexit__(_Aborted, _Aborted(), None)

@@ -7,7 +7,8 @@ Rules:
   idempotent and does nothing after a commit. A commit that failed leaves the writer open
   to ``abort``, which then drops what it can.
 - ``suspend`` ends a writer without committing, keeping what a later resume can use
-  (a local part file, synced); a store that cannot resume drops it, as ``abort``.
+  (a local part file, synced; an S3 upload's parts); a store that cannot resume drops
+  it, as ``abort``.
 - Subclasses do the I/O: ``_write``, ``_sync``, ``_commit``, ``_abort`` (``_suspend``).
 """
 

@@ -2,9 +2,9 @@
 
 Rules:
 - The bytes go source → destination in chunks; nothing is held whole.
-- A local destination left half-written by a killed copy is resumed where its durable
-  part file ends (``writer(resume=True)``): only the rest is read from the source. An S3
-  destination starts again (obstore keeps no upload id across processes).
+- A destination left half-written by a killed copy is resumed where its durable bytes
+  end (``writer(resume=True)``: a local part file, an S3 upload's parts): only the rest
+  is read from the source.
 - The sha256 of what was moved is returned when the copy ran whole in this call; after a
   resume it is None, and the package's verification at the destination (which reads every
   byte there) is what proves it. A caller whose next step reads the destination whole
@@ -93,6 +93,6 @@ async def move_object(
         await writer.abort()  # wrong bytes: nothing of them is worth resuming from
         raise
     except BaseException:
-        await writer.suspend()  # a local part file stays for the next attempt
+        await writer.suspend()  # what is durable stays for the next attempt
         raise
     return Moved(info.size, sha256, offset)
