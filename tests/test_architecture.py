@@ -22,6 +22,7 @@ LAYERS = {
     "demo": 4,
     "mast": 4,
     "web": 4,
+    "worker": 4,
     "services": 3,
     "adapters": 2,
     "ports": 1,
