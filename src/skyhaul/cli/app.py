@@ -45,6 +45,8 @@ class _Skyhaul(SkyhaulGroup):
         "copies": ("skyhaul.cli.packages", "copies"),
         "stage": ("skyhaul.cli.packages", "stage"),
         "pipeline": ("skyhaul.cli.pipeline", "pipeline_app"),
+        "worker": ("skyhaul.cli.worker", "worker"),
+        "manager": ("skyhaul.cli.worker", "manager"),
     }
 
 

@@ -32,6 +32,7 @@ from skyhaul.cli.options import (
     with_options,
 )
 from skyhaul.cli.transfer import download_and_report
+from skyhaul.cli.worker import CELERY, BrokerOption, submit_get
 from skyhaul.core.model import FileSpec, TransferOptions
 from skyhaul.errors import UsageError
 
@@ -73,6 +74,25 @@ def get(
             "--dir", "-d", metavar="DIR", help="Destination root.", show_default="current directory"
         ),
     ] = Path(),
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor",
+            envvar="SKYHAUL_EXECUTOR",
+            metavar="NAME",
+            help="local (this process) or celery (workers over a broker).",
+        ),
+    ] = "local",
+    broker: BrokerOption = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="With celery: print the job id and return.")
+    ] = False,
+    messages: Annotated[
+        int,
+        typer.Option(
+            "--messages", min=1, help="With celery: how many workers may join the job at once."
+        ),
+    ] = 1,
     *,
     common: CommonOptions,
     transfer: TransferOptions,
@@ -86,6 +106,22 @@ def get(
     # Imported here: the engine pulls in aiohttp, which status, ls and the rest never need.
     from skyhaul.services.runs import prepare_get
 
+    if executor not in ("local", CELERY):
+        raise UsageError(f"--executor {executor}: not local or celery")
+    if executor == CELERY:
+        with opened_catalog(common) as catalog:
+            code = submit_get(
+                term,
+                common,
+                catalog,
+                specs,
+                str(dest_root),
+                transfer,
+                broker=broker,
+                detach=detach,
+                messages=messages,
+            )
+        raise typer.Exit(code)
     with opened_catalog(common) as catalog:
         run, result = prepare_get(catalog, specs, str(dest_root), transfer, processes=processes)
         logger.info(

@@ -51,11 +51,11 @@ from skyhaul.core.processes import ProcessPlan, merge_summaries, plan_processes,
 from skyhaul.core.progress import ProgressBoard, SnapshotSource
 from skyhaul.errors import InterruptedRun, UsageError
 from skyhaul.services.acquire import AcquireResult, Discovery, acquire
-from skyhaul.services.clock import SYSTEM_CLOCK
 from skyhaul.services.copies import CopyReport, make_copies
 from skyhaul.services.discovery import DiscoveryResult
 from skyhaul.services.jobs import JobOutcome, create_job, requeue, run_job
 from skyhaul.services.processes import ChildRun, MergedProgress, WorkerProcesses
+from skyhaul.services.queued import queue_get
 from skyhaul.services.verify import check_stored
 
 __all__ = [
@@ -239,16 +239,8 @@ def prepare_get(
     its interface records of itself); its files are its links, so ``jobs resume``
     downloads exactly them again.
     """
-    recorded = {
-        "dest_root": dest_root,
-        "options": options_to_json(options),
-        "processes": processes,
-        **(params or {}),
-    }
-    job_id = create_job(catalog, kind, recorded)
-    # A known URL named for another destination wants a copy there.
-    registered = catalog.register(
-        specs, dest_root, now=SYSTEM_CLOCK.now(), job_id=job_id, copies=True
+    job_id, registered = queue_get(
+        catalog, specs, dest_root, options, processes=processes, kind=kind, params=params
     )
     spec = DownloadSpec(options, linked_only=True, processes=processes)
     return DownloadRun.prepare(catalog, spec, job_id), registered

@@ -1,0 +1,141 @@
+"""``skyhaul worker``, ``skyhaul manager`` and ``get --executor celery``: jobs run by
+Celery workers over Redis, with the catalog (PostgreSQL) as the single source of truth.
+
+Rules:
+- ``worker`` runs a Celery worker in this process (prefork pool) on the given queues.
+- ``manager`` publishes ``download_work`` again for every queued celery job that still
+  has files to do, every ``--interval`` seconds (or once): a lost message costs latency,
+  never data, and a needless one finds nothing to claim.
+- ``get --executor celery`` registers the job's files, publishes one message, then
+  follows the job in the catalog (``--messages N``: N messages, so
+  up to N workers join the job at once) until its files are settled; it exits like ``get``
+  (0 all downloaded, 1 otherwise). With ``--detach`` it prints the job id and exits 0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from skyhaul.adapters.catalog import Catalog
+from skyhaul.adapters.catalog.urls import catalog_url
+from skyhaul.cli.common import Terminal, opened_catalog, start
+from skyhaul.cli.options import CommonOptions, build_common, with_options
+from skyhaul.core.model import FileSpec, TransferOptions
+
+__all__ = ["CELERY", "manager", "submit_get", "worker"]
+
+#: The executor name jobs record (``params["executor"]``).
+CELERY = "celery"
+#: Seconds between two looks at a followed job.
+_FOLLOW_EVERY = 0.2
+
+BrokerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--broker",
+        envvar="SKYHAUL_BROKER",
+        metavar="URL",
+        help="Celery broker (redis://HOST:PORT/DB).",
+        show_default=False,
+    ),
+]
+
+
+@with_options(common=build_common)
+def worker(
+    queues: Annotated[
+        str, typer.Option("--queues", "-Q", metavar="Q1,Q2", help="Queues to listen on.")
+    ] = "downloads",
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Worker child processes.")
+    ] = 2,
+    broker: BrokerOption = None,
+    *,
+    common: CommonOptions,
+) -> None:
+    """Run a Celery worker that downloads the jobs published on its queues."""
+    start(common)
+    from skyhaul.worker.app import make_app
+
+    make_app(broker).worker_main(
+        [
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            str(concurrency),
+            "-Q",
+            queues,
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "INFO",
+        ]
+    )
+
+
+@with_options(common=build_common)
+def manager(
+    broker: BrokerOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Publish once and exit.")] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, metavar="S", help="Seconds between rounds.")
+    ] = 30.0,
+    *,
+    common: CommonOptions,
+) -> None:
+    """Publish again the work of every queued celery job that still has files to do."""
+    term = start(common)
+    from skyhaul.services.queued import finish_settled, jobs_with_work
+    from skyhaul.worker.app import make_app, publish_download
+
+    celery = make_app(broker)
+    url = catalog_url(common.catalog)
+    with opened_catalog(common) as catalog:
+        while True:
+            jobs = jobs_with_work(catalog, CELERY)
+            for job_id in jobs:
+                publish_download(celery, job_id, url)
+                finish_settled(catalog, job_id)
+            term.err.print(f"{len(jobs)} jobs with work published", highlight=False)
+            if once:
+                return
+            time.sleep(interval)
+
+
+def submit_get(
+    term: Terminal,
+    common: CommonOptions,
+    catalog: Catalog,
+    specs: Sequence[FileSpec],
+    dest_root: str,
+    transfer: TransferOptions,
+    *,
+    broker: str | None,
+    detach: bool,
+    messages: int = 1,
+) -> int:
+    """Queue a ``get`` job for the workers, publish it, follow it unless ``detach``;
+    return the exit code."""
+    from skyhaul.services.queued import finish_settled, is_settled, queue_get
+    from skyhaul.worker.app import make_app, publish_download
+
+    job_id, _ = queue_get(catalog, specs, dest_root, transfer, params={"executor": CELERY})
+    publish_download(make_app(broker), job_id, catalog_url(common.catalog), copies=messages)
+    if detach:
+        term.out.print(str(job_id), highlight=False)
+        return 0
+    while not is_settled(catalog.job_file_states(job_id)):
+        time.sleep(_FOLLOW_EVERY)
+    finish_settled(catalog, job_id)
+    states = {s.value.lower(): n for s, n in sorted(catalog.job_file_states(job_id).items())}
+    if term.json:
+        term.emit_json({"job": job_id, "files": states})
+    else:
+        term.out.print(f"job {job_id}: {states}", highlight=False)
+    done = set(states) <= {"downloaded", "ignored"}
+    return 0 if done else 1
