@@ -45,6 +45,7 @@ class _Skyhaul(SkyhaulGroup):
         "copies": ("skyhaul.cli.packages", "copies"),
         "stage": ("skyhaul.cli.packages", "stage"),
         "pipeline": ("skyhaul.cli.pipeline", "pipeline_app"),
+        "workers": ("skyhaul.cli.workers", "workers"),
     }
 
 
