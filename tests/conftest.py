@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 WaitFor = Callable[[Callable[[], bool], float, str], None]
 
@@ -22,3 +29,40 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 def wait_for() -> WaitFor:
     """Poll ``condition`` until it holds; fail after ``timeout`` s naming ``what``."""
     return _wait_for
+
+
+#: Redis tests use this database only, and delete only the keys they made there.
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis (database 13): skipped when unreachable, but failed under CI=true."""
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=2):
+            pass
+    except OSError as error:
+        why = f"no Redis on 127.0.0.1:6379 ({error})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{why}; CI=true requires it")
+        pytest.skip(why)
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_token() -> str:
+    """A word of this test only: every Redis key the test makes contains it."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def redis_client(redis_url: str, redis_token: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of the test Redis; afterwards the keys holding ``redis_token`` are deleted."""
+    from skyhaul.adapters.redis_client import connect  # only Redis tests pay for the import
+
+    opened = connect(redis_url)
+    yield opened
+    keys = [k async for k in opened.scan_iter(match=f"*{redis_token}*")]
+    if keys:
+        await opened.delete(*keys)
+    await opened.aclose()

@@ -47,6 +47,7 @@ class _Skyhaul(SkyhaulGroup):
         "pipeline": ("skyhaul.cli.pipeline", "pipeline_app"),
         "worker": ("skyhaul.cli.worker", "worker"),
         "manager": ("skyhaul.cli.worker", "manager"),
+        "workers": ("skyhaul.cli.workers", "workers"),
     }
 
 
