@@ -14,9 +14,10 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +26,9 @@ from skyhaul.adapters.catalog.urls import catalog_url
 from skyhaul.cli.common import Terminal, opened_catalog, start
 from skyhaul.cli.options import CommonOptions, build_common, with_options
 from skyhaul.core.model import FileSpec, TransferOptions
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 __all__ = ["CELERY", "manager", "submit_get", "worker"]
 
@@ -59,9 +63,18 @@ def worker(
 ) -> None:
     """Run a Celery worker that downloads the jobs published on its queues."""
     start(common)
-    from skyhaul.worker.app import make_app
+    from skyhaul.worker.app import broker_url, make_app
+    from skyhaul.worker.health import keep_alive
 
-    make_app(broker).worker_main(
+    stop = keep_alive(broker_url(broker), "worker", queues.split(","))
+    try:
+        _run_worker(make_app(broker), queues, concurrency)
+    finally:
+        stop()
+
+
+def _run_worker(celery: Celery, queues: str, concurrency: int) -> None:
+    celery.worker_main(
         [
             "worker",
             "-P",
@@ -91,11 +104,15 @@ def manager(
     """Publish again the work of every queued celery job that still has files to do."""
     term = start(common)
     from skyhaul.services.queued import finish_settled, jobs_with_work
-    from skyhaul.worker.app import make_app, publish_download
+    from skyhaul.worker.app import broker_url, make_app, publish_download
+    from skyhaul.worker.health import keep_alive
 
     celery = make_app(broker)
     url = catalog_url(common.catalog)
-    with opened_catalog(common) as catalog:
+    stop = keep_alive(broker_url(broker), "manager")
+    with contextlib.ExitStack() as running:
+        running.callback(stop)
+        catalog = running.enter_context(opened_catalog(common))
         while True:
             jobs = jobs_with_work(catalog, CELERY)
             for job_id in jobs:
