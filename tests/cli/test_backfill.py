@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -375,7 +376,9 @@ def test_killed_mid_day_the_rerun_redoes_only_that_day(
         process.wait()
     out = tmp_path / "data" / "reach"
     assert not (out / "reach_2024-01-02.csv").exists()
-    before = sim.stats.snapshot().records_requests
+    # The dead process's requests still in the simulator (answered 0.3 s late) are counted
+    # as they end: wait until the count holds still for twice that before taking it.
+    before = _settled(lambda: sim.stats.snapshot().records_requests, quiet=0.6)
     use_records(sim, RECORDS)
     rerun = subprocess.run(
         [*args, "--json"],
@@ -392,6 +395,19 @@ def test_killed_mid_day_the_rerun_redoes_only_that_day(
     with (out / "reach_2024-01-02.csv").open(newline="") as handle:
         assert sum(1 for _ in csv.DictReader(handle)) == PER_DAY
     assert not [p for p in out.iterdir() if p.name.startswith(".") and p.suffix == ".tmp"]
+
+
+def _settled(read: Callable[[], int], *, quiet: float, deadline: float = 30.0) -> int:
+    """``read()`` once it has not changed for ``quiet`` seconds (polled, with a deadline)."""
+    end = time.monotonic() + deadline
+    value, since = read(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < end, "the count never settled"
+        time.sleep(0.05)
+        now = read()
+        if now != value:
+            value, since = now, time.monotonic()
+    return value
 
 
 def test_day_progress_shows_chunks_records_and_rate() -> None:
