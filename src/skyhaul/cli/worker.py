@@ -153,6 +153,7 @@ def submit_get(
     if term.json:
         term.emit_json({"job": job_id, "files": states})
     else:
-        term.out.print(f"job {job_id}: {states}", highlight=False)
+        counts = ", ".join(f"{count:,} {state}" for state, count in states.items())
+        term.out.print(f"job {job_id}: {counts or 'no files'}", highlight=False)
     done = set(states) <= {"downloaded", "ignored"}
     return 0 if done else 1
