@@ -143,7 +143,29 @@ def test_toml_syntax_error_keeps_line_and_column(tmp_path: Path) -> None:
 
 def test_unknown_top_level_table_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, SIM_TABLE + '\n[source.typo]\ntype = "sim"\n')
-    assert error_of(path) == f"{path}: unknown table 'source' (known: sources)"
+    expected = f"{path}: unknown key 'source' (known: broker, executor, sources)"
+    assert error_of(path) == expected
+
+
+def test_broker_and_executor_are_read_beside_the_sources(tmp_path: Path) -> None:
+    path = write(tmp_path, 'broker = "redis://b:6379/3"\nexecutor = "celery"\n' + SIM_TABLE)
+    config = load_config(path, environ={})
+    assert (config.broker, config.executor) == ("redis://b:6379/3", "celery")
+    assert list(config.sources) == ["sim1"]
+    assert (load_config(write(tmp_path / "b", SIM_TABLE), environ={}).executor) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('executor = "threads"', "executor = 'threads': not local or celery"),
+        ("executor = 3", "executor = 3: not local or celery"),
+        ('broker = "localhost"', "broker = 'localhost': not a URL (redis://HOST:PORT/DB)"),
+    ],
+)
+def test_bad_broker_or_executor_is_one_line(tmp_path: Path, line: str, message: str) -> None:
+    path = write(tmp_path, line + "\n")
+    assert error_of(path) == f"{path}: {message}"
 
 
 def test_sources_must_be_a_table(tmp_path: Path) -> None:

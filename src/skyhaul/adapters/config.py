@@ -7,6 +7,9 @@ Rules:
   ``records-api``)
   and that type's options; ``dest`` (optional) is where the source's files go, relative to
   the configuration file's directory (default ``data/<name>``).
+- Top-level keys besides the tables: ``broker = "redis://..."`` (the Celery broker) and
+  ``executor = "local" | "celery"`` (where jobs run); each is a fallback behind its
+  command-line option and its environment variable (``cli.execution``).
 - Errors are one-line ``ConfigError`` messages naming the file and the table; TOML syntax
   errors keep tomllib's line and column.
 - Nothing here reads secrets: :mod:`skyhaul.adapters.credentials` does, when a source is built.
@@ -24,12 +27,21 @@ from typing import Any
 
 from skyhaul.errors import ConfigError
 
-__all__ = ["CONFIG_ENV", "DEFAULT_CONFIG", "SkyhaulConfig", "SourceConfig", "load_config"]
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG",
+    "EXECUTORS",
+    "SkyhaulConfig",
+    "SourceConfig",
+    "load_config",
+]
 
 CONFIG_ENV = "SKYHAUL_CONFIG"
 DEFAULT_CONFIG = "skyhaul.toml"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_TOP_LEVEL = frozenset({"sources"})
+_TOP_LEVEL = ("broker", "executor", "sources")
+#: The values ``executor`` takes.
+EXECUTORS = ("local", "celery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +78,10 @@ class SkyhaulConfig:
 
     path: Path | None = None
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
+    broker: str | None = None
+    """``broker``: the Celery broker URL."""
+    executor: str | None = None
+    """``executor``: one of :data:`EXECUTORS`."""
 
     def source(self, name: str) -> SourceConfig:
         """Return source ``name``; a ``ConfigError`` lists the known ones if it is absent."""
@@ -120,15 +136,22 @@ def _read(path: Path) -> SkyhaulConfig:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    unknown = set(document) - _TOP_LEVEL
+    unknown = set(document) - set(_TOP_LEVEL)
     if unknown:
-        raise ConfigError(f"{path}: unknown table {sorted(unknown)[0]!r} (known: sources)")
+        known = ", ".join(_TOP_LEVEL)
+        raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r} (known: {known})")
     base_dir = path.resolve().parent
     tables = document.get("sources", {})
     if not isinstance(tables, dict):
         raise ConfigError(f"{path}: 'sources' must be a table of [sources.<name>] tables")
     sources = {name: _source(path, base_dir, name, table) for name, table in sorted(tables.items())}
-    return SkyhaulConfig(path=path, sources=sources)
+    broker = document.get("broker")
+    if broker is not None and (not isinstance(broker, str) or "://" not in broker):
+        raise ConfigError(f"{path}: broker = {broker!r}: not a URL (redis://HOST:PORT/DB)")
+    executor = document.get("executor")
+    if executor is not None and executor not in EXECUTORS:
+        raise ConfigError(f"{path}: executor = {executor!r}: not {' or '.join(EXECUTORS)}")
+    return SkyhaulConfig(path=path, sources=sources, broker=broker, executor=executor)
 
 
 def _source(path: Path, base_dir: Path, name: str, table: Any) -> SourceConfig:

@@ -23,6 +23,7 @@ import typer
 
 from skyhaul.adapters.manifest import MANIFEST_COLUMNS, read_specs, specs_from_urls
 from skyhaul.cli.common import catalog_location, opened_catalog, start
+from skyhaul.cli.execution import Execution, build_execution
 from skyhaul.cli.options import (
     CommonOptions,
     build_common,
@@ -32,7 +33,7 @@ from skyhaul.cli.options import (
     with_options,
 )
 from skyhaul.cli.transfer import download_and_report
-from skyhaul.cli.worker import CELERY, BrokerOption, submit_get
+from skyhaul.cli.worker import submit_get
 from skyhaul.core.model import FileSpec, TransferOptions
 from skyhaul.errors import UsageError
 
@@ -48,6 +49,7 @@ _INPUT_HELP = f"A URL list (one per line) or a CSV/JSON manifest ({', '.join(MAN
     transfer=build_transfer,
     processes=build_processes,
     progress=build_progress,
+    execution=build_execution,
 )
 def get(
     urls: Annotated[
@@ -74,30 +76,12 @@ def get(
             "--dir", "-d", metavar="DIR", help="Destination root.", show_default="current directory"
         ),
     ] = Path(),
-    executor: Annotated[
-        str,
-        typer.Option(
-            "--executor",
-            envvar="SKYHAUL_EXECUTOR",
-            metavar="NAME",
-            help="local (this process) or celery (workers over a broker).",
-        ),
-    ] = "local",
-    broker: BrokerOption = None,
-    detach: Annotated[
-        bool, typer.Option("--detach", help="With celery: print the job id and return.")
-    ] = False,
-    messages: Annotated[
-        int,
-        typer.Option(
-            "--messages", min=1, help="With celery: how many workers may join the job at once."
-        ),
-    ] = 1,
     *,
     common: CommonOptions,
     transfer: TransferOptions,
     processes: int | None,
     progress: bool,
+    execution: Execution,
 ) -> None:
     """Register URLs (or a manifest) in the catalog and download them."""
     term = start(common)
@@ -106,9 +90,8 @@ def get(
     # Imported here: the engine pulls in aiohttp, which status, ls and the rest never need.
     from skyhaul.services.runs import prepare_get
 
-    if executor not in ("local", CELERY):
-        raise UsageError(f"--executor {executor}: not local or celery")
-    if executor == CELERY:
+    execution = execution.resolve()
+    if execution.celery:
         with opened_catalog(common) as catalog:
             code = submit_get(
                 term,
@@ -117,9 +100,9 @@ def get(
                 specs,
                 str(dest_root),
                 transfer,
-                broker=broker,
-                detach=detach,
-                messages=messages,
+                broker=execution.broker,
+                detach=execution.detach,
+                messages=execution.messages,
             )
         raise typer.Exit(code)
     with opened_catalog(common) as catalog:

@@ -7,7 +7,8 @@ Rules:
 - ``import OBS_ID...`` registers one file per product as an ``import`` job and downloads
   it as ``get`` does (same transfer options, progress, Ctrl-C, summary, exit codes);
   the products it skips or refuses are listed (and in ``--json``). ``jobs resume ID``
-  resumes it.
+  resumes it. With ``--executor celery`` the search and the registering happen here (the
+  workers need not reach MAST's API), and workers on the ``imports`` queue download.
 - MAST is ``--mast-url``, else ``$SKYHAUL_MAST_URL``, else ``https://mast.stsci.edu``;
   an S3 endpoint other than AWS's is ``$AWS_ENDPOINT_URL_S3``.
 - Exit codes: 0 done; 1 some product failed or was refused, or MAST failed (as
@@ -28,8 +29,15 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from skyhaul.cli.common import catalog_location, opened_catalog, start
+from skyhaul.cli.execution import CELERY, Execution, build_execution
 from skyhaul.cli.get import _destination
-from skyhaul.cli.mast_report import count, import_and_report, products_lines, search_table
+from skyhaul.cli.mast_report import (
+    count,
+    import_and_report,
+    products_lines,
+    search_table,
+    submit_import,
+)
 from skyhaul.cli.options import (
     CommonOptions,
     build_common,
@@ -179,6 +187,7 @@ def products(
     transfer=build_transfer,
     processes=build_processes,
     progress=build_progress,
+    execution=build_execution,
 )
 def import_(
     obs_ids: Annotated[
@@ -205,6 +214,7 @@ def import_(
     transfer: TransferOptions,
     processes: int | None,
     progress: bool,
+    execution: Execution,
 ) -> None:
     """Import observations: one file per product under DIR/<mission>/<obs_id>/, as a job."""
     from skyhaul.services.mast_import import (
@@ -212,9 +222,11 @@ def import_(
         plan_import,
         prepare_import,
         query_params,
+        queue_import,
     )
 
     term = start(common)
+    execution = execution.resolve()
     root = _destination(directory)
     choice = SourceChoice(source.value)
     url = _mast_url(mast_url)
@@ -223,7 +235,13 @@ def import_(
         lambda client: plan_import(client, obs_ids, product_type=product_type, source=choice),
         verify_tls=transfer.verify_tls,
     )
-    params = {"mast": query_params(url, obs_ids, product_type, choice)}
+    params: dict[str, object] = {"mast": query_params(url, obs_ids, product_type, choice)}
+    if execution.celery:
+        with opened_catalog(common) as catalog:
+            params["executor"] = CELERY
+            job_id, _ = queue_import(catalog, plan, str(root), transfer, params=params)
+            code = submit_import(term, common, catalog, job_id, plan, execution)
+        raise typer.Exit(code)
     with opened_catalog(common) as catalog:
         run, registered = prepare_import(
             catalog, plan, str(root), transfer, processes=processes, params=params

@@ -7,6 +7,8 @@ Rules:
   on terminals, the first Ctrl-C stops resumably): its summary is ``get``'s, followed by
   the products it skipped and refused (``--json``: one object, the run's summary with
   ``products``, ``skipped`` and ``refused``). Refused products make the exit code 1.
+- An import run by workers (``submit_import``) ends with the job's counts
+  (``cli.execution``), then the same products set aside, and the same exit codes.
 """
 
 from __future__ import annotations
@@ -22,16 +24,20 @@ from rich.table import Table
 from rich.text import Text
 
 from skyhaul.cli.common import Terminal
+from skyhaul.cli.execution import Execution, submit
+from skyhaul.cli.options import CommonOptions
+from skyhaul.core.jobs import JobKind
 from skyhaul.core.units import format_size
 
 if TYPE_CHECKING:
+    from skyhaul.adapters.catalog import Catalog
     from skyhaul.services.acquire import AcquireResult
     from skyhaul.services.mast_import import ImportPlan
     from skyhaul.services.mast_products import ProductEntry
     from skyhaul.services.mast_search import SearchRow
     from skyhaul.services.runs import DownloadRun
 
-__all__ = ["count", "import_and_report", "products_lines", "search_table"]
+__all__ = ["count", "import_and_report", "products_lines", "search_table", "submit_import"]
 
 logger = logging.getLogger("skyhaul.cli")
 
@@ -123,12 +129,39 @@ def import_and_report(
     else:
         for line in summary_lines(result.run.summary, files_at=files_at, catalog_at=catalog_at):
             term.out.print(line, highlight=False)
-        for what, aside in (("skipped", plan.skipped), ("refused", plan.refused)):
-            if aside:
-                term.out.print(f"{count(len(aside), 'product')} {what}:", highlight=False)
-            for item in aside[:SHOWN_ASIDE]:
-                term.out.print(Text(f"  {item.obs_id}/{item.filename}: {item.reason}"))
-            if len(aside) > SHOWN_ASIDE:
-                term.out.print(f"  ... and {len(aside) - SHOWN_ASIDE} more (--json lists all)")
+        _print_aside(term, plan)
     code = exit_code(result.run.summary)
     return 1 if code == 0 and plan.refused else code
+
+
+def submit_import(
+    term: Terminal,
+    common: CommonOptions,
+    catalog: Catalog,
+    job_id: int,
+    plan: ImportPlan,
+    execution: Execution,
+) -> int:
+    """Hand queued import job ``job_id`` to the workers and follow it (unless detached);
+    return the exit code."""
+    extra = {
+        "products": len(plan.specs),
+        "skipped": [s.as_json() for s in plan.skipped],
+        "refused": [s.as_json() for s in plan.refused],
+    }
+    code = submit(term, common, catalog, job_id, JobKind.IMPORT, execution, extra=extra)
+    if execution.detach:
+        return code
+    if not term.json:
+        _print_aside(term, plan)
+    return 1 if code == 0 and plan.refused else code
+
+
+def _print_aside(term: Terminal, plan: ImportPlan) -> None:
+    for what, aside in (("skipped", plan.skipped), ("refused", plan.refused)):
+        if aside:
+            term.out.print(f"{count(len(aside), 'product')} {what}:", highlight=False)
+        for item in aside[:SHOWN_ASIDE]:
+            term.out.print(Text(f"  {item.obs_id}/{item.filename}: {item.reason}"))
+        if len(aside) > SHOWN_ASIDE:
+            term.out.print(f"  ... and {len(aside) - SHOWN_ASIDE} more (--json lists all)")

@@ -3,9 +3,9 @@ Celery workers over Redis, with the catalog (PostgreSQL) as the single source of
 
 Rules:
 - ``worker`` runs a Celery worker in this process (prefork pool) on the given queues.
-- ``manager`` publishes ``download_work`` again for every queued celery job that still
-  has files to do, every ``--interval`` seconds (or once): a lost message costs latency,
-  never data, and a needless one finds nothing to claim.
+- ``manager`` publishes ``download_work`` again, on its kind's queue, for every queued
+  celery job that still has files to do, every ``--interval`` seconds (or once): a lost
+  message costs latency, never data, and a needless one finds nothing to claim.
 - ``get --executor celery`` registers the job's files, publishes one message, then
   follows the job in the catalog (``--messages N``: N messages, so
   up to N workers join the job at once) until its files are settled; it exits like ``get``
@@ -24,29 +24,15 @@ import typer
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.catalog.urls import catalog_url
 from skyhaul.cli.common import Terminal, opened_catalog, start
+from skyhaul.cli.execution import CELERY, BrokerOption, Execution, submit
 from skyhaul.cli.options import CommonOptions, build_common, with_options
+from skyhaul.core.jobs import JobKind
 from skyhaul.core.model import FileSpec, TransferOptions
 
 if TYPE_CHECKING:
     from celery import Celery
 
 __all__ = ["CELERY", "manager", "submit_get", "worker"]
-
-#: The executor name jobs record (``params["executor"]``).
-CELERY = "celery"
-#: Seconds between two looks at a followed job.
-_FOLLOW_EVERY = 0.2
-
-BrokerOption = Annotated[
-    str | None,
-    typer.Option(
-        "--broker",
-        envvar="SKYHAUL_BROKER",
-        metavar="URL",
-        help="Celery broker (redis://HOST:PORT/DB).",
-        show_default=False,
-    ),
-]
 
 
 @with_options(common=build_common)
@@ -104,7 +90,7 @@ def manager(
     """Publish again the work of every queued celery job that still has files to do."""
     term = start(common)
     from skyhaul.services.queued import finish_settled, jobs_with_work
-    from skyhaul.worker.app import broker_url, make_app, publish_download
+    from skyhaul.worker.app import broker_url, make_app, publish_download, queue_of
     from skyhaul.worker.health import keep_alive
 
     celery = make_app(broker)
@@ -115,8 +101,8 @@ def manager(
         catalog = running.enter_context(opened_catalog(common))
         while True:
             jobs = jobs_with_work(catalog, CELERY)
-            for job_id in jobs:
-                publish_download(celery, job_id, url)
+            for job_id, kind in jobs.items():
+                publish_download(celery, job_id, url, queue=queue_of(kind))
                 finish_settled(catalog, job_id)
             term.err.print(f"{len(jobs)} jobs with work published", highlight=False)
             if once:
@@ -138,22 +124,8 @@ def submit_get(
 ) -> int:
     """Queue a ``get`` job for the workers, publish it, follow it unless ``detach``;
     return the exit code."""
-    from skyhaul.services.queued import finish_settled, is_settled, queue_get
-    from skyhaul.worker.app import make_app, publish_download
+    from skyhaul.services.queued import queue_get
 
     job_id, _ = queue_get(catalog, specs, dest_root, transfer, params={"executor": CELERY})
-    publish_download(make_app(broker), job_id, catalog_url(common.catalog), copies=messages)
-    if detach:
-        term.out.print(str(job_id), highlight=False)
-        return 0
-    while not is_settled(catalog.job_file_states(job_id)):
-        time.sleep(_FOLLOW_EVERY)
-    finish_settled(catalog, job_id)
-    states = {s.value.lower(): n for s, n in sorted(catalog.job_file_states(job_id).items())}
-    if term.json:
-        term.emit_json({"job": job_id, "files": states})
-    else:
-        counts = ", ".join(f"{count:,} {state}" for state, count in states.items())
-        term.out.print(f"job {job_id}: {counts or 'no files'}", highlight=False)
-    done = set(states) <= {"downloaded", "ignored"}
-    return 0 if done else 1
+    execution = Execution(CELERY, broker, detach=detach, messages=messages)
+    return submit(term, common, catalog, job_id, JobKind.GET, execution)

@@ -20,6 +20,9 @@ Rules:
 - The job is a ``get`` of named files under the kind ``import`` (``services.runs``), with
   FITS checks on (``TransferOptions.fits_metadata``): progress, cancel and ``jobs
   resume`` work as for any job. Its parameters record the MAST query, not the files.
+- ``queue_import`` queues the same job for Celery workers and runs nothing: its recorded
+  options carry what a worker needs (FITS checks on), never a secret; a worker reads its
+  S3 endpoint and credentials from its own AWS environment.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from skyhaul.core.specs import validate_spec
 from skyhaul.errors import InvalidSpecError
 from skyhaul.services.acquire import AcquireResult
 from skyhaul.services.mast_products import ProductEntry, find_observations, products_of
+from skyhaul.services.queued import queue_get
 from skyhaul.services.runs import DownloadRun, prepare_get
 
 __all__ = [
@@ -49,6 +53,7 @@ __all__ = [
     "plan_import",
     "prepare_import",
     "query_params",
+    "queue_import",
 ]
 
 #: The ``source`` of an imported file in the catalog.
@@ -243,11 +248,6 @@ def prepare_import(
     ``params`` is what the job records of the query (the MAST URL, the obs_ids, the
     product type, the source); the counts of products set aside are added.
     """
-    recorded = {
-        **(params or {}),
-        "skipped": len(plan.skipped),
-        "refused": len(plan.refused),
-    }
     return prepare_get(
         catalog,
         plan.specs,
@@ -255,8 +255,38 @@ def prepare_import(
         replace(options, fits_metadata=True),
         processes=processes,
         kind=JobKind.IMPORT,
-        params=recorded,
+        params=_recorded(plan, params),
     )
+
+
+def queue_import(
+    catalog: Catalog,
+    plan: ImportPlan,
+    dest_root: str,
+    options: TransferOptions,
+    *,
+    params: Mapping[str, object] | None = None,
+) -> tuple[int, RegisterResult]:
+    """Queue the ``import`` job and register its files linked to it, for workers to
+    download; run nothing. ``params`` as for :func:`prepare_import` (with the executor).
+
+    Returns
+    -------
+    tuple of (int, RegisterResult)
+        The job id and what registering found.
+    """
+    return queue_get(
+        catalog,
+        plan.specs,
+        dest_root,
+        replace(options, fits_metadata=True),
+        kind=JobKind.IMPORT,
+        params=_recorded(plan, params),
+    )
+
+
+def _recorded(plan: ImportPlan, params: Mapping[str, object] | None) -> dict[str, object]:
+    return {**(params or {}), "skipped": len(plan.skipped), "refused": len(plan.refused)}
 
 
 def _spec(

@@ -4,6 +4,8 @@ Rules (the catalog is the single source of truth; a broker message only says "wo
 available"):
 - ``queue_get`` registers a ``get`` job's files linked to it, as ``prepare_get`` does,
   but runs nothing: the caller publishes a message and any worker picks the job up.
+  ``queue_download`` does the same for a ``download`` job: the files its selection makes
+  eligible now (waiting, or failed and due) are linked to it.
 - ``work_on_job`` runs the engine's claim loop over the job's files until nothing is
   claimable, then returns. Claims are compare-and-set with leases, so several workers on
   one job never fetch a file twice, and a duplicate or redelivered message finds nothing
@@ -15,17 +17,18 @@ available"):
   ignored, else FAILED.
 - ``jobs_with_work`` lists the queued jobs of an executor that still have files to do
   (waiting, failed, or held under a lease that may have expired): the manager publishes
-  them again, so a lost message costs latency, never data.
+  them again (each on its kind's queue), so a lost message costs latency, never data.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from skyhaul.adapters.catalog import Catalog, RegisterResult
-from skyhaul.core.jobparams import options_from_json, options_to_json
+from skyhaul.core.jobparams import options_from_json, options_to_json, selection_to_json
 from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, RunSummary, Selection, TransferOptions
@@ -34,12 +37,21 @@ from skyhaul.services.clock import SYSTEM_CLOCK
 from skyhaul.services.jobs import create_job
 from skyhaul.services.owners import new_owner
 
-__all__ = ["finish_settled", "is_settled", "jobs_with_work", "queue_get", "work_on_job"]
+__all__ = [
+    "finish_settled",
+    "is_settled",
+    "jobs_with_work",
+    "queue_download",
+    "queue_get",
+    "work_on_job",
+]
 
 #: Files of these states are still to be done by someone.
 _OPEN = frozenset({FileState.DISCOVERED, FileState.DOWNLOADING})
 #: A job succeeds when all its files are in these states.
 _DONE = frozenset({FileState.DOWNLOADED, FileState.IGNORED})
+#: The states a download considers: waiting, or failed (when its retry is due).
+_ELIGIBLE = frozenset({FileState.DISCOVERED, FileState.FAILED})
 
 
 def queue_get(
@@ -71,6 +83,41 @@ def queue_get(
         specs, dest_root, now=SYSTEM_CLOCK.now(), job_id=job_id, copies=True
     )
     return job_id, registered
+
+
+def queue_download(
+    catalog: Catalog,
+    options: TransferOptions,
+    selection: Selection,
+    *,
+    params: Mapping[str, Any] | None = None,
+    batch: int = 5_000,
+) -> tuple[int, int]:
+    """Queue a ``download`` job over the files of ``selection`` eligible now, linked to
+    it; run nothing.
+
+    Returns
+    -------
+    tuple of (int, int)
+        The job id and how many files were linked.
+    """
+    recorded = {
+        "selection": selection_to_json(selection),
+        "options": options_to_json(options),
+        **(params or {}),
+    }
+    job_id = create_job(catalog, JobKind.DOWNLOAD, recorded)
+    now = SYSTEM_CLOCK.now()
+    waiting = replace(selection, states=_ELIGIBLE & (selection.states or _ELIGIBLE))
+    linked, offset = 0, 0
+    # Paged by offset: a file another run claims meanwhile may shift a page and be
+    # missed here, which costs nothing, as that run downloads it.
+    while page := catalog.list_files(waiting, limit=batch, offset=offset):
+        offset += len(page)
+        # A failed file joins when its retry is due, as the engine would take it now.
+        due = [f.id for f in page if f.next_attempt_at is None or f.next_attempt_at <= now]
+        linked += catalog.link_job_files(job_id, due)
+    return job_id, linked
 
 
 def work_on_job(catalog: Catalog, job_id: int) -> RunSummary:
@@ -107,13 +154,14 @@ def finish_settled(catalog: Catalog, job_id: int) -> JobState | None:
     return final
 
 
-def jobs_with_work(catalog: Catalog, executor: str) -> list[int]:
-    """The queued jobs run by ``executor`` whose files are not all downloaded or set aside."""
-    found = []
+def jobs_with_work(catalog: Catalog, executor: str) -> dict[int, JobKind]:
+    """The queued jobs run by ``executor`` whose files are not all downloaded or set
+    aside, by id (ascending), with their kinds (which say their queues)."""
+    found: dict[int, JobKind] = {}
     for job in catalog.list_jobs(states=[JobState.QUEUED], limit=10_000):
         if job.params.get("executor") != executor:
             continue
         states = catalog.job_file_states(job.id)
         if any(count for state, count in states.items() if state in _OPEN | {FileState.FAILED}):
-            found.append(job.id)
-    return sorted(found)
+            found[job.id] = job.kind
+    return dict(sorted(found.items()))

@@ -10,6 +10,11 @@ Rules:
   for ever over the same file.
 - ``worker_prefetch_multiplier=1``: a task may run for hours, a worker holds one at a time.
 - No result backend: results live in the catalog.
+- One queue per kind of job (``queue_of``): ``downloads`` for ``get`` and ``download``
+  jobs, ``imports`` for MAST imports, so a worker serves the kinds whose queues it
+  listens on (``-Q downloads,imports``). Every kind runs the same task,
+  ``download_work``: the claim loop over the job's linked files with its recorded
+  options; the queue, not the task, says who serves it.
 - The broker comes from ``--broker`` or ``SKYHAUL_BROKER``; the visibility timeout from
   ``SKYHAUL_VISIBILITY_TIMEOUT`` (seconds, longer than any task), the hard time limit of a
   task from ``SKYHAUL_TASK_TIME_LIMIT``. ``celery -A skyhaul.worker.app:app worker`` uses
@@ -22,21 +27,28 @@ import os
 
 from celery import Celery
 
+from skyhaul.core.jobs import JobKind
 from skyhaul.worker.tasks import DOWNLOAD_WORK, download_work
 
 __all__ = [
     "DEFAULT_BROKER",
     "DOWNLOADS_QUEUE",
+    "IMPORTS_QUEUE",
     "app",
     "broker_url",
     "make_app",
     "publish_download",
+    "queue_of",
 ]
 
 #: Where the broker is when nothing says otherwise.
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 #: The queue of download jobs.
 DOWNLOADS_QUEUE = "downloads"
+#: The queue of import jobs (MAST observations; their files mostly come from S3).
+IMPORTS_QUEUE = "imports"
+#: Kinds with a queue of their own; the others (get, download) go to ``downloads``.
+_QUEUES = {JobKind.IMPORT: IMPORTS_QUEUE}
 #: Seconds before Redis delivers an unacknowledged message again: longer than any task.
 DEFAULT_VISIBILITY_TIMEOUT = 12 * 3600.0
 #: Seconds a task may run before its worker child is killed (and the message redelivered).
@@ -85,11 +97,23 @@ def make_app(
     return celery
 
 
-def publish_download(celery: Celery, job_id: int, catalog_url: str, *, copies: int = 1) -> None:
-    """Say that job ``job_id`` of the catalog at ``catalog_url`` has downloads to do,
-    ``copies`` times: up to that many workers join the job at once."""
+def queue_of(kind: JobKind) -> str:
+    """The queue jobs of ``kind`` are published on."""
+    return _QUEUES.get(kind, DOWNLOADS_QUEUE)
+
+
+def publish_download(
+    celery: Celery,
+    job_id: int,
+    catalog_url: str,
+    *,
+    copies: int = 1,
+    queue: str = DOWNLOADS_QUEUE,
+) -> None:
+    """Say on ``queue`` that job ``job_id`` of the catalog at ``catalog_url`` has
+    downloads to do, ``copies`` times: up to that many workers join the job at once."""
     for _ in range(copies):
-        celery.send_task(DOWNLOAD_WORK, args=[job_id, catalog_url], queue=DOWNLOADS_QUEUE)
+        celery.send_task(DOWNLOAD_WORK, args=[job_id, catalog_url], queue=queue)
 
 
 #: The application ``celery -A skyhaul.worker.app:app`` runs (broker from the environment).

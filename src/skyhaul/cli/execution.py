@@ -1,0 +1,190 @@
+"""Where a job runs (``--executor``, ``--broker``, ``--detach``, ``--messages``), and a
+queued job handed to the workers and followed to its end.
+
+Rules:
+- Precedence, for the executor and the broker alike: the command-line option, else the
+  environment (``SKYHAUL_EXECUTOR``, ``SKYHAUL_BROKER``), else ``executor``/``broker`` in
+  the configuration file (``skyhaul.toml``), else ``local`` and the local Redis. The file
+  is read only when something is still unset: a command told ``--executor local``, or
+  given both, never reads it.
+- An executor that is neither ``local`` nor ``celery`` is a one-line usage error (exit
+  2) naming the option, or the file and its key.
+- ``submit`` publishes a queued job on its kind's queue (``worker.app.queue_of``), then
+  follows it in the catalog until its files are settled, ends it, prints its counts, and
+  returns 0 when every file is downloaded or ignored, else 1. With ``--detach`` it prints
+  the job id and returns 0. Celery is imported only here, on that path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from skyhaul.adapters.catalog import Catalog
+from skyhaul.adapters.catalog.urls import catalog_url
+from skyhaul.adapters.config import EXECUTORS, load_config
+from skyhaul.cli.common import Terminal
+from skyhaul.cli.options import CommonOptions
+from skyhaul.core.jobs import JobKind
+from skyhaul.errors import UsageError
+
+__all__ = [
+    "CELERY",
+    "LOCAL",
+    "BrokerOption",
+    "Execution",
+    "build_execution",
+    "follow",
+    "submit",
+]
+
+#: Jobs run in this process.
+LOCAL = "local"
+#: Jobs run by Celery workers; the name jobs record (``params["executor"]``).
+CELERY = "celery"
+#: Seconds between two looks at a followed job.
+_FOLLOW_EVERY = 0.2
+
+BrokerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--broker",
+        envvar="SKYHAUL_BROKER",
+        metavar="URL",
+        help="Celery broker (redis://HOST:PORT/DB) \\[default: broker in skyhaul.toml, "
+        "else redis://127.0.0.1:6379/0].",
+        show_default=False,
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """Where a command's job runs.
+
+    Parameters
+    ----------
+    executor : str or None
+        ``local`` or ``celery``; None: not given (see :meth:`resolve`).
+    broker : str or None
+        The Celery broker URL; None: not given.
+    detach : bool
+        With celery: print the job id and return.
+    messages : int
+        With celery: how many messages, so how many workers may join the job at once.
+    """
+
+    executor: str | None = None
+    broker: str | None = None
+    detach: bool = False
+    messages: int = 1
+
+    @property
+    def celery(self) -> bool:
+        """Whether workers run the job."""
+        return self.executor == CELERY
+
+    def resolve(self, config: Path | None = None) -> Execution:
+        """Fill what the options and the environment left unset from the configuration
+        file (``config``, else ``$SKYHAUL_CONFIG``, else ``./skyhaul.toml``), then the
+        defaults.
+
+        Raises
+        ------
+        UsageError
+            ``--executor`` (or ``SKYHAUL_EXECUTOR``) names no executor.
+        ConfigError
+            The file cannot be read, or its ``executor``/``broker`` is bad.
+        """
+        if self.executor is not None and self.executor not in EXECUTORS:
+            raise UsageError(f"--executor {self.executor}: not {' or '.join(EXECUTORS)}")
+        if self.executor == LOCAL or (self.executor is not None and self.broker is not None):
+            return self
+        loaded = load_config(config)
+        return replace(
+            self,
+            executor=self.executor or loaded.executor or LOCAL,
+            broker=self.broker or loaded.broker,
+        )
+
+
+def build_execution(
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            envvar="SKYHAUL_EXECUTOR",
+            metavar="NAME",
+            help="local (this process) or celery (workers over a broker) \\[default: "
+            "executor in skyhaul.toml, else local].",
+            show_default=False,
+        ),
+    ] = None,
+    broker: BrokerOption = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="With celery: print the job id and return.")
+    ] = False,
+    messages: Annotated[
+        int,
+        typer.Option(
+            "--messages", min=1, help="With celery: how many workers may join the job at once."
+        ),
+    ] = 1,
+) -> Execution:
+    """Build the execution options (unresolved: see :meth:`Execution.resolve`)."""
+    return Execution(executor=executor, broker=broker, detach=detach, messages=messages)
+
+
+def submit(
+    term: Terminal,
+    common: CommonOptions,
+    catalog: Catalog,
+    job_id: int,
+    kind: JobKind,
+    execution: Execution,
+    *,
+    extra: Mapping[str, object] | None = None,
+) -> int:
+    """Publish queued job ``job_id`` on the queue of ``kind``; follow it unless detached.
+
+    ``extra`` joins the JSON summary (an import's products set aside). Returns the exit
+    code (see the module rules).
+    """
+    from skyhaul.worker.app import make_app, publish_download, queue_of
+
+    publish_download(
+        make_app(execution.broker),
+        job_id,
+        catalog_url(common.catalog),
+        copies=execution.messages,
+        queue=queue_of(kind),
+    )
+    if execution.detach:
+        term.out.print(str(job_id), highlight=False)
+        return 0
+    return follow(term, catalog, job_id, extra=extra)
+
+
+def follow(
+    term: Terminal, catalog: Catalog, job_id: int, *, extra: Mapping[str, object] | None = None
+) -> int:
+    """Wait until job ``job_id``'s files are settled, end the job, print its counts;
+    return 0 when all are downloaded or ignored, else 1."""
+    from skyhaul.services.queued import finish_settled, is_settled
+
+    while not is_settled(catalog.job_file_states(job_id)):
+        time.sleep(_FOLLOW_EVERY)
+    finish_settled(catalog, job_id)
+    states = {s.value.lower(): n for s, n in sorted(catalog.job_file_states(job_id).items())}
+    if term.json:
+        term.emit_json({"job": job_id, "files": states, **(extra or {})})
+    else:
+        counts = ", ".join(f"{count:,} {state}" for state, count in states.items())
+        term.out.print(f"job {job_id}: {counts or 'no files'}", highlight=False)
+    done = set(states) <= {"downloaded", "ignored"}
+    return 0 if done else 1
