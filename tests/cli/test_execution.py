@@ -73,3 +73,17 @@ def test_a_bad_executor_is_one_line_and_exit_2(
     assert result.exit_code == 2, result.output
     assert result.stderr.splitlines() == [f"skyhaul: error: {expected}"]
     assert not (tmp_path / "catalog.db").exists(), "bad input touched the catalog"
+
+
+def test_an_unreachable_broker_is_one_line_naming_it_without_its_password(
+    skyhaul: Invoke, tmp_path: Path
+) -> None:
+    url = "redis://:hunter2@127.0.0.1:1/0"
+    result = skyhaul(
+        "get", "https://archive.example/a.fits", "--executor", "celery", "--broker", url
+    )
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    prefix = "skyhaul: error: cannot reach the broker redis://:REDACTED@127.0.0.1:1/0: "
+    assert line.startswith(prefix)
+    assert line.endswith("(job 1 stays queued)") and "hunter2" not in result.output

@@ -13,6 +13,8 @@ Rules:
   follows it in the catalog until its files are settled, ends it, prints its counts, and
   returns 0 when every file is downloaded or ignored, else 1. With ``--detach`` it prints
   the job id and returns 0. Celery is imported only here, on that path.
+- A broker that cannot be reached is a one-line error (exit 2) naming it (password
+  redacted); the job stays queued, for the manager to publish again.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from skyhaul.adapters.config import EXECUTORS, load_config
 from skyhaul.cli.common import Terminal
 from skyhaul.cli.options import CommonOptions
 from skyhaul.core.jobs import JobKind
+from skyhaul.core.redact import redact_url
 from skyhaul.errors import UsageError
 
 __all__ = [
@@ -155,15 +158,22 @@ def submit(
     ``extra`` joins the JSON summary (an import's products set aside). Returns the exit
     code (see the module rules).
     """
-    from skyhaul.worker.app import make_app, publish_download, queue_of
+    from kombu.exceptions import OperationalError
 
-    publish_download(
-        make_app(execution.broker),
-        job_id,
-        catalog_url(common.catalog),
-        copies=execution.messages,
-        queue=queue_of(kind),
-    )
+    from skyhaul.worker.app import broker_url, make_app, publish_download, queue_of
+
+    try:
+        publish_download(
+            make_app(execution.broker),
+            job_id,
+            catalog_url(common.catalog),
+            copies=execution.messages,
+            queue=queue_of(kind),
+        )
+    except OperationalError as error:
+        where = redact_url(broker_url(execution.broker))
+        message = f"cannot reach the broker {where}: {error} (job {job_id} stays queued)"
+        raise UsageError(message) from None
     if execution.detach:
         term.out.print(str(job_id), highlight=False)
         return 0
