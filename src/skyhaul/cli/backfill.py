@@ -11,6 +11,10 @@ Rules:
 - Exit codes: 0 when every day ended downloaded or as a known skip, 1 when a day failed in
   this run, 2 for usage, configuration, credentials or a full disk, 130 when interrupted
   or cancelled (the day in progress stays PENDING and is redone by the next run).
+- ``--executor celery`` queues the job with its days planned, publishes ``--messages``
+  messages on the ``backfill`` queue, and follows the job in the catalog until every day is
+  settled; it prints the same summary and exits with the same codes. ``--detach`` prints
+  the job id and exits 0. ``--lease`` is how long a worker holds a day without renewing.
 """
 
 from __future__ import annotations
@@ -26,8 +30,15 @@ import typer
 
 from skyhaul.adapters.catalog import catalog_url
 from skyhaul.cli.common import Terminal, describe_catalog, opened_catalog, start
-from skyhaul.cli.options import CommonOptions, build_common, build_progress, with_options
+from skyhaul.cli.options import (
+    CommonOptions,
+    build_common,
+    build_progress,
+    duration_option,
+    with_options,
+)
 from skyhaul.cli.sources import ConfigOption, build_config
+from skyhaul.cli.worker import CELERY, BrokerOption
 from skyhaul.core.window import parse_day_range
 from skyhaul.errors import UsageError
 from skyhaul.services.cancellation import run_cancellable
@@ -94,6 +105,34 @@ def backfill(
             show_default=False,
         ),
     ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor",
+            envvar="SKYHAUL_EXECUTOR",
+            metavar="NAME",
+            help="local (this process) or celery (workers over a broker, queue 'backfill').",
+        ),
+    ] = "local",
+    broker: BrokerOption = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="With celery: print the job id and return.")
+    ] = False,
+    messages: Annotated[
+        int,
+        typer.Option(
+            "--messages", min=1, help="With celery: how many workers may join the job at once."
+        ),
+    ] = 1,
+    lease: Annotated[
+        float,
+        typer.Option(
+            "--lease",
+            parser=duration_option,
+            metavar="DURATION",
+            help="With celery: a worker's lease on a day, renewed while it runs (30s, 2m).",
+        ),
+    ] = 60.0,
     *,
     common: CommonOptions,
     config: ConfigOption,
@@ -105,6 +144,8 @@ def backfill(
     from skyhaul.services.backfill_job import prepare_backfill, records_source
 
     term = start(common)
+    if executor not in ("local", CELERY):
+        raise UsageError(f"--executor {executor}: not local or celery")
     first, last = parse_day_range(start_date, end_date)
     if output_format is not None and output_format not in OUTPUT_FORMATS:
         raise UsageError(f"--format: {output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}")
@@ -122,6 +163,21 @@ def backfill(
     )
     if dry_run:
         summary = _dry_run(common, settings.name, request)
+    elif executor == CELERY:
+        from skyhaul.services.backfill_queue import follow_backfill, queue_backfill
+        from skyhaul.worker.app import make_app
+        from skyhaul.worker.backfill_tasks import publish_backfill
+
+        with opened_catalog(common) as catalog:
+            job_id = queue_backfill(
+                catalog, settings, request, config=loaded.path, executor=CELERY, lease_seconds=lease
+            )
+            url = catalog_url(common.catalog)
+            publish_backfill(make_app(broker), job_id, url, copies=messages)
+            if detach:
+                term.out.print(str(job_id), highlight=False)
+                raise typer.Exit(0)
+            summary = follow_backfill(catalog, job_id, sleep=time.sleep)
     else:
         live = progress and not term.json and sys.stdout.isatty() and term.err.is_terminal
         with opened_catalog(common) as catalog, DayProgress(term.err, enabled=live) as bar:
