@@ -133,7 +133,8 @@ def work_on_backfill(
     try:
         asyncio.run(worker.work(client))
     except (SourceAuthError, DiskFullError) as exc:
-        _end(catalog, job_id, JobState.FAILED, None, error=f"{type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        _end(catalog, job_id, JobState.FAILED, None, now=clock.now(), error=error)
         log.warning("job %d: the range stopped: %s", job_id, exc)
     return run.summary
 
@@ -277,12 +278,13 @@ def finish_backfill(
     catalog: Catalog, job_id: int, *, clock: Clock = SYSTEM_CLOCK
 ) -> BackfillSummary | None:
     """End backfill job ``job_id`` if its days are settled; return its summary, else None."""
-    counts = catalog.day_claim_counts(job_id, now=clock.now(), max_attempts=MAX_ATTEMPTS)
+    now = clock.now()
+    counts = catalog.day_claim_counts(job_id, now=now, max_attempts=MAX_ATTEMPTS)
     if not counts.settled:
         return None
-    summary = backfill_summary(catalog, job_id, now=clock.now())
+    summary = backfill_summary(catalog, job_id, now=now)  # its seconds end at ``now``
     state = JobState.FAILED if summary.failed else JobState.SUCCEEDED
-    _end(catalog, job_id, state, summary, clock=clock)
+    _end(catalog, job_id, state, summary, now=now)
     return summary
 
 
@@ -292,11 +294,11 @@ def _end(
     state: JobState,
     summary: BackfillSummary | None,
     *,
+    now: datetime,
     error: str | None = None,
-    clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     """End the queued job ``job_id`` in ``state`` unless someone else ended it first."""
-    owner, now = new_owner(), clock.now()
+    owner = new_owner()
     if catalog.start_job(job_id, owner, now=now, lease_seconds=LEASE_SECONDS):
         document = None if summary is None else summary.as_json()
         catalog.finish_job(job_id, owner, state, now=now, summary=document, error=error)
