@@ -38,7 +38,13 @@ from skyhaul.cli.options import (
     with_options,
 )
 from skyhaul.cli.sources import ConfigOption, build_config
-from skyhaul.cli.worker import CELERY, BrokerOption
+from skyhaul.cli.worker import (
+    CELERY,
+    BrokerOption,
+    DetachOption,
+    ExecutorOption,
+    MessagesOption,
+)
 from skyhaul.core.window import parse_day_range
 from skyhaul.errors import UsageError
 from skyhaul.services.cancellation import run_cancellable
@@ -105,25 +111,10 @@ def backfill(
             show_default=False,
         ),
     ] = None,
-    executor: Annotated[
-        str,
-        typer.Option(
-            "--executor",
-            envvar="SKYHAUL_EXECUTOR",
-            metavar="NAME",
-            help="local (this process) or celery (workers over a broker, queue 'backfill').",
-        ),
-    ] = "local",
+    executor: ExecutorOption = "local",
     broker: BrokerOption = None,
-    detach: Annotated[
-        bool, typer.Option("--detach", help="With celery: print the job id and return.")
-    ] = False,
-    messages: Annotated[
-        int,
-        typer.Option(
-            "--messages", min=1, help="With celery: how many workers may join the job at once."
-        ),
-    ] = 1,
+    detach: DetachOption = False,
+    messages: MessagesOption = 1,
     lease: Annotated[
         float,
         typer.Option(

@@ -32,7 +32,14 @@ from skyhaul.cli.options import (
     with_options,
 )
 from skyhaul.cli.transfer import download_and_report
-from skyhaul.cli.worker import CELERY, BrokerOption, submit_get
+from skyhaul.cli.worker import (
+    CELERY,
+    BrokerOption,
+    DetachOption,
+    ExecutorOption,
+    MessagesOption,
+    submit_get,
+)
 from skyhaul.core.model import FileSpec, TransferOptions
 from skyhaul.errors import UsageError
 
@@ -74,25 +81,10 @@ def get(
             "--dir", "-d", metavar="DIR", help="Destination root.", show_default="current directory"
         ),
     ] = Path(),
-    executor: Annotated[
-        str,
-        typer.Option(
-            "--executor",
-            envvar="SKYHAUL_EXECUTOR",
-            metavar="NAME",
-            help="local (this process) or celery (workers over a broker).",
-        ),
-    ] = "local",
+    executor: ExecutorOption = "local",
     broker: BrokerOption = None,
-    detach: Annotated[
-        bool, typer.Option("--detach", help="With celery: print the job id and return.")
-    ] = False,
-    messages: Annotated[
-        int,
-        typer.Option(
-            "--messages", min=1, help="With celery: how many workers may join the job at once."
-        ),
-    ] = 1,
+    detach: DetachOption = False,
+    messages: MessagesOption = 1,
     *,
     common: CommonOptions,
     transfer: TransferOptions,

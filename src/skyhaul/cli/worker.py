@@ -31,7 +31,16 @@ from skyhaul.core.model import FileSpec, TransferOptions
 if TYPE_CHECKING:
     from celery import Celery
 
-__all__ = ["CELERY", "manager", "submit_get", "worker"]
+__all__ = [
+    "CELERY",
+    "BrokerOption",
+    "DetachOption",
+    "ExecutorOption",
+    "MessagesOption",
+    "manager",
+    "submit_get",
+    "worker",
+]
 
 #: The executor name jobs record (``params["executor"]``).
 CELERY = "celery"
@@ -46,6 +55,24 @@ BrokerOption = Annotated[
         metavar="URL",
         help="Celery broker (redis://HOST:PORT/DB).",
         show_default=False,
+    ),
+]
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        envvar="SKYHAUL_EXECUTOR",
+        metavar="NAME",
+        help="local (this process) or celery (workers over a broker).",
+    ),
+]
+DetachOption = Annotated[
+    bool, typer.Option("--detach", help="With celery: print the job id and return.")
+]
+MessagesOption = Annotated[
+    int,
+    typer.Option(
+        "--messages", min=1, help="With celery: how many workers may join the job at once."
     ),
 ]
 
