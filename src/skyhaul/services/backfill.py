@@ -20,6 +20,8 @@ Rules:
   loop, reads it synchronously (:func:`plan_backfill`).
 - A run counts its days, bytes and chunks on a :class:`DayBoard` as it goes: the progress
   its job publishes (:mod:`skyhaul.services.backfill_job`).
+- Workers that share a job run the days they claimed one by one (:meth:`BackfillRun.run_day`,
+  :mod:`skyhaul.services.backfill_queue`): the claim, not the plan, decides that a day runs.
 """
 
 from __future__ import annotations
