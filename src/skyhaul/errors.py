@@ -216,3 +216,7 @@ class RemoteChangedError(TransferError):
 
 class DiskFullError(UsageError):
     """The destination has no space left: the run stops; every file stays resumable."""
+
+
+class RangeStoppedError(UsageError):
+    """A worker stopped a backfill's range (refused credentials, a full disk): exit 2."""

@@ -11,6 +11,10 @@ Rules:
 - Exit codes: 0 when every day ended downloaded or as a known skip, 1 when a day failed in
   this run, 2 for usage, configuration, credentials or a full disk, 130 when interrupted
   or cancelled (the day in progress stays PENDING and is redone by the next run).
+- ``--executor celery`` queues the job with its days planned, publishes ``--messages``
+  messages on the ``backfill`` queue, and follows the job in the catalog until every day is
+  settled; it prints the same summary and exits with the same codes. ``--detach`` prints
+  the job id and exits 0. ``--lease`` is how long a worker holds a day without renewing.
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ import typer
 
 from skyhaul.adapters.catalog import catalog_url
 from skyhaul.cli.common import Terminal, describe_catalog, opened_catalog, start
-from skyhaul.cli.options import CommonOptions, build_common, build_progress, with_options
+from skyhaul.cli.execution import CELERY, Execution, build_execution
+from skyhaul.cli.options import (
+    CommonOptions,
+    build_common,
+    build_progress,
+    duration_option,
+    with_options,
+)
 from skyhaul.cli.sources import ConfigOption, build_config
 from skyhaul.core.window import parse_day_range
 from skyhaul.errors import UsageError
@@ -55,7 +66,9 @@ EndDate = Annotated[
 SourceName = Annotated[str, typer.Option("--source", metavar="NAME", help="The source.")]
 
 
-@with_options(common=build_common, config=build_config, progress=build_progress)
+@with_options(
+    common=build_common, config=build_config, progress=build_progress, execution=build_execution
+)
 def backfill(
     source: SourceName,
     start_date: StartDate,
@@ -94,10 +107,20 @@ def backfill(
             show_default=False,
         ),
     ] = None,
+    lease: Annotated[
+        float,
+        typer.Option(
+            "--lease",
+            parser=duration_option,
+            metavar="DURATION",
+            help="With celery: a worker's lease on a day, renewed while it runs (30s, 2m).",
+        ),
+    ] = 60.0,
     *,
     common: CommonOptions,
     config: ConfigOption,
     progress: bool,
+    execution: Execution,
 ) -> None:
     """Fetch a records API one UTC day at a time, resumably, into one file per day."""
     from skyhaul.adapters.sources.records_api import OUTPUT_FORMATS
@@ -105,6 +128,7 @@ def backfill(
     from skyhaul.services.backfill_job import prepare_backfill, records_source
 
     term = start(common)
+    execution = execution.resolve(config.path)
     first, last = parse_day_range(start_date, end_date)
     if output_format is not None and output_format not in OUTPUT_FORMATS:
         raise UsageError(f"--format: {output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}")
@@ -122,6 +146,21 @@ def backfill(
     )
     if dry_run:
         summary = _dry_run(common, settings.name, request)
+    elif execution.celery:
+        from skyhaul.services.backfill_queue import follow_backfill, queue_backfill
+        from skyhaul.worker.app import make_app
+        from skyhaul.worker.backfill_tasks import publish_backfill
+
+        with opened_catalog(common) as catalog:
+            job_id = queue_backfill(
+                catalog, settings, request, config=loaded.path, executor=CELERY, lease_seconds=lease
+            )
+            url = catalog_url(common.catalog)
+            publish_backfill(make_app(execution.broker), job_id, url, copies=execution.messages)
+            if execution.detach:
+                term.out.print(str(job_id), highlight=False)
+                raise typer.Exit(0)
+            summary = follow_backfill(catalog, job_id, sleep=time.sleep)
     else:
         live = progress and not term.json and sys.stdout.isatty() and term.err.is_terminal
         with opened_catalog(common) as catalog, DayProgress(term.err, enabled=live) as bar:

@@ -4,8 +4,9 @@ Celery workers over Redis, with the catalog (PostgreSQL) as the single source of
 Rules:
 - ``worker`` runs a Celery worker in this process (prefork pool) on the given queues.
 - ``manager`` publishes ``download_work`` again, on its kind's queue, for every queued
-  celery job that still has files to do, every ``--interval`` seconds (or once): a lost
-  message costs latency, never data, and a needless one finds nothing to claim.
+  celery job that still has files to do, and ``backfill_work`` for every backfill job
+  with a day unclaimed or whose lease expired, every ``--interval`` seconds (or once): a
+  lost message costs latency, never data, and a needless one finds nothing to claim.
 - ``get --executor celery`` registers the job's files, publishes one message, then
   follows the job in the catalog (``--messages N``: N messages, so
   up to N workers join the job at once) until its files are settled; it exits like ``get``
@@ -89,8 +90,10 @@ def manager(
 ) -> None:
     """Publish again the work of every queued celery job that still has files to do."""
     term = start(common)
+    from skyhaul.services.backfill_queue import republish_backfills
     from skyhaul.services.queued import finish_settled, jobs_with_work
     from skyhaul.worker.app import broker_url, make_app, publish_download, queue_of
+    from skyhaul.worker.backfill_tasks import publish_backfill
     from skyhaul.worker.health import keep_alive
 
     celery = make_app(broker)
@@ -104,6 +107,7 @@ def manager(
             for job_id, kind in jobs.items():
                 publish_download(celery, job_id, url, queue=queue_of(kind))
                 finish_settled(catalog, job_id)
+            republish_backfills(catalog, CELERY, lambda job: publish_backfill(celery, job, url))
             term.err.print(f"{len(jobs)} jobs with work published", highlight=False)
             if once:
                 return

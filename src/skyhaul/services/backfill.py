@@ -20,6 +20,8 @@ Rules:
   loop, reads it synchronously (:func:`plan_backfill`).
 - A run counts its days, bytes and chunks on a :class:`DayBoard` as it goes: the progress
   its job publishes (:mod:`skyhaul.services.backfill_job`).
+- Workers that share a job run the days they claimed one by one (:meth:`BackfillRun.run_day`,
+  :mod:`skyhaul.services.backfill_queue`): the claim, not the plan, decides that a day runs.
 """
 
 from __future__ import annotations
@@ -68,10 +70,13 @@ __all__ = [
     "BackfillRun",
     "BackfillSummary",
     "backfill",
+    "count_skip",
     "dry_run_summary",
+    "host_gate",
     "plan_backfill",
     "plan_from_ledger",
     "summarize_plan",
+    "tidy_spool",
 ]
 
 log = logging.getLogger("skyhaul.backfill")
@@ -308,17 +313,14 @@ class BackfillRun:
         self.board.plan(len(plan), sum(p.action.needs_work for p in plan), per_day)
         owned = client is None
         http = client or RecordsClient(settings)
-        loop = asyncio.get_running_loop()
-        gate = GateRegistry(settings.concurrency, loop.time, settings.max_wait).for_url(
-            settings.url
-        )
+        gate = host_gate(settings)
         began = time.monotonic()
         try:
             for item in plan:
                 if cancel is not None and cancel.is_set():
                     raise InterruptedRun("interrupted; run backfill again to finish")
                 if item.action is not Action.RUN:
-                    _count_skip(summary, item.action)
+                    count_skip(summary, item.action)
                     self.board.skip()
                     log.info("%s: %s", item.day.isoformat(), _skip_text(item))
                     continue
@@ -328,9 +330,30 @@ class BackfillRun:
             summary.seconds = time.monotonic() - began
             if owned:
                 await http.aclose()
-            _remove_if_empty(request.output_dir / SPOOL_DIR / settings.name)
-            _remove_if_empty(request.output_dir / SPOOL_DIR)
+            tidy_spool(request.output_dir, settings.name)
         return summary
+
+    async def run_day(
+        self,
+        ledger: DayLedger,
+        client: RecordsClient,
+        gate: HostGate,
+        day: date,
+        cancel: asyncio.Event | None = None,
+    ) -> DayRun:
+        """Run one day that needs work, whatever the ledger says of it (a worker that
+        claimed it decided); return its final ledger row.
+
+        Raises
+        ------
+        InterruptedRun
+            ``cancel`` was set: the day stays PENDING.
+        SourceAuthError, DiskFullError
+            No day of the range could succeed: the day stays PENDING.
+        """
+        outcome = await self._run_day(ledger, client, gate, DayPlan(day, Action.RUN, None), cancel)
+        self.summary.outcomes.append(outcome)
+        return outcome
 
     async def _run_day(
         self,
@@ -446,6 +469,18 @@ class BackfillRun:
         return final
 
 
+def host_gate(settings: RecordsApiSettings) -> HostGate:
+    """The one gate of a run's requests, paced on the running event loop's clock."""
+    loop = asyncio.get_running_loop()
+    return GateRegistry(settings.concurrency, loop.time, settings.max_wait).for_url(settings.url)
+
+
+def tidy_spool(output_dir: Path, source: str) -> None:
+    """Remove the spool directories of ``source`` once no day is in them."""
+    _remove_if_empty(output_dir / SPOOL_DIR / source)
+    _remove_if_empty(output_dir / SPOOL_DIR)
+
+
 def _remove_if_empty(directory: Path) -> None:
     """Tidy the spool away once no day is in it (a killed run's chunks stay for the next)."""
     with contextlib.suppress(OSError):
@@ -456,11 +491,12 @@ def dry_run_summary(plan: list[DayPlan]) -> BackfillSummary:
     """The summary of a dry run: the plan, and the skips it would make."""
     summary = BackfillSummary(run_id="dry-run", planned=len(plan), plan=plan, dry_run=True)
     for item in plan:
-        _count_skip(summary, item.action)
+        count_skip(summary, item.action)
     return summary
 
 
-def _count_skip(summary: BackfillSummary, action: Action) -> None:
+def count_skip(summary: BackfillSummary, action: Action) -> None:
+    """Count a day the plan skips under its reason in ``summary``."""
     if action is Action.SKIP_EXISTING:
         summary.skipped_existing += 1
     elif action is Action.SKIP_NO_DATA:

@@ -28,6 +28,7 @@ import os
 from celery import Celery
 
 from skyhaul.core.jobs import JobKind
+from skyhaul.worker.backfill_tasks import BACKFILL_QUEUE, BACKFILL_WORK, backfill_work
 from skyhaul.worker.tasks import DOWNLOAD_WORK, download_work
 
 __all__ = [
@@ -94,6 +95,7 @@ def make_app(
         worker_hijack_root_logger=False,
     )
     celery.task(name=DOWNLOAD_WORK, queue=DOWNLOADS_QUEUE)(download_work)
+    celery.task(name=BACKFILL_WORK, queue=BACKFILL_QUEUE)(backfill_work)
     return celery
 
 

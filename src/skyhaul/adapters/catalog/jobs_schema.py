@@ -6,6 +6,9 @@ Rules:
   once-a-second progress write costs the same on both backends (no ``jsonb`` parse).
 - ``job_files`` links a job to the files it concerns (many to many), so a second run over
   the same files adds links instead of overwriting the first run's.
+- ``day_claims`` holds the days of a backfill job run by workers: one row per planned
+  day with its action; a day to run is claimed compare-and-set under a lease
+  (``owner``, ``lease_until``) and ``done`` once its ledger row is final (:mod:`.day_claims`).
 - Importing this module registers the tables on ``metadata``; :mod:`.migrate` imports it
   so that a catalog built at head has them.
 
@@ -15,16 +18,17 @@ Indices and the query each one serves:
 - ``ix_jobs_lease`` (state, lease_expires_at), over jobs holding a lease (only running
   ones do): ``recover_interrupted_jobs`` finds expired leases without a scan.
 - ``ix_job_files_file_id``: the jobs of a file (the primary key serves a job's files).
+- ``day_claims``' primary key (job_id, day): a job's days in order, for claims and counts.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text
 
 from skyhaul.adapters.catalog.schema import Id, metadata
 from skyhaul.adapters.catalog.types import UTCDateTime
 
-__all__ = ["job_files", "jobs"]
+__all__ = ["day_claims", "job_files", "jobs"]
 
 jobs = Table(
     "jobs",
@@ -64,3 +68,15 @@ job_files = Table(
 )
 
 Index("ix_job_files_file_id", job_files.c.file_id)
+
+day_claims = Table(
+    "day_claims",
+    metadata,
+    Column("job_id", Id, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("action", String(16), nullable=False),
+    Column("done", Boolean, nullable=False),
+    Column("owner", Text),
+    Column("lease_until", UTCDateTime),
+    Column("attempts", Integer, nullable=False),
+)

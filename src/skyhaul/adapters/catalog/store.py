@@ -28,6 +28,7 @@ from skyhaul.adapters.catalog import copies as catalog_copies
 from skyhaul.adapters.catalog import headers, leases, ledger, queries, transfers
 from skyhaul.adapters.catalog import jobs as catalog_jobs
 from skyhaul.adapters.catalog.database import Database, create_catalog_engine, unavailable
+from skyhaul.adapters.catalog.day_claims import DayClaimsCatalog
 from skyhaul.adapters.catalog.facts import where_clauses
 from skyhaul.adapters.catalog.migrate import ensure_schema
 from skyhaul.adapters.catalog.observatory_catalog import ObservatoryCatalog
@@ -116,11 +117,12 @@ def _operator_values(event: FileEvent, now: datetime) -> dict[str, Any]:
     )
 
 
-class Catalog(ObservatoryCatalog):
+class Catalog(ObservatoryCatalog, DayClaimsCatalog):
     """The file catalog on SQLite or PostgreSQL. Create with :func:`open_catalog`.
 
     The observatory's section (sites, locations, raw files, packages, physical copies,
-    operations) is :class:`~.observatory_catalog.ObservatoryCatalog`.
+    operations) is :class:`~.observatory_catalog.ObservatoryCatalog`; the day claims of
+    backfill jobs run by workers, :class:`~.day_claims.DayClaimsCatalog`.
 
     Parameters
     ----------
