@@ -167,8 +167,13 @@ def downloaded(catalog_url: str) -> int:
 
 
 def shares(logs: Sequence[Path]) -> list[int]:
-    """Files each worker downloaded, from the ``job N: K downloaded`` lines of its log."""
-    pattern = re.compile(r"job \d+: (\d+) downloaded")
+    """Files each worker downloaded, from the results its tasks logged.
+
+    Celery's ``Task ... succeeded in ...: {'downloaded': K, ...}`` line, once per task;
+    the ``job N: K downloaded`` line comes twice (the skyhaul logger's own handler, and
+    Celery's redirection of it), so it is not counted.
+    """
+    pattern = re.compile(r"succeeded in [\d.]+s: \{'downloaded': (\d+)")
     return [sum(int(m.group(1)) for m in pattern.finditer(log.read_text())) for log in logs]
 
 
