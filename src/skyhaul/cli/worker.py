@@ -3,20 +3,25 @@ Celery workers over Redis, with the catalog (PostgreSQL) as the single source of
 
 Rules:
 - ``worker`` runs a Celery worker in this process (prefork pool) on the given queues.
-- ``manager`` publishes ``download_work`` again for every queued celery job that still
-  has files to do, every ``--interval`` seconds (or once): a lost message costs latency,
-  never data, and a needless one finds nothing to claim.
-- ``get --executor celery`` registers the job's files, publishes one message, then
-  follows the job in the catalog (``--messages N``: N messages, so
-  up to N workers join the job at once) until its files are settled; it exits like ``get``
-  (0 all downloaded, 1 otherwise). With ``--detach`` it prints the job id and exits 0.
+- ``manager`` publishes ``download_work`` again for every queued or running celery job
+  that still has files to do, every ``--interval`` seconds (or once): a lost message
+  costs latency, never data, and a needless one finds nothing to claim. Unless
+  ``--once``, it also stewards (``services.job_steward``) every celery job nobody
+  follows: detached ones, and those whose follower died; it publishes their progress
+  each second and ends them.
+- ``get --executor celery`` registers the job's files, takes the job as its steward,
+  publishes one message (``--messages N``: N messages, so up to N workers join the job
+  at once), then stewards the job (progress each second, cancel honoured) until its
+  files are settled; it exits like ``get`` (0 all downloaded, 1 otherwise). With
+  ``--detach`` it prints the job id and exits 0; the manager stewards the job. A
+  follower stopped by Ctrl-C leaves the job to the manager too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -34,9 +39,6 @@ __all__ = ["CELERY", "manager", "submit_get", "worker"]
 
 #: The executor name jobs record (``params["executor"]``).
 CELERY = "celery"
-#: Seconds between two looks at a followed job.
-_FOLLOW_EVERY = 0.2
-
 BrokerOption = Annotated[
     str | None,
     typer.Option(
@@ -103,6 +105,8 @@ def manager(
 ) -> None:
     """Publish again the work of every queued celery job that still has files to do."""
     term = start(common)
+    from skyhaul.services.job_steward import Stewards
+    from skyhaul.services.jobs import PUBLISH_EVERY
     from skyhaul.services.queued import finish_settled, jobs_with_work
     from skyhaul.worker.app import broker_url, make_app, publish_download
     from skyhaul.worker.health import keep_alive
@@ -113,15 +117,34 @@ def manager(
     with contextlib.ExitStack() as running:
         running.callback(stop)
         catalog = running.enter_context(opened_catalog(common))
+        # A job nobody follows (detached, or its follower died) is stewarded here.
+        stewards = None if once else Stewards(catalog, CELERY)
+        published = -interval
         while True:
-            jobs = jobs_with_work(catalog, CELERY)
-            for job_id in jobs:
-                publish_download(celery, job_id, url)
-                finish_settled(catalog, job_id)
-            term.err.print(f"{len(jobs)} jobs with work published", highlight=False)
+            if stewards is not None:
+                for job_id in stewards.adopt():
+                    _publish(term, lambda j=job_id: publish_download(celery, j, url))
+                stewards.step()
+            if once or time.monotonic() - published >= interval:
+                published = time.monotonic()
+                jobs = jobs_with_work(catalog, CELERY)
+                for job_id in jobs:
+                    _publish(term, lambda j=job_id: publish_download(celery, j, url))
+                    finish_settled(catalog, job_id)
+                term.err.print(f"{len(jobs)} jobs with work published", highlight=False)
             if once:
                 return
-            time.sleep(interval)
+            time.sleep(min(interval, PUBLISH_EVERY))
+
+
+def _publish(term: Terminal, publish: Callable[[], None]) -> None:
+    """Publish; a broker that is down (restarting) costs this round, not the manager."""
+    from kombu.exceptions import KombuError
+
+    try:
+        publish()
+    except (KombuError, OSError) as exc:
+        term.err.print(f"broker unavailable, publishing next round: {exc}", highlight=False)
 
 
 def submit_get(
@@ -138,17 +161,19 @@ def submit_get(
 ) -> int:
     """Queue a ``get`` job for the workers, publish it, follow it unless ``detach``;
     return the exit code."""
-    from skyhaul.services.queued import finish_settled, is_settled, queue_get
+    from skyhaul.services.job_steward import JobSteward, follow_job
+    from skyhaul.services.queued import queue_get
     from skyhaul.worker.app import make_app, publish_download
 
     job_id, _ = queue_get(catalog, specs, dest_root, transfer, params={"executor": CELERY})
+    steward = JobSteward(catalog, job_id)
+    if not detach:
+        steward.take()  # RUNNING before any worker starts: no manager adopts it meanwhile
     publish_download(make_app(broker), job_id, catalog_url(common.catalog), copies=messages)
     if detach:
         term.out.print(str(job_id), highlight=False)
         return 0
-    while not is_settled(catalog.job_file_states(job_id)):
-        time.sleep(_FOLLOW_EVERY)
-    finish_settled(catalog, job_id)
+    follow_job(steward)
     states = {s.value.lower(): n for s, n in sorted(catalog.job_file_states(job_id).items())}
     if term.json:
         term.emit_json({"job": job_id, "files": states})
