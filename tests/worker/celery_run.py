@@ -190,14 +190,25 @@ def job(catalog_url: str, job_id: int = 1) -> JobRecord:
     return record
 
 
-def lease_owners(catalog_url: str) -> set[str]:
-    """The owners of the files in flight."""
+def held(catalog_url: str) -> dict[str, int]:
+    """The files in flight: the pid of the process holding each, by path."""
     catalog = open_catalog(catalog_url, create=False)
     try:
-        held = catalog.list_files(Selection(states={FileState.DOWNLOADING}), job_id=1, limit=10_000)
-        return {f.lease_owner for f in held if f.lease_owner}
+        rows = catalog.list_files(Selection(states={FileState.DOWNLOADING}), job_id=1, limit=10_000)
     finally:
         catalog.close()
+    return {f.path: int(f.lease_owner.split(":")[1]) for f in rows if f.lease_owner}
+
+
+def kill_a_busy_child(
+    catalog_url: str, workers: list[subprocess.Popen[bytes]]
+) -> tuple[int, set[str]]:
+    """SIGKILL a worker child that holds files (not its worker); return its pid and the
+    files it held."""
+    kids = {kid for worker in workers for kid in children(worker.pid)}
+    victim = sorted(set(held(catalog_url).values()) & kids)[0]
+    os.kill(victim, signal.SIGKILL)
+    return victim, {path for path, pid in held(catalog_url).items() if pid == victim}
 
 
 def check_files(tmp_path: Path, sim: SimThread) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -123,13 +124,13 @@ def manager(
         while True:
             if stewards is not None:
                 for job_id in stewards.adopt():
-                    _publish(term, lambda j=job_id: publish_download(celery, j, url))
+                    _publish(term, partial(publish_download, celery, job_id, url))
                 stewards.step()
             if once or time.monotonic() - published >= interval:
                 published = time.monotonic()
                 jobs = jobs_with_work(catalog, CELERY)
                 for job_id in jobs:
-                    _publish(term, lambda j=job_id: publish_download(celery, j, url))
+                    _publish(term, partial(publish_download, celery, job_id, url))
                     finish_settled(catalog, job_id)
                 term.err.print(f"{len(jobs)} jobs with work published", highlight=False)
             if once:
@@ -173,7 +174,7 @@ def submit_get(
     if detach:
         term.out.print(str(job_id), highlight=False)
         return 0
-    follow_job(steward)
+    final = follow_job(steward)
     states = {s.value.lower(): n for s, n in sorted(catalog.job_file_states(job_id).items())}
     if term.json:
         term.emit_json({"job": job_id, "files": states})
@@ -181,4 +182,4 @@ def submit_get(
         counts = ", ".join(f"{count:,} {state}" for state, count in states.items())
         term.out.print(f"job {job_id}: {counts or 'no files'}", highlight=False)
     done = set(states) <= {"downloaded", "ignored"}
-    return 0 if done else 1
+    return 0 if done and final.value == "succeeded" else 1
