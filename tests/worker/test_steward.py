@@ -82,6 +82,17 @@ def test_cancelling_a_celery_job_stops_its_workers_and_leaves_it_resumable(
     assert states["DISCOVERED"] >= FILES // 4, "cancelled too late to tell"
     with pytest.raises(AssertionError):  # nothing more is asked of the server
         _wait_for(lambda: sim.stats.snapshot().requests > stopped, 2, "a request")
+    # Resumable: queued again, the job is adopted by the manager and finished.
+    sim.set_faults(FaultConfig())
+    with open_catalog(postgres_url, create=False) as catalog:
+        assert catalog.requeue_job(1, now=datetime.now(UTC))
+    manager = start_manager(postgres_url)
+    try:
+        _wait_for(lambda: job(postgres_url).state is JobState.SUCCEEDED, 60, "the job resumed")
+    finally:
+        stop(manager)
+    assert file_states(postgres_url) == {"DOWNLOADED": FILES}
+    check_files(tmp_path, sim)
 
 
 def test_a_dead_steward_is_replaced_by_the_manager(
