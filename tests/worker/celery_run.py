@@ -206,9 +206,15 @@ def kill_a_busy_child(
     """SIGKILL a worker child that holds files (not its worker); return its pid and the
     files it held."""
     kids = {kid for worker in workers for kid in children(worker.pid)}
-    victim = sorted(set(held(catalog_url).values()) & kids)[0]
-    os.kill(victim, signal.SIGKILL)
-    return victim, {path for path, pid in held(catalog_url).items() if pid == victim}
+    busy: list[int] = []
+
+    def found() -> bool:
+        busy[:] = sorted(set(held(catalog_url).values()) & kids)
+        return bool(busy)
+
+    _wait_for(found, 20, "a worker child holding files")
+    os.kill(busy[0], signal.SIGKILL)
+    return busy[0], {path for path, pid in held(catalog_url).items() if pid == busy[0]}
 
 
 def check_files(tmp_path: Path, sim: SimThread) -> None:

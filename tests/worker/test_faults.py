@@ -48,10 +48,10 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[subproces
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[SimThread]:
-    """400 files of 2 KiB, each answer 100 ms late: a run lasts seconds."""
+    """400 files of 2 KiB, each answer 200 ms late: a run lasts seconds."""
     spec = ArchiveSpec.exact(FILES, SIZE, seed=17)
     with SimThread(SimConfig(archive=spec, root=tmp_path / "sim")) as running:
-        running.set_faults(FaultConfig(latency=0.1))
+        running.set_faults(FaultConfig(latency=0.2))
         yield running
 
 
