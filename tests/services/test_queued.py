@@ -44,3 +44,12 @@ def test_jobs_with_work_name_their_kinds_and_so_their_queues(catalog: Catalog) -
     assert local_id not in found
     assert [queue_of(kind) for kind in found.values()] == ["downloads", "imports"]
     assert queue_of(JobKind.DOWNLOAD) == "downloads"
+
+
+def test_jobs_with_work_leave_out_backfills_and_pipelines(catalog: Catalog) -> None:
+    """Their work is days or operations, republished by their own queues' rules."""
+    options = TransferOptions()
+    backfill_id, _ = queue_get(
+        catalog, _specs("b", 2), "/data", options, kind=JobKind.BACKFILL, params=CELERY
+    )
+    assert backfill_id not in jobs_with_work(catalog, "celery")

@@ -10,8 +10,9 @@ Rules:
 - An executor that is neither ``local`` nor ``celery`` is a one-line usage error (exit
   2) naming the option, or the file and its key.
 - ``submit`` publishes a queued job on its kind's queue (``worker.app.queue_of``), then
-  follows it in the catalog until its files are settled, ends it, prints its counts, and
-  returns 0 when every file is downloaded or ignored, else 1. With ``--detach`` it prints
+  stewards it (``services.job_steward``: RUNNING with progress, cancel honoured) until its
+  files are settled, ends it, prints its counts, and returns 0 when it succeeded (every
+  file downloaded or ignored), else 1. With ``--detach`` it prints
   the job id and returns 0. Celery is imported only here, on that path.
 - A broker that cannot be reached is a one-line error (exit 2) naming it (password
   redacted); the job stays queued, for the manager to publish again.
@@ -19,7 +20,6 @@ Rules:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,7 +32,7 @@ from skyhaul.adapters.catalog.urls import catalog_url
 from skyhaul.adapters.config import EXECUTORS, load_config
 from skyhaul.cli.common import Terminal
 from skyhaul.cli.options import CommonOptions
-from skyhaul.core.jobs import JobKind
+from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.redact import redact_url
 from skyhaul.errors import UsageError
 
@@ -42,7 +42,6 @@ __all__ = [
     "BrokerOption",
     "Execution",
     "build_execution",
-    "follow",
     "submit",
 ]
 
@@ -50,8 +49,6 @@ __all__ = [
 LOCAL = "local"
 #: Jobs run by Celery workers; the name jobs record (``params["executor"]``).
 CELERY = "celery"
-#: Seconds between two looks at a followed job.
-_FOLLOW_EVERY = 0.2
 
 BrokerOption = Annotated[
     str | None,
@@ -153,13 +150,15 @@ def submit(
     *,
     extra: Mapping[str, object] | None = None,
 ) -> int:
-    """Publish queued job ``job_id`` on the queue of ``kind``; follow it unless detached.
+    """Publish queued job ``job_id`` on the queue of ``kind``; steward it to its end
+    unless detached.
 
     ``extra`` joins the JSON summary (an import's products set aside). Returns the exit
     code (see the module rules).
     """
     from kombu.exceptions import OperationalError
 
+    from skyhaul.services.job_steward import JobSteward, follow_job
     from skyhaul.worker.app import broker_url, make_app, publish_download, queue_of
 
     try:
@@ -177,19 +176,9 @@ def submit(
     if execution.detach:
         term.out.print(str(job_id), highlight=False)
         return 0
-    return follow(term, catalog, job_id, extra=extra)
-
-
-def follow(
-    term: Terminal, catalog: Catalog, job_id: int, *, extra: Mapping[str, object] | None = None
-) -> int:
-    """Wait until job ``job_id``'s files are settled, end the job, print its counts;
-    return 0 when all are downloaded or ignored, else 1."""
-    from skyhaul.services.queued import finish_settled, is_settled
-
-    while not is_settled(catalog.job_file_states(job_id)):
-        time.sleep(_FOLLOW_EVERY)
-    finish_settled(catalog, job_id)
+    # Taken after publishing, so a broker that is down leaves the job queued; a manager
+    # that adopted it meanwhile stewards it, and this follows it to its end all the same.
+    final = follow_job(JobSteward(catalog, job_id))
     states = {s.value.lower(): n for s, n in sorted(catalog.job_file_states(job_id).items())}
     if term.json:
         term.emit_json({"job": job_id, "files": states, **(extra or {})})
@@ -197,4 +186,4 @@ def follow(
         counts = ", ".join(f"{count:,} {state}" for state, count in states.items())
         term.out.print(f"job {job_id}: {counts or 'no files'}", highlight=False)
     done = set(states) <= {"downloaded", "ignored"}
-    return 0 if done else 1
+    return 0 if done and final is JobState.SUCCEEDED else 1

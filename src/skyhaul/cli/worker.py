@@ -4,20 +4,26 @@ Celery workers over Redis, with the catalog (PostgreSQL) as the single source of
 Rules:
 - ``worker`` runs a Celery worker in this process (prefork pool) on the given queues.
 - ``manager`` publishes ``download_work`` again, on its kind's queue, for every queued
-  celery job that still has files to do, and ``backfill_work`` for every backfill job
-  with a day unclaimed or whose lease expired, every ``--interval`` seconds (or once): a
-  lost message costs latency, never data, and a needless one finds nothing to claim.
-- ``get --executor celery`` registers the job's files, publishes one message, then
-  follows the job in the catalog (``--messages N``: N messages, so
-  up to N workers join the job at once) until its files are settled; it exits like ``get``
-  (0 all downloaded, 1 otherwise). With ``--detach`` it prints the job id and exits 0.
+  or running celery job that still has files to do, and ``backfill_work`` for every
+  backfill job with a day unclaimed or whose lease expired, every ``--interval`` seconds
+  (or once): a lost message costs latency, never data, and a needless one finds nothing
+  to claim. Unless ``--once``, it also stewards (``services.job_steward``) every celery
+  job of files nobody follows: detached ones, and those whose follower died; it
+  publishes their progress each second and ends them.
+- ``get --executor celery`` registers the job's files, takes the job as its steward,
+  publishes one message (``--messages N``: N messages, so up to N workers join the job
+  at once), then stewards the job (progress each second, cancel honoured) until its
+  files are settled; it exits like ``get`` (0 all downloaded, 1 otherwise). With
+  ``--detach`` it prints the job id and exits 0; the manager stewards the job. A
+  follower stopped by Ctrl-C leaves the job to the manager too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -91,6 +97,8 @@ def manager(
     """Publish again the work of every queued celery job that still has files to do."""
     term = start(common)
     from skyhaul.services.backfill_queue import republish_backfills
+    from skyhaul.services.job_steward import Stewards
+    from skyhaul.services.jobs import PUBLISH_EVERY
     from skyhaul.services.queued import finish_settled, jobs_with_work
     from skyhaul.worker.app import broker_url, make_app, publish_download, queue_of
     from skyhaul.worker.backfill_tasks import publish_backfill
@@ -102,16 +110,45 @@ def manager(
     with contextlib.ExitStack() as running:
         running.callback(stop)
         catalog = running.enter_context(opened_catalog(common))
+        # A job nobody follows (detached, or its follower died) is stewarded here.
+        stewards = None if once else Stewards(catalog, CELERY)
+        published = -interval
         while True:
-            jobs = jobs_with_work(catalog, CELERY)
-            for job_id, kind in jobs.items():
-                publish_download(celery, job_id, url, queue=queue_of(kind))
-                finish_settled(catalog, job_id)
-            republish_backfills(catalog, CELERY, lambda job: publish_backfill(celery, job, url))
-            term.err.print(f"{len(jobs)} jobs with work published", highlight=False)
+            if stewards is not None:
+                for job_id, kind in stewards.adopt().items():
+                    _publish(
+                        term, partial(publish_download, celery, job_id, url, queue=queue_of(kind))
+                    )
+                stewards.step()
+            if once or time.monotonic() - published >= interval:
+                published = time.monotonic()
+                jobs = jobs_with_work(catalog, CELERY)
+                for job_id, kind in jobs.items():
+                    _publish(
+                        term, partial(publish_download, celery, job_id, url, queue=queue_of(kind))
+                    )
+                    finish_settled(catalog, job_id)
+
+                def backfills() -> None:
+                    republish_backfills(
+                        catalog, CELERY, lambda job: publish_backfill(celery, job, url)
+                    )
+
+                _publish(term, backfills)
+                term.err.print(f"{len(jobs)} jobs with work published", highlight=False)
             if once:
                 return
-            time.sleep(interval)
+            time.sleep(min(interval, PUBLISH_EVERY))
+
+
+def _publish(term: Terminal, publish: Callable[[], None]) -> None:
+    """Publish; a broker that is down (restarting) costs this round, not the manager."""
+    from kombu.exceptions import KombuError
+
+    try:
+        publish()
+    except (KombuError, OSError) as exc:
+        term.err.print(f"broker unavailable, publishing next round: {exc}", highlight=False)
 
 
 def submit_get(

@@ -10,21 +10,29 @@ available"):
   claimable, then returns. Claims are compare-and-set with leases, so several workers on
   one job never fetch a file twice, and a duplicate or redelivered message finds nothing
   to claim and returns at once. The job record is not started by a worker: many workers
-  share it, none owns it.
-- A job is settled when none of its files is waiting (DISCOVERED) or in flight
-  (DOWNLOADING); FAILED files left by a run are retried by a later message.
-  ``finish_settled`` then ends the job record, SUCCEEDED when every file is downloaded or
-  ignored, else FAILED.
-- ``jobs_with_work`` lists the queued jobs of an executor that still have files to do
-  (waiting, failed, or held under a lease that may have expired): the manager publishes
-  them again (each on its kind's queue), so a lost message costs latency, never data.
+  share it, none owns it (its steward does, :mod:`skyhaul.services.job_steward`).
+  Workers work on a job that is QUEUED or RUNNING, and stop within about a second once
+  a cancel is asked (the job's flag, or the job CANCELLED): the engine releases its files
+  to DISCOVERED, their segments kept, so the job stays resumable.
+- A job is settled when none of its files is waiting (DISCOVERED), in flight
+  (DOWNLOADING), or FAILED with its next attempt due within the job's ``max_wait``: the
+  one-process engine waits that long for a retry in the same run (and the retry policy
+  makes a file ABANDONED, not FAILED, once its attempts are spent). A FAILED file due
+  later is left to a later run, as the engine leaves it. ``finish_settled`` then ends
+  the job record, SUCCEEDED when every file is downloaded or ignored, else FAILED.
+- ``jobs_with_work`` lists the queued or running jobs of an executor that still have
+  files to do (waiting, failed, or held under a lease that may have expired): the
+  manager publishes them again (each on its kind's queue), so a lost message costs
+  latency, never data.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from skyhaul.adapters.catalog import Catalog, RegisterResult
@@ -33,18 +41,31 @@ from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import FileSpec, RunSummary, Selection, TransferOptions
 from skyhaul.services.acquire import acquire
-from skyhaul.services.clock import SYSTEM_CLOCK
+from skyhaul.services.clock import SYSTEM_CLOCK, Clock
 from skyhaul.services.jobs import create_job
 from skyhaul.services.owners import new_owner
 
 __all__ = [
+    "CANCEL_POLL",
+    "FILE_JOB_KINDS",
     "finish_settled",
     "is_settled",
+    "job_is_settled",
     "jobs_with_work",
     "queue_download",
     "queue_get",
+    "settled_state",
+    "settled_summary",
     "work_on_job",
 ]
+
+#: Seconds between a worker's looks at its job's cancel flag.
+CANCEL_POLL = 1.0
+#: The kinds of jobs whose work is their linked files (a backfill's is its days, a
+#: pipeline's its operations: they have their own queues and followers).
+FILE_JOB_KINDS = frozenset({JobKind.GET, JobKind.DOWNLOAD, JobKind.IMPORT})
+#: The job states in which workers work on a job.
+_WORKABLE = frozenset({JobState.QUEUED, JobState.RUNNING})
 
 #: Files of these states are still to be done by someone.
 _OPEN = frozenset({FileState.DISCOVERED, FileState.DOWNLOADING})
@@ -120,46 +141,115 @@ def queue_download(
     return job_id, linked
 
 
-def work_on_job(catalog: Catalog, job_id: int) -> RunSummary:
+def work_on_job(catalog: Catalog, job_id: int, *, cancel_poll: float = CANCEL_POLL) -> RunSummary:
     """Download what is claimable of job ``job_id``'s files with its recorded options.
 
-    Returns an empty summary for a job that is unknown or no longer queued.
+    Returns an empty summary for a job that is unknown, or neither queued nor running;
+    stops (files released, resumable) within ``cancel_poll`` seconds of a cancel.
     """
     job = catalog.get_job(job_id)
-    if job is None or job.state is not JobState.QUEUED:
+    if job is None or job.state not in _WORKABLE or job.cancel_requested:
         return RunSummary()
     options = options_from_json(job.params.get("options", {}))
-    result = asyncio.run(acquire(catalog, options, Selection(), job_id=job_id))
+    return asyncio.run(_work(catalog, job_id, options, cancel_poll))
+
+
+async def _work(
+    catalog: Catalog, job_id: int, options: TransferOptions, cancel_poll: float
+) -> RunSummary:
+    cancel = asyncio.Event()
+    watching = asyncio.ensure_future(_watch_cancel(catalog, job_id, cancel, cancel_poll))
+    try:
+        result = await acquire(catalog, options, Selection(), job_id=job_id, cancel=cancel)
+    finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
     return result.summary
 
 
-def is_settled(states: Mapping[FileState, int]) -> bool:
-    """Whether no file of a job (its counts by state) is waiting or in flight."""
-    return not any(states.get(state, 0) for state in _OPEN)
+async def _watch_cancel(catalog: Catalog, job_id: int, cancel: asyncio.Event, every: float) -> None:
+    """Set ``cancel`` once job ``job_id`` is asked to stop or cancelled (or is gone)."""
+    while not cancel.is_set():
+        await asyncio.sleep(every)
+        job = await asyncio.to_thread(catalog.get_job, job_id)
+        if job is None or job.cancel_requested or job.state is JobState.CANCELLED:
+            cancel.set()
+
+
+def is_settled(
+    states: Mapping[FileState, int],
+    next_due: datetime | None = None,
+    *,
+    now: datetime | None = None,
+    max_wait: float = 0.0,
+) -> bool:
+    """Whether no file of a job is waiting, in flight, or failed with a retry due soon.
+
+    Parameters
+    ----------
+    states : mapping of FileState to int
+        The job's file counts by state.
+    next_due : datetime or None
+        The earliest next attempt of its FAILED files (None: none is due ever).
+    now : datetime or None
+        The time now (needed with ``next_due``).
+    max_wait : float
+        Seconds a run waits for a retry (the job's ``max_wait``).
+    """
+    if any(states.get(state, 0) for state in _OPEN):
+        return False
+    if next_due is None or not states.get(FileState.FAILED, 0):
+        return True
+    assert now is not None, "is_settled: now is needed with next_due"
+    return next_due > now + timedelta(seconds=max_wait)
+
+
+def job_is_settled(
+    catalog: Catalog, job_id: int, *, clock: Clock = SYSTEM_CLOCK
+) -> tuple[bool, dict[FileState, int]]:
+    """Whether job ``job_id``'s files are settled (:func:`is_settled`, with the job's
+    ``max_wait``); also its file counts by state."""
+    states = catalog.job_file_states(job_id)
+    due = catalog.next_attempt_due(job_id=job_id) if states.get(FileState.FAILED) else None
+    job = catalog.get_job(job_id)
+    params = job.params.get("options", {}) if job is not None else {}
+    max_wait = options_from_json(params).max_wait
+    return is_settled(states, due, now=clock.now(), max_wait=max_wait), states
 
 
 def finish_settled(catalog: Catalog, job_id: int) -> JobState | None:
-    """End job ``job_id`` if its files are settled; return its final state, else None."""
-    states = catalog.job_file_states(job_id)
-    if not is_settled(states):
+    """End queued job ``job_id`` if its files are settled; return its final state, else
+    None. A running job is left to its steward."""
+    settled, states = job_is_settled(catalog, job_id)
+    if not settled:
         return None
-    done = all(state in _DONE for state, count in states.items() if count)
-    final = JobState.SUCCEEDED if done else JobState.FAILED
+    final = settled_state(states)
     owner = new_owner()
     now = SYSTEM_CLOCK.now()
     # Compare-and-set: of the followers and managers that see it settled, one ends it.
     if catalog.start_job(job_id, owner, now=now, lease_seconds=60.0):
-        summary = {"files": {state.value.lower(): n for state, n in sorted(states.items())}}
-        catalog.finish_job(job_id, owner, final, now=now, summary=summary)
+        catalog.finish_job(job_id, owner, final, now=now, summary=settled_summary(states))
     return final
 
 
+def settled_state(states: Mapping[FileState, int]) -> JobState:
+    """A settled job's final state: SUCCEEDED when every file is downloaded or ignored."""
+    done = all(state in _DONE for state, count in states.items() if count)
+    return JobState.SUCCEEDED if done else JobState.FAILED
+
+
+def settled_summary(states: Mapping[FileState, int]) -> dict[str, Any]:
+    """A settled job's summary: its file counts by state."""
+    return {"files": {state.value.lower(): n for state, n in sorted(states.items())}}
+
+
 def jobs_with_work(catalog: Catalog, executor: str) -> dict[int, JobKind]:
-    """The queued jobs run by ``executor`` whose files are not all downloaded or set
-    aside, by id (ascending), with their kinds (which say their queues)."""
+    """The queued or running jobs of ``executor`` whose files are not all downloaded or
+    set aside, by id (ascending), with their kinds (which say their queues)."""
     found: dict[int, JobKind] = {}
-    for job in catalog.list_jobs(states=[JobState.QUEUED], limit=10_000):
-        if job.params.get("executor") != executor:
+    for job in catalog.list_jobs(states=_WORKABLE, limit=10_000):
+        if job.params.get("executor") != executor or job.kind not in FILE_JOB_KINDS:
             continue
         states = catalog.job_file_states(job.id)
         if any(count for state, count in states.items() if state in _OPEN | {FileState.FAILED}):

@@ -16,8 +16,9 @@ Rules:
   ``download_work``: the claim loop over the job's linked files with its recorded
   options; the queue, not the task, says who serves it.
 - The broker comes from ``--broker`` or ``SKYHAUL_BROKER``; the visibility timeout from
-  ``SKYHAUL_VISIBILITY_TIMEOUT`` (seconds, longer than any task), the hard time limit of a
-  task from ``SKYHAUL_TASK_TIME_LIMIT``. ``celery -A skyhaul.worker.app:app worker`` uses
+  ``SKYHAUL_VISIBILITY_TIMEOUT`` (seconds, longer than any task; overdue messages are
+  looked for every third of it, 10 s at most), the hard time limit of a task from
+  ``SKYHAUL_TASK_TIME_LIMIT``. ``celery -A skyhaul.worker.app:app worker`` uses
   the module's ``app``, built from the environment.
 """
 
@@ -86,7 +87,14 @@ def make_app(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": visibility},
+        broker_transport_options={
+            "visibility_timeout": visibility,
+            # kombu looks for overdue messages every 10 x 10 s by default: a short
+            # visibility timeout (tests) would wait that long. One cheap ZRANGE each
+            # sweep, so sweep every few seconds, and at least every 10 s.
+            "unacked_restore_interval": max(1.0, min(10.0, visibility / 3)),
+            "unacked_restore_throttle": 1,
+        },
         task_time_limit=limit,
         task_ignore_result=True,
         result_backend=None,

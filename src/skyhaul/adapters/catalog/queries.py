@@ -21,6 +21,7 @@ from skyhaul.adapters.catalog.schema import copies, files
 from skyhaul.adapters.catalog.schema import segments as segments_table
 from skyhaul.adapters.catalog.selection import is_windowed, state_column, state_values
 from skyhaul.adapters.catalog.totals import read_totals
+from skyhaul.core.jobtotals import FileTotals
 from skyhaul.core.lifecycle import TERMINAL_STATES, FileState
 from skyhaul.core.metadata import METADATA_NAMES
 from skyhaul.core.model import AttemptRecord, FileRecord, Selection
@@ -161,6 +162,25 @@ def states_of_job(c: Connection, job_id: int) -> dict[FileState, int]:
         .group_by(files.c.state)
     )
     return {FileState(state): int(count) for state, count in c.execute(query)}
+
+
+def totals_of_job(c: Connection, job_id: int) -> dict[FileState, FileTotals]:
+    """Return the count, sizes and bytes on disk of a job's files by state."""
+    query = (
+        select(
+            files.c.state,
+            func.count(),
+            func.count(files.c.size),
+            func.coalesce(func.sum(files.c.size), 0),
+            func.coalesce(func.sum(files.c.bytes_done), 0),
+        )
+        .where(*where_clauses(c, None, job_id=job_id))
+        .group_by(files.c.state)
+    )
+    return {
+        FileState(state): FileTotals(int(count), int(sized), int(nbytes), int(done))
+        for state, count, sized, nbytes, done in c.execute(query)
+    }
 
 
 def attempts(c: Connection, file_id: int) -> list[AttemptRecord]:

@@ -51,6 +51,7 @@ from skyhaul.core.errorclass import ErrorClass
 from skyhaul.core.fitsheaders import StoredHeaders
 from skyhaul.core.jobprogress import JobProgress
 from skyhaul.core.jobs import JobKind, JobRecord, JobState
+from skyhaul.core.jobtotals import FileTotals
 from skyhaul.core.lifecycle import FileEvent, FileState, sources_of
 from skyhaul.core.model import (
     AttemptRecord,
@@ -759,6 +760,11 @@ class Catalog(ObservatoryCatalog, DayClaimsCatalog):
     def job_file_states(self, job_id: int) -> dict[FileState, int]:
         """Return how many of a job's files are in each state (states with none left out)."""
         return self._db.read(lambda c: queries.states_of_job(c, job_id))
+
+    def job_file_totals(self, job_id: int) -> dict[FileState, FileTotals]:
+        """Return the count, sizes and bytes on disk of a job's files by state (states
+        with none left out)."""
+        return self._db.read(lambda c: queries.totals_of_job(c, job_id))
 
 
 def open_catalog(url: str | None = None, *, migrate: bool = True, create: bool = True) -> Catalog:
