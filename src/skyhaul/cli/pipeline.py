@@ -10,6 +10,9 @@ Rules:
   ``skyhaul stage`` left (it stages on demand only).
 - Exit code: 0 done; 1 when something failed for good in this run; 130 when
   interrupted (a rerun takes over what was in hand: nothing is lost or done twice).
+- ``--executor celery`` runs the stages by workers on per-location queues instead, and
+  follows the run until it is idle, with the same exit codes
+  (:mod:`skyhaul.cli.pipeline_queued`); ``--detach`` returns at once with the job id.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from rich.text import Text
 
 from skyhaul.cli.common import opened_catalog, start
 from skyhaul.cli.options import CommonOptions, build_common, with_options
+from skyhaul.cli.worker import CELERY, BrokerOption
 from skyhaul.core.units import parse_duration, parse_size
-from skyhaul.errors import InterruptedRun
+from skyhaul.errors import InterruptedRun, UsageError
 
 if TYPE_CHECKING:
     from skyhaul.services.observatory.pipeline import PipelineSummary
@@ -61,16 +65,24 @@ def _retention(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _package_size(text: str) -> int:
+def _package_size(text: str, hint: str = "--max-package-size") -> int:
     try:
         size = parse_size(text)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--max-package-size") from None
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
     if size < 1:
-        raise typer.BadParameter(
-            f"{text!r} must be at least 1 byte", param_hint="--max-package-size"
-        )
+        raise typer.BadParameter(f"{text!r} must be at least 1 byte", param_hint=hint)
     return size
+
+
+def _lease(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--lease") from None
+    if seconds <= 0:
+        raise typer.BadParameter(f"{text!r} must be positive", param_hint="--lease")
+    return seconds
 
 
 @pipeline_app.command("run")
@@ -97,6 +109,32 @@ def run(
     max_retries: Annotated[
         int, typer.Option(min=0, help="Retries of an operation before it fails for good.")
     ] = 3,
+    lease: Annotated[
+        str,
+        typer.Option(
+            help="Lease of a claimed operation (another worker takes it over after).",
+            metavar="DURATION",
+        ),
+    ] = "120s",
+    max_rate: Annotated[
+        str | None,
+        typer.Option(
+            help="Most bytes per second of one transfer (e.g. 50MB).",
+            metavar="SIZE",
+            show_default="no limit",
+        ),
+    ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            metavar="NAME",
+            help="local (this process) or celery (workers on per-location queues).",
+        ),
+    ] = "local",
+    broker: BrokerOption = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="With celery: print the job id and return.")
+    ] = False,
     *,
     common: CommonOptions,
 ) -> None:
@@ -114,6 +152,20 @@ def run(
         )
     kept = _retention(retention)
     size = _package_size(max_package_size)
+    lease_seconds = _lease(lease)
+    rate = None if max_rate is None else float(_package_size(max_rate, "--max-rate"))
+    if executor not in ("local", CELERY):
+        raise UsageError(f"--executor {executor}: not local or celery")
+    if executor == CELERY:
+        from skyhaul.cli.pipeline_queued import follow_pipeline
+        from skyhaul.services.observatory.stagework import PipelineSettings
+
+        settings = PipelineSettings(kept, size, max_retries, lease_seconds, max_rate=rate)
+        with opened_catalog(common) as catalog:
+            code = follow_pipeline(
+                term, common, catalog, chosen, settings, broker=broker, detach=detach
+            )
+        raise typer.Exit(code)
 
     def notice(signal_name: str) -> None:
         logger.warning("%s: stopping; a rerun takes over what was in hand", signal_name)
@@ -129,6 +181,8 @@ def run(
                 max_package_size=size,
                 max_retries=max_retries,
                 cancel=cancel,
+                lease_seconds=lease_seconds,
+                max_rate=rate,
             )
 
         summary = run_cancellable(job, on_cancel=notice)

@@ -5,7 +5,10 @@ Rules:
 - ``worker`` runs a Celery worker in this process (prefork pool) on the given queues.
 - ``manager`` publishes ``download_work`` again for every queued celery job that still
   has files to do, every ``--interval`` seconds (or once): a lost message costs latency,
-  never data, and a needless one finds nothing to claim.
+  never data, and a needless one finds nothing to claim. Each round also plans every
+  queued celery pipeline job and publishes each ``{site}_{location}_{kind}`` queue with
+  pending operations or expired leases
+  (:func:`skyhaul.services.observatory.queued_ops.manager_round`).
 - ``get --executor celery`` registers the job's files, publishes one message, then
   follows the job in the catalog (``--messages N``: N messages, so
   up to N workers join the job at once) until its files are settled; it exits like ``get``
@@ -103,9 +106,11 @@ def manager(
 ) -> None:
     """Publish again the work of every queued celery job that still has files to do."""
     term = start(common)
+    from skyhaul.services.observatory.queued_ops import manager_round
     from skyhaul.services.queued import finish_settled, jobs_with_work
     from skyhaul.worker.app import broker_url, make_app, publish_download
     from skyhaul.worker.health import keep_alive
+    from skyhaul.worker.pipeline_tasks import publish_operations
 
     celery = make_app(broker)
     url = catalog_url(common.catalog)
@@ -119,6 +124,10 @@ def manager(
                 publish_download(celery, job_id, url)
                 finish_settled(catalog, job_id)
             term.err.print(f"{len(jobs)} jobs with work published", highlight=False)
+            sent = manager_round(
+                catalog, CELERY, lambda job, work: publish_operations(celery, job, url, work)
+            )
+            term.err.print(f"{sent} pipeline queues with work published", highlight=False)
             if once:
                 return
             time.sleep(interval)

@@ -22,6 +22,7 @@ import os
 
 from celery import Celery
 
+from skyhaul.worker import pipeline_tasks
 from skyhaul.worker.tasks import DOWNLOAD_WORK, download_work
 
 __all__ = [
@@ -82,6 +83,7 @@ def make_app(
         worker_hijack_root_logger=False,
     )
     celery.task(name=DOWNLOAD_WORK, queue=DOWNLOADS_QUEUE)(download_work)
+    pipeline_tasks.register(celery)  # observatory operations, on {site}_{location}_{kind}
     return celery
 
 

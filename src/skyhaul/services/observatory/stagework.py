@@ -92,6 +92,9 @@ class PipelineSettings:
     concurrency : int
         Operations of one stage run at once (their hashing and I/O run in threads, so
         two or more keep every core busy; each operation is one package).
+    max_rate : float or None
+        Most bytes per second one transfer sends (None: as fast as it goes), for a
+        shared link.
     """
 
     retention: timedelta = timedelta(hours=24)
@@ -99,6 +102,7 @@ class PipelineSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     concurrency: int = DEFAULT_CONCURRENCY
+    max_rate: float | None = None
 
 
 class Storages:
@@ -238,8 +242,11 @@ async def recover_operations(ctx: StageContext) -> int:
     return await ctx.call(ctx.catalog.recover_stale_operations, now=now)
 
 
-async def run_operations(ctx: StageContext, kind: OperationKind, handler: Handler) -> StageCounts:
-    """One worker pass of a stage: recover, claim a batch of ``kind``, run and settle each."""
+async def run_operations(
+    ctx: StageContext, kind: OperationKind, handler: Handler, *, at_location: int | None = None
+) -> StageCounts:
+    """One worker pass of a stage: recover, claim a batch of ``kind`` (whose home is
+    ``at_location``, when given: a queue's worker), run and settle each."""
     await recover_operations(ctx)
     claimed = await ctx.call(
         ctx.catalog.claim_operations,
@@ -248,6 +255,7 @@ async def run_operations(ctx: StageContext, kind: OperationKind, handler: Handle
         now=ctx.clock.now(),
         lease_seconds=ctx.settings.lease_seconds,
         limit=CLAIM_BATCH,
+        at_location=at_location,
     )
     counts = StageCounts()
     width = max(1, ctx.settings.concurrency)
