@@ -2,7 +2,9 @@
 Celery workers over Redis, with the catalog (PostgreSQL) as the single source of truth.
 
 Rules:
-- ``worker`` runs a Celery worker in this process (prefork pool) on the given queues.
+- ``worker`` runs a Celery worker in this process (prefork pool) on the given queues;
+  ``--locations SITE/NAME,...`` adds every observatory operation queue of those
+  locations (``{site}_{location}_{kind}``): list only storage this machine reaches.
 - ``manager`` publishes ``download_work`` again for every queued celery job that still
   has files to do, every ``--interval`` seconds (or once): a lost message costs latency,
   never data, and a needless one finds nothing to claim. Each round also plans every
@@ -29,6 +31,9 @@ from skyhaul.adapters.catalog.urls import catalog_url
 from skyhaul.cli.common import Terminal, opened_catalog, start
 from skyhaul.cli.options import CommonOptions, build_common, with_options
 from skyhaul.core.model import FileSpec, TransferOptions
+from skyhaul.core.opqueues import location_queues
+from skyhaul.core.sites import parse_location_ref
+from skyhaul.errors import UsageError
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -61,11 +66,22 @@ def worker(
         int, typer.Option("--concurrency", "-c", min=1, help="Worker child processes.")
     ] = 2,
     broker: BrokerOption = None,
+    locations: Annotated[
+        str | None,
+        typer.Option(
+            "--locations",
+            metavar="SITE/NAME,...",
+            help="Also listen on every pipeline operation queue of these locations.",
+            show_default=False,
+        ),
+    ] = None,
     *,
     common: CommonOptions,
 ) -> None:
     """Run a Celery worker that downloads the jobs published on its queues."""
     start(common)
+    if locations is not None:
+        queues = ",".join([*queues.split(","), *_location_queues(locations)])
     from skyhaul.worker.app import broker_url, make_app
     from skyhaul.worker.health import keep_alive
 
@@ -74,6 +90,15 @@ def worker(
         _run_worker(make_app(broker), queues, concurrency)
     finally:
         stop()
+
+
+def _location_queues(text: str) -> list[str]:
+    """Every operation queue of the ``SITE/NAME`` locations listed in ``text``."""
+    try:
+        refs = [parse_location_ref(ref.strip()) for ref in text.split(",") if ref.strip()]
+    except ValueError as error:
+        raise UsageError(f"--locations: {error}") from None
+    return [queue for site, name in refs for queue in location_queues(site, name)]
 
 
 def _run_worker(celery: Celery, queues: str, concurrency: int) -> None:
