@@ -3,10 +3,12 @@ queues, followed in the catalog.
 
 Rules:
 - It queues a PIPELINE job with the run's settings, then, every ``_FOLLOW_EVERY``
-  seconds: plans (new packages, deletions), publishes each ``{site}_{location}_{kind}``
-  queue with work that it has not published in the last ``_REPUBLISH_EVERY`` seconds, and
-  ends the job once the run is idle (nothing pending, nothing leased). The work itself is
-  :mod:`skyhaul.services.observatory.queued_ops`.
+  seconds: plans (new packages, deletions) when ``_PLAN_EVERY`` seconds passed (planning
+  reads much of the catalog; ``finish_idle`` plans once more before it calls the run
+  idle), publishes each
+  ``{site}_{location}_{kind}`` queue with work that it has not published in the last
+  ``_REPUBLISH_EVERY`` seconds, and ends the job once the run is idle (nothing pending,
+  nothing leased). The work itself is :mod:`skyhaul.services.observatory.queued_ops`.
 - Exit codes as the one-process pipeline: 0 done; 1 something failed for good in this
   run; 130 on Ctrl-C (the workers go on: ``skyhaul manager`` keeps the job moving and
   ends it). ``--detach`` prints the job id and exits 0 after the first publish.
@@ -35,6 +37,8 @@ __all__ = ["follow_pipeline"]
 _FOLLOW_EVERY = 0.5
 #: Seconds before a queue that still has work is published again.
 _REPUBLISH_EVERY = 10.0
+#: Seconds between two plannings while the run is busy.
+_PLAN_EVERY = 5.0
 
 
 def follow_pipeline(
@@ -72,6 +76,7 @@ def follow_pipeline(
                 publish_operations(celery, job_id, url, work)
                 published[work] = now
 
+    planned = time.monotonic()
     plan_pipeline(catalog, job)
     publish_new()
     if detach:
@@ -80,7 +85,9 @@ def follow_pipeline(
     try:
         while (state := finish_idle(catalog, job_id)) is None:
             time.sleep(_FOLLOW_EVERY)
-            plan_pipeline(catalog, job)
+            if time.monotonic() - planned >= _PLAN_EVERY:
+                planned = time.monotonic()
+                plan_pipeline(catalog, job)
             publish_new()
     except KeyboardInterrupt:
         raise InterruptedRun(

@@ -488,6 +488,15 @@ class ObservatoryStore(Protocol):
     ) -> list[Operation]:
         """Claim operations of a kind (compare-and-set, leased)."""
 
+    def count_operations(
+        self,
+        *,
+        kinds: Collection[OperationKind] | None = None,
+        statuses: Collection[OperationStatus] | None = None,
+        updated_since: datetime | None = None,
+    ) -> dict[tuple[OperationKind, OperationStatus], int]:
+        """Operations of each kind and status (matching every filter given)."""
+
     def waiting_operation_work(
         self, *, now: datetime, kinds: Collection[OperationKind] | None = None
     ) -> set[tuple[OperationKind, int | None]]:

@@ -305,6 +305,16 @@ class ObservatoryCatalog:
             )
         )
 
+    def count_operations(
+        self,
+        *,
+        kinds: Collection[OperationKind] | None = None,
+        statuses: Collection[OperationStatus] | None = None,
+        updated_since: datetime | None = None,
+    ) -> dict[tuple[OperationKind, OperationStatus], int]:
+        """How many operations (matching every filter given) of each kind and status."""
+        return self._db.read(lambda c: ops.count_operations(c, kinds, statuses, updated_since))
+
     def waiting_operation_work(
         self, *, now: datetime, kinds: Collection[OperationKind] | None = None
     ) -> set[tuple[OperationKind, int | None]]:

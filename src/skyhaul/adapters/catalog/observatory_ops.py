@@ -47,6 +47,7 @@ from skyhaul.core.opqueues import OPERATION_HOMES, OperationEnd, home_location
 __all__ = [
     "claim",
     "complete",
+    "count_operations",
     "enqueue",
     "fail",
     "get",
@@ -247,6 +248,27 @@ def waiting_work(
         (OperationKind(kind), home_location(OperationKind(kind), source, destination))
         for kind, source, destination in rows
     }
+
+
+def count_operations(
+    c: Connection,
+    kinds: Collection[OperationKind] | None,
+    statuses: Collection[OperationStatus] | None,
+    updated_since: datetime | None,
+) -> dict[tuple[OperationKind, OperationStatus], int]:
+    """How many operations (of ``kinds``, in ``statuses``, changed since ``updated_since``)
+    there are of each kind and status."""
+    where: list[ColumnElement[bool]] = []
+    if kinds is not None:
+        where.append(o.kind.in_(sorted(OperationKind(k).value for k in kinds)))
+    if statuses is not None:
+        where.append(o.status.in_(sorted(OperationStatus(s).value for s in statuses)))
+    if updated_since is not None:
+        where.append(o.updated_at >= updated_since)
+    rows = c.execute(
+        select(o.kind, o.status, func.count()).where(*where).group_by(o.kind, o.status)
+    )
+    return {(OperationKind(k), OperationStatus(s)): int(n) for k, s, n in rows}
 
 
 def retry(c: Connection, operation_id: int, now: datetime) -> bool:

@@ -19,7 +19,8 @@ available" on queue ``{site}_{location}_{kind}``, :mod:`skyhaul.core.opqueues`):
   (leases, heartbeats, the failure policy) until a pass finds nothing to do. Each
   operation it runs is logged with its own home location.
 - A run is idle when no operation of its stages' kinds is open (pending, scheduled or
-  leased). It ended well if no operation failed for good since the job was created.
+  leased) and its planners, run right then, find nothing new. It ended well if no
+  operation failed for good since the job was created.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from skyhaul.services.observatory.pipeline import DEFAULT_STAGES, STAGE_NAMES, S
 from skyhaul.services.observatory.stagework import (
     Failure,
     Handler,
+    Outcome,
     PipelineSettings,
     StageContext,
     StageCounts,
@@ -57,6 +59,7 @@ __all__ = [
     "RunState",
     "finish_idle",
     "manager_round",
+    "open_operations",
     "pipeline_jobs",
     "plan_pipeline",
     "queues_with_work",
@@ -196,7 +199,7 @@ def queues_with_work(catalog: Catalog, kinds: Collection[OperationKind]) -> list
 
 
 def _logged(handler: Handler) -> Handler:
-    async def run(ctx: StageContext, operation: Operation) -> Any:
+    async def run(ctx: StageContext, operation: Operation) -> Outcome:
         home = await ctx.location(operation_home(operation))
         log.info("operation %d %s at %s: started", operation.id, operation.kind, home.ref)
         return await handler(ctx, operation)
@@ -239,21 +242,28 @@ def work_on_queue(catalog: Catalog, job_id: int, work: QueueWork) -> StageCounts
     return asyncio.run(passes())
 
 
+def open_operations(catalog: Catalog, job: PipelineJob) -> int:
+    """Operations of ``job``'s kinds still pending, scheduled or leased."""
+    return sum(catalog.count_operations(kinds=job.kinds, statuses=OPEN_STATUSES).values())
+
+
 def run_state(catalog: Catalog, record: JobRecord) -> RunState:
     """Where the run of job ``record`` stands."""
     job = PipelineJob.from_params(record.params)
-    operations = catalog.operations(kinds=job.kinds)
-    since = [op for op in operations if op.updated_at >= record.created_at]
+    done: dict[str, int] = {}
+    since = record.created_at
+    counts = catalog.count_operations(
+        kinds=job.kinds, statuses=[OperationStatus.COMPLETED], updated_since=since
+    )
+    for (kind, _), count in sorted(counts.items()):
+        done[kind.value] = count
+    failed = catalog.operations(kinds=job.kinds, statuses=[OperationStatus.FAILED])
     failures = [
         Failure(op.kind, _package_name(catalog, op.package_id), op.error or "")
-        for op in since
-        if op.status is OperationStatus.FAILED
+        for op in failed
+        if op.updated_at >= since
     ]
-    done: dict[str, int] = {}
-    for op in since:
-        if op.status is OperationStatus.COMPLETED:
-            done[op.kind.value] = done.get(op.kind.value, 0) + 1
-    return RunState(sum(op.status in OPEN_STATUSES for op in operations), failures, done)
+    return RunState(open_operations(catalog, job), failures, done)
 
 
 def _package_name(catalog: Catalog, package_id: int | None) -> str | None:
@@ -263,9 +273,16 @@ def _package_name(catalog: Catalog, package_id: int | None) -> str | None:
 
 def finish_idle(catalog: Catalog, job_id: int) -> RunState | None:
     """End job ``job_id`` if its run is idle (SUCCEEDED, or FAILED if something failed
-    for good); return its state then, else None."""
+    for good); return its state then, else None.
+
+    The planners run first when nothing is open, so work that only now became due (the
+    deletions of packages just archived) keeps the run going instead of being missed.
+    """
     record = catalog.get_job(job_id)
     if record is None or record.state is not JobState.QUEUED:
+        return None
+    job = PipelineJob.from_params(record.params)
+    if open_operations(catalog, job) or plan_pipeline(catalog, job):
         return None
     state = run_state(catalog, record)
     if not state.idle:
@@ -286,14 +303,17 @@ def finish_idle(catalog: Catalog, job_id: int) -> RunState | None:
 
 
 def manager_round(catalog: Catalog, executor: str, publish: Publish) -> int:
-    """For every queued pipeline job of ``executor``: plan, publish each queue with work,
-    end it if idle. Return the messages sent."""
-    sent = 0
-    for record in pipeline_jobs(catalog, executor):
+    """For every queued pipeline job of ``executor``, newest first: plan, end it if idle,
+    else publish each queue with work (once a round, for the newest job that has it: its
+    settings are the ones a worker uses). Return the messages sent."""
+    published: set[str] = set()
+    for record in reversed(pipeline_jobs(catalog, executor)):
         job = PipelineJob.from_params(record.params)
         plan_pipeline(catalog, job)
+        if finish_idle(catalog, record.id) is not None:
+            continue
         for work in queues_with_work(catalog, job.kinds):
-            publish(record.id, work)
-            sent += 1
-        finish_idle(catalog, record.id)
-    return sent
+            if work.queue not in published:
+                published.add(work.queue)
+                publish(record.id, work)
+    return len(published)

@@ -7,7 +7,8 @@ Rules:
   a lease, runs each operation and settles it: completed with the operations that follow
   (one catalog transaction), or failed as ``after_failure`` decides. A retryable failure
   is run again in a later pass, never in the same one, so "until nothing is left to do"
-  ends.
+  ends. A queue's worker (``at_location``) claims only operations whose home is that
+  location (:mod:`skyhaul.core.opqueues`).
 - While an operation runs its lease is renewed every third of the lease; if it is lost
   (another worker took the operation over), the work is cancelled and nothing is settled.
 - Failure classes come from skyhaul's errors: a ``TransferError`` carries its own
