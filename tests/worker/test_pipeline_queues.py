@@ -19,15 +19,16 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from tests.conftest import _wait_for
-from tests.services.observatory.conftest import make_setup
+from tests.services.observatory.conftest import assert_done_once, make_setup
 
-from skyhaul.adapters.catalog import Catalog, open_catalog
+from skyhaul.adapters.catalog import open_catalog
 from skyhaul.core.errorclass import ErrorClass
-from skyhaul.core.operations import OperationKind, OperationStatus
+from skyhaul.core.operations import OperationKind
 from skyhaul.core.opqueues import location_queues
 from skyhaul.core.paths import PART_SUFFIX
 
@@ -88,38 +89,32 @@ def _started(log: Path) -> list[tuple[int, str, str]]:
 
 
 @pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Processes a test starts, each SIGKILLed (its group) at the end."""
+def processes() -> Iterator[list[subprocess.Popen[Any]]]:
+    """Processes a test starts (each in its own session), SIGKILLed with their children
+    at the end and their pipes closed."""
     _needs_redis()
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[subprocess.Popen[Any]] = []
     try:
         yield started
     finally:
         for process in started:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+            process.communicate(timeout=10)
 
 
-def _assert_each_step_done_once(catalog: Catalog) -> None:
-    packages = catalog.packages()
-    for kind in (
-        OperationKind.CREATE_PACKAGE,
-        OperationKind.TRANSFER,
-        OperationKind.UNPACK_VERIFY,
-        OperationKind.ARCHIVE,
-    ):
-        operations = catalog.operations(kinds=[kind])
-        assert {op.status for op in operations} == {OperationStatus.COMPLETED}, kind
-        assert sorted(op.package_id or 0 for op in operations) == sorted(p.id for p in packages)
-    deletes = catalog.operations(kinds=[OperationKind.DELETE])
-    assert deletes and {op.status for op in deletes} == {OperationStatus.COMPLETED}
-    assert len({op.copy_id for op in deletes}) == len(deletes)
-    assert all(op.lease_owner is None for op in catalog.operations()), "something left leased"
+def _outcome(follower: subprocess.Popen[str], logs: Path, timeout: float) -> tuple[str, str]:
+    """The follower's output; on a timeout, fail with the tail of every worker's log."""
+    try:
+        return follower.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        tails = [f"== {log.name}\n" + log.read_text()[-3000:] for log in sorted(logs.iterdir())]
+        raise AssertionError("the run did not end:\n" + "\n".join(tails)) from None
 
 
+@pytest.mark.timeout(180)  # about 50 s alone; three workers start on a loaded machine
 def test_workers_on_location_queues_run_the_pipeline_through_a_killed_transfer(
-    processes: list[subprocess.Popen[bytes]], tmp_path: Path, postgres_url: str
+    processes: list[subprocess.Popen[Any]], tmp_path: Path, postgres_url: str
 ) -> None:
     catalog = open_catalog(postgres_url)
     try:
@@ -145,8 +140,14 @@ def test_workers_on_location_queues_run_the_pipeline_through_a_killed_transfer(
         command += ["--executor", "celery", "--catalog", postgres_url, "--retention", "0s"]
         command += ["--max-package-size", "5MB", "--lease", "3s", "--max-rate", "2MB"]
         follower = subprocess.Popen(
-            command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            command,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
+        processes.append(follower)
         lta = setup.directory(setup.archives[0])
 
         # The obs worker is sending tars to the archive: kill it (and its child) there.
@@ -158,14 +159,15 @@ def test_workers_on_location_queues_run_the_pipeline_through_a_killed_transfer(
         second = logs / "obs-2.log"
         processes.append(_start_worker(second, OBS))
 
-        out, err = follower.communicate(timeout=90)
+        out, err = _outcome(follower, logs, 110)
         assert follower.returncode == 0, err
         summary = json.loads(out)
         assert summary["failures"] == []
         assert summary["operations"]["transfer"] == 3
 
         setup.assert_all_archived_and_cleaned()  # tars hashed against the catalog, sidecars
-        _assert_each_step_done_once(catalog)
+        assert_done_once(catalog)  # beyond the transfers in flight at the kill
+        assert all(op.lease_owner is None for op in catalog.operations()), "left leased"
         taken_over = [
             op.id
             for op in catalog.operations(kinds=[OperationKind.TRANSFER])

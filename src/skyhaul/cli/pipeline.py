@@ -10,6 +10,8 @@ Rules:
   ``skyhaul stage`` left (it stages on demand only).
 - Exit code: 0 done; 1 when something failed for good in this run; 130 when
   interrupted (a rerun takes over what was in hand: nothing is lost or done twice).
+- ``--lease`` (how long a claimed operation is held before another worker may take it
+  over) and ``--max-rate`` (bytes per second of one transfer) apply to both executors.
 - ``--executor celery`` runs the stages by workers on per-location queues instead, and
   follows the run until it is idle, with the same exit codes
   (:mod:`skyhaul.cli.pipeline_queued`); ``--detach`` returns at once with the job id.
@@ -65,7 +67,7 @@ def _retention(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _package_size(text: str, hint: str = "--max-package-size") -> int:
+def _size(text: str, hint: str) -> int:
     try:
         size = parse_size(text)
     except ValueError as exc:
@@ -151,9 +153,9 @@ def run(
             param_hint="--stages",
         )
     kept = _retention(retention)
-    size = _package_size(max_package_size)
+    size = _size(max_package_size, "--max-package-size")
     lease_seconds = _lease(lease)
-    rate = None if max_rate is None else float(_package_size(max_rate, "--max-rate"))
+    rate = None if max_rate is None else float(_size(max_rate, "--max-rate"))
     if executor not in ("local", CELERY):
         raise UsageError(f"--executor {executor}: not local or celery")
     if executor == CELERY:
