@@ -1,5 +1,5 @@
-"""``skyhaul worker --locations`` and ``pipeline run --executor``: what they refuse before
-any worker starts or any job is queued (a bad argument: one line, exit 2)."""
+"""``skyhaul worker --locations``: every operation queue of the locations named; a bad
+reference refused before any worker starts (one line, exit 2)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,3 @@ def test_a_bad_location_is_refused_before_a_worker_starts(skyhaul: Invoke) -> No
     result = skyhaul("worker", "--locations", "obs/raw,not a ref")
     assert result.exit_code == 2
     assert "--locations" in result.output and "Traceback" not in result.output
-
-
-def test_an_unknown_executor_or_a_bad_lease_is_refused(skyhaul: Invoke) -> None:
-    result = skyhaul("pipeline", "run", "--executor", "ray")
-    assert result.exit_code == 2 and "not local or celery" in result.output
-    result = skyhaul("pipeline", "run", "--executor", "celery", "--lease", "0s")
-    assert result.exit_code == 2 and "--lease" in result.output
