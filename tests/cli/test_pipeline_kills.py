@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.services.observatory.conftest import Setup, make_setup
+from tests.services.observatory.conftest import Setup, assert_done_once, make_setup
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.operations import OperationKind, OperationStatus
@@ -129,23 +129,6 @@ def _assert_nothing_deleted_early(setup: Setup) -> None:
                 assert (buffers[copy.location] / copy.path).is_file(), package.name
 
 
-def _assert_done_once(catalog: Catalog) -> None:
-    """Each step of each package was completed once: nothing made, sent or archived twice."""
-    packages = catalog.packages()
-    for kind in (
-        OperationKind.CREATE_PACKAGE,
-        OperationKind.TRANSFER,
-        OperationKind.UNPACK_VERIFY,
-        OperationKind.ARCHIVE,
-    ):
-        operations = catalog.operations(kinds=[kind])
-        assert {op.status for op in operations} == {OperationStatus.COMPLETED}, kind
-        assert sorted(op.package_id or 0 for op in operations) == sorted(p.id for p in packages)
-    deletes = catalog.operations(kinds=[OperationKind.DELETE])
-    assert {op.status for op in deletes} == {OperationStatus.COMPLETED}
-    assert len({op.copy_id for op in deletes}) == len(deletes)  # each copy deleted once
-
-
 def _run_killed(setup: Setup, case: KillCase, options: list[str], wait_for: WaitFor) -> None:
     """Run the whole pipeline in a subprocess; SIGKILL it once ``case``'s sign shows."""
     command = [sys.executable, "-m", "skyhaul.cli.app", "pipeline", "run", "--once", *options]
@@ -193,4 +176,4 @@ def test_a_run_killed_during_a_stage_is_finished_by_a_rerun(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["failures"] == []
     setup.assert_all_archived_and_cleaned()
-    _assert_done_once(catalog)
+    assert_done_once(catalog)

@@ -26,3 +26,8 @@ def test_a_download_names_its_selection_and_a_get_its_destination() -> None:
     assert (
         job_subject(JobKind.GET, {"dest_root": "s3://k:secret@b/x"}) == "into s3://k:REDACTED@b/x"
     )
+
+
+def test_a_queued_pipeline_run_names_its_stages() -> None:
+    params = {"executor": "celery", "stages": ["packaging", "transfer"], "settings": {}}
+    assert job_subject(JobKind.PIPELINE, params) == "pipeline packaging,transfer"

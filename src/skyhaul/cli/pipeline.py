@@ -10,6 +10,11 @@ Rules:
   ``skyhaul stage`` left (it stages on demand only).
 - Exit code: 0 done; 1 when something failed for good in this run; 130 when
   interrupted (a rerun takes over what was in hand: nothing is lost or done twice).
+- ``--lease`` (how long a claimed operation is held before another worker may take it
+  over) and ``--max-rate`` (bytes per second of one transfer) apply to both executors.
+- ``--executor celery`` runs the stages by workers on per-location queues instead, and
+  follows the run until it is idle, with the same exit codes
+  (:mod:`skyhaul.cli.pipeline_queued`); ``--detach`` returns at once with the job id.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import typer
 from rich.text import Text
 
 from skyhaul.cli.common import opened_catalog, start
+from skyhaul.cli.execution import Execution, build_execution
 from skyhaul.cli.options import CommonOptions, build_common, with_options
 from skyhaul.core.units import parse_duration, parse_size
 from skyhaul.errors import InterruptedRun
@@ -61,20 +67,28 @@ def _retention(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _package_size(text: str) -> int:
+def _size(text: str, hint: str) -> int:
     try:
         size = parse_size(text)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--max-package-size") from None
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
     if size < 1:
-        raise typer.BadParameter(
-            f"{text!r} must be at least 1 byte", param_hint="--max-package-size"
-        )
+        raise typer.BadParameter(f"{text!r} must be at least 1 byte", param_hint=hint)
     return size
 
 
+def _lease(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--lease") from None
+    if seconds <= 0:
+        raise typer.BadParameter(f"{text!r} must be positive", param_hint="--lease")
+    return seconds
+
+
 @pipeline_app.command("run")
-@with_options(common=build_common)
+@with_options(common=build_common, execution=build_execution)
 def run(
     once: Annotated[bool, typer.Option("--once", help="Stop once nothing is left to do.")] = False,
     stages: Annotated[
@@ -97,8 +111,24 @@ def run(
     max_retries: Annotated[
         int, typer.Option(min=0, help="Retries of an operation before it fails for good.")
     ] = 3,
+    lease: Annotated[
+        str,
+        typer.Option(
+            help="Lease of a claimed operation (another worker takes it over after).",
+            metavar="DURATION",
+        ),
+    ] = "120s",
+    max_rate: Annotated[
+        str | None,
+        typer.Option(
+            help="Most bytes per second of one transfer (e.g. 50MB).",
+            metavar="SIZE",
+            show_default="no limit",
+        ),
+    ] = None,
     *,
     common: CommonOptions,
+    execution: Execution,
 ) -> None:
     """Run the observatory pipeline's stages (every one by default)."""
     term = start(common)
@@ -113,7 +143,26 @@ def run(
             param_hint="--stages",
         )
     kept = _retention(retention)
-    size = _package_size(max_package_size)
+    size = _size(max_package_size, "--max-package-size")
+    lease_seconds = _lease(lease)
+    rate = None if max_rate is None else float(_size(max_rate, "--max-rate"))
+    execution = execution.resolve()
+    if execution.celery:
+        from skyhaul.cli.pipeline_queued import follow_pipeline
+        from skyhaul.services.observatory.stagework import PipelineSettings
+
+        settings = PipelineSettings(kept, size, max_retries, lease_seconds, max_rate=rate)
+        with opened_catalog(common) as catalog:
+            code = follow_pipeline(
+                term,
+                common,
+                catalog,
+                chosen,
+                settings,
+                broker=execution.broker,
+                detach=execution.detach,
+            )
+        raise typer.Exit(code)
 
     def notice(signal_name: str) -> None:
         logger.warning("%s: stopping; a rerun takes over what was in hand", signal_name)
@@ -129,6 +178,8 @@ def run(
                 max_package_size=size,
                 max_retries=max_retries,
                 cancel=cancel,
+                lease_seconds=lease_seconds,
+                max_rate=rate,
             )
 
         summary = run_cancellable(job, on_cancel=notice)

@@ -60,6 +60,7 @@ class JobKind(StrEnum):
     IMPORT = "import"
     PACKAGE = "package"
     STREAM = "stream"
+    PIPELINE = "pipeline"
 
 
 class JobState(StrEnum):

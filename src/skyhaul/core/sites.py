@@ -10,7 +10,9 @@ Rules:
 - Transfers to long-term archives go round-robin across archive *sites* (not locations),
   so each site receives its share; within a site, the highest priority first.
 - Names are one path-safe word each (letters, digits, ``.``, ``_``, ``-``), so that a
-  ``SITE/NAME`` reference and a queue name built from it are never ambiguous.
+  ``SITE/NAME`` reference is never ambiguous and a queue name built from it is safe for
+  a broker (two such names joined by ``_`` can still coincide: :mod:`.opqueues` finds
+  those).
 """
 
 from __future__ import annotations

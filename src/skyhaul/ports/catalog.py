@@ -484,8 +484,23 @@ class ObservatoryStore(Protocol):
         lease_seconds: float,
         limit: int,
         location_ids: Collection[int] | None = None,
+        at_location: int | None = None,
     ) -> list[Operation]:
         """Claim operations of a kind (compare-and-set, leased)."""
+
+    def count_operations(
+        self,
+        *,
+        kinds: Collection[OperationKind] | None = None,
+        statuses: Collection[OperationStatus] | None = None,
+        updated_since: datetime | None = None,
+    ) -> dict[tuple[OperationKind, OperationStatus], int]:
+        """Operations of each kind and status (matching every filter given)."""
+
+    def waiting_operation_work(
+        self, *, now: datetime, kinds: Collection[OperationKind] | None = None
+    ) -> set[tuple[OperationKind, int | None]]:
+        """(kind, home location id) of operations claimable now or with expired leases."""
 
     def heartbeat_operations(
         self, owner: str, operation_ids: Sequence[int], *, now: datetime, lease_seconds: float

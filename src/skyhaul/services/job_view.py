@@ -85,7 +85,7 @@ def jobs_documents(
 def job_subject(kind: JobKind, params: Mapping[str, object]) -> str:
     """Say in a few words what a job works on, from its parameters: the observations of
     an import, the source and days of a backfill, the source or selection of a download,
-    the destination of a get (URLs redacted)."""
+    the destination of a get (URLs redacted), the stages of a queued pipeline run."""
     mast = params.get("mast")
     if kind is JobKind.IMPORT and isinstance(mast, Mapping):
         obs_ids = [str(o) for o in mast.get("obs_ids") or ()]
@@ -96,6 +96,9 @@ def job_subject(kind: JobKind, params: Mapping[str, object]) -> str:
         return f"{params.get('source')} {params.get('first')}..{params.get('last')}"
     if kind is JobKind.WATCH_CYCLE:
         return f"{params.get('source')} cycle {params.get('cycle')}"
+    stages = params.get("stages")
+    if kind is JobKind.PIPELINE and isinstance(stages, list):
+        return "pipeline " + ",".join(str(stage) for stage in stages)
     selection = params.get("selection")
     if isinstance(selection, Mapping):
         named = [

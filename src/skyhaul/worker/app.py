@@ -29,6 +29,7 @@ import os
 from celery import Celery
 
 from skyhaul.core.jobs import JobKind
+from skyhaul.worker import pipeline_tasks
 from skyhaul.worker.backfill_tasks import BACKFILL_QUEUE, BACKFILL_WORK, backfill_work
 from skyhaul.worker.tasks import DOWNLOAD_WORK, download_work
 
@@ -104,6 +105,7 @@ def make_app(
     )
     celery.task(name=DOWNLOAD_WORK, queue=DOWNLOADS_QUEUE)(download_work)
     celery.task(name=BACKFILL_WORK, queue=BACKFILL_QUEUE)(backfill_work)
+    pipeline_tasks.register(celery)  # observatory operations, on {site}_{location}_{kind}
     return celery
 
 

@@ -550,3 +550,23 @@ def test_completing_enqueues_what_follows_and_moves_the_package_in_one_step(
     assert (follow.status, follow.package_id) == (OperationStatus.PENDING, op.package_id)
     assert catalog.package(op.package_id).state is PackageState.TRANSFERRING  # type: ignore[union-attr]
     assert not catalog.complete_operation(op_id, "w", now=at(3))  # once
+
+
+def test_a_queue_worker_claims_only_operations_whose_home_is_its_location(
+    catalog: Catalog, world: World, now: datetime, at
+) -> None:
+    ids = transfers(catalog, world, 3, now)
+    # A transfer's home is its source (the buffer), not the archive it goes to.
+    assert catalog.waiting_operation_work(now=now) == {(K.TRANSFER, world.buffer.id)}
+    assert catalog.waiting_operation_work(now=now, kinds=[K.ARCHIVE]) == set()
+    at_archive = catalog.claim_operations(
+        K.TRANSFER, "w1", now=now, lease_seconds=30, limit=10, at_location=world.archive.id
+    )
+    assert at_archive == []
+    at_buffer = catalog.claim_operations(
+        K.TRANSFER, "w2", now=now, lease_seconds=30, limit=10, at_location=world.buffer.id
+    )
+    assert [op.id for op in at_buffer] == ids
+    # All leased: no work waits until the leases expire.
+    assert catalog.waiting_operation_work(now=at(1)) == set()
+    assert catalog.waiting_operation_work(now=at(31)) == {(K.TRANSFER, world.buffer.id)}

@@ -22,6 +22,7 @@ from tests.adapters.locations.conftest import s3_transport
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.locations import location_storage
+from skyhaul.core.operations import OperationKind, OperationStatus
 from skyhaul.core.packages import Package, PackageState, RawFile, RawFileSpec
 from skyhaul.core.paths import PART_SUFFIX
 from skyhaul.core.placement import CopyStatus
@@ -153,6 +154,23 @@ class Setup:
             for c in self.catalog.copies_at(location.id)
             if c.status is not CopyStatus.DELETED
         )
+
+
+def assert_done_once(catalog: Catalog) -> None:
+    """Each step of each package was completed once: nothing made, sent or archived twice."""
+    packages = catalog.packages()
+    for kind in (
+        OperationKind.CREATE_PACKAGE,
+        OperationKind.TRANSFER,
+        OperationKind.UNPACK_VERIFY,
+        OperationKind.ARCHIVE,
+    ):
+        operations = catalog.operations(kinds=[kind])
+        assert {op.status for op in operations} == {OperationStatus.COMPLETED}, kind
+        assert sorted(op.package_id or 0 for op in operations) == sorted(p.id for p in packages)
+    deletes = catalog.operations(kinds=[OperationKind.DELETE])
+    assert {op.status for op in deletes} == {OperationStatus.COMPLETED}
+    assert len({op.copy_id for op in deletes}) == len(deletes)  # each copy deleted once
 
 
 def make_setup(

@@ -290,16 +290,37 @@ class ObservatoryCatalog:
         lease_seconds: float,
         limit: int,
         location_ids: Collection[int] | None = None,
+        at_location: int | None = None,
     ) -> list[Operation]:
         """Claim up to ``limit`` PENDING or SCHEDULED operations of ``kind`` for
         ``owner`` (IN_PROGRESS, leased until ``now + lease_seconds``), lowest ids first;
-        with ``location_ids``, only those whose source or destination is one of them.
+        with ``location_ids``, only those whose source or destination is one of them;
+        with ``at_location``, only those whose home location is that one.
         Never one another claimer got."""
         if limit <= 0:
             return []
         return self._db.write(
-            lambda c: ops.claim(c, kind, owner, now, lease_seconds, limit, location_ids)
+            lambda c: ops.claim(
+                c, kind, owner, now, lease_seconds, limit, location_ids, at_location
+            )
         )
+
+    def count_operations(
+        self,
+        *,
+        kinds: Collection[OperationKind] | None = None,
+        statuses: Collection[OperationStatus] | None = None,
+        updated_since: datetime | None = None,
+    ) -> dict[tuple[OperationKind, OperationStatus], int]:
+        """How many operations (matching every filter given) of each kind and status."""
+        return self._db.read(lambda c: ops.count_operations(c, kinds, statuses, updated_since))
+
+    def waiting_operation_work(
+        self, *, now: datetime, kinds: Collection[OperationKind] | None = None
+    ) -> set[tuple[OperationKind, int | None]]:
+        """(kind, home location id) of the operations (of ``kinds``) claimable now or
+        whose lease expired before ``now``."""
+        return self._db.read(lambda c: ops.waiting_work(c, now, kinds))
 
     def heartbeat_operations(
         self, owner: str, operation_ids: Sequence[int], *, now: datetime, lease_seconds: float

@@ -11,6 +11,11 @@ Rules:
   lease is recovered only once expired, so a slow but live worker keeps its work; a
   recovered operation is PENDING again without a retry counted
   (:mod:`skyhaul.core.operations`).
+- A claim may be narrowed to operations whose home location
+  (:data:`skyhaul.core.opqueues.OPERATION_HOMES`) is one location: a worker of that
+  location's queue takes nothing it was not sent for.
+- ``waiting_work`` lists (kind, home location) of operations claimable now or whose lease
+  expired: what a publisher announces on the queues.
 - Statuses come from :data:`skyhaul.core.operations.OPERATION_STATUSES`.
 """
 
@@ -37,10 +42,12 @@ from skyhaul.core.operations import (
     OperationKind,
     OperationStatus,
 )
+from skyhaul.core.opqueues import OPERATION_HOMES, OperationEnd, home_location
 
 __all__ = [
     "claim",
     "complete",
+    "count_operations",
     "enqueue",
     "fail",
     "get",
@@ -48,6 +55,7 @@ __all__ = [
     "list_operations",
     "recover_stale",
     "retry",
+    "waiting_work",
 ]
 
 _FIELDS = tuple(field.name for field in dataclasses.fields(Operation))
@@ -95,13 +103,19 @@ def claim(
     lease_seconds: float,
     limit: int,
     location_ids: Collection[int] | None,
+    at_location: int | None = None,
 ) -> list[Operation]:
-    """Claim up to ``limit`` PENDING or SCHEDULED operations of ``kind`` for ``owner``."""
+    """Claim up to ``limit`` PENDING or SCHEDULED operations of ``kind`` for ``owner``
+    (only those whose home is ``at_location``, when given)."""
     sources = sorted(s.value for s in OPERATION_STATUSES.sources_of(OperationEvent.START))
     where: list[ColumnElement[bool]] = [o.kind == OperationKind(kind).value]
     if location_ids is not None:
         places = sorted(location_ids)
         where.append(or_(o.source_location_id.in_(places), o.destination_location_id.in_(places)))
+    if at_location is not None:
+        home = OPERATION_HOMES[OperationKind(kind)]
+        column = o.source_location_id if home is OperationEnd.SOURCE else o.destination_location_id
+        where.append(column == at_location)
     candidates = list(
         c.scalars(
             select(o.id)
@@ -215,6 +229,46 @@ def recover_stale(c: Connection, now: datetime) -> int:
         )
         recovered += len(c.execute(statement).all())
     return recovered
+
+
+def waiting_work(
+    c: Connection, now: datetime, kinds: Collection[OperationKind] | None
+) -> set[tuple[OperationKind, int | None]]:
+    """(kind, home location id) of every operation claimable now or whose lease expired."""
+    claimable = sorted(s.value for s in OPERATION_STATUSES.sources_of(OperationEvent.START))
+    where: list[ColumnElement[bool]] = [
+        or_(o.status.in_(claimable), (o.status == _HELD) & (o.lease_expires_at < now))
+    ]
+    if kinds is not None:
+        where.append(o.kind.in_(sorted(OperationKind(k).value for k in kinds)))
+    rows = c.execute(
+        select(o.kind, o.source_location_id, o.destination_location_id).where(*where).distinct()
+    )
+    return {
+        (OperationKind(kind), home_location(OperationKind(kind), source, destination))
+        for kind, source, destination in rows
+    }
+
+
+def count_operations(
+    c: Connection,
+    kinds: Collection[OperationKind] | None,
+    statuses: Collection[OperationStatus] | None,
+    updated_since: datetime | None,
+) -> dict[tuple[OperationKind, OperationStatus], int]:
+    """How many operations (of ``kinds``, in ``statuses``, changed since ``updated_since``)
+    there are of each kind and status."""
+    where: list[ColumnElement[bool]] = []
+    if kinds is not None:
+        where.append(o.kind.in_(sorted(OperationKind(k).value for k in kinds)))
+    if statuses is not None:
+        where.append(o.status.in_(sorted(OperationStatus(s).value for s in statuses)))
+    if updated_since is not None:
+        where.append(o.updated_at >= updated_since)
+    rows = c.execute(
+        select(o.kind, o.status, func.count()).where(*where).group_by(o.kind, o.status)
+    )
+    return {(OperationKind(k), OperationStatus(s)): int(n) for k, s, n in rows}
 
 
 def retry(c: Connection, operation_id: int, now: datetime) -> bool:

@@ -14,11 +14,13 @@ Rules:
   Any other failure (the source or the network) suspends the destination: what is durable
   stays for the next attempt.
 - The writer is synced every ``sync_every`` bytes, so a kill loses little.
+- ``pace`` (optional) is awaited after each chunk with its size: a rate limit waits there.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from skyhaul.errors import IntegrityError
@@ -58,6 +60,7 @@ async def move_object(
     expected_sha256: str | None = None,
     hashed: bool = True,
     sync_every: int = SYNC_EVERY,
+    pace: Callable[[int], Awaitable[None]] | None = None,
 ) -> Moved:
     """Copy ``source_path`` of ``source`` to ``dest_path`` of ``dest``.
 
@@ -83,6 +86,8 @@ async def move_object(
             if unsynced >= sync_every:
                 await writer.sync()
                 unsynced = 0
+            if pace is not None:
+                await pace(len(chunk))
         sha256 = None if digest is None else digest.hexdigest()
         if sha256 is not None and expected_sha256 is not None and sha256 != expected_sha256:
             raise IntegrityError(

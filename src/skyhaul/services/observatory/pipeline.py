@@ -141,6 +141,7 @@ async def run_pipeline(
     storages: Storages | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     idle_wait: float = IDLE_WAIT,
+    max_rate: float | None = None,
 ) -> PipelineSummary:
     """Run the pipeline's stages (see the module's rules).
 
@@ -169,6 +170,8 @@ async def run_pipeline(
         The lease of a claimed operation.
     idle_wait : float
         Seconds between idle rounds (without ``once``).
+    max_rate : float or None
+        Most bytes per second of one transfer (None: no limit).
 
     Returns
     -------
@@ -184,7 +187,9 @@ async def run_pipeline(
     if unknown:
         raise ValueError(f"unknown stage(s) {', '.join(unknown)}; use {', '.join(STAGE_NAMES)}")
     chosen = [STAGES[name] for name in STAGE_NAMES if name in wanted]
-    settings = PipelineSettings(retention, max_package_size, max_retries, lease_seconds)
+    settings = PipelineSettings(
+        retention, max_package_size, max_retries, lease_seconds, max_rate=max_rate
+    )
     own_storages = storages is None
     ctx = StageContext(catalog, storages or Storages(), new_owner(), settings, clock)
     summary = PipelineSummary({stage.name: StageCounts() for stage in chosen})

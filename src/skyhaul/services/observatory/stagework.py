@@ -7,7 +7,8 @@ Rules:
   a lease, runs each operation and settles it: completed with the operations that follow
   (one catalog transaction), or failed as ``after_failure`` decides. A retryable failure
   is run again in a later pass, never in the same one, so "until nothing is left to do"
-  ends.
+  ends. A queue's worker (``at_location``) claims only operations whose home is that
+  location (:mod:`skyhaul.core.opqueues`).
 - While an operation runs its lease is renewed every third of the lease; if it is lost
   (another worker took the operation over), the work is cancelled and nothing is settled.
 - Failure classes come from skyhaul's errors: a ``TransferError`` carries its own
@@ -92,6 +93,9 @@ class PipelineSettings:
     concurrency : int
         Operations of one stage run at once (their hashing and I/O run in threads, so
         two or more keep every core busy; each operation is one package).
+    max_rate : float or None
+        Most bytes per second one transfer sends (None: as fast as it goes), for a
+        shared link.
     """
 
     retention: timedelta = timedelta(hours=24)
@@ -99,6 +103,7 @@ class PipelineSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     concurrency: int = DEFAULT_CONCURRENCY
+    max_rate: float | None = None
 
 
 class Storages:
@@ -238,8 +243,11 @@ async def recover_operations(ctx: StageContext) -> int:
     return await ctx.call(ctx.catalog.recover_stale_operations, now=now)
 
 
-async def run_operations(ctx: StageContext, kind: OperationKind, handler: Handler) -> StageCounts:
-    """One worker pass of a stage: recover, claim a batch of ``kind``, run and settle each."""
+async def run_operations(
+    ctx: StageContext, kind: OperationKind, handler: Handler, *, at_location: int | None = None
+) -> StageCounts:
+    """One worker pass of a stage: recover, claim a batch of ``kind`` (whose home is
+    ``at_location``, when given: a queue's worker), run and settle each."""
     await recover_operations(ctx)
     claimed = await ctx.call(
         ctx.catalog.claim_operations,
@@ -248,6 +256,7 @@ async def run_operations(ctx: StageContext, kind: OperationKind, handler: Handle
         now=ctx.clock.now(),
         lease_seconds=ctx.settings.lease_seconds,
         limit=CLAIM_BATCH,
+        at_location=at_location,
     )
     counts = StageCounts()
     width = max(1, ctx.settings.concurrency)

@@ -15,15 +15,36 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from skyhaul.core.operations import Operation, OperationKind
 from skyhaul.core.packages import PackageEvent, PackageState
 from skyhaul.core.sites import Location, LocationType, archive_order
 from skyhaul.errors import ConfigError, ServerError
+from skyhaul.services.clock import Clock
 from skyhaul.services.observatory.layout import archive_path, buffer_path
 from skyhaul.services.observatory.moving import move_object
 from skyhaul.services.observatory.stagework import Outcome, StageContext
 
-__all__ = ["next_archive", "transfer_package"]
+__all__ = ["next_archive", "rate_limit", "transfer_package"]
+
+
+def rate_limit(rate: float | None, clock: Clock) -> Callable[[int], Awaitable[None]] | None:
+    """A ``pace`` for :func:`.moving.move_object` that keeps a move under ``rate`` bytes
+    per second on ``clock`` (None: no limit)."""
+    if rate is None:
+        return None
+    started = clock.monotonic()
+    sent = 0
+
+    async def pace(size: int) -> None:
+        nonlocal sent
+        sent += size
+        ahead = sent / rate - (clock.monotonic() - started)
+        if ahead > 0:
+            await clock.sleep(ahead)
+
+    return pace
 
 
 async def next_archive(ctx: StageContext) -> Location:
@@ -65,6 +86,7 @@ async def transfer_package(ctx: StageContext, operation: Operation) -> Outcome:
         ctx.storages.of(archive),
         path,
         hashed=False,  # UNPACK_VERIFY reads it whole next: the tar's and members' sha256
+        pace=rate_limit(ctx.settings.max_rate, ctx.clock),
     )
     await ctx.call(
         ctx.catalog.record_copy,
