@@ -51,6 +51,9 @@ Rules:
   ``tests/core/ratesim.py``.
 - Every change is returned as a ``WindowChange`` with its reason, for the log; no change
   returns ``None``.
+- ``adopt`` starts a controller from a window and rate learned earlier (by another
+  worker): clamped to its floor, ceiling and ``rate_floor``, in PROBE, so a limit raised
+  since is still found.
 """
 
 from __future__ import annotations
@@ -243,6 +246,18 @@ class HostController:
         if span <= 0 or (len(recent) < RELIABLE_COUNT and span < RELIABLE_SECONDS):
             return None
         return (len(recent) - 1) / span
+
+    def adopt(self, window: int, rate: float | None) -> None:
+        """Start from ``window`` and ``rate`` learned earlier, before any request.
+
+        The window is clamped to ``[floor, ceiling]``; a rate is raised to ``rate_floor``
+        and probed from (PROBE phase), None leaves the host unpaced.
+        """
+        self.window = min(self.ceiling, max(self.floor, window))
+        if rate is not None and rate > 0 and not math.isinf(rate):
+            self.rate = max(self.rate_floor, rate)
+            self._phase = _Phase.PROBE
+            self._anchor = True
 
     # --- telling -----------------------------------------------------------------------
 

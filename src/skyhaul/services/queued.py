@@ -5,10 +5,11 @@ available"):
 - ``queue_get`` registers a ``get`` job's files linked to it, as ``prepare_get`` does,
   but runs nothing: the caller publishes a message and any worker picks the job up.
 - ``work_on_job`` runs the engine's claim loop over the job's files until nothing is
-  claimable, then returns. Claims are compare-and-set with leases, so several workers on
-  one job never fetch a file twice, and a duplicate or redelivered message finds nothing
-  to claim and returns at once. The job record is not started by a worker: many workers
-  share it, none owns it.
+  claimable, then returns; given a limits URL, each host's politeness is shared with
+  the other workers through it (``services.shared_gate``). Claims are compare-and-set
+  with leases, so several workers on one job never fetch a file twice, and a duplicate
+  or redelivered message finds nothing to claim and returns at once. The job record is
+  not started by a worker: many workers share it, none owns it.
 - A job is settled when none of its files is waiting (DISCOVERED) or in flight
   (DOWNLOADING); FAILED files left by a run are retried by a later message.
   ``finish_settled`` then ends the job record, SUCCEEDED when every file is downloaded or
@@ -73,16 +74,29 @@ def queue_get(
     return job_id, registered
 
 
-def work_on_job(catalog: Catalog, job_id: int) -> RunSummary:
+def work_on_job(catalog: Catalog, job_id: int, *, limits_url: str | None = None) -> RunSummary:
     """Download what is claimable of job ``job_id``'s files with its recorded options.
 
-    Returns an empty summary for a job that is unknown or no longer queued.
+    ``limits_url``: the Redis whose per-host limits every worker shares (None: this
+    run's own gates). Returns an empty summary for a job that is unknown or no longer
+    queued.
     """
     job = catalog.get_job(job_id)
     if job is None or job.state is not JobState.QUEUED:
         return RunSummary()
     options = options_from_json(job.params.get("options", {}))
-    result = asyncio.run(acquire(catalog, options, Selection(), job_id=job_id))
+    return asyncio.run(_work(catalog, options, job_id, limits_url))
+
+
+async def _work(
+    catalog: Catalog, options: TransferOptions, job_id: int, limits_url: str | None
+) -> RunSummary:
+    if limits_url is None:
+        return (await acquire(catalog, options, Selection(), job_id=job_id)).summary
+    from skyhaul.adapters.redis_limits import open_host_limits  # Redis only when shared
+
+    async with open_host_limits(limits_url) as limits:
+        result = await acquire(catalog, options, Selection(), job_id=job_id, limits=limits)
     return result.summary
 
 

@@ -38,7 +38,7 @@ from skyhaul.errors import NoCatalogError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0008"
+HEAD = "0009"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
 #: Key of the PostgreSQL advisory lock held while migrating ("skyhaul" in ASCII, truncated).
