@@ -40,7 +40,5 @@ def _limits_url() -> str | None:
     (None, each worker polite on its own, when the broker is not Redis)."""
     from celery import current_app  # the app running the task knows its broker
 
-    from skyhaul.worker.app import broker_url  # app imports this module
-
-    url = os.environ.get("SKYHAUL_LIMITS_URL") or current_app.conf.broker_url or broker_url()
+    url = os.environ.get("SKYHAUL_LIMITS_URL") or current_app.conf.broker_url or ""
     return url if url.startswith(("redis://", "rediss://", "unix://")) else None
