@@ -7,7 +7,9 @@ Rules:
 - A request is never held for a pause longer than the controller's ``max_pause``: it is
   refused at once with a ``ThrottledError`` carrying the time left, so its file ends
   FAILED, due when the server said, instead of waiting for years.
-- Every change of a host's window or rate is logged with its reason.
+- Every change of a host's window or rate is logged with its reason, and told to the
+  gate's ``changed`` (a shared gate keeps it as the host's decision; see
+  ``services.shared_gate``).
 """
 
 from __future__ import annotations
