@@ -560,3 +560,14 @@ def test_adopt_starts_from_a_learned_window_and_rate_clamped() -> None:
     unpaced = HostController(HOST, start=8, ceiling=16)
     unpaced.adopt(4, None)
     assert (unpaced.window, unpaced.rate) == (4, None)
+
+
+def test_a_shared_controller_measures_the_hosts_rate_from_its_part() -> None:
+    alone, shared = HostController(HOST), HostController(HOST)
+    shared.share = 0.25  # one of four workers on the host
+    for c in (alone, shared):
+        for i in range(12):
+            c.on_start(i * 0.1)
+            c.on_success(i * 0.1 + 0.05, i * 0.1)
+    assert alone.accepted_rate(1.2) == pytest.approx(10.0, rel=0.1)
+    assert shared.accepted_rate(1.2) == pytest.approx(40.0, rel=0.1)

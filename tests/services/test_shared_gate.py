@@ -6,9 +6,10 @@ Without Redis these tests skip, except under ``CI=true``, where they fail.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,7 @@ def _registry(
     learned: HostDecision | None = None,
     windows: AsyncCatalog | None = None,
     max_pause: float = 600.0,
+    now: Callable[[], datetime] = lambda: T0,
 ) -> SharedGateRegistry:
     registry = SharedGateRegistry(
         ceiling,
@@ -72,7 +74,7 @@ def _registry(
         ttl=30.0,
         windows=windows,
         learned={} if learned is None else {HOST: learned},
-        now=lambda: T0,
+        now=now,
     )
     registry.start()
     return registry
@@ -187,3 +189,27 @@ async def test_without_redis_the_local_gate_goes_on_and_says_so_once(
         await client.aclose()
     warnings = [r for r in caplog.records if "127.0.0.1:1" in r.getMessage()]
     assert len(warnings) == 1, caplog.records
+
+
+async def test_a_worker_follows_another_workers_newer_decision(
+    limits: SharedHostLimits, catalog: AsyncCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shared_gate, "REFRESH_SECONDS", 0.02)
+    stamps = iter(T0 + timedelta(seconds=i) for i in itertools.count())
+    workers = [
+        _registry(limits, f"w{i}", ceiling=16, windows=catalog, now=lambda: next(stamps))
+        for i in range(2)
+    ]
+    try:
+        gates = [w.for_url(URL) for w in workers]
+        started = await gates[0].acquire()
+        gates[0].release(started, ThrottledError("429", status=429))
+        decided = (gates[0].controller.window, gates[0].controller.rate)
+        assert decided[0] == 4 and decided[1] is not None
+        deadline = asyncio.get_running_loop().time() + 5
+        while (gates[1].controller.window, gates[1].controller.rate) != decided:
+            assert asyncio.get_running_loop().time() < deadline, "decision not followed"
+            await asyncio.sleep(0.01)
+    finally:
+        for registry in workers:
+            await registry.close()

@@ -6,20 +6,24 @@ Rules:
   of the host's shared semaphore (limit: the controller's current window, over all
   workers) and asks the host's shared pace before it starts. Without shared limits the
   engine uses ``GateRegistry`` alone: nothing here runs, nothing imports Redis.
-- Each controller learns its own share of the host, as one of several processes does; the
-  shared pace is that rate times the workers on the host (the distinct owners holding
-  its slots), so the workers together keep to what each one learned, and their bursts
-  are spread instead of landing at once. A pace wait longer than ``max_pause`` refuses
-  the request with a ``ThrottledError``, as a local pause does.
+- Each controller's rate is the host's, over all workers: its ``share`` is one over the
+  workers on the host (the distinct owners holding its slots, counted every refresh), so
+  what it measures of its own requests stands for the host's. The shared pace (GCRA) is
+  that rate with a burst of one per worker: the workers together keep to it, and their
+  bursts are spread instead of landing at once. A pace wait longer than ``max_pause``
+  refuses the request with a ``ThrottledError``, as a local pause does.
 - A worker's slots of one host are interchangeable: a request's end gives back any one of
   them (off the loop, in a task, since ``release`` is synchronous). Holders are named
   ``owner/n``. Their time-to-live is the lease's, refreshed with it every second by the
   registry's refresher; a slot found expired is taken again. A worker that dies frees
   its slots within one lease.
 - Every change of a controller's window or rate is kept as the host's ``HostDecision``
-  (window, the shared rate, the reason) and written to the catalog by the refresher, at
-  most once a second per host. A gate created in a run starts its controller from the
-  stored decision, so every worker starts from what the others learned.
+  (window, rate, reason) and written to the catalog by the refresher, at most once a
+  second per host. A gate created in a run starts its controller from the stored
+  decision, and every second the refresher reads the decisions back: a host's decision
+  by another worker, newer than this worker's own last change, is adopted. So the
+  workers keep to one rate (one GCRA interval: none starves the others), and one that
+  was starved into a low rate is lifted within a second.
 - Redis going away never fails a file: the first error is logged once (WARNING), the
   worker keeps to its local gate alone for ``DOWN_RETRY_SECONDS`` and then tries the
   shared limits again (logged at INFO when they answer). Catalog write errors of
@@ -32,7 +36,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from skyhaul.core.ratecontrol import MAX_PAUSE_SECONDS, HostController
 from skyhaul.core.units import format_duration
@@ -53,6 +57,7 @@ SLOT_POLL_FIRST = 0.01
 SLOT_POLL_MOST = 0.2
 #: After a Redis error, the local gate alone decides for this long.
 DOWN_RETRY_SECONDS = 5.0
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 class SharedHostGate(HostGate):
@@ -77,6 +82,8 @@ class SharedHostGate(HostGate):
         self.holders: list[str] = []
         self.workers = 1
         """Workers on the host (distinct owners of its slots), as last counted."""
+        self.decided_at = _NEVER
+        """When this gate's window or rate was last decided (here, or adopted)."""
 
     async def acquire(self) -> float:
         """Wait for the local gate, then for a shared slot and the shared pace.
@@ -112,9 +119,7 @@ class SharedHostGate(HostGate):
             self.holders.append(holder)
             while controller.rate is not None:
                 workers = self.workers
-                wait = await registry.limits.allow(
-                    controller.host, controller.rate * workers, workers
-                )
+                wait = await registry.limits.allow(controller.host, controller.rate, workers)
                 if wait <= 0:
                     break
                 if wait > controller.max_pause:
@@ -135,13 +140,24 @@ class SharedHostGate(HostGate):
 
     def changed(self, change: WindowChange) -> None:
         """Keep the change as the host's decision; the refresher writes it."""
-        rate = self.controller.rate
-        self.registry.decided(
-            self.controller.host,
-            self.controller.window,
-            None if rate is None else rate * self.workers,
-            change.reason,
+        controller = self.controller
+        self.decided_at = self.registry.decided(
+            controller.host, controller.window, controller.rate, change.reason
         )
+
+    def follow(self, decision: HostDecision) -> None:
+        """Adopt another worker's decision of the host when newer than this gate's own."""
+        if decision.decided_by != self.registry.owner and decision.decided_at > self.decided_at:
+            self.controller.adopt(decision.window, decision.rate)
+            self.decided_at = decision.decided_at
+            log.debug(
+                "%s: window %d, rate %s from %s (%s)",
+                decision.host,
+                decision.window,
+                decision.rate,
+                decision.decided_by,
+                decision.reason,
+            )
 
     async def refresh(self) -> None:
         """Extend this worker's slots (taking back any that expired); count the workers."""
@@ -154,6 +170,7 @@ class SharedHostGate(HostGate):
         if self.in_flight:
             owners.add(self.registry.owner)
         self.workers = max(1, len(owners))
+        self.controller.share = 1 / self.workers
 
 
 class SharedGateRegistry(GateRegistry):
@@ -214,6 +231,8 @@ class SharedGateRegistry(GateRegistry):
         if decision is not None:
             controller.adopt(decision.window, decision.rate)
         gate = SharedHostGate(controller, self._clock, self)
+        if decision is not None:
+            gate.decided_at = decision.decided_at
         self._shared_gates.append(gate)
         return gate
 
@@ -244,6 +263,20 @@ class SharedGateRegistry(GateRegistry):
                 except ConfigError as error:
                     self.went_down(error)
             await self._write_decisions()
+            await self._follow_decisions()
+
+    async def _follow_decisions(self) -> None:
+        if self._windows is None or not self._shared_gates:
+            return
+        try:
+            stored = await self._windows.host_windows()
+        except SkyhaulError as error:
+            log.debug("window decisions not read: %s", error)
+            return
+        for gate in self._shared_gates:
+            decision = stored.get(gate.controller.host)
+            if decision is not None:
+                gate.follow(decision)
 
     # --- what gates call ---------------------------------------------------------------
 
@@ -263,9 +296,11 @@ class SharedGateRegistry(GateRegistry):
         except ConfigError as error:
             self.went_down(error)
 
-    def decided(self, host: str, window: int, rate: float | None, reason: str) -> None:
-        """Keep ``host``'s latest decision until the refresher writes it."""
-        self._pending[host] = HostDecision(host, window, rate, reason, self._now(), self.owner)
+    def decided(self, host: str, window: int, rate: float | None, reason: str) -> datetime:
+        """Keep ``host``'s latest decision until the refresher writes it; return its time."""
+        now = self._now()
+        self._pending[host] = HostDecision(host, window, rate, reason, now, self.owner)
+        return now
 
     def up(self) -> bool:
         """Whether the shared limits are to be asked (not within a Redis outage)."""
