@@ -543,3 +543,31 @@ def test_rate_comes_down_when_the_limit_is_lowered() -> None:
     result = fetch(40.0, seconds=80.0, limit_changes=((25.0, 20.0),))
     assert result.goodput(45.0, 80.0) >= 0.92 * 20.0
     assert result.refused_share < 0.05
+
+
+def test_adopt_starts_from_a_learned_window_and_rate_clamped() -> None:
+    c = HostController(HOST, start=8, floor=1, ceiling=16, rate_floor=0.5)
+    c.adopt(40, 10.0)
+    assert (c.window, c.rate) == (16, 10.0)
+    # Paced from the first start: the next may start one interval later, not before.
+    assert c.can_start(0, 0.0)
+    c.on_start(0.0)
+    assert not c.can_start(1, 0.05)
+    assert c.earliest_start(0.05) == pytest.approx(0.1)
+    slow = HostController(HOST, start=8, floor=2, ceiling=16, rate_floor=0.5)
+    slow.adopt(0, 0.01)
+    assert (slow.window, slow.rate) == (2, 0.5)
+    unpaced = HostController(HOST, start=8, ceiling=16)
+    unpaced.adopt(4, None)
+    assert (unpaced.window, unpaced.rate) == (4, None)
+
+
+def test_a_shared_controller_measures_the_hosts_rate_from_its_part() -> None:
+    alone, shared = HostController(HOST), HostController(HOST)
+    shared.share = 0.25  # one of four workers on the host
+    for c in (alone, shared):
+        for i in range(12):
+            c.on_start(i * 0.1)
+            c.on_success(i * 0.1 + 0.05, i * 0.1)
+    assert alone.accepted_rate(1.2) == pytest.approx(10.0, rel=0.1)
+    assert shared.accepted_rate(1.2) == pytest.approx(40.0, rel=0.1)

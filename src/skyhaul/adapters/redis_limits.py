@@ -13,22 +13,25 @@ Rules:
   ``burst`` emission intervals before that time; otherwise nothing is stored and the
   answer is how long to wait.
 - Redis errors become ``ConfigError`` (``adapters.redis_client``).
+- ``open_host_limits`` owns its connection: opened and closed on the caller's loop.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 
-from skyhaul.adapters.redis_client import redis_errors
+from skyhaul.adapters.redis_client import connect, redis_errors
 from skyhaul.ports.limits import HostSlots
 
 if TYPE_CHECKING:
     from skyhaul.ports.limits import SharedHostLimits
 
-__all__ = ["HostRate", "HostSemaphore", "RedisHostLimits"]
+__all__ = ["HostRate", "HostSemaphore", "RedisHostLimits", "open_host_limits"]
 
 DEFAULT_PREFIX = "skyhaul"
 
@@ -220,6 +223,24 @@ class RedisHostLimits:
     async def allow(self, host: str, rate_per_s: float, burst: int) -> float:
         """Count one request to ``host``, or return the seconds to wait (see ``HostRate``)."""
         return await self._rate.allow(host, rate_per_s, burst)
+
+
+@asynccontextmanager
+async def open_host_limits(
+    url: str, *, prefix: str = DEFAULT_PREFIX
+) -> AsyncIterator[RedisHostLimits]:
+    """Open shared host limits in the Redis at ``url``; closed on exit.
+
+    Raises
+    ------
+    ConfigError
+        When ``url`` is not a Redis URL (the server is first reached by a request).
+    """
+    client = connect(url)
+    try:
+        yield RedisHostLimits(client, prefix=prefix)
+    finally:
+        await client.aclose()
 
 
 if TYPE_CHECKING:

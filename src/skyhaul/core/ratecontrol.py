@@ -51,6 +51,13 @@ Rules:
   ``tests/core/ratesim.py``.
 - Every change is returned as a ``WindowChange`` with its reason, for the log; no change
   returns ``None``.
+- ``adopt`` starts a controller from a window and rate learned earlier (by another
+  worker): clamped to its floor, ceiling and ``rate_floor``, in PROBE, so a limit raised
+  since is still found.
+- Several workers sharing one host's pace: ``share`` is the part of the host's requests
+  this controller sends (1 alone). Its rate stays the host's; what it measures of its own
+  requests is scaled up by it (accepted rate, the first burst's rate, whether pacing
+  holds it back), so each worker learns the host's limit, not its own part of it.
 """
 
 from __future__ import annotations
@@ -202,6 +209,8 @@ class HostController:
         self._gain = PROBE_GAIN
         self._recent: deque[bool] = deque(maxlen=RECENT_ANSWERS)  # True: a failure
         self._recent_failures = 0
+        self.share = 1.0
+        """The part of the host's requests this controller sends (workers sharing a pace)."""
 
     # --- asking ------------------------------------------------------------------------
 
@@ -242,7 +251,19 @@ class HostController:
         span = now - recent[0]
         if span <= 0 or (len(recent) < RELIABLE_COUNT and span < RELIABLE_SECONDS):
             return None
-        return (len(recent) - 1) / span
+        return (len(recent) - 1) / span / self.share
+
+    def adopt(self, window: int, rate: float | None) -> None:
+        """Start from ``window`` and ``rate`` learned earlier, before any request.
+
+        The window is clamped to ``[floor, ceiling]``; a rate is raised to ``rate_floor``
+        and probed from (PROBE phase), None leaves the host unpaced.
+        """
+        self.window = min(self.ceiling, max(self.floor, window))
+        if rate is not None and rate > 0 and not math.isinf(rate):
+            self.rate = max(self.rate_floor, rate)
+            self._phase = _Phase.PROBE
+            self._anchor = True
 
     # --- telling -----------------------------------------------------------------------
 
@@ -250,7 +271,8 @@ class HostController:
         """A request starts now (it takes the current paced slot)."""
         if self.rate is not None:
             interval = 1.0 / self.rate
-            self._binding = now - self._last_start <= _BINDING_SLOTS * interval
+            # Sharing the pace, this worker's own starts are 1/share slots apart.
+            self._binding = now - self._last_start <= _BINDING_SLOTS * interval / self.share
             if self._anchor:
                 self._slot, self._anchor = now + interval, False
             else:
@@ -409,7 +431,7 @@ class HostController:
         self._samples.clear()
         self._paced_since = now
         self._phase = _Phase.SEARCH
-        return self._burst / FIRST_GUESS_SECONDS
+        return self._burst / self.share / FIRST_GUESS_SECONDS
 
     def _paced_rate(self, rate: float, now: float) -> float:
         """Return the rate to pace at after a throttle without Retry-After (moves phase)."""

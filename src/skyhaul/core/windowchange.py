@@ -3,15 +3,18 @@
 Rules:
 - A value: the rate controller returns one per change, with its reason; the engine logs
   it (slow-downs at INFO, speed-ups at DEBUG).
+- A ``HostDecision`` is where a host's window and rate stand after the latest change, as
+  the catalog keeps it, so that every worker starts from what the others learned.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from skyhaul.core.units import format_seconds
 
-__all__ = ["WindowChange"]
+__all__ = ["HostDecision", "WindowChange"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +62,31 @@ class WindowChange:
         if self.pause is not None:
             parts.append(f"paused {format_seconds(self.pause)}")
         return f"{self.host}: {', '.join(parts)} ({self.reason})"
+
+
+@dataclass(frozen=True, slots=True)
+class HostDecision:
+    """A host's window and pace as last decided, with why, when and by whom.
+
+    Parameters
+    ----------
+    host : str
+        The host (``host:port``).
+    window : int
+        Concurrency window: requests in flight at once, over all workers.
+    rate : float or None
+        Requests per second over all workers; ``None`` while unpaced.
+    reason : str
+        Why it was decided (the reason of the change, ``"429"``, ``"8 successes"``).
+    decided_at : datetime
+        When (UTC).
+    decided_by : str
+        The lease owner id of the run that decided it.
+    """
+
+    host: str
+    window: int
+    rate: float | None
+    reason: str
+    decided_at: datetime
+    decided_by: str

@@ -2,7 +2,8 @@
 
 Rules:
 - A service asks for the roles it uses and nothing else: the engine for ``Claims`` and
-  ``SegmentMap``, discovery for ``Registry``, backfill for ``DayLedger``, the jobs
+  ``SegmentMap`` (and ``HostWindows`` when workers share politeness), discovery for
+  ``Registry``, backfill for ``DayLedger``, the jobs
   service for ``JobStore`` (and watch, which queues a job per cycle while its loop runs).
   A rename or a changed signature fails in mypy, not at run time.
 - These Protocols are asynchronous: how the catalog runs off the event loop (a thread
@@ -57,12 +58,14 @@ from skyhaul.core.packages import (
 )
 from skyhaul.core.placement import CopyEvent, CopyStatus, PhysicalCopy
 from skyhaul.core.sites import Location, LocationType, Site
+from skyhaul.core.windowchange import HostDecision
 
 __all__ = [
     "AcquireCatalog",
     "Claims",
     "DayLedger",
     "HeaderQueries",
+    "HostWindows",
     "JobStore",
     "ObservatoryStore",
     "OperatorQueries",
@@ -202,7 +205,17 @@ class Registry(Protocol):
         """Add ``specs`` under ``dest_root``; link them to job ``job_id`` when given."""
 
 
-class AcquireCatalog(Claims, SegmentMap, Registry, Protocol):
+class HostWindows(Protocol):
+    """Each host's window and pace as last decided by any worker."""
+
+    async def record_host_window(self, decision: HostDecision) -> None:
+        """Store ``decision`` as its host's (an older one never replaces a newer)."""
+
+    async def host_windows(self) -> dict[str, HostDecision]:
+        """Return every host's latest decision, by host."""
+
+
+class AcquireCatalog(Claims, SegmentMap, Registry, HostWindows, Protocol):
     """The roles a discovery-and-download run uses."""
 
 

@@ -36,6 +36,10 @@ class HostSlots(Protocol):
         """Give ``holder``'s slot back (nothing happens if it holds none)."""
         ...
 
+    async def holders(self) -> list[str]:
+        """The holders whose slot has not expired."""
+        ...
+
 
 class SharedHostLimits(Protocol):
     """Concurrency and pace per host, the same for every worker that shares the store."""

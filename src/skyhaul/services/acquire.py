@@ -21,6 +21,7 @@ from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.sources import ListingQuery, Source
 from skyhaul.core.model import RunSummary, Selection, TransferOptions
 from skyhaul.core.progress import ProgressBoard
+from skyhaul.ports.limits import SharedHostLimits
 from skyhaul.ports.transport import Transports
 from skyhaul.services.cancellation import until_cancelled
 from skyhaul.services.clock import SYSTEM_CLOCK, Clock
@@ -77,8 +78,12 @@ async def download(
     board: ProgressBoard | None = None,
     cancel: asyncio.Event | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    limits: SharedHostLimits | None = None,
 ) -> RunSummary:
     """Run the engine over ``ports``: every eligible file of the selection.
+
+    With ``limits``, each host's politeness is shared with the other workers and its
+    window decisions are read from and written to the catalog.
 
     Raises
     ------
@@ -97,6 +102,8 @@ async def download(
         cancel=cancel,
         clock=clock,
         content_check=ports.content_check,
+        limits=limits,
+        host_windows=None if limits is None else ports.catalog,
     )
     return await engine.run()
 
@@ -167,12 +174,14 @@ async def acquire(
     on_discovered: Callable[[DiscoveryResult], None] | None = None,
     transports: Transports | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    limits: SharedHostLimits | None = None,
 ) -> AcquireResult:
     """Discover (optionally), then download the eligible files of ``selection``.
 
     With ``discovery``, the selection is narrowed to the source's files and
     ``on_discovered`` hears the counts before downloads start. The caller owns (and
-    closes) the source.
+    closes) the source. ``limits``: per-host politeness shared with other workers
+    (None: this run's own, as in one process).
 
     Raises
     ------
@@ -200,5 +209,6 @@ async def acquire(
             board=board,
             cancel=cancel,
             clock=clock,
+            limits=limits,
         )
     return AcquireResult(found, summary)

@@ -8,7 +8,9 @@ Rules:
   bytes through ``Transports`` (chosen per URL scheme) and writes them through ``Sinks``;
   it builds none of them. Time comes from its ``Clock``.
 - At most ``concurrency`` files are in flight; each request to a host also passes that
-  host's adaptive gate, so several large files share one polite window.
+  host's adaptive gate, so several large files share one polite window. Given shared
+  ``limits``, that gate is shared with every other worker as well (window, pace and the
+  decisions stored in the catalog: ``services.shared_gate``); without, no Redis at all.
 - A failed attempt is classified by its error type and the retry policy decides: FAILED
   with a backoff delay (the run waits for it, ``options.max_wait`` at most) or ABANDONED.
   The run ends when nothing in its selection is eligible now or within that wait.
@@ -69,13 +71,15 @@ from skyhaul.errors import (
     SkyhaulError,
     TransferError,
 )
-from skyhaul.ports.catalog import Claims, SegmentMap
+from skyhaul.ports.catalog import Claims, HostWindows, SegmentMap
 from skyhaul.ports.content import ContentCheck
+from skyhaul.ports.limits import SharedHostLimits
 from skyhaul.ports.sink import Sinks
 from skyhaul.ports.transport import Transports
 from skyhaul.services.clock import SYSTEM_CLOCK, Clock
 from skyhaul.services.hostgate import GateRegistry
 from skyhaul.services.owners import new_owner, owner_is_dead_here
+from skyhaul.services.shared_gate import SharedGateRegistry
 from skyhaul.services.transfer import FileTransfer, TransferRun
 
 __all__ = ["Engine", "FileRun"]
@@ -179,6 +183,11 @@ class Engine:
     content_check : ContentCheck or None
         Checks each file's verified bytes before promotion and reads its FITS headers,
         which its completion stores (``options.fits_metadata``); None: no check.
+    limits : SharedHostLimits or None
+        Per-host politeness shared with other workers (``services.shared_gate``); None:
+        each host's gate is this run's alone.
+    host_windows : HostWindows or None
+        With ``limits``: where hosts' window decisions are read at the start and written.
     """
 
     claims: Claims
@@ -194,6 +203,8 @@ class Engine:
     owner: str = field(default_factory=new_owner)
     random: Callable[[], float] = random.random
     content_check: ContentCheck | None = None
+    limits: SharedHostLimits | None = None
+    host_windows: HostWindows | None = None
 
     summary: RunSummary = field(default_factory=RunSummary)
     _held: dict[int, FileRun] = field(default_factory=dict)
@@ -221,7 +232,7 @@ class Engine:
         self._run = TransferRun(
             transports=self.transports,
             segment_map=self.segment_map,
-            gates=GateRegistry(options.max_per_host, loop.time, options.max_wait),
+            gates=await self._gates(loop.time),
             options=options,
             policy=self._policy,
             owner=self.owner,
@@ -240,6 +251,8 @@ class Engine:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
             await self._wind_down()
+            if isinstance(self._run.gates, SharedGateRegistry):
+                await self._run.gates.close()
             self.summary.seconds = self.clock.monotonic() - began
             self.summary.failures = list(self._failures.values())
             left_failed = [f for f in self._failures.values() if not f.abandoned]
@@ -250,6 +263,27 @@ class Engine:
         return self.summary
 
     # --- the scheduling loop --------------------------------------------------------------
+
+    async def _gates(self, clock: Callable[[], float]) -> GateRegistry:
+        """The hosts' gates: this run's own, or shared with other workers through
+        ``limits``, starting from the decisions they stored."""
+        options = self.options
+        if self.limits is None:
+            return GateRegistry(options.max_per_host, clock, options.max_wait)
+        learned = {} if self.host_windows is None else await self.host_windows.host_windows()
+        gates = SharedGateRegistry(
+            options.max_per_host,
+            clock,
+            options.max_wait,
+            limits=self.limits,
+            owner=self.owner,
+            ttl=options.lease_seconds,
+            windows=self.host_windows,
+            learned=learned,
+            now=self.clock.now,
+        )
+        gates.start()
+        return gates
 
     async def _prepare(self) -> None:
         await self._release_dead_local_owners()

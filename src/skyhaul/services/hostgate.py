@@ -7,7 +7,9 @@ Rules:
 - A request is never held for a pause longer than the controller's ``max_pause``: it is
   refused at once with a ``ThrottledError`` carrying the time left, so its file ends
   FAILED, due when the server said, instead of waiting for years.
-- Every change of a host's window or rate is logged with its reason.
+- Every change of a host's window or rate is logged with its reason, and told to the
+  gate's ``changed`` (a shared gate keeps it as the host's decision; see
+  ``services.shared_gate``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from urllib.parse import urlsplit
 from skyhaul.core.ratecontrol import MAX_PAUSE_SECONDS, HostController
 from skyhaul.core.retry import beyond_wait
 from skyhaul.core.units import format_duration
+from skyhaul.core.windowchange import WindowChange
 from skyhaul.errors import ThrottledError, TransferError
 
 log = logging.getLogger("skyhaul.engine")
@@ -78,7 +81,7 @@ class HostGate:
 
     def release(self, started_at: float, error: BaseException | None = None) -> None:
         """Report the end of a request (``error`` None for success) and wake waiters."""
-        self.in_flight -= 1
+        self._end()
         now = self._clock()
         if error is None:
             change = self.controller.on_success(now, started_at)
@@ -95,6 +98,17 @@ class HostGate:
         if change is not None:
             # Slowing down matters to an operator; speeding up is routine.
             log.log(logging.INFO if change.is_decrease else logging.DEBUG, "%s", change)
+            self.changed(change)
+        self._wake()
+
+    def changed(self, change: WindowChange) -> None:
+        """Hear a change of the controller's window or rate (shared gates record it)."""
+
+    def _end(self) -> None:
+        """Free the request's place in the window (it is no longer in flight)."""
+        self.in_flight -= 1
+
+    def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -147,5 +161,8 @@ class GateRegistry:
             controller = HostController(
                 host, start=start, floor=1, ceiling=ceiling, max_pause=self.max_pause
             )
-            gate = self._gates[host] = HostGate(controller, self._clock)
+            gate = self._gates[host] = self._new_gate(controller)
         return gate
+
+    def _new_gate(self, controller: HostController) -> HostGate:
+        return HostGate(controller, self._clock)

@@ -7,10 +7,12 @@ available"):
   ``queue_download`` does the same for a ``download`` job: the files its selection makes
   eligible now (waiting, or failed and due) are linked to it.
 - ``work_on_job`` runs the engine's claim loop over the job's files until nothing is
-  claimable, then returns. Claims are compare-and-set with leases, so several workers on
-  one job never fetch a file twice, and a duplicate or redelivered message finds nothing
-  to claim and returns at once. The job record is not started by a worker: many workers
-  share it, none owns it (its steward does, :mod:`skyhaul.services.job_steward`).
+  claimable, then returns; given a limits URL, each host's politeness is shared with
+  the other workers through it (``services.shared_gate``). Claims are compare-and-set
+  with leases, so several workers on one job never fetch a file twice, and a duplicate
+  or redelivered message finds nothing to claim and returns at once. The job record is
+  not started by a worker: many workers share it, none owns it (its steward does,
+  :mod:`skyhaul.services.job_steward`).
   Workers work on a job that is QUEUED or RUNNING, and stop within about a second once
   a cancel is asked (the job's flag, or the job CANCELLED): the engine releases its files
   to DISCOVERED, their segments kept, so the job stays resumable.
@@ -141,9 +143,17 @@ def queue_download(
     return job_id, linked
 
 
-def work_on_job(catalog: Catalog, job_id: int, *, cancel_poll: float = CANCEL_POLL) -> RunSummary:
+def work_on_job(
+    catalog: Catalog,
+    job_id: int,
+    *,
+    limits_url: str | None = None,
+    cancel_poll: float = CANCEL_POLL,
+) -> RunSummary:
     """Download what is claimable of job ``job_id``'s files with its recorded options.
 
+    ``limits_url``: the Redis whose per-host limits every worker shares (None: this
+    run's own gates).
     Returns an empty summary for a job that is unknown, or neither queued nor running;
     stops (files released, resumable) within ``cancel_poll`` seconds of a cancel.
     """
@@ -151,16 +161,28 @@ def work_on_job(catalog: Catalog, job_id: int, *, cancel_poll: float = CANCEL_PO
     if job is None or job.state not in _WORKABLE or job.cancel_requested:
         return RunSummary()
     options = options_from_json(job.params.get("options", {}))
-    return asyncio.run(_work(catalog, job_id, options, cancel_poll))
+    return asyncio.run(_work(catalog, job_id, options, cancel_poll, limits_url))
 
 
 async def _work(
-    catalog: Catalog, job_id: int, options: TransferOptions, cancel_poll: float
+    catalog: Catalog,
+    job_id: int,
+    options: TransferOptions,
+    cancel_poll: float,
+    limits_url: str | None,
 ) -> RunSummary:
     cancel = asyncio.Event()
     watching = asyncio.ensure_future(_watch_cancel(catalog, job_id, cancel, cancel_poll))
     try:
-        result = await acquire(catalog, options, Selection(), job_id=job_id, cancel=cancel)
+        async with contextlib.AsyncExitStack() as stack:
+            limits = None
+            if limits_url is not None:
+                from skyhaul.adapters.redis_limits import open_host_limits  # Redis when shared
+
+                limits = await stack.enter_async_context(open_host_limits(limits_url))
+            result = await acquire(
+                catalog, options, Selection(), job_id=job_id, cancel=cancel, limits=limits
+            )
     finally:
         watching.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -27,6 +27,7 @@ from skyhaul.core.jobprogress import JobProgress
 from skyhaul.core.jobs import JobKind, JobState
 from skyhaul.core.lifecycle import FileState
 from skyhaul.core.model import AttemptRecord, Completion, FileRecord, FileSpec, Selection
+from skyhaul.core.windowchange import HostDecision
 
 __all__ = ["AsyncCatalog"]
 
@@ -203,6 +204,16 @@ class AsyncCatalog:
     ) -> RegisterResult:
         """See :meth:`Catalog.register`."""
         return await self._call(self.catalog.register, specs, dest_root, now=now, job_id=job_id)
+
+    # --- HostWindows ---------------------------------------------------------------------
+
+    async def record_host_window(self, decision: HostDecision) -> None:
+        """See :meth:`Catalog.record_host_window`."""
+        await self._call(self.catalog.record_host_window, decision)
+
+    async def host_windows(self) -> dict[str, HostDecision]:
+        """See :meth:`Catalog.host_windows`."""
+        return await self._call(self.catalog.host_windows)
 
     # --- DayLedger -----------------------------------------------------------------------
 

@@ -49,6 +49,9 @@ touches this table.
 
 ``day_runs`` is the backfill ledger (:class:`~skyhaul.core.backfill.DayRun`): rows are only
 ever inserted, one per state change of a day; a day's latest row (highest id) is its state.
+
+``host_windows`` holds one row per host: its window and pace as last decided by any worker
+(:class:`~skyhaul.core.windowchange.HostDecision`), replaced by each later decision.
 """
 
 from __future__ import annotations
@@ -286,3 +289,15 @@ day_runs = Table(
 """The backfill ledger: one row per state change of a day (insert only)."""
 
 Index("ix_day_runs_latest", day_runs.c.source, day_runs.c.day, day_runs.c.id)
+
+host_windows = Table(
+    "host_windows",
+    metadata,
+    Column("host", Text, primary_key=True),
+    Column("window", Integer, nullable=False),
+    Column("rate", Float),
+    Column("reason", Text, nullable=False),
+    Column("decided_at", UTCDateTime, nullable=False),
+    Column("decided_by", Text, nullable=False),
+)
+"""Each host's window and pace as last decided (one row per host, replaced)."""

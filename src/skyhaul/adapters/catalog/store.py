@@ -25,7 +25,7 @@ from sqlalchemy import case, delete, insert
 from sqlalchemy.engine import Connection
 
 from skyhaul.adapters.catalog import copies as catalog_copies
-from skyhaul.adapters.catalog import headers, leases, ledger, queries, transfers
+from skyhaul.adapters.catalog import headers, hostwindows, leases, ledger, queries, transfers
 from skyhaul.adapters.catalog import jobs as catalog_jobs
 from skyhaul.adapters.catalog.database import Database, create_catalog_engine, unavailable
 from skyhaul.adapters.catalog.day_claims import DayClaimsCatalog
@@ -63,6 +63,7 @@ from skyhaul.core.model import (
 )
 from skyhaul.core.redact import redact_url
 from skyhaul.core.specs import validate_specs
+from skyhaul.core.windowchange import HostDecision
 from skyhaul.errors import IllegalTransitionError, NoCatalogError, SkyhaulError
 
 T = TypeVar("T")
@@ -621,6 +622,20 @@ class Catalog(ObservatoryCatalog, DayClaimsCatalog):
         return self._db.read(
             lambda c: queries.next_attempt_due(c, job_id=job_id, selection=selection)
         )
+
+    # --- host windows (see :mod:`.hostwindows`) -------------------------------------------
+
+    def record_host_window(self, decision: HostDecision) -> None:
+        """Store a host's window and pace as decided (replacing an older decision)."""
+        self._db.write(lambda c: hostwindows.record(c, decision))
+
+    def host_windows(self) -> dict[str, HostDecision]:
+        """Return every host's latest decision, by host."""
+        return self._db.read(hostwindows.read)
+
+    def host_window(self, host: str) -> HostDecision | None:
+        """Return ``host``'s latest decision, None when none was stored."""
+        return self._db.read(lambda c: hostwindows.read(c, host)).get(host)
 
     # --- backfill ledger (see :mod:`.ledger`) ---------------------------------------------
 
