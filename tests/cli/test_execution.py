@@ -87,3 +87,16 @@ def test_an_unreachable_broker_is_one_line_naming_it_without_its_password(
     prefix = "skyhaul: error: cannot reach the broker redis://:REDACTED@127.0.0.1:1/0: "
     assert line.startswith(prefix)
     assert line.endswith("(job 1 stays queued)") and "hunter2" not in result.output
+
+
+def test_workers_and_managers_read_the_broker_from_the_configuration_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skyhaul.cli.execution import configured_broker
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SKYHAUL_CONFIG", raising=False)
+    assert configured_broker(None) == "redis://127.0.0.1:6379/0"
+    (tmp_path / "skyhaul.toml").write_text('broker = "redis://broker.example:6379/3"\n')
+    assert configured_broker(None) == "redis://broker.example:6379/3"
+    assert configured_broker("redis://given:6379/1") == "redis://given:6379/1"

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import redis
@@ -94,13 +95,16 @@ def test_an_unreachable_redis_is_one_line_exit_2(skyhaul: Invoke, redis_url: str
     assert "secret" not in result.stderr
 
 
-def test_without_a_broker_it_says_how_to_give_one(
-    skyhaul: Invoke, monkeypatch: pytest.MonkeyPatch
+def test_without_a_broker_option_it_takes_the_configuration_files(
+    skyhaul: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("SKYHAUL_BROKER", raising=False)
+    monkeypatch.delenv("SKYHAUL_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "skyhaul.toml").write_text('broker = "redis://127.0.0.1:1/5"\n')
     result = skyhaul("workers")
     assert result.exit_code == 2
-    assert "--broker URL or set SKYHAUL_BROKER" in result.stderr
+    assert result.stderr.startswith("skyhaul: error: Redis at redis://127.0.0.1:1/5")
 
 
 def test_the_command_line_lists_it(skyhaul: Invoke) -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "BrokerOption",
     "Execution",
     "build_execution",
+    "configured_broker",
     "submit",
 ]
 
@@ -111,6 +112,20 @@ class Execution:
             executor=self.executor or loaded.executor or LOCAL,
             broker=self.broker or loaded.broker,
         )
+
+
+def configured_broker(broker: str | None) -> str:
+    """The broker of a worker, manager or listing: ``broker`` (the option, or
+    ``SKYHAUL_BROKER``), else ``broker`` in the configuration file, else the local Redis.
+
+    Raises
+    ------
+    ConfigError
+        The configuration file cannot be read, or its ``broker`` is bad.
+    """
+    from skyhaul.worker.app import DEFAULT_BROKER
+
+    return broker or load_config(None).broker or DEFAULT_BROKER
 
 
 def build_execution(

@@ -36,7 +36,7 @@ import typer
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.catalog.urls import catalog_url
 from skyhaul.cli.common import Terminal, opened_catalog, start
-from skyhaul.cli.execution import CELERY, BrokerOption, Execution, submit
+from skyhaul.cli.execution import CELERY, BrokerOption, Execution, configured_broker, submit
 from skyhaul.cli.options import CommonOptions, build_common, with_options
 from skyhaul.core.jobs import JobKind
 from skyhaul.core.model import FileSpec, TransferOptions
@@ -77,6 +77,8 @@ def worker(
         queues = ",".join([*queues.split(","), *_location_queues(locations)])
     from skyhaul.worker.app import broker_url, make_app
     from skyhaul.worker.health import keep_alive
+
+    broker = configured_broker(broker)
 
     stop = keep_alive(broker_url(broker), "worker", queues.split(","))
     try:
@@ -134,6 +136,7 @@ def manager(
     from skyhaul.worker.health import keep_alive
     from skyhaul.worker.pipeline_tasks import publish_operations
 
+    broker = configured_broker(broker)
     celery = make_app(broker)
     url = catalog_url(common.catalog)
     stop = keep_alive(broker_url(broker), "manager")

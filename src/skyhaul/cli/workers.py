@@ -1,8 +1,9 @@
 """``skyhaul workers``: the workers and managers alive now, from their health keys.
 
 Rules:
-- The broker comes from ``--broker`` or ``$SKYHAUL_BROKER``; without either, one line and
-  exit code 2. So is a Redis that cannot be reached.
+- The broker comes from ``--broker`` or ``$SKYHAUL_BROKER``, else ``broker`` in
+  ``skyhaul.toml``, else the local Redis (as for ``worker`` and ``manager``). A Redis that
+  cannot be reached is one line and exit code 2.
 - One row per live service: name, type, host, pid, queues, since when, what it holds;
   ``no live workers`` when there is none. ``--json`` prints ``{"services": [...]}``.
 - No catalog is opened: liveness lives in Redis only.
@@ -19,8 +20,8 @@ from rich.text import Text
 
 from skyhaul.adapters.liveness import live_services
 from skyhaul.cli.common import start
+from skyhaul.cli.execution import configured_broker
 from skyhaul.cli.options import CommonOptions
-from skyhaul.errors import UsageError
 
 __all__ = ["workers"]
 
@@ -34,7 +35,8 @@ def workers(
             "--broker",
             envvar="SKYHAUL_BROKER",
             metavar="URL",
-            help="The Redis broker (redis://host:port/db).",
+            help="The Redis broker (redis://host:port/db) \\[default: broker in skyhaul.toml, "
+            "else redis://127.0.0.1:6379/0].",
             show_envvar=True,
         ),
     ] = None,
@@ -45,8 +47,7 @@ def workers(
 ) -> None:
     """List the live workers and managers: their queues and what they hold."""
     term = start(CommonOptions(json=as_json, verbose=verbose))
-    if not broker:
-        raise UsageError("no broker: give --broker URL or set SKYHAUL_BROKER")
+    broker = configured_broker(broker)
     services = asyncio.run(live_services(broker, service_types=SERVICE_TYPES))
     if term.json:
         term.emit_json({"services": [s.document() for s in services]})

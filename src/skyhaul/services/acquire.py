@@ -79,11 +79,13 @@ async def download(
     cancel: asyncio.Event | None = None,
     clock: Clock = SYSTEM_CLOCK,
     limits: SharedHostLimits | None = None,
+    hold_most: int | None = None,
 ) -> RunSummary:
     """Run the engine over ``ports``: every eligible file of the selection.
 
     With ``limits``, each host's politeness is shared with the other workers and its
-    window decisions are read from and written to the catalog.
+    window decisions are read from and written to the catalog. ``hold_most``: the most
+    files the run holds at once (a worker's share of a job; see ``Engine``).
 
     Raises
     ------
@@ -104,6 +106,7 @@ async def download(
         content_check=ports.content_check,
         limits=limits,
         host_windows=None if limits is None else ports.catalog,
+        hold_most=hold_most,
     )
     return await engine.run()
 
@@ -175,13 +178,14 @@ async def acquire(
     transports: Transports | None = None,
     clock: Clock = SYSTEM_CLOCK,
     limits: SharedHostLimits | None = None,
+    hold_most: int | None = None,
 ) -> AcquireResult:
     """Discover (optionally), then download the eligible files of ``selection``.
 
     With ``discovery``, the selection is narrowed to the source's files and
     ``on_discovered`` hears the counts before downloads start. The caller owns (and
     closes) the source. ``limits``: per-host politeness shared with other workers
-    (None: this run's own, as in one process).
+    (None: this run's own, as in one process); ``hold_most``: see :func:`download`.
 
     Raises
     ------
@@ -210,5 +214,6 @@ async def acquire(
             cancel=cancel,
             clock=clock,
             limits=limits,
+            hold_most=hold_most,
         )
     return AcquireResult(found, summary)

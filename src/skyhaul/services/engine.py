@@ -188,6 +188,10 @@ class Engine:
         each host's gate is this run's alone.
     host_windows : HostWindows or None
         With ``limits``: where hosts' window decisions are read at the start and written.
+    hold_most : int or None
+        Most files this run holds at once, claimed or in flight (None: as many as its
+        claim-ahead wants). A worker sharing a job with others holds its share, so a job
+        of a few large files is spread over the workers, not taken by the first.
     """
 
     claims: Claims
@@ -205,6 +209,7 @@ class Engine:
     content_check: ContentCheck | None = None
     limits: SharedHostLimits | None = None
     host_windows: HostWindows | None = None
+    hold_most: int | None = None
 
     summary: RunSummary = field(default_factory=RunSummary)
     _held: dict[int, FileRun] = field(default_factory=dict)
@@ -325,7 +330,10 @@ class Engine:
                 if self._retry_due is not None and self.clock.now() >= self._retry_due:
                     drained, self._retry_due = False, None
                 if not drained and len(self._waiting) < concurrency:
-                    want = ahead.next_size(self.clock.monotonic()) - len(self._held)
+                    want = ahead.next_size(self.clock.monotonic())
+                    if self.hold_most is not None:
+                        want = min(want, self.hold_most)
+                    want -= len(self._held)
                     drained = await self._claim(want)
                 while self._waiting and len(self._running) < concurrency:
                     self._start(self._waiting.popleft())

@@ -50,6 +50,7 @@ from skyhaul.services.owners import new_owner
 __all__ = [
     "CANCEL_POLL",
     "FILE_JOB_KINDS",
+    "fair_share",
     "finish_settled",
     "is_settled",
     "job_is_settled",
@@ -71,6 +72,8 @@ _WORKABLE = frozenset({JobState.QUEUED, JobState.RUNNING})
 
 #: Files of these states are still to be done by someone.
 _OPEN = frozenset({FileState.DISCOVERED, FileState.DOWNLOADING})
+#: Files of these states are left to do (a failed one when its retry comes).
+_LEFT = _OPEN | {FileState.FAILED}
 #: A job succeeds when all its files are in these states.
 _DONE = frozenset({FileState.DOWNLOADED, FileState.IGNORED})
 #: The states a download considers: waiting, or failed (when its retry is due).
@@ -148,12 +151,15 @@ def work_on_job(
     job_id: int,
     *,
     limits_url: str | None = None,
+    share: int = 1,
     cancel_poll: float = CANCEL_POLL,
 ) -> RunSummary:
     """Download what is claimable of job ``job_id``'s files with its recorded options.
 
     ``limits_url``: the Redis whose per-host limits every worker shares (None: this
-    run's own gates).
+    run's own gates). ``share``: how many workers the job was published to; this one
+    holds at most that share of the files left (:func:`fair_share`), so a job of a few
+    large files spreads over the workers instead of going to the first one whole.
     Returns an empty summary for a job that is unknown, or neither queued nor running;
     stops (files released, resumable) within ``cancel_poll`` seconds of a cancel.
     """
@@ -161,7 +167,11 @@ def work_on_job(
     if job is None or job.state not in _WORKABLE or job.cancel_requested:
         return RunSummary()
     options = options_from_json(job.params.get("options", {}))
-    return asyncio.run(_work(catalog, job_id, options, cancel_poll, limits_url))
+    hold = None
+    if share > 1:
+        states = catalog.job_file_states(job_id)
+        hold = fair_share(sum(states.get(state, 0) for state in _LEFT), share)
+    return asyncio.run(_work(catalog, job_id, options, cancel_poll, limits_url, hold))
 
 
 async def _work(
@@ -170,6 +180,7 @@ async def _work(
     options: TransferOptions,
     cancel_poll: float,
     limits_url: str | None,
+    hold: int | None,
 ) -> RunSummary:
     cancel = asyncio.Event()
     watching = asyncio.ensure_future(_watch_cancel(catalog, job_id, cancel, cancel_poll))
@@ -181,7 +192,13 @@ async def _work(
 
                 limits = await stack.enter_async_context(open_host_limits(limits_url))
             result = await acquire(
-                catalog, options, Selection(), job_id=job_id, cancel=cancel, limits=limits
+                catalog,
+                options,
+                Selection(),
+                job_id=job_id,
+                cancel=cancel,
+                limits=limits,
+                hold_most=hold,
             )
     finally:
         watching.cancel()
@@ -197,6 +214,12 @@ async def _watch_cancel(catalog: Catalog, job_id: int, cancel: asyncio.Event, ev
         job = await asyncio.to_thread(catalog.get_job, job_id)
         if job is None or job.cancel_requested or job.state is JobState.CANCELLED:
             cancel.set()
+
+
+def fair_share(left: int, workers: int) -> int:
+    """The most files one of ``workers`` workers holds at once of a job with ``left``
+    files to do: its share, rounded up (at least 1)."""
+    return max(1, -(-left // max(1, workers)))
 
 
 def is_settled(

@@ -123,9 +123,11 @@ def publish_download(
     queue: str = DOWNLOADS_QUEUE,
 ) -> None:
     """Say on ``queue`` that job ``job_id`` of the catalog at ``catalog_url`` has
-    downloads to do, ``copies`` times: up to that many workers join the job at once."""
+    downloads to do, ``copies`` times: up to that many workers join the job at once, each
+    holding at most its share (``copies``) of the job's files left to do."""
+    share = {"share": copies} if copies > 1 else {}
     for _ in range(copies):
-        celery.send_task(DOWNLOAD_WORK, args=[job_id, catalog_url], queue=queue)
+        celery.send_task(DOWNLOAD_WORK, args=[job_id, catalog_url], kwargs=share, queue=queue)
 
 
 #: The application ``celery -A skyhaul.worker.app:app`` runs (broker from the environment).

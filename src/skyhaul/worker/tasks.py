@@ -23,11 +23,13 @@ log = logging.getLogger("skyhaul.worker")
 DOWNLOAD_WORK = "skyhaul.download_work"
 
 
-def download_work(job_id: int, catalog_url: str) -> dict[str, int]:
-    """Download what is claimable of job ``job_id``; return this worker's counts."""
+def download_work(job_id: int, catalog_url: str, share: int = 1) -> dict[str, int]:
+    """Download what is claimable of job ``job_id``, holding at most a ``share``-th of its
+    files left at once (the job was published to that many workers); return this
+    worker's counts."""
     catalog = open_catalog(catalog_url, create=False)
     try:
-        summary = work_on_job(catalog, job_id, limits_url=_limits_url())
+        summary = work_on_job(catalog, job_id, limits_url=_limits_url(), share=share)
         finish_settled(catalog, job_id)
     finally:
         catalog.close()
