@@ -115,6 +115,7 @@ def test_kinds_and_states_are_the_issue_s_words() -> None:
         "import",
         "package",
         "stream",
+        "pipeline",
     ]
     assert [s.value for s in JobState] == [
         "queued",
