@@ -22,8 +22,10 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# Two processes, each test module whole in one of them (module fixtures start workers and
+# servers once): the worker tests mostly wait on their subprocesses.
 unit: $(STAMP) browser-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # The browser tests drive Debian's Chromium through Playwright (`playwright install` is
 # never run): install chromium and chromium-driver when missing, as root or with sudo,

@@ -15,7 +15,7 @@ from skyhaul.core.jobs import JobKind, JobState
 
 from .conftest import Invoke
 
-BROKER = "redis://127.0.0.1:6379/10"
+BROKER = "redis://127.0.0.1:6379/5"
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Shared host gates over a real Redis (database 14): two registries stand for two workers.
+"""Shared host gates over a real Redis (the shared test database, every key named by
+the test): two registries stand for two workers.
 
 Without Redis these tests skip, except under ``CI=true``, where they fail.
 """
@@ -32,8 +33,9 @@ T0 = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def client(redis_url: str, redis_token: str) -> AsyncIterator[aioredis.Redis]:
-    """A client of database 14 (the ``redis_url`` fixture skips without Redis)."""
-    opened = connect(redis_url.rsplit("/", 1)[0] + "/14")
+    """A client of the shared test database (the ``redis_url`` fixture skips without
+    Redis); every key holds the test's token, so nothing else is touched."""
+    opened = connect(redis_url)
     yield opened
     keys = [k async for k in opened.scan_iter(match=f"*{redis_token}*")]
     if keys:

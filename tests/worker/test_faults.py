@@ -32,6 +32,9 @@ from tests.worker.celery_run import (
 from skyhaul.sim import FaultConfig, SimConfig, SimThread
 from skyhaul.sim.archive import ArchiveSpec
 
+#: This module's Redis database (each worker module has its own: they may run at once).
+BROKER = "redis://127.0.0.1:6379/11"
+
 pytestmark = pytest.mark.postgres
 
 FILES = 400
@@ -41,8 +44,8 @@ SIZE = 2048
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Three workers of two children each on the ``downloads`` queue, ready."""
-    needs_redis()
-    with running_workers(tmp_path_factory.mktemp("workers"), 3) as started:
+    needs_redis(BROKER)
+    with running_workers(tmp_path_factory.mktemp("workers"), 3, BROKER) as started:
         yield started
 
 
@@ -62,7 +65,7 @@ def _downloaded(postgres_url: str) -> int:
 def test_a_killed_worker_child_leaves_its_files_to_the_others(
     workers: list[subprocess.Popen[bytes]], sim: SimThread, tmp_path: Path, postgres_url: str
 ) -> None:
-    follower = follow_get(tmp_path, sim, postgres_url, "--messages", "3")
+    follower = follow_get(tmp_path, sim, postgres_url, "--messages", "3", broker=BROKER)
     try:
         _wait_for(lambda: _downloaded(postgres_url) >= 40, 30, "downloads")
         # A child process running a task (its pid is in the lease owner of the files
@@ -93,7 +96,7 @@ def test_a_message_redelivered_during_its_task_transfers_nothing_twice(
     sim.set_faults(FaultConfig(latency=0.06))
     logs = [worker_log(w) for w in workers]
     before = Counter(task for log in logs for task in received(log))
-    follower = follow_get(tmp_path, sim, postgres_url, "--messages", "1")
+    follower = follow_get(tmp_path, sim, postgres_url, "--messages", "1", broker=BROKER)
     try:
         out, err = follower.communicate(timeout=60)
     finally:

@@ -32,6 +32,9 @@ from skyhaul.core.jobs import JobState
 from skyhaul.sim import FaultConfig, SimConfig, SimThread
 from skyhaul.sim.archive import ArchiveSpec
 
+#: This module's Redis database (each worker module has its own: they may run at once).
+BROKER = "redis://127.0.0.1:6379/6"
+
 pytestmark = pytest.mark.postgres
 
 FILES = 400
@@ -41,8 +44,8 @@ SIZE = 2048
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Three workers of two children each on the ``downloads`` queue, ready."""
-    needs_redis()
-    with running_workers(tmp_path_factory.mktemp("workers"), 3) as started:
+    needs_redis(BROKER)
+    with running_workers(tmp_path_factory.mktemp("workers"), 3, BROKER) as started:
         yield started
 
 
@@ -63,7 +66,7 @@ def test_cancelling_a_celery_job_stops_its_workers_and_leaves_it_resumable(
     workers: list[subprocess.Popen[bytes]], sim: SimThread, tmp_path: Path, postgres_url: str
 ) -> None:
     sim.set_faults(FaultConfig(latency=0.4))  # 14 s: the cancel comes early enough
-    follower = follow_get(tmp_path, sim, postgres_url, "--messages", "3")
+    follower = follow_get(tmp_path, sim, postgres_url, "--messages", "3", broker=BROKER)
     try:
         _wait_for(lambda: _downloaded(postgres_url) >= 20, 30, "downloads")
         # What ``skyhaul jobs cancel 1`` and the web page's button do.
@@ -86,7 +89,7 @@ def test_cancelling_a_celery_job_stops_its_workers_and_leaves_it_resumable(
     sim.set_faults(FaultConfig())
     with open_catalog(postgres_url, create=False) as catalog:
         assert catalog.requeue_job(1, now=datetime.now(UTC))
-    manager = start_manager(postgres_url)
+    manager = start_manager(postgres_url, BROKER)
     try:
         _wait_for(lambda: job(postgres_url).state is JobState.SUCCEEDED, 60, "the job resumed")
     finally:
@@ -98,7 +101,7 @@ def test_cancelling_a_celery_job_stops_its_workers_and_leaves_it_resumable(
 def test_a_dead_steward_is_replaced_by_the_manager(
     workers: list[subprocess.Popen[bytes]], sim: SimThread, tmp_path: Path, postgres_url: str
 ) -> None:
-    follower = follow_get(tmp_path, sim, postgres_url, "--messages", "3")
+    follower = follow_get(tmp_path, sim, postgres_url, "--messages", "3", broker=BROKER)
     manager = None
     try:
         _wait_for(lambda: _downloaded(postgres_url) >= 40, 30, "downloads")
@@ -107,7 +110,7 @@ def test_a_dead_steward_is_replaced_by_the_manager(
         assert first.owner.split(":")[1] == str(follower.pid)
         os.killpg(follower.pid, signal.SIGKILL)
         follower.communicate(timeout=10)
-        manager = start_manager(postgres_url)
+        manager = start_manager(postgres_url, BROKER)
 
         # Its owner changes (the job may even end in the manager's first step).
         _wait_for(lambda: job(postgres_url).owner != first.owner, 30, "the job taken over")
