@@ -1,0 +1,121 @@
+"""Files streamed end to end through the real NATS server: send a directory, receive it.
+
+Each test has a stream of its own, deleted afterwards. Without the server the tests skip,
+except under ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from skyhaul.adapters.nats_chunks import NatsChunkTransport, NatsSettings
+from skyhaul.core import streamchunks as sc
+from skyhaul.ports.chunks import ConsumerSettings
+from skyhaul.services.stream_receive import ReceiveOptions, Receiver
+from skyhaul.services.stream_send import SendOptions, send_directory
+
+KIB = 1024
+#: Small chunks, so that ~20 small files still make multi-chunk files on loopback.
+SEND = SendOptions(chunk_size=64 * KIB)
+RECEIVE = ReceiveOptions(
+    group="lab",
+    consumer=ConsumerSettings(ack_wait=10.0, max_deliver=10, max_ack_pending=512),
+    max_wait=0.3,
+    refuse_delay=0.2,
+    idle_exit=1.0,
+)
+
+
+@pytest.fixture
+async def transport(nats_url: str, stream_name: str) -> AsyncIterator[NatsChunkTransport]:
+    opened = await NatsChunkTransport.connect(nats_url, stream_name, NatsSettings(timeout=5.0))
+    await opened.ensure_stream()
+    try:
+        yield opened
+    finally:
+        await opened.delete_stream()
+        await opened.close()
+
+
+def _make_files(root: Path, seed: int = 3) -> dict[str, bytes]:
+    rng = random.Random(seed)
+    sizes = [0, 1, 64 * KIB, 64 * KIB + 1, 700 * KIB] + [
+        rng.randrange(0, 600 * KIB) for _ in range(15)
+    ]
+    files = {}
+    for n, size in enumerate(sizes):
+        relative = f"run{n % 3}/obs {n}.dat" if n % 2 else f"top-{n}.bin"
+        content = rng.randbytes(size)
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(content)
+        files[relative] = content
+    return files
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+async def test_a_directory_arrives_byte_identical_and_a_second_send_adds_nothing(
+    transport: NatsChunkTransport, tmp_path: Path
+) -> None:
+    source, destination = tmp_path / "source", tmp_path / "received"
+    source.mkdir()
+    files = _make_files(source)
+
+    sent = await send_directory(transport, source, SEND)
+    expected_chunks = sum(len(sc.plan_chunks(len(c), SEND.chunk_size)) for c in files.values())
+    assert (len(sent.files), sent.chunks, sent.duplicates, sent.changed) == (
+        len(files),
+        expected_chunks,
+        0,
+        [],
+    )
+
+    report = await asyncio.wait_for(Receiver(transport, destination, RECEIVE).run(), 60)
+    assert sorted(report.completed) == sorted(files)
+    assert (report.failed, report.refused, report.duplicates, report.skipped) == ({}, 0, 0, 0)
+    assert _tree(destination) == files  # no part file left, every byte identical
+
+    # Sent again within the duplicate window: the broker drops every chunk.
+    again = await send_directory(transport, source, SEND)
+    assert again.duplicates == again.chunks == expected_chunks
+    second = await asyncio.wait_for(Receiver(transport, destination, RECEIVE).run(), 60)
+    assert second.completed == [] and _tree(destination) == files
+
+
+async def test_a_corrupt_chunk_is_refused_and_the_good_one_completes_the_file(
+    transport: NatsChunkTransport, tmp_path: Path
+) -> None:
+    source, destination = tmp_path / "source", tmp_path / "received"
+    source.mkdir()
+    content = random.Random(5).randbytes(200 * KIB)
+    (source / "x.fits").write_bytes(content)
+    good = content[64 * KIB : 128 * KIB]
+    meta = sc.ChunkMeta(
+        path="x.fits",
+        generation=1,
+        file_hash=sc.digest(content),
+        chunk_hash=sc.digest(good),
+        offset=64 * KIB,
+        index=1,
+        count=4,
+        size=len(content),
+        mtime_ns=(source / "x.fits").stat().st_mtime_ns,
+    )
+    bad = bytes([good[0] ^ 0xFF]) + good[1:]
+    # A test producer's corrupt copy, under an id of its own (the real one must pass).
+    await transport.publish(sc.file_token("x.fits"), sc.to_headers(meta), bad, "corrupt-copy")
+    receiver = Receiver(transport, destination, RECEIVE)
+    running = asyncio.create_task(receiver.run())
+    await send_directory(transport, source, SEND)
+
+    report = await asyncio.wait_for(running, 60)
+    assert report.completed == ["x.fits"] and report.failed == {}
+    assert report.refused >= 1, "the corrupt chunk was written, not refused"
+    assert (destination / "x.fits").read_bytes() == content
