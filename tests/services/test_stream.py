@@ -7,8 +7,10 @@ except under ``CI=true``, where they fail.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from skyhaul.adapters.nats_chunks import NatsChunkTransport, NatsSettings
 from skyhaul.core import streamchunks as sc
 from skyhaul.ports.chunks import ConsumerSettings
 from skyhaul.services.stream_receive import ReceiveOptions, Receiver
-from skyhaul.services.stream_send import SendOptions, send_directory
+from skyhaul.services.stream_send import SendOptions, send_directory, send_file
 
 KIB = 1024
 #: Small chunks, so that ~20 small files still make multi-chunk files on loopback.
@@ -119,3 +121,79 @@ async def test_a_corrupt_chunk_is_refused_and_the_good_one_completes_the_file(
     assert report.completed == ["x.fits"] and report.failed == {}
     assert report.refused >= 1, "the corrupt chunk was written, not refused"
     assert (destination / "x.fits").read_bytes() == content
+
+
+def _forged(content: bytes, offset: int, data: bytes, mtime_ns: int) -> sc.ChunkMeta:
+    """A chunk of ``content``'s layout at ``offset`` carrying ``data`` and its own hash."""
+    return sc.ChunkMeta(
+        path="x.fits",
+        generation=1,
+        file_hash=sc.digest(content),
+        chunk_hash=sc.digest(data),
+        offset=offset,
+        index=offset // SEND.chunk_size,
+        count=len(sc.plan_chunks(len(content), SEND.chunk_size)),
+        size=len(content),
+        mtime_ns=mtime_ns,
+    )
+
+
+async def test_a_whole_file_mismatch_is_reread_from_the_stream(
+    transport: NatsChunkTransport, tmp_path: Path
+) -> None:
+    source, destination = tmp_path / "source", tmp_path / "received"
+    source.mkdir()
+    content = random.Random(6).randbytes(200 * KIB)
+    (source / "x.fits").write_bytes(content)
+    # Consistent with its own hash but not with the file's: taken first, it passes the
+    # chunk check, and the true chunk at that offset is then dropped as a duplicate.
+    wrong = random.Random(7).randbytes(64 * KIB)
+    meta = _forged(content, 64 * KIB, wrong, (source / "x.fits").stat().st_mtime_ns)
+    await transport.publish(sc.file_token("x.fits"), sc.to_headers(meta), wrong, "forged")
+    await send_directory(transport, source, SEND)
+
+    report = await asyncio.wait_for(Receiver(transport, destination, RECEIVE).run(), 60)
+    assert report.completed == ["x.fits"] and report.failed == {}
+    assert report.duplicates == 1  # the true chunk, first dropped, then re-read
+    assert (destination / "x.fits").read_bytes() == content
+
+
+async def _send_version(
+    transport: NatsChunkTransport, source: Path, name: str, content: bytes, mtime: int, gen: int
+) -> None:
+    path = source / name
+    path.write_bytes(content)
+    os.utime(path, ns=(mtime, mtime))
+    sent = await send_file(transport, source, name, replace(SEND, generation=gen))
+    assert not sent.changed
+
+
+async def test_the_newer_generation_wins_in_whichever_order_they_come(
+    transport: NatsChunkTransport, tmp_path: Path
+) -> None:
+    source, destination = tmp_path / "source", tmp_path / "received"
+    source.mkdir()
+    rng = random.Random(8)
+    small, large = rng.randbytes(100 * KIB), rng.randbytes(300 * KIB)  # 2 and 5 chunks
+    same_a, same_b = rng.randbytes(100 * KIB), rng.randbytes(100 * KIB)
+    old, new = 1_700_000_000 * 10**9, 1_700_000_100 * 10**9
+    # (name, first version sent, second version sent): the newer one must be kept.
+    cases = [
+        ("grows.bin", (small, old), (large, new)),
+        ("shrank-late.bin", (large, new), (small, old)),
+        ("same-size-newer.bin", (same_a, old), (same_b, new)),
+        ("same-size-older.bin", (same_b, new), (same_a, old)),
+    ]
+    for name, first, second in cases:
+        await _send_version(transport, source, name, *first, gen=1)
+        await _send_version(transport, source, name, *second, gen=2)
+
+    report = await asyncio.wait_for(Receiver(transport, destination, RECEIVE).run(), 60)
+    assert report.failed == {} and report.errors == {}
+    assert report.skipped == 2 + 2  # the stale versions' chunks, dropped
+    assert _tree(destination) == {
+        "grows.bin": large,
+        "shrank-late.bin": large,
+        "same-size-newer.bin": same_b,
+        "same-size-older.bin": same_b,
+    }

@@ -15,13 +15,15 @@ Rules:
   dropped (a duplicate, a stale generation) is acknowledged at once.
 - When every chunk of a file's generation is written, the whole file's hash is checked;
   a mismatch re-reads that file's chunks from the stream (``ChunkTransport.replay``)
-  and rewrites them, once; then the part file is renamed atomically over the final
-  name (``adapters.storage.Promoter``), or the file is recorded as failed.
+  and rewrites those that differ from the chunk written at their offset, once; then
+  the part file is renamed atomically over the final name (``adapters.storage.Promoter``),
+  or the file is recorded as failed.
 - ``run`` stops when ``stop`` is set, or, given ``idle_exit``, once no chunk has come
   for that long and every file started is complete or failed.
-- Today the map of written chunks lives in memory: a restarted receiver starts the files
-  it had not finished again from their chunks still unacknowledged or replayed (the
-  durable chunk map in the catalog is still to come).
+- Not yet: the map of written chunks lives in memory, so (1) a receiver restarted
+  before a file completes cannot complete it (its acknowledged chunks do not come
+  again), and (2) receivers sharing a group would each hold part of a file. Both need
+  the durable chunk map in the catalog, shared by a group's receivers, which is next.
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ class _Assembly:
 
     first: ChunkMeta
     sink: LocalSink
-    written: set[int] = field(default_factory=set)
+    #: Offset -> hash of the chunk written there.
+    written: dict[int, str] = field(default_factory=dict)
     settled: bool = False
 
     @property
@@ -249,7 +252,7 @@ class Receiver:
         if held is None or action is GenerationAction.ADOPT:
             held = self._adopt(meta, held)
         await asyncio.to_thread(held.sink.write_many_at, meta.offset, [delivery.chunk.data])
-        held.written.add(meta.offset)
+        held.written[meta.offset] = meta.chunk_hash
         return held
 
     def _adopt(self, meta: ChunkMeta, previous: _Assembly | None) -> _Assembly:
@@ -279,7 +282,9 @@ class Receiver:
         self.report.completed.append(path)
 
     async def _reread(self, assembly: _Assembly) -> None:
-        """Rewrite every chunk of the assembly's generation from the stream."""
+        """Rewrite, from the stream, every chunk of the assembly's generation that differs
+        from the one written at its offset (a chunk consistent with its own hash, but
+        not with the file's, was taken first)."""
         first = assembly.first
         async for stored in self._transport.replay(file_token(first.path)):
             try:
@@ -287,7 +292,9 @@ class Receiver:
                 check_chunk(meta, stored.data)
             except (ChunkFormatError, IntegrityError):
                 continue
-            if (meta.file_hash, meta.count) == (first.file_hash, first.count):
+            same_generation = (meta.file_hash, meta.count) == (first.file_hash, first.count)
+            if same_generation and assembly.written.get(meta.offset) != meta.chunk_hash:
+                assembly.written[meta.offset] = meta.chunk_hash
                 await asyncio.to_thread(assembly.sink.write_many_at, meta.offset, [stored.data])
         await asyncio.to_thread(assembly.sink.sync)
 
