@@ -6,6 +6,7 @@ except under ``CI=true``, where they fail.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -175,3 +176,28 @@ async def test_an_unreachable_broker_is_one_line_at_once(url: str, words: str) -
         await NatsChunkTransport.connect(url, "any", NatsSettings(timeout=2.0))
     assert time.monotonic() - started < 2.0
     assert "\n" not in str(caught.value) and caught.value.exit_code == 2
+
+
+async def test_a_terminated_chunk_never_comes_again_and_one_in_progress_comes_later(
+    transport: NatsChunkTransport,
+) -> None:
+    for name in ("terminated", "forgotten", "working"):
+        [(meta, data)] = _chunks(name, name.encode(), 1024)
+        await _publish(transport, meta, data)
+    settings = ConsumerSettings(ack_wait=3.0, max_deliver=5, max_ack_pending=100)
+    consumer = await transport.consumer("receivers", settings)
+    terminated, forgotten, working = await _fetch_until(consumer, 3)
+    fetched_at = time.monotonic()
+    await terminated.term()
+    await asyncio.sleep(1.0)  # the server's clock runs the ack wait: nothing to inject
+    await working.in_progress()  # its ack wait starts again: due ~1 s after forgotten's
+
+    [again] = await _fetch_until(consumer, 1)
+    assert again.chunk == forgotten.chunk and again.attempt == 2
+    assert time.monotonic() - fetched_at >= 2.5, "redelivered before its ack wait"
+    [later] = await _fetch_until(consumer, 1)
+    assert later.chunk == working.chunk, "the terminated chunk came again"
+    for delivery in (again, later):
+        await delivery.ack()
+    assert await consumer.fetch(10, max_wait=0.5) == []
+    await consumer.close()

@@ -285,10 +285,11 @@ class NatsChunkTransport:
                     yield _stored(msg)
                 remaining -= len(batch)
         finally:
-            with _map_nats_errors(doing):
+            # Best effort: the consumer also expires on its own once inactive, and an
+            # error here must not hide the one that ended the replay.
+            with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
                 await subscription.unsubscribe()
-                with contextlib.suppress(nats.js.errors.NotFoundError):
-                    await self._js.delete_consumer(self.stream, info.name)
+                await self._js.delete_consumer(self.stream, info.name)
 
     async def close(self) -> None:
         """Flush what was sent (acknowledgements included) and close, within the timeout."""

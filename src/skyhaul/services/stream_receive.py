@@ -243,7 +243,7 @@ class Receiver:
             await delivery.ack()
             return None
         try:
-            check_chunk(meta, delivery.chunk.data)
+            await asyncio.to_thread(check_chunk, meta, delivery.chunk.data)
         except IntegrityError as exc:
             log.warning("refused (attempt %d): %s", delivery.attempt, exc)
             report.refused += 1
