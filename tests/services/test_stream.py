@@ -197,3 +197,19 @@ async def test_the_newer_generation_wins_in_whichever_order_they_come(
         "same-size-newer.bin": same_b,
         "same-size-older.bin": same_b,
     }
+
+
+async def test_a_file_left_incomplete_when_idle_is_failed_not_waited_for(
+    transport: NatsChunkTransport, tmp_path: Path
+) -> None:
+    content = random.Random(9).randbytes(200 * KIB)  # 4 chunks; only the first is sent
+    first = content[: 64 * KIB]
+    meta = _forged(content, 0, first, 1)
+    await transport.publish(sc.file_token("x.fits"), sc.to_headers(meta), first, "only-one")
+
+    report = await asyncio.wait_for(Receiver(transport, tmp_path, RECEIVE).run(), 60)
+    assert report.completed == []
+    assert report.failed == {
+        "x.fits": "incomplete: 1 of 4 chunks came before the receiver went idle"
+    }
+    assert not (tmp_path / "x.fits").exists()

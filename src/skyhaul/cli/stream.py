@@ -6,8 +6,8 @@ Rules:
   it was sent (send it again once it has settled). ``--watch`` is still to come.
 - ``receive -d DIR`` reassembles files under ``DIR`` as a member of ``--consumer GROUP``
   until Ctrl-C or SIGTERM (exit 130; every chunk acknowledged is durable on disk), or,
-  with ``--exit-when-idle DURATION``, until no chunk has come for that long and every
-  started file is settled: 0, or 1 when a file could not be completed.
+  with ``--exit-when-idle DURATION``, until no chunk has come for that long: 0, or 1
+  when a file started could not be completed.
 - A broker that cannot be reached, a bad URL, stream or group name: one line, exit 2.
 - The broker adapter (nats-py) is imported by these commands only.
 """
@@ -123,7 +123,7 @@ def receive(
             "--exit-when-idle",
             parser=duration_option,
             metavar="DURATION",
-            help="Exit once no chunk has come for DURATION and every file is settled.",
+            help="Exit once no chunk has come for DURATION (1 if a file is incomplete).",
             show_default=False,
         ),
     ] = None,

@@ -19,7 +19,8 @@ Rules:
   the part file is renamed atomically over the final name (``adapters.storage.Promoter``),
   or the file is recorded as failed.
 - ``run`` stops when ``stop`` is set, or, given ``idle_exit``, once no chunk has come
-  for that long and every file started is complete or failed.
+  for that long; a file still incomplete then is recorded as failed (its part file
+  stays, for the durable chunk map to come).
 - Not yet: the map of written chunks lives in memory, so (1) a receiver restarted
   before a file completes cannot complete it (its acknowledged chunks do not come
   again), and (2) receivers sharing a group would each hold part of a file. Both need
@@ -70,7 +71,7 @@ class ReceiveOptions:
     refuse_delay : float
         Seconds before a refused (bad) chunk is delivered again.
     idle_exit : float or None
-        Stop once no chunk came for this long and every started file is settled.
+        Stop once no chunk came for this long (files still incomplete are failed).
     """
 
     group: str = "skyhaul"
@@ -158,7 +159,7 @@ class Receiver:
         self.report = ReceiveReport()
 
     async def run(self, stop: asyncio.Event | None = None) -> ReceiveReport:
-        """Receive until ``stop`` is set or, with ``idle_exit``, until idle and settled.
+        """Receive until ``stop`` is set or, with ``idle_exit``, until idle.
 
         Raises
         ------
@@ -175,7 +176,11 @@ class Receiver:
                 if batch:
                     last_chunk = self._clock()
                     await self.take(batch)
-                elif options.idle_exit is not None and self._idle_done(last_chunk):
+                elif (
+                    options.idle_exit is not None
+                    and self._clock() - last_chunk >= options.idle_exit
+                ):
+                    self._give_up_unfinished()
                     break
         finally:
             await consumer.close()
@@ -183,11 +188,16 @@ class Receiver:
                 assembly.sink.close()
         return self.report
 
-    def _idle_done(self, last_chunk: float) -> bool:
-        idle = self._options.idle_exit
-        assert idle is not None
-        settled = all(a.settled for a in self._held.values())
-        return settled and self._clock() - last_chunk >= idle
+    def _give_up_unfinished(self) -> None:
+        """Record every file still incomplete as failed (idle: its chunks are not coming)."""
+        for path, assembly in self._held.items():
+            if not assembly.settled:
+                assembly.settled = True
+                assembly.sink.close()
+                self.report.failed[path] = (
+                    f"incomplete: {len(assembly.written)} of {assembly.first.count} chunks "
+                    "came before the receiver went idle"
+                )
 
     async def take(self, batch: list[Delivery]) -> None:
         """Handle one batch: write what is new, sync, then acknowledge; finish files."""
