@@ -20,6 +20,7 @@ import pytest
 from typer.testing import Result
 
 from skyhaul.adapters.nats_chunks import NatsChunkTransport
+from skyhaul.core.streamchunks import file_token
 
 Invoke = Callable[..., Result]
 WaitFor = Callable[[Callable[[], bool], float, str], None]
@@ -87,27 +88,63 @@ def test_a_bad_broker_or_stream_is_one_line_and_exit_2(
     assert words in result.output and "Traceback" not in result.output
 
 
+def _run_until_sigterm(
+    args: list[str], condition: Callable[[], bool], what: str, wait_for: WaitFor
+) -> tuple[int, str, str]:
+    """Start ``skyhaul stream ARGS``; once ``condition`` holds, SIGTERM it; its outcome."""
+    command = [sys.executable, "-m", "skyhaul.cli.app", "stream", *args]
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            wait_for(condition, 30, what)
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=30)
+        finally:
+            process.kill()
+    return process.returncode, out, err
+
+
 def test_sigterm_stops_a_receiver_with_130_after_what_it_received(
-    stream: list[str], tmp_path: Path, wait_for: WaitFor
+    skyhaul: Invoke, stream: list[str], tmp_path: Path, wait_for: WaitFor
 ) -> None:
     files = _files(tmp_path / "out")
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    command = [sys.executable, "-m", "skyhaul.cli.app", "stream"]
-    subprocess.run(
-        [*command, "send", str(tmp_path / "out"), *stream], env=env, check=True, timeout=60
+    assert skyhaul("stream", "send", str(tmp_path / "out"), *stream).exit_code == 0
+    code, out, err = _run_until_sigterm(
+        ["receive", *stream, "-d", str(tmp_path / "in"), "--json"],
+        lambda: _tree(tmp_path / "in") == files,
+        "every file received",
+        wait_for,
     )
-    receiver = subprocess.Popen(
-        [*command, "receive", *stream, "-d", str(tmp_path / "in"), "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for(lambda: _tree(tmp_path / "in") == files, 30, "every file received")
-        receiver.send_signal(signal.SIGTERM)
-        out, _err = receiver.communicate(timeout=30)
-    finally:
-        receiver.kill()
-    assert receiver.returncode == 130
+    assert code == 130, err
     assert json.loads(out)["completed"] == 6
+
+
+def test_send_watch_sends_files_as_they_settle_until_sigterm(
+    stream: list[str], nats_url: str, stream_name: str, tmp_path: Path, wait_for: WaitFor
+) -> None:
+    (tmp_path / "out").mkdir()
+
+    async def stored(path: str) -> int:
+        transport = await NatsChunkTransport.connect(nats_url, stream_name)
+        try:
+            await transport.ensure_stream()  # the watcher may not have made it yet
+            return len([c async for c in transport.replay(file_token(path))])
+        finally:
+            await transport.close()
+
+    def written_then_stored() -> bool:
+        late = tmp_path / "out" / "late.bin"
+        if not late.exists():
+            late.write_bytes(b"x" * 100_000)
+        return asyncio.run(stored("late.bin")) == 1
+
+    code, out, err = _run_until_sigterm(
+        ["send", str(tmp_path / "out"), *stream, "--watch", "--settle", "0.2s", "--json"],
+        written_then_stored,
+        "the file on the stream",
+        wait_for,
+    )
+    assert code == 130, err
+    assert json.loads(out)["files"] == 1

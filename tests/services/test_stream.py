@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from skyhaul.core import streamchunks as sc
 from skyhaul.ports.chunks import ConsumerSettings
 from skyhaul.services.stream_receive import ReceiveOptions, Receiver
 from skyhaul.services.stream_send import SendOptions, send_directory, send_file
+from skyhaul.services.stream_watch import DirectoryFollower
 
 KIB = 1024
 #: Small chunks, so that ~20 small files still make multi-chunk files on loopback.
@@ -213,3 +214,39 @@ async def test_a_file_left_incomplete_when_idle_is_failed_not_waited_for(
         "x.fits": "incomplete: 1 of 4 chunks came before the receiver went idle"
     }
     assert not (tmp_path / "x.fits").exists()
+
+
+async def _until(condition: Callable[[], bool], what: str, deadline_s: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + deadline_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_followed_directory_sends_settled_files_and_rewrites_as_new_generations(
+    transport: NatsChunkTransport, tmp_path: Path
+) -> None:
+    source, destination = tmp_path / "source", tmp_path / "received"
+    source.mkdir()
+    rng = random.Random(10)
+    (source / "before.bin").write_bytes(old := rng.randbytes(90 * KIB))
+    follower = DirectoryFollower(transport, source, SEND, settle=0.3)
+    receiver = Receiver(transport, destination, replace(RECEIVE, idle_exit=None))
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(follower.run(stop)), asyncio.create_task(receiver.run(stop))]
+    try:
+        await _until(lambda: _tree(destination) == {"before.bin": old}, "the file already there")
+        (source / "later" / "x.bin").parent.mkdir()
+        (source / "later" / "x.bin").write_bytes(first := rng.randbytes(100 * KIB))
+        await _until(lambda: _tree(destination).get("later/x.bin") == first, "a new file")
+        (source / "later" / "x.bin").write_bytes(second := rng.randbytes(300 * KIB))
+        await _until(lambda: _tree(destination).get("later/x.bin") == second, "its rewrite")
+    finally:
+        stop.set()
+        sent, _received = await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    by_path = sorted((f.path, f.generation, f.changed) for f in sent.files)
+    assert by_path == [
+        ("before.bin", 1, False),
+        ("later/x.bin", 1, False),
+        ("later/x.bin", 2, False),
+    ]

@@ -3,7 +3,9 @@
 Rules:
 - ``send DIR`` publishes every file under ``DIR`` (``--include GLOB``) in chunks and
   exits once the broker has acknowledged every chunk: 0, or 1 when a file changed while
-  it was sent (send it again once it has settled). ``--watch`` is still to come.
+  it was sent (send it again once it has settled). With ``--watch`` it follows ``DIR``
+  until Ctrl-C or SIGTERM (exit 130), sending each file once it has been unchanged for
+  ``--settle`` (3 s), and again, as a new generation, whenever it changes.
 - ``receive -d DIR`` reassembles files under ``DIR`` as a member of ``--consumer GROUP``
   until Ctrl-C or SIGTERM (exit 130; every chunk acknowledged is durable on disk), or,
   with ``--exit-when-idle DURATION``, until no chunk has come for that long: 0, or 1
@@ -22,12 +24,14 @@ import typer
 
 from skyhaul.cli.common import Terminal, start
 from skyhaul.cli.options import CommonOptions, build_common, duration_option, with_options
+from skyhaul.core.settling import DEFAULT_SETTLE
 from skyhaul.core.streamchunks import DEFAULT_CHUNK_SIZE
 from skyhaul.core.units import format_size, parse_size
 from skyhaul.ports.chunks import ChunkTransport
 from skyhaul.services.cancellation import EXIT_INTERRUPTED, run_cancellable
 from skyhaul.services.stream_receive import ReceiveOptions, Receiver
 from skyhaul.services.stream_send import SendOptions, send_directory
+from skyhaul.services.stream_watch import DirectoryFollower
 
 __all__ = ["stream_app"]
 
@@ -78,6 +82,20 @@ def send(
         str | None,
         typer.Option("--include", metavar="GLOB", help="Send only paths matching GLOB."),
     ] = None,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="Keep following DIR; send each file again when it changes."),
+    ] = False,
+    settle: Annotated[
+        float,
+        typer.Option(
+            "--settle",
+            parser=duration_option,
+            metavar="DURATION",
+            help="With --watch: how long a file must stay unchanged \\[default: 3s].",
+            show_default=False,
+        ),
+    ] = DEFAULT_SETTLE,
     *,
     common: CommonOptions,
 ) -> None:
@@ -85,10 +103,14 @@ def send(
     terminal = start(common)
     options = SendOptions(chunk_size=chunk_size, include=include)
 
-    async def run() -> int:
+    async def run(cancel: asyncio.Event) -> int:
         transport = await _open(broker, stream)
         try:
-            report = await send_directory(transport, directory, options)
+            if watch:
+                follower = DirectoryFollower(transport, directory, options, settle=settle)
+                report = await follower.run(cancel)
+            else:
+                report = await send_directory(transport, directory, options)
         finally:
             await transport.close()
         document = {
@@ -99,9 +121,11 @@ def send(
             "changed": report.changed,
         }
         _summarise(terminal, document, "sent")
+        if cancel.is_set():
+            return EXIT_INTERRUPTED
         return 1 if report.changed else 0
 
-    raise typer.Exit(asyncio.run(run()))
+    raise typer.Exit(run_cancellable(run))
 
 
 @stream_app.command("receive")

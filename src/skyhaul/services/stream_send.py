@@ -85,6 +85,8 @@ class FileSent:
         Of those, chunks the broker already held.
     changed : bool
         The file changed while it was sent; not every chunk was published.
+    generation : int
+        The generation it was sent as.
     """
 
     path: str
@@ -92,6 +94,7 @@ class FileSent:
     chunks: int
     duplicates: int
     changed: bool
+    generation: int
 
 
 @dataclass(slots=True)
@@ -212,13 +215,13 @@ async def send_file(
     try:
         hashed = await asyncio.to_thread(_hash_file, path, options.chunk_size)
     except (_Changed, FileNotFoundError):
-        return FileSent(relative, 0, 0, 0, changed=True)
+        return FileSent(relative, 0, 0, 0, True, options.generation)
     slots = asyncio.Semaphore(options.chunks_in_flight)
     receipts: list[bool] = []
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        return FileSent(relative, hashed.size, 0, 0, changed=True)
+        return FileSent(relative, hashed.size, 0, 0, True, options.generation)
 
     async def publish(span: ChunkSpan) -> None:
         try:
@@ -252,7 +255,9 @@ async def send_file(
         changed = True
     finally:
         os.close(fd)
-    return FileSent(relative, hashed.size, len(receipts), sum(receipts), changed=changed)
+    return FileSent(
+        relative, hashed.size, len(receipts), sum(receipts), changed, options.generation
+    )
 
 
 async def send_directory(
