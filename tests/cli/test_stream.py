@@ -88,6 +88,16 @@ def test_a_bad_broker_or_stream_is_one_line_and_exit_2(
     assert words in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("mode", [[], ["--watch"]])
+def test_a_chunk_too_large_for_the_broker_is_one_line_and_exit_2(
+    skyhaul: Invoke, nats_url: str, tmp_path: Path, mode: list[str]
+) -> None:
+    args = ["--broker", nats_url, "--stream", "never-made", "--chunk-size", "1MiB", *mode]
+    result = skyhaul("stream", "send", str(tmp_path), *args)
+    assert result.exit_code == 2
+    assert "does not fit in the broker's messages" in result.output
+
+
 def _run_until_sigterm(
     args: list[str], condition: Callable[[], bool], what: str, wait_for: WaitFor
 ) -> tuple[int, str, str]:

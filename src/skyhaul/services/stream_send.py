@@ -134,6 +134,22 @@ class _Changed(Exception):
     """The file's bytes are not those that were hashed."""
 
 
+def check_chunk_size(transport: ChunkTransport, chunk_size: int) -> None:
+    """Refuse a chunk size whose messages (with their headers) the broker would refuse.
+
+    Raises
+    ------
+    UsageError
+        When ``chunk_size`` plus ``HEADER_ALLOWANCE`` exceeds the broker's message limit.
+    """
+    limit = transport.max_message_bytes - HEADER_ALLOWANCE
+    if chunk_size > limit:
+        raise UsageError(
+            f"chunk size {chunk_size} does not fit in the broker's messages "
+            f"(at most {limit} bytes with headers)"
+        )
+
+
 def list_files(root: Path, include: str | None = None) -> list[str]:
     """Return the relative paths of the plain files under ``root`` to send, sorted.
 
@@ -278,12 +294,7 @@ async def send_directory(
         When the broker does not acknowledge a chunk.
     """
     options = options or SendOptions()
-    limit = transport.max_message_bytes - HEADER_ALLOWANCE
-    if options.chunk_size > limit:
-        raise UsageError(
-            f"chunk size {options.chunk_size} does not fit in the broker's messages "
-            f"(at most {limit} bytes with headers)"
-        )
+    check_chunk_size(transport, options.chunk_size)
     await transport.ensure_stream()
     paths = await asyncio.to_thread(list_files, root, options.include)
     for relative in paths:

@@ -32,7 +32,13 @@ from skyhaul.core.paths import reserved_component
 from skyhaul.core.settling import DEFAULT_SETTLE, Settling
 from skyhaul.errors import ChunkFormatError, UsageError
 from skyhaul.ports.chunks import ChunkTransport
-from skyhaul.services.stream_send import SendOptions, SendReport, list_files, send_file
+from skyhaul.services.stream_send import (
+    SendOptions,
+    SendReport,
+    check_chunk_size,
+    list_files,
+    send_file,
+)
 
 log = logging.getLogger(__name__)
 #: The longest the loop waits before it looks at ``stop`` and its files again.
@@ -100,12 +106,13 @@ class DirectoryFollower:
         Raises
         ------
         UsageError
-            When the root is not a directory.
+            When the root is not a directory, or a chunk would not fit in a message.
         BrokerError
             When the broker does not acknowledge a chunk.
         """
         if not self._root.is_dir():
             raise UsageError(f"not a directory: {self._root}")
+        check_chunk_size(self._transport, self._options.chunk_size)
         await self._transport.ensure_stream()
         async with DirectoryWatch(self._root, self._changed):
             await asyncio.to_thread(self._scan)
