@@ -163,6 +163,24 @@ async def test_a_stream_of_that_name_with_other_subjects_is_refused(
         await client.close()
 
 
+async def test_a_stream_of_that_name_with_our_subjects_is_kept_as_it_is(
+    nats_url: str, stream_name: str
+) -> None:
+    client = await nats.connect(nats_url)
+    js = client.jetstream()
+    subjects = [sc.stream_subjects(stream_name)]
+    await js.add_stream(name=stream_name, subjects=subjects, duplicate_window=7.0)
+    transport = await NatsChunkTransport.connect(nats_url, stream_name, SETTINGS)
+    try:
+        await transport.ensure_stream()  # other settings than ours: kept, no error
+        info = await js.stream_info(stream_name)
+        assert info.config.duplicate_window == 7.0 and info.config.subjects == subjects
+    finally:
+        await js.delete_stream(stream_name)
+        await transport.close()
+        await client.close()
+
+
 @pytest.mark.parametrize(
     ("url", "words"),
     [
