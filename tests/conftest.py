@@ -66,3 +66,27 @@ async def redis_client(redis_url: str, redis_token: str) -> AsyncIterator[aiored
     if keys:
         await opened.delete(*keys)
     await opened.aclose()
+
+
+#: The NATS server with JetStream that the streaming tests use (each its own stream).
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    """The test NATS server: skipped when unreachable, but failed under CI=true."""
+    try:
+        with socket.create_connection(("127.0.0.1", 4222), timeout=2):
+            pass
+    except OSError as error:
+        why = f"no NATS server on 127.0.0.1:4222 ({error})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{why}; CI=true requires it")
+        pytest.skip(why)
+    return NATS_URL
+
+
+@pytest.fixture
+def stream_name() -> str:
+    """A stream name of this test only (the test deletes its stream afterwards)."""
+    return f"test-{uuid.uuid4().hex[:12]}"

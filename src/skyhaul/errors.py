@@ -220,3 +220,22 @@ class DiskFullError(UsageError):
 
 class RangeStoppedError(UsageError):
     """A worker stopped a backfill's range (refused credentials, a full disk): exit 2."""
+
+
+# --- streaming through a message broker ----------------------------------------------
+
+
+class BrokerUnavailableError(UsageError):
+    """The message broker's URL cannot be reached (refused, unresolvable, timed out on
+    connect), or its stream cannot be set up as asked: exit code 2, as for a catalog."""
+
+
+class BrokerError(SkyhaulError):
+    """The broker failed one operation on a live connection (a publish not acknowledged
+    in time, a consumer it would not create): exit code 1; the caller may try again."""
+
+
+class ChunkFormatError(SkyhaulError):
+    """A message's headers do not describe a chunk (a field missing, not a number, a
+    path that would leave the destination). No receiver can ever use it, so it is
+    terminated, never redelivered; the message names the field."""

@@ -48,6 +48,7 @@ class _Skyhaul(SkyhaulGroup):
         "worker": ("skyhaul.cli.worker", "worker"),
         "manager": ("skyhaul.cli.worker", "manager"),
         "workers": ("skyhaul.cli.workers", "workers"),
+        "stream": ("skyhaul.cli.stream", "stream_app"),
     }
 
 
