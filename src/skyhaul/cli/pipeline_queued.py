@@ -9,9 +9,12 @@ Rules:
   ``{site}_{location}_{kind}`` queue with work that it has not published in the last
   ``_REPUBLISH_EVERY`` seconds, and ends the job once the run is idle (nothing pending,
   nothing leased). The work itself is :mod:`skyhaul.services.observatory.queued_ops`.
+- While it follows, it holds the job RUNNING with its progress (operations done/total;
+  ``queued_ops.follow_step``). A detached job stays QUEUED until the manager ends it.
 - Exit codes as the one-process pipeline: 0 done; 1 something failed for good in this
-  run; 130 on Ctrl-C (the workers go on: ``skyhaul manager`` keeps the job moving and
-  ends it). ``--detach`` prints the job id and exits 0 after the first publish.
+  run; 130 on Ctrl-C (the job is given back QUEUED and the workers go on: ``skyhaul
+  manager`` keeps the job moving and ends it) or when ``jobs cancel`` cancelled it.
+  ``--detach`` prints the job id and exits 0 after the first publish.
 """
 
 from __future__ import annotations
@@ -53,10 +56,12 @@ def follow_pipeline(
 ) -> int:
     """Queue a pipeline job, publish its work, follow it unless ``detach``; return the
     exit code."""
+    from skyhaul.services.held_job import HeldJob
     from skyhaul.services.observatory.queued_ops import (
         PipelineJob,
         QueueWork,
-        finish_idle,
+        follow_step,
+        pipeline_progress,
         plan_pipeline,
         queues_with_work,
         submit_pipeline,
@@ -82,14 +87,16 @@ def follow_pipeline(
     if detach:
         term.out.print(str(job_id), highlight=False)
         return 0
+    held = HeldJob(catalog, job_id, lambda: pipeline_progress(catalog, job_id))
     try:
-        while (state := finish_idle(catalog, job_id)) is None:
+        while (state := follow_step(catalog, held)) is None:
             time.sleep(_FOLLOW_EVERY)
             if time.monotonic() - planned >= _PLAN_EVERY:
                 planned = time.monotonic()
                 plan_pipeline(catalog, job)
             publish_new()
     except KeyboardInterrupt:
+        held.release()
         raise InterruptedRun(
             f"stopped following pipeline job {job_id}; the workers go on with it"
         ) from None

@@ -13,6 +13,8 @@ Rules:
   first day started. It is None until a chunk has landed.
 - The day being fetched is the one row in flight: its file name, the bytes of the
   answers received for it so far, their rate, and where they come from (``"http"``).
+- :func:`days_progress` is the same shape read from the catalog, for a backfill that
+  workers run elsewhere: its follower has no board, only the days settled so far.
 - Rounding is :func:`skyhaul.core.jobprogress.job_progress`'s: speeds to 0.1 byte/s, the
   ETA to 0.1 s. Pure: the clock is injected.
 """
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from skyhaul.core.backfill import DayStatus
 from skyhaul.core.jobprogress import InFlightFile, JobProgress
 
-__all__ = ["DayBoard"]
+__all__ = ["DayBoard", "days_progress"]
 
 _DONE = frozenset({DayStatus.DOWNLOADED, DayStatus.SKIPPED_NO_DATA})
 
@@ -129,3 +131,19 @@ class DayBoard:
             eta=eta,
             in_flight=in_flight,
         )
+
+
+def days_progress(
+    days_total: int, days_done: int, days_failed: int, bytes_done: int, seconds: float
+) -> JobProgress:
+    """The progress of a backfill with ``days_done`` of ``days_total`` days done and
+    ``days_failed`` failed, ``bytes_done`` bytes of day files written in ``seconds``."""
+    return JobProgress(
+        files_done=days_done,
+        files_total=days_total,
+        files_failed=days_failed,
+        bytes_done=bytes_done,
+        bytes_total=None,
+        speed=round(bytes_done / seconds, 1) if seconds > 0 else 0.0,
+        eta=None,
+    )

@@ -17,11 +17,20 @@ available"):
   whose workers died on it ``MAX_ATTEMPTS`` times is abandoned: it counts as failed.
   Refused credentials or a full disk stop the range: the day is released and the job
   ends failed with the error, which the follower reports (exit 2).
+- The follower (``follow_backfill``) holds the job RUNNING (:class:`.held_job.HeldJob`)
+  and publishes its progress about once a second: days done/total as files, the day
+  files written as bytes (:func:`skyhaul.core.dayprogress.days_progress`). Workers work on
+  a job QUEUED or RUNNING; a cancel (``jobs cancel``) sets the flag, the follower ends the
+  job CANCELLED and raises :class:`InterruptedRun`, and the workers, seeing it ended, stop
+  their days within a third of a lease. Ctrl-C gives the job back QUEUED. A detached
+  job stays QUEUED until it ends (the manager does not hold it).
 - A job is settled when no day is waiting or held; ``finish_backfill`` then ends it
-  (compare-and-set: of the workers, followers and managers that see it, one does),
-  failed when a day failed, with the summary built from the plan and the ledger.
-- ``republish_backfills`` (the manager) publishes again the queued jobs with a waiting
-  day (never claimed, or its lease expired), and ends the settled ones.
+  (compare-and-set: its holder, else whoever takes it QUEUED first), failed when a day
+  failed, with the summary built from the plan and the ledger. A worker that stops the
+  range ends a held job FAILED in its holder's name (compare-and-set on that owner).
+- ``republish_backfills`` (the manager) publishes again the active jobs with a waiting
+  day (never claimed, or its lease expired), queues again those whose follower died
+  (INTERRUPTED), and ends the settled QUEUED ones.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -38,6 +47,8 @@ from pathlib import Path
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.adapters.sources.records_api import RecordsApiSettings, RecordsClient
 from skyhaul.core.backfill import Action, DayPlan, DayStatus
+from skyhaul.core.dayprogress import days_progress
+from skyhaul.core.jobprogress import JobProgress
 from skyhaul.core.jobs import JobKind, JobRecord, JobState
 from skyhaul.errors import (
     DiskFullError,
@@ -57,13 +68,15 @@ from skyhaul.services.backfill import (
 )
 from skyhaul.services.backfill_job import LEASE_SECONDS, backfill_params, resume_backfill
 from skyhaul.services.clock import SYSTEM_CLOCK, Clock
-from skyhaul.services.jobs import create_job
+from skyhaul.services.held_job import HeldJob
+from skyhaul.services.jobs import PUBLISH_EVERY, create_job
 from skyhaul.services.owners import new_owner
 from skyhaul.services.wiring import async_catalog
 
 __all__ = [
     "MAX_ATTEMPTS",
     "backfill_jobs_with_work",
+    "backfill_progress",
     "backfill_summary",
     "finish_backfill",
     "follow_backfill",
@@ -76,6 +89,8 @@ log = logging.getLogger("skyhaul.backfill")
 
 #: Claims of one day before it is abandoned (each one's worker died on it).
 MAX_ATTEMPTS = 3
+#: The states in which a job's days are worked on (RUNNING: its follower holds it).
+_ACTIVE = frozenset({JobState.QUEUED, JobState.RUNNING})
 
 
 def queue_backfill(
@@ -123,7 +138,7 @@ def work_on_backfill(
     record = catalog.get_job(job_id)
     if record is None or record.kind is not JobKind.BACKFILL:
         return None
-    if record.state is not JobState.QUEUED:
+    if record.state not in _ACTIVE:
         return None
     job = resume_backfill(catalog, job_id)
     run = BackfillRun(job.settings, job.request, now=clock.now)
@@ -178,7 +193,7 @@ class _DayWorker:
 
     def _claim(self) -> date | None:
         record = self.catalog.get_job(self.job_id)
-        if record is None or record.state is not JobState.QUEUED:
+        if record is None or record.state not in _ACTIVE:
             return None
         return self.catalog.claim_day(
             self.job_id,
@@ -195,7 +210,7 @@ class _DayWorker:
     def _renew(self, day: date) -> bool:
         """Renew the lease on ``day``; False when it was lost or the job no longer runs."""
         record = self.catalog.get_job(self.job_id)
-        if record is None or record.state is not JobState.QUEUED:
+        if record is None or record.state not in _ACTIVE:
             return False
         now = self.clock.now()
         return self.catalog.renew_day(
@@ -274,17 +289,53 @@ def backfill_summary(catalog: Catalog, job_id: int, *, now: datetime) -> Backfil
     return summary
 
 
+def backfill_progress(catalog: Catalog, job_id: int, *, now: datetime) -> JobProgress:
+    """The progress of backfill job ``job_id``: its days done/total as files, the day
+    files written as bytes (a day in flight, PENDING in the ledger, is neither)."""
+    record = catalog.get_job(job_id)
+    if record is None:
+        raise UsageError(f"no job {job_id} in this catalog (see 'skyhaul jobs')")
+    params = record.params
+    first, last = date.fromisoformat(params["first"]), date.fromisoformat(params["last"])
+    actions = catalog.day_claim_actions(job_id)
+    latest = catalog.latest_day_runs(str(params["source"]), first, last)
+    run_id = str(params.get("run_id", f"job-{job_id}"))
+    done = size = 0
+    failed = catalog.day_claim_counts(job_id, now=now, max_attempts=MAX_ATTEMPTS).abandoned
+    for day, text in actions.items():
+        prior = latest.get(day)
+        if Action(text) is not Action.RUN:
+            done += 1
+        elif prior is None or prior.run_id != run_id:
+            continue  # not reached yet
+        elif prior.status in (DayStatus.DOWNLOADED, DayStatus.SKIPPED_NO_DATA):
+            done += 1
+            size += prior.size or 0
+        elif prior.status is DayStatus.FAILED:
+            failed += 1
+    seconds = (now - (record.started_at or record.created_at)).total_seconds()
+    return days_progress(len(actions), done, failed, size, seconds)
+
+
 def finish_backfill(
-    catalog: Catalog, job_id: int, *, clock: Clock = SYSTEM_CLOCK
+    catalog: Catalog, job_id: int, *, clock: Clock = SYSTEM_CLOCK, held: HeldJob | None = None
 ) -> BackfillSummary | None:
-    """End backfill job ``job_id`` if its days are settled; return its summary, else None."""
+    """End backfill job ``job_id`` if its days are settled; return its summary, else None.
+
+    ``held`` is the job's hold when the caller is its follower: the job is ended as its
+    holder (compare-and-set); without it only a QUEUED job is ended (a detached one).
+    """
     now = clock.now()
     counts = catalog.day_claim_counts(job_id, now=now, max_attempts=MAX_ATTEMPTS)
     if not counts.settled:
         return None
     summary = backfill_summary(catalog, job_id, now=now)  # its seconds end at ``now``
     state = JobState.FAILED if summary.failed else JobState.SUCCEEDED
-    _end(catalog, job_id, state, summary, now=now)
+    if held is not None and held.held:
+        held.publish()  # the last progress: all days counted
+        held.end(state, summary.as_json(), now=now)
+    else:
+        _end(catalog, job_id, state, summary, now=now)
     return summary
 
 
@@ -297,11 +348,17 @@ def _end(
     now: datetime,
     error: str | None = None,
 ) -> None:
-    """End the queued job ``job_id`` in ``state`` unless someone else ended it first."""
+    """End the queued job ``job_id`` in ``state`` unless someone else ended it first; with
+    an ``error`` (a worker stopped the range), a held job is ended in its holder's name."""
+    document = None if summary is None else summary.as_json()
     owner = new_owner()
     if catalog.start_job(job_id, owner, now=now, lease_seconds=LEASE_SECONDS):
-        document = None if summary is None else summary.as_json()
         catalog.finish_job(job_id, owner, state, now=now, summary=document, error=error)
+        return
+    record = catalog.get_job(job_id)
+    if error is not None and record is not None and record.state is JobState.RUNNING:
+        holder = record.owner or ""  # compare-and-set on the holder: it sees the job ended
+        catalog.finish_job(job_id, holder, state, now=now, summary=document, error=error)
 
 
 def follow_backfill(
@@ -312,7 +369,8 @@ def follow_backfill(
     every: float = 0.2,
     clock: Clock = SYSTEM_CLOCK,
 ) -> BackfillSummary:
-    """Wait until backfill job ``job_id`` is settled and ended; return its summary.
+    """Hold backfill job ``job_id`` RUNNING with its progress until its days are settled,
+    then end it; return its summary.
 
     Raises
     ------
@@ -320,27 +378,58 @@ def follow_backfill(
         The job was cancelled (``skyhaul jobs cancel``).
     RangeStoppedError
         A worker stopped the range (refused credentials, a full disk).
+    KeyboardInterrupt
+        The follower was stopped; the job is given back QUEUED first.
     """
-    while True:
-        record = catalog.get_job(job_id)
-        if record is None:
-            raise UsageError(f"no job {job_id} in this catalog (see 'skyhaul jobs')")
-        if record.state is JobState.CANCELLED:
-            raise InterruptedRun(f"job {job_id} was cancelled; 'skyhaul jobs resume' finishes it")
-        if record.state is JobState.FAILED and record.error:
-            raise RangeStoppedError(f"job {job_id}: {record.error}")
-        if record.state is not JobState.QUEUED:
-            return backfill_summary(catalog, job_id, now=clock.now())
-        finished = finish_backfill(catalog, job_id, clock=clock)
-        if finished is not None:
-            return backfill_summary(catalog, job_id, now=clock.now())
-        sleep(every)
+    held = HeldJob(
+        catalog,
+        job_id,
+        lambda: backfill_progress(catalog, job_id, now=clock.now()),
+        lease=LEASE_SECONDS,
+        clock=clock,
+    )
+    published = -PUBLISH_EVERY
+    try:
+        while True:
+            held.take()
+            if (summary := _ended(catalog, job_id, clock)) is not None:
+                return summary
+            if held.held and clock.monotonic() - published >= PUBLISH_EVERY:
+                published = clock.monotonic()
+                if held.publish():
+                    log.warning("job %d: cancel requested; its workers stop", job_id)
+                    sofar = backfill_summary(catalog, job_id, now=clock.now())
+                    held.end(JobState.CANCELLED, sofar.as_json())
+                    continue  # _ended raises InterruptedRun
+            if finish_backfill(catalog, job_id, clock=clock, held=held) is not None:
+                continue  # ended by this follower, or by someone else first: _ended says
+            sleep(every)
+    except KeyboardInterrupt:
+        held.release()
+        raise
+
+
+def _ended(catalog: Catalog, job_id: int, clock: Clock) -> BackfillSummary | None:
+    """The summary of job ``job_id`` if it ended well or with failed days, else None.
+
+    Raises as :func:`follow_backfill` says when it was cancelled or its range stopped.
+    """
+    record = catalog.get_job(job_id)
+    if record is None:
+        raise UsageError(f"no job {job_id} in this catalog (see 'skyhaul jobs')")
+    if record.state is JobState.CANCELLED:
+        raise InterruptedRun(f"job {job_id} was cancelled; 'skyhaul jobs resume' finishes it")
+    if record.state is JobState.FAILED and record.error:
+        raise RangeStoppedError(f"job {job_id}: {record.error}")
+    if record.state in _ACTIVE or record.state is JobState.INTERRUPTED:
+        return None
+    return backfill_summary(catalog, job_id, now=clock.now())
 
 
 def backfill_jobs_with_work(catalog: Catalog, executor: str, *, now: datetime) -> list[int]:
-    """The queued backfill jobs of ``executor`` with a day waiting to be claimed."""
+    """The active backfill jobs of ``executor`` with a day waiting to be claimed."""
     found = []
-    for job in _queued_backfills(catalog, executor):
+    for job in _backfills(catalog, executor, _ACTIVE):
         counts = catalog.day_claim_counts(job.id, now=now, max_attempts=MAX_ATTEMPTS)
         if counts.waiting:
             found.append(job.id)
@@ -355,19 +444,22 @@ def republish_backfills(
     clock: Clock = SYSTEM_CLOCK,
 ) -> list[int]:
     """Publish (``publish(job_id)``) the backfill jobs of ``executor`` with a day waiting,
-    and end the settled ones; return the ids published."""
+    queue again those whose follower died, and end the settled queued ones; return the
+    ids published."""
+    for job in _backfills(catalog, executor, [JobState.INTERRUPTED]):
+        catalog.requeue_job(job.id, now=clock.now())  # its workers go on; nobody holds it
     jobs = backfill_jobs_with_work(catalog, executor, now=clock.now())
     for job_id in jobs:
         publish(job_id)
-    for job in _queued_backfills(catalog, executor):
+    for job in _backfills(catalog, executor, [JobState.QUEUED]):
         if job.id not in jobs:
             finish_backfill(catalog, job.id, clock=clock)
     return jobs
 
 
-def _queued_backfills(catalog: Catalog, executor: str) -> list[JobRecord]:
+def _backfills(catalog: Catalog, executor: str, states: Iterable[JobState]) -> list[JobRecord]:
     return [
         job
-        for job in catalog.list_jobs(states=[JobState.QUEUED], limit=10_000)
+        for job in catalog.list_jobs(states=list(states), limit=10_000)
         if job.kind is JobKind.BACKFILL and job.params.get("executor") == executor
     ]

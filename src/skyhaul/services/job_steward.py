@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.jobparams import options_from_json
-from skyhaul.core.jobs import TERMINAL_STATES, JobKind, JobState
+from skyhaul.core.jobs import TERMINAL_STATES, JobKind, JobRecord, JobState
 from skyhaul.core.jobtotals import FileTotals, SpeedWindow, bytes_done, progress_from_totals
 from skyhaul.core.lifecycle import FileState
 from skyhaul.errors import SkyhaulError
@@ -39,9 +39,35 @@ from skyhaul.services.jobs import PUBLISH_EVERY, recover_jobs
 from skyhaul.services.owners import new_owner
 from skyhaul.services.queued import FILE_JOB_KINDS, is_settled, settled_state, settled_summary
 
-__all__ = ["JobSteward", "Stewards", "follow_job"]
+__all__ = ["JobSteward", "Stewards", "follow_job", "take_job"]
 
 log = logging.getLogger("skyhaul.steward")
+
+
+def take_job(
+    catalog: Catalog,
+    job_id: int,
+    owner: str,
+    lease_of: Callable[[JobRecord], float],
+    clock: Clock = SYSTEM_CLOCK,
+) -> bool:
+    """Take job ``job_id`` for ``owner`` compare-and-set; True when it is held.
+
+    A RUNNING job whose steward died is first recovered, an INTERRUPTED one queued again
+    (its workers never stopped, only its steward did). ``lease_of`` gives the lease
+    (seconds) of the job as read.
+    """
+    job = catalog.get_job(job_id)
+    if job is None or job.state is JobState.SUCCEEDED:
+        return False
+    if job.state is JobState.RUNNING:
+        recover_jobs(catalog, clock=clock)  # a dead steward's job is taken over
+        job = catalog.get_job(job_id)
+    if job is None:
+        return False
+    if job.state is JobState.INTERRUPTED:
+        catalog.requeue_job(job_id, now=clock.now())
+    return catalog.start_job(job_id, owner, now=clock.now(), lease_seconds=lease_of(job))
 
 
 @dataclass(slots=True)
@@ -73,24 +99,15 @@ class JobSteward:
         """Become the job's steward if nobody is (compare-and-set); True when it is held."""
         if self.held:
             return True
-        job = self.catalog.get_job(self.job_id)
-        if job is None or job.state is JobState.SUCCEEDED:
-            return False
-        if job.state is JobState.RUNNING:
-            recover_jobs(self.catalog, clock=self.clock)  # a dead steward's job is taken over
-            job = self.catalog.get_job(self.job_id)
-        if job is None:
-            return False
-        if job.state is JobState.INTERRUPTED:
-            self.catalog.requeue_job(self.job_id, now=self.clock.now())
-        options = options_from_json(job.params.get("options", {}))
-        self._lease, self._max_wait = options.lease_seconds, options.max_wait
-        self.held = self.catalog.start_job(
-            self.job_id, self.owner, now=self.clock.now(), lease_seconds=self._lease
-        )
+        self.held = take_job(self.catalog, self.job_id, self.owner, self._lease_of, self.clock)
         if self.held:
             log.info("job %d: stewarded by %s", self.job_id, self.owner)
         return self.held
+
+    def _lease_of(self, job: JobRecord) -> float:
+        options = options_from_json(job.params.get("options", {}))
+        self._lease, self._max_wait = options.lease_seconds, options.max_wait
+        return self._lease
 
     def step(self) -> JobState:
         """Publish the job's progress and end it if it is settled or cancelled.

@@ -4,8 +4,14 @@ it, which queues have work, one worker's pass over a queue, and when the run is 
 Rules (the catalog is the single source of truth; a message only says "work is
 available" on queue ``{site}_{location}_{kind}``, :mod:`skyhaul.core.opqueues`):
 - A queued run is a PIPELINE job, QUEUED with the settings that reproduce it
-  (:class:`PipelineJob`). No process owns it while it runs, many workers share it; it is
-  ended once idle (``finish_idle``) by whoever sees that first, compare-and-set.
+  (:class:`PipelineJob`). Many workers share it; its follower holds it RUNNING
+  (:class:`~skyhaul.services.held_job.HeldJob`, ``follow_step``) with its progress:
+  operations done/total as files (``pipeline_progress``). Workers work on a job QUEUED
+  or RUNNING. It is ended once idle (``finish_idle``) by its holder, or, QUEUED (detached,
+  or its follower stopped), by whoever sees that first, compare-and-set. The manager
+  queues again a job whose follower died (INTERRUPTED once its lease passed). A cancel sets the
+  flag: the follower ends the job CANCELLED; workers look at the job only when a message
+  starts their pass, so a pass under way runs to its end.
 - Planning (new packages, deletions) reads and writes only the catalog, so it needs no
   storage and no queue: it runs where the job is followed (``pipeline --executor
   celery``) and in every manager round. Two planners at once are harmless: a package is
@@ -33,11 +39,13 @@ from datetime import timedelta
 from typing import Any
 
 from skyhaul.adapters.catalog import Catalog
+from skyhaul.core.jobprogress import JobProgress
 from skyhaul.core.jobs import JobKind, JobRecord, JobState
 from skyhaul.core.operations import OPEN_STATUSES, Operation, OperationKind, OperationStatus
 from skyhaul.core.opqueues import colliding_locations, operation_home, operation_queue
-from skyhaul.errors import ConfigError
+from skyhaul.errors import ConfigError, InterruptedRun
 from skyhaul.services.clock import SYSTEM_CLOCK
+from skyhaul.services.held_job import HeldJob
 from skyhaul.services.jobs import create_job
 from skyhaul.services.observatory.pipeline import DEFAULT_STAGES, STAGE_NAMES, STAGES, Stage
 from skyhaul.services.observatory.stagework import (
@@ -58,9 +66,11 @@ __all__ = [
     "QueueWork",
     "RunState",
     "finish_idle",
+    "follow_step",
     "manager_round",
     "open_operations",
     "pipeline_jobs",
+    "pipeline_progress",
     "plan_pipeline",
     "queues_with_work",
     "run_state",
@@ -123,6 +133,9 @@ class QueueWork:
         return operation_queue(self.site, self.location, self.kind)
 
 
+#: The states in which a run's operations are worked on (RUNNING: its follower holds it).
+_ACTIVE = (JobState.QUEUED, JobState.RUNNING)
+
 #: Sends one message: (job id, queue) -> None.
 Publish = Callable[[int, QueueWork], None]
 
@@ -147,8 +160,8 @@ def submit_pipeline(catalog: Catalog, job: PipelineJob, executor: str) -> int:
 
 
 def pipeline_jobs(catalog: Catalog, executor: str) -> list[JobRecord]:
-    """The queued pipeline jobs of ``executor``, by id."""
-    jobs = catalog.list_jobs(states=[JobState.QUEUED], limit=10_000)
+    """The active (queued or held) pipeline jobs of ``executor``, by id."""
+    jobs = catalog.list_jobs(states=list(_ACTIVE), limit=10_000)
     found = [j for j in jobs if j.kind is JobKind.PIPELINE and j.params.get("executor") == executor]
     return sorted(found, key=lambda j: j.id)
 
@@ -210,7 +223,7 @@ def _logged(handler: Handler) -> Handler:
 def work_on_queue(catalog: Catalog, job_id: int, work: QueueWork) -> StageCounts:
     """Run what is claimable on ``work``'s queue for job ``job_id`` (see the rules).
 
-    Returns empty counts for a job that is unknown or no longer queued.
+    Returns empty counts for a job that is unknown or no longer queued or running.
 
     Raises
     ------
@@ -218,7 +231,7 @@ def work_on_queue(catalog: Catalog, job_id: int, work: QueueWork) -> StageCounts
         When the queue's location is not in the catalog.
     """
     record = catalog.get_job(job_id)
-    if record is None or record.state is not JobState.QUEUED:
+    if record is None or record.state not in _ACTIVE:
         return StageCounts()
     job = PipelineJob.from_params(record.params)
     location = catalog.location(work.site, work.location)
@@ -271,15 +284,62 @@ def _package_name(catalog: Catalog, package_id: int | None) -> str | None:
     return None if package is None else package.name
 
 
-def finish_idle(catalog: Catalog, job_id: int) -> RunState | None:
+def pipeline_progress(catalog: Catalog, job_id: int) -> JobProgress:
+    """The progress of pipeline job ``job_id``: its operations done (completed since it
+    began) of those done, failed for good and still open, as files."""
+    record = catalog.get_job(job_id)
+    if record is None:
+        return JobProgress()
+    state = run_state(catalog, record)
+    done, failed = sum(state.done.values()), len(state.failures)
+    return JobProgress(files_done=done, files_total=done + failed + state.open, files_failed=failed)
+
+
+def _summary(state: RunState) -> dict[str, Any]:
+    return {
+        "operations": state.done,
+        "failures": [
+            {"kind": f.kind.value, "package": f.package, "error": f.error} for f in state.failures
+        ],
+    }
+
+
+def follow_step(catalog: Catalog, held: HeldJob) -> RunState | None:
+    """One look of a follower at its job: hold it, publish its progress, end it if idle;
+    return the run's state once it ended (by this follower or someone else), else None.
+
+    Raises
+    ------
+    InterruptedRun
+        The job was cancelled (``skyhaul jobs cancel``); a held job is ended CANCELLED.
+    """
+    job_id = held.job_id
+    held.take()
+    if held.held and held.publish():
+        record = catalog.get_job(job_id)
+        summary = None if record is None else _summary(run_state(catalog, record))
+        held.end(JobState.CANCELLED, summary)
+    record = catalog.get_job(job_id)
+    if record is None or record.state is JobState.CANCELLED:
+        raise InterruptedRun(f"pipeline job {job_id} was cancelled")
+    if record.state in _ACTIVE or record.state is JobState.INTERRUPTED:
+        return finish_idle(catalog, job_id, held=held)
+    return run_state(catalog, record)  # someone else ended it
+
+
+def finish_idle(catalog: Catalog, job_id: int, *, held: HeldJob | None = None) -> RunState | None:
     """End job ``job_id`` if its run is idle (SUCCEEDED, or FAILED if something failed
     for good); return its state then, else None.
 
-    The planners run first when nothing is open, so work that only now became due (the
-    deletions of packages just archived) keeps the run going instead of being missed.
+    ``held`` is the job's hold when the caller is its follower: the job is ended as its
+    holder (compare-and-set); without it only a QUEUED job is ended, and one held by
+    someone else is left to its holder (None). The planners run first when nothing is
+    open, so work that only now became due (the deletions of packages just archived)
+    keeps the run going instead of being missed.
     """
     record = catalog.get_job(job_id)
-    if record is None or record.state is not JobState.QUEUED:
+    mine = held is not None and held.held
+    if record is None or record.state is not (JobState.RUNNING if mine else JobState.QUEUED):
         return None
     job = PipelineJob.from_params(record.params)
     if open_operations(catalog, job) or plan_pipeline(catalog, job):
@@ -287,26 +347,27 @@ def finish_idle(catalog: Catalog, job_id: int) -> RunState | None:
     state = run_state(catalog, record)
     if not state.idle:
         return None
-    owner, now = new_owner(), SYSTEM_CLOCK.now()
     final = JobState.FAILED if state.failures else JobState.SUCCEEDED
-    # Compare-and-set: of the followers and managers that see it idle, one ends it.
+    if held is not None and mine:
+        held.publish()  # the last progress: every operation counted
+        held.end(final, _summary(state))  # compare-and-set on the holder
+        return state
+    owner, now = new_owner(), SYSTEM_CLOCK.now()
+    # Compare-and-set: of the managers that see it idle, one ends it.
     if catalog.start_job(job_id, owner, now=now, lease_seconds=60.0):
-        summary = {
-            "operations": state.done,
-            "failures": [
-                {"kind": f.kind.value, "package": f.package, "error": f.error}
-                for f in state.failures
-            ],
-        }
-        catalog.finish_job(job_id, owner, final, now=now, summary=summary)
+        catalog.finish_job(job_id, owner, final, now=now, summary=_summary(state))
     return state
 
 
 def manager_round(catalog: Catalog, executor: str, publish: Publish) -> int:
-    """For every queued pipeline job of ``executor``, newest first: plan, end it if idle,
-    else publish each queue with work (once a round, for the newest job that has it: its
-    settings are the ones a worker uses). Return the messages sent."""
+    """Queue again the pipeline jobs of ``executor`` whose follower died; for every active
+    one, newest first: plan, end it if idle (a QUEUED one), else publish each queue with
+    work (once a round, for the newest job that has it: its settings are the ones a
+    worker uses). Return the messages sent."""
     published: set[str] = set()
+    for lost in catalog.list_jobs(states=[JobState.INTERRUPTED], limit=10_000):
+        if lost.kind is JobKind.PIPELINE and lost.params.get("executor") == executor:
+            catalog.requeue_job(lost.id, now=SYSTEM_CLOCK.now())  # its follower died
     for record in reversed(pipeline_jobs(catalog, executor)):
         job = PipelineJob.from_params(record.params)
         plan_pipeline(catalog, job)
