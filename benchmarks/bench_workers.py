@@ -381,8 +381,13 @@ def main(argv: list[str] | None = None) -> None:
         "the destination go (needs twice the largest dataset free)",
     )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per setting")
+    parser.add_argument(
+        "--only", choices=("A", "B"), help="run one dataset (A: small files, B: large ones)"
+    )
     args = parser.parse_args(argv)
     datasets = QUICK_DATASETS if args.quick else DATASETS
+    if args.only is not None:
+        datasets = tuple(d for d in datasets if d.name == args.only)
     print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; cpus {os.cpu_count()}")
     backends, skipped = catalog_backends(args.url)
     for why in skipped.values():
