@@ -10,8 +10,9 @@ Rules:
   backfill job with a day unclaimed or whose lease expired, every ``--interval`` seconds
   (or once): a lost message costs latency, never data, and a needless one finds nothing
   to claim. Unless ``--once``, it also stewards (``services.job_steward``) every celery
-  job of files nobody follows: detached ones, and those whose follower died; it
-  publishes their progress each second and ends them. Each round also plans every
+  job nobody follows: detached ones, and those whose follower died (backfills and
+  pipelines through ``services.held_followers``); it publishes their progress each second
+  and ends them. Each round also plans every
   queued celery pipeline job and publishes each ``{site}_{location}_{kind}`` queue with
   pending operations or expired leases
   (:func:`skyhaul.services.observatory.queued_ops.manager_round`).
@@ -127,10 +128,11 @@ def manager(
     """Publish again the work of every queued celery job that still has files to do."""
     term = start(common)
     from skyhaul.services.backfill_queue import republish_backfills
+    from skyhaul.services.held_followers import HELD_FOLLOWERS
     from skyhaul.services.job_steward import Stewards
     from skyhaul.services.jobs import PUBLISH_EVERY
     from skyhaul.services.observatory.queued_ops import manager_round
-    from skyhaul.services.queued import finish_settled, jobs_with_work
+    from skyhaul.services.queued import FILE_JOB_KINDS, finish_settled, jobs_with_work
     from skyhaul.worker.app import broker_url, make_app, publish_download, queue_of
     from skyhaul.worker.backfill_tasks import publish_backfill
     from skyhaul.worker.health import keep_alive
@@ -144,7 +146,7 @@ def manager(
         running.callback(stop)
         catalog = running.enter_context(opened_catalog(common))
         # A job nobody follows (detached, or its follower died) is stewarded here.
-        stewards = None if once else Stewards(catalog, CELERY)
+        stewards = None if once else Stewards(catalog, CELERY, followers=HELD_FOLLOWERS)
         published = -interval
 
         def publish(job_id: int, kind: JobKind) -> None:
@@ -165,7 +167,8 @@ def manager(
         while True:
             if stewards is not None:
                 for job_id, kind in stewards.adopt().items():
-                    publish(job_id, kind)
+                    if kind in FILE_JOB_KINDS:  # the others' work is published each round
+                        publish(job_id, kind)
                 stewards.step()
             if once or time.monotonic() - published >= interval:
                 published = time.monotonic()

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from skyhaul.adapters.catalog import Catalog
 from skyhaul.core.jobparams import options_from_json
@@ -189,6 +190,23 @@ def follow_job(
         sleep(every)
 
 
+class Stewarded(Protocol):
+    """What a manager holds: a job it can take and step (:class:`JobSteward`, and the
+    followers of other kinds in :mod:`skyhaul.services.held_followers`)."""
+
+    def take(self) -> bool:
+        """Hold the job if nobody does; True when it is held."""
+        ...
+
+    def step(self) -> JobState:
+        """One look: RUNNING while it goes on, else the state it ended (or was lost) in."""
+        ...
+
+
+#: Builds the follower of one job: catalog, job id, clock, owner.
+Follower = Callable[[Catalog, int, Clock, str], Stewarded]
+
+
 @dataclass(slots=True)
 class Stewards:
     """The jobs a manager stewards: those of ``executor`` whose work is their files
@@ -202,13 +220,17 @@ class Stewards:
         The executor whose jobs are adopted (``params["executor"]``).
     clock : Clock
         As for :class:`JobSteward`.
+    followers : mapping of JobKind to callable
+        The followers of kinds whose work is not their files (backfills, pipelines:
+        ``held_followers.HELD_FOLLOWERS``); jobs of other kinds are left alone.
     """
 
     catalog: Catalog
     executor: str
     clock: Clock = SYSTEM_CLOCK
     owner: str = field(default_factory=new_owner)
-    held: dict[int, JobSteward] = field(default_factory=dict)
+    followers: Mapping[JobKind, Follower] = field(default_factory=dict)
+    held: dict[int, Stewarded] = field(default_factory=dict)
 
     def adopt(self) -> dict[int, JobKind]:
         """Take the executor's queued jobs and those whose steward died; return their ids
@@ -221,9 +243,13 @@ class Stewards:
         for job in orphans:
             if job.params.get("executor") != self.executor or job.id in self.held:
                 continue
-            if job.kind not in FILE_JOB_KINDS:
-                continue  # a backfill's or a pipeline's follower ends it itself
-            steward = JobSteward(self.catalog, job.id, self.clock, self.owner)
+            steward: Stewarded
+            if job.kind in FILE_JOB_KINDS:
+                steward = JobSteward(self.catalog, job.id, self.clock, self.owner)
+            elif job.kind in self.followers:
+                steward = self.followers[job.kind](self.catalog, job.id, self.clock, self.owner)
+            else:
+                continue
             if steward.take():
                 self.held[job.id] = steward
                 taken[job.id] = job.kind
