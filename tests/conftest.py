@@ -90,3 +90,22 @@ def nats_url() -> str:
 def stream_name() -> str:
     """A stream name of this test only (the test deletes its stream afterwards)."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+#: Modules that run longest (real worker processes, browsers): collected first, so the
+#: two test processes (pytest-xdist, a module whole in one) start on them and the many
+#: short modules fill in around them, instead of one process ending alone on a long one.
+_LONG_FIRST = ("worker", "web")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the long modules first, keeping every module's tests in their order."""
+
+    def rank(item: pytest.Item) -> int:
+        parts = item.path.parts
+        for position, folder in enumerate(_LONG_FIRST):
+            if "tests" in parts and folder in parts[parts.index("tests") + 1 : -1]:
+                return position
+        return len(_LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each group is kept
