@@ -45,26 +45,37 @@ def needs_redis(broker: str = BROKER) -> None:
         pytest.skip(message)
 
 
-def env(broker: str = BROKER) -> dict[str, str]:
-    """The environment of the processes these tests start."""
+def env(
+    broker: str = BROKER, *, visibility: float = VISIBILITY, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of the processes these tests start (``extra`` added)."""
     return {
         **os.environ,
         "PYTHONPATH": _SRC,
         "SKYHAUL_BROKER": broker,
         # A dead worker's message comes back in seconds, not hours.
-        "SKYHAUL_VISIBILITY_TIMEOUT": str(VISIBILITY),
+        "SKYHAUL_VISIBILITY_TIMEOUT": str(visibility),
+        **(extra or {}),
     }
 
 
-def start_worker(log: Path, broker: str = BROKER) -> subprocess.Popen[bytes]:
-    """A ``celery worker`` of two prefork children logging to ``log``."""
+def start_worker(
+    log: Path,
+    broker: str = BROKER,
+    *,
+    concurrency: int = 2,
+    queues: str = "downloads",
+    environment: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """A ``celery worker`` of ``concurrency`` prefork children on ``queues``, logging to
+    ``log``, in ``environment`` (default: :func:`env` of ``broker``)."""
     command = [sys.executable, "-m", "celery", "-A", "skyhaul.worker.app:app", "worker"]
-    command += ["-P", "prefork", "-c", "2", "--without-mingle", "--without-gossip"]
-    command += ["-Q", "downloads", "-l", "INFO", f"--logfile={log}"]
+    command += ["-P", "prefork", "-c", str(concurrency), "--without-mingle", "--without-gossip"]
+    command += ["-Q", queues, "-l", "INFO", f"--logfile={log}"]
     log.touch()
     return subprocess.Popen(
         command,
-        env=env(broker),
+        env=environment or env(broker),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -78,10 +89,23 @@ def worker_log(worker: subprocess.Popen[bytes]) -> Path:
 
 @contextmanager
 def running_workers(
-    logs: Path, count: int, broker: str = BROKER
+    logs: Path,
+    count: int,
+    broker: str = BROKER,
+    *,
+    concurrency: int = 2,
+    queues: str = "downloads",
+    environment: dict[str, str] | None = None,
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """``count`` workers, ready; killed (whole process groups) on the way out."""
-    started = [start_worker(logs / f"w{i}.log", broker) for i in range(count)]
+    """``count`` workers (as :func:`start_worker` starts them), ready; killed (whole
+    process groups) on the way out."""
+    started = [
+        start_worker(
+            logs / f"w{i}.log", broker, concurrency=concurrency, queues=queues,
+            environment=environment,
+        )
+        for i in range(count)
+    ]  # fmt: skip
     try:
         for i, worker in enumerate(started):
             log = worker_log(worker)

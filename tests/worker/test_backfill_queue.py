@@ -20,9 +20,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import create_engine, text
 from tests.conftest import _wait_for
+from tests.worker.celery_run import env, needs_redis, running_workers
 
 from skyhaul.adapters.catalog import open_catalog
 from skyhaul.core.backfill import DayStatus
@@ -42,58 +42,20 @@ RECORDS = RecordsConfig(sensors=2, cadence=60.0)
 TOKEN = "tok-backq-7"
 
 
-def _needs_redis() -> None:
-    try:
-        redis.Redis.from_url(BROKER, socket_connect_timeout=2).flushdb()
-    except redis.RedisError as error:
-        message = f"Redis not reachable at {BROKER} ({error})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " and CI=true requires it")
-        pytest.skip(message)
-
-
 def _env() -> dict[str, str]:
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    return {
-        **os.environ,
-        "PYTHONPATH": src,
-        "SKYHAUL_BROKER": BROKER,
-        "REACH_TOKEN": TOKEN,
-        # A dead worker's message comes back in seconds (and a live one's is duplicated).
-        "SKYHAUL_VISIBILITY_TIMEOUT": "3",
-    }
-
-
-def _start_worker(log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "celery", "-A", "skyhaul.worker.app:app", "worker"]
-    command += ["-P", "prefork", "-c", "1", "--without-mingle", "--without-gossip"]
-    command += ["-Q", "backfill", "-l", "INFO", f"--logfile={log}"]
-    log.touch()
-    return subprocess.Popen(
-        command,
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    # A dead worker's message comes back in seconds (and a live one's is duplicated).
+    return env(BROKER, extra={"REACH_TOKEN": TOKEN})
 
 
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Two workers of one child each on the ``backfill`` queue, ready."""
-    _needs_redis()
+    needs_redis(BROKER)
     logs = tmp_path_factory.mktemp("workers")
-    started = [_start_worker(logs / f"w{i}.log") for i in range(2)]
-    try:
-        for i in range(2):
-            log = logs / f"w{i}.log"
-            _wait_for(lambda log=log: b"ready." in log.read_bytes(), 30, f"worker {i} ready")
+    with running_workers(
+        logs, 2, BROKER, concurrency=1, queues="backfill", environment=_env()
+    ) as started:
         yield started
-    finally:
-        for process in started:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +101,7 @@ def reference(
 ) -> dict[str, bytes]:
     """The artifacts of the same backfill run in one process (SQLite catalog), run while
     the workers start."""
-    _needs_redis()
+    needs_redis(BROKER)
     tmp_path = tmp_path_factory.mktemp("reference")
     config = _config(tmp_path, sim, latency=0.0)
     out = tmp_path / "days"

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,8 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
-from tests.conftest import _wait_for
+from tests.worker.celery_run import env, needs_redis, running_workers, worker_log
 
 from skyhaul.adapters.catalog import open_catalog
 from skyhaul.sim import FaultConfig, SimConfig, SimThread
@@ -34,55 +31,16 @@ FILES = 300
 WORKERS = 4
 
 
-def _needs_redis() -> None:
-    try:
-        redis.Redis.from_url(BROKER, socket_connect_timeout=2).flushdb()
-    except redis.RedisError as error:
-        message = f"Redis not reachable at {BROKER} ({error})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message + " and CI=true requires it")
-        pytest.skip(message)
-
-
 def _env() -> dict[str, str]:
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    return {
-        **os.environ,
-        "PYTHONPATH": src,
-        "SKYHAUL_BROKER": BROKER,
-        "SKYHAUL_VISIBILITY_TIMEOUT": "30",
-    }
-
-
-def _start_worker(log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "celery", "-A", "skyhaul.worker.app:app", "worker"]
-    command += ["-P", "prefork", "-c", "1", "--without-mingle", "--without-gossip"]
-    command += ["-Q", "downloads", "-l", "INFO", f"--logfile={log}"]
-    log.touch()
-    return subprocess.Popen(
-        command,
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    return env(BROKER, visibility=30)
 
 
 @pytest.fixture
 def workers(tmp_path: Path) -> Iterator[list[Path]]:
     """Four workers of one child each on the ``downloads`` queue, ready; their logs."""
-    _needs_redis()
-    logs = [tmp_path / f"w{i}.log" for i in range(WORKERS)]
-    started = [_start_worker(log) for log in logs]
-    try:
-        for i, log in enumerate(logs):
-            _wait_for(lambda log=log: b"ready." in log.read_bytes(), 60, f"worker {i} ready")
-        yield logs
-    finally:
-        for process in started:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+    needs_redis(BROKER)
+    with running_workers(tmp_path, WORKERS, BROKER, concurrency=1, environment=_env()) as started:
+        yield [worker_log(worker) for worker in started]
 
 
 @pytest.fixture
